@@ -1,0 +1,51 @@
+# clvml developer targets. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.clvml-installed
+EXTRAS ?= dev,postgres,notebooks
+# Keep MLflow offline and quiet by default (no telemetry on deployments without internet).
+export MLFLOW_DISABLE_TELEMETRY ?= true
+
+.PHONY: venv demo test test-slow test-spark test-browser test-notebooks test-all bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+## The main job: real CDNOW data -> RFM -> CLV, printed as tables.
+demo: $(STAMP)
+	$(BIN)/clvml demo
+
+## The default test run (fast tier; < 15 min on 2 cores).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+## Parameter recovery and other long tests.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q --nbmake notebooks -m "" -p no:randomly
+
+test-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[spark]"
+	$(BIN)/python -m pytest -q -m spark
+
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python -m pytest -q -m browser
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check clvml tests benchmarks
+	$(BIN)/ruff format --check clvml tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

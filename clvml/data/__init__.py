@@ -1,0 +1,1 @@
+"""Data layer: contracts, validation, loaders and bundled data sets."""

@@ -1,0 +1,74 @@
+"""Exceptions and warnings raised by clvml.
+
+Every error about bad input subclasses :class:`ValueError`, so callers that
+already catch ``ValueError`` keep working, and names the column, the number of
+offending rows and an example value where that makes sense.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ClvmlError",
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "DataValidationError",
+]
+
+
+class ClvmlError(Exception):
+    """Base class of every exception clvml raises on purpose."""
+
+
+class DataValidationError(ClvmlError, ValueError):
+    """Input data break a data contract.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what was expected.
+    column : str, optional
+        The offending column.
+    n_rows : int, optional
+        How many rows fail the rule.
+    example : object, optional
+        One offending value (or row) to help find the problem.
+
+    Examples
+    --------
+    >>> err = DataValidationError("must be >= 0", column="amount", n_rows=3, example=-1.5)
+    >>> str(err)
+    "column 'amount': 3 rows must be >= 0 (e.g. -1.5)"
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        n_rows: int | None = None,
+        example: Any = None,
+    ) -> None:
+        self.column = column
+        self.n_rows = n_rows
+        self.example = example
+        self.reason = message
+        parts = []
+        if column is not None:
+            parts.append(f"column {column!r}:")
+        if n_rows is not None:
+            parts.append(f"{n_rows} row{'s' if n_rows != 1 else ''}")
+        parts.append(message)
+        text = " ".join(parts)
+        if example is not None:
+            text += f" (e.g. {example!r})"
+        super().__init__(text)
+
+
+class ConvergenceError(ClvmlError, RuntimeError):
+    """An optimiser did not converge; the message says what to try next."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit finished but its result should be checked (e.g. singular Hessian)."""

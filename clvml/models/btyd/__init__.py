@@ -1,0 +1,1 @@
+"""clvml.models.btyd"""
