@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import typer
@@ -32,25 +31,26 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def run(argv: Sequence[str]) -> int:
-    """Run the CLI on ``argv`` and return the exit code (0 on success)."""
+    """Run the CLI on ``argv`` and return the exit code (0 on success).
+
+    Usage errors are reported by typer itself (exit code 2); errors the user
+    can fix (bad data, missing files) are printed as one line with exit code 2;
+    anything else is a bug and keeps its traceback.
+    """
     try:
-        app(list(argv), standalone_mode=False)
-    except typer.Exit as exc:  # raised by commands that choose their exit code
-        return int(exc.exit_code or 0)
+        app(list(argv))
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except USER_ERRORS as exc:
         msg = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {msg}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {msg}", highlight=False, soft_wrap=True
+        )
         return 2
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            err_console.print("aborted")
-            return 1
-        raise
     return 0
+
+
+@app.callback()
+def _root() -> None:
+    """Customer lifetime value: closed-form CLV, BTYD models and a social churn model."""
