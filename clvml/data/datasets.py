@@ -27,7 +27,7 @@ CDNOW_OBSERVATION_END = "1998-06-30"
 
 def data_path(name: str) -> Path:
     """Return the path of a bundled data file, e.g. ``data_path("cdnow/CDNOW_sample.txt")``."""
-    packaged = resources.files("clvml").joinpath("_data", name)
+    packaged = resources.files("clvml") / "_data" / name
     if packaged.is_file():
         return Path(str(packaged))
     source_tree = Path(__file__).resolve().parents[2] / "data" / name
