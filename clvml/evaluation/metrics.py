@@ -123,8 +123,10 @@ def decile_table(y_true: Any, y_pred: Any, n_bins: int = 10) -> pd.DataFrame:
     decile = np.maximum(decile, 1)
     df = pd.DataFrame({"decile": decile, "predicted": p, "realised": t})
     out = df.groupby("decile").agg(
-        customers=("predicted", "size"), mean_predicted=("predicted", "mean"),
-        mean_realised=("realised", "mean"), total_realised=("realised", "sum"),
+        customers=("predicted", "size"),
+        mean_predicted=("predicted", "mean"),
+        mean_realised=("realised", "mean"),
+        total_realised=("realised", "sum"),
     )
     out["share_of_realised"] = out["total_realised"] / max(t.sum(), np.finfo(float).tiny)
     return out

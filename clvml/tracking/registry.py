@@ -116,7 +116,9 @@ def promote_if_better(
     else:
         promoted = new_value > champ_value if greater_is_better else new_value < champ_value
     client.set_model_version_tag(model_name, version, f"holdout_{metric}", repr(float(new_value)))
-    client.set_model_version_tag(model_name, version, "role", "champion" if promoted else "challenger")
+    client.set_model_version_tag(
+        model_name, version, "role", "champion" if promoted else "challenger"
+    )
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
         if champ_version is not None and champ_version != version:

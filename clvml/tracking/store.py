@@ -54,7 +54,9 @@ def redact_uri(uri: str) -> str:
     return uri
 
 
-def resolve_tracking(uri: str | None = None, workdir: str | os.PathLike[str] | None = None) -> TrackingConfig:
+def resolve_tracking(
+    uri: str | None = None, workdir: str | os.PathLike[str] | None = None
+) -> TrackingConfig:
     """Resolve the tracking URI: explicit ``uri``, else ``MLFLOW_TRACKING_URI``, else embedded.
 
     Parameters
@@ -70,9 +72,8 @@ def resolve_tracking(uri: str | None = None, workdir: str | os.PathLike[str] | N
 
     Examples
     --------
-    >>> cfg = resolve_tracking(None, workdir="/tmp/x") if "MLFLOW_TRACKING_URI" not in os.environ else None
-    >>> cfg is None or cfg.tracking_uri == "sqlite:////tmp/x/mlruns.db"
-    True
+    >>> resolve_tracking("sqlite:///runs.db", workdir="/tmp/x").tracking_uri
+    'sqlite:////tmp/x/runs.db'
     """
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     base = Path(workdir or os.getcwd()).resolve()
@@ -98,8 +99,9 @@ def resolve_tracking(uri: str | None = None, workdir: str | os.PathLike[str] | N
     return TrackingConfig(uri, None)
 
 
-def configure_mlflow(uri: str | None = None, experiment: str = "clvml",
-                     workdir: str | os.PathLike[str] | None = None) -> TrackingConfig:
+def configure_mlflow(
+    uri: str | None = None, experiment: str = "clvml", workdir: str | os.PathLike[str] | None = None
+) -> TrackingConfig:
     """Point MLflow at the resolved store and select (or create) ``experiment``.
 
     The registry URI is set to the tracking URI, so registered models live in

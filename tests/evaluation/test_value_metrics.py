@@ -60,7 +60,7 @@ def test_gain_curve_invariants(rows):
     p = np.array([r[1] for r in rows])
     if y.sum() <= 0:
         return
-    x, g = gain_curve(y, p)
+    _, g = gain_curve(y, p)
     assert g[0] == 0 and g[-1] == pytest.approx(1.0)
     assert np.all(np.diff(g) >= -1e-12)
     _, best = gain_curve(y, y)
@@ -79,7 +79,7 @@ def test_decile_table_partitions_customers():
 
 
 def test_bad_input_named():
-    with pytest.raises(DataValidationError, match="y_pred.*1 row"):
+    with pytest.raises(DataValidationError, match=r"y_pred.*1 row"):
         value_metrics([1.0, 2.0], [1.0, np.nan])
     with pytest.raises(DataValidationError, match="one per customer"):
         value_metrics([1.0, 2.0], [1.0])
