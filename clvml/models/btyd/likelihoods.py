@@ -127,8 +127,8 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
 
     Examples
     --------
-    >>> float(bgnbd_loglik([0.243, 4.414, 0.793, 2.426], 2, 30.43, 38.86)[0]).__round__(4)
-    -9.4541
+    >>> round(float(bgnbd_loglik([0.243, 4.414, 0.793, 2.426], 2, 30.43, 38.86)[0]), 4)
+    -9.4586
     """
     x, t_x, T, ok = _rfm_arrays(x, t_x, T)
     if not _valid_params(params):
