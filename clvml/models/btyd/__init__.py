@@ -1,1 +1,21 @@
-"""clvml.models.btyd"""
+"""Buy-till-you-die models: purchase counts (BG/NBD, MBG/NBD), spend (Gamma-Gamma), CLV.
+
+Every estimator follows the scikit-learn conventions (hyper-parameters in the
+constructor, ``fit(data, weights=None)`` returns self, fitted state ends in ``_``)
+and shares the machinery of :class:`~clvml.models.btyd.base.BTYDModel`.
+"""
+
+from clvml.models.btyd.base import BTYDModel, TransactionModel
+from clvml.models.btyd.beta_geo import BetaGeo
+from clvml.models.btyd.clv import customer_lifetime_value
+from clvml.models.btyd.gamma_gamma import GammaGamma
+from clvml.models.btyd.modified_beta_geo import ModifiedBetaGeo
+
+__all__ = [
+    "BTYDModel",
+    "BetaGeo",
+    "GammaGamma",
+    "ModifiedBetaGeo",
+    "TransactionModel",
+    "customer_lifetime_value",
+]
