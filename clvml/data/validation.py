@@ -1,20 +1,308 @@
 """Validation of clvml's inputs against their data contracts.
 
-One public function per kind of input. Each returns a cleaned frame or raises
+One public function per kind of input: :func:`validate_transactions`,
+:func:`validate_engagement`, :func:`validate_customers` and
+:func:`validate_rfm_summary`. Each returns a cleaned frame or raises
 :class:`clvml.exceptions.DataValidationError` naming the column, the number of
-failing rows and an example.
+failing rows, why, and an example.
+
+The cleaned frame has the contract's dtypes (``customer_id`` as ``str``,
+timestamps as naive UTC ``datetime64[us]``, amounts as ``float64``; see
+:mod:`clvml.data.contracts`), keeps columns the contract does not know and the
+original index labels of the rows it keeps. Rows are only ever removed under
+an explicit policy, and then counted in a :class:`~clvml.data.report.ValidationReport`
+(``return_report=True``), never silently.
+
+Policies
+--------
+returns : {"error", "drop", "net"}, transactions only
+    A row with a negative amount is a return or refund. ``"error"`` (default)
+    refuses them; ``"drop"`` sets them aside; ``"net"`` subtracts each
+    customer's refunds of a UTC calendar day from that customer's purchases of
+    the same day, latest purchase first: purchases brought to 0 are set aside,
+    partly refunded ones are kept with the reduced amount, refund rows are set
+    aside, and refunds with no same-day purchase left to absorb them are set
+    aside as unmatched.
+duplicates : {"error", "drop", "keep"}
+    Rows identical in every column after normalisation. ``"error"`` (default)
+    refuses them; ``"drop"`` keeps the first and sets the others aside;
+    ``"keep"`` keeps them (e.g. CDNOW, where identical same-day purchases are
+    separate orders) and notes them in the report.
+invalid : {"error", "drop"}
+    Rows breaking a row-level rule (missing id, unparseable or future
+    timestamp, non-numeric or negative value, unknown category). ``"error"``
+    (default) refuses them; ``"drop"`` sets them aside. Problems of a whole
+    column (missing column, mixed time zones) and duplicate customer ids are
+    always errors.
+
+Time zones
+----------
+Every timestamp ends up time-zone naive in UTC. Time-zone-aware values and
+strings carrying a UTC offset (``Z``, ``+01:00``) are converted to UTC, so
+offsets may differ between rows (daylight saving). Naive values are read as
+local time in ``tz`` (default ``"UTC"``) and converted; local times that do not
+exist or are ambiguous in ``tz`` are errors. A text column mixing values with
+and without an offset is an error (the naive ones cannot be placed). Timestamps
+after ``now`` (default: the current time) are errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from clvml.data._engine import Options, run_rules
+from clvml.data.contracts import CONTRACTS
+from clvml.data.report import ValidationReport
 from clvml.exceptions import DataValidationError
 
-__all__ = ["validate_rfm_summary"]
+__all__ = [
+    "check_table",
+    "validate_customers",
+    "validate_engagement",
+    "validate_rfm_summary",
+    "validate_transactions",
+]
+
+Returns = Literal["error", "drop", "net"]
+Duplicates = Literal["error", "drop", "keep"]
+Invalid = Literal["error", "drop"]
+
+
+def check_table(
+    data: pd.DataFrame,
+    table: str,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    source: str | None = None,
+) -> tuple[pd.DataFrame | None, ValidationReport]:
+    """Check ``data`` against the contract ``table`` and report every rule that fails.
+
+    Unlike the ``validate_*`` functions, which stop at the first error, this
+    runs every rule and never raises for bad data; it is what ``clvml
+    validate`` prints.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The table as read.
+    table : {"transactions", "engagement", "customers"}
+        Which contract to check against.
+    returns, duplicates, invalid, now, tz, timestamp_format
+        As in :func:`validate_transactions` (``returns`` only applies to transactions).
+    source : str, optional
+        Where the data came from, recorded in the report.
+
+    Returns
+    -------
+    frame : pandas.DataFrame or None
+        The cleaned frame, or None when the report has errors.
+    report : ValidationReport
+        Rows read and kept and every rule that fired, with counts and examples.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", None], "amount": [5.0, -5.0, 1.0],
+    ...                    "timestamp": ["2024-01-02", "2024-01-02", "2024-01-03"]})
+    >>> frame, report = check_table(tx, "transactions", returns="net", now="2024-02-01")
+    >>> for o in report.outcomes:
+    ...     print(o.rule, o.n_rows, o.action)
+    missing_id 1 error
+    return_netted 1 set aside
+    purchase_refunded 1 set aside
+    """
+    if table not in CONTRACTS:
+        raise ValueError(f"table={table!r}; expected one of {', '.join(CONTRACTS)}")
+    opts = Options(returns, duplicates, invalid, now, tz, timestamp_format)
+    return run_rules(table, data, opts, collect=True, source=source)
+
+
+_COMMON_PARAMS = """duplicates : {"error", "drop", "keep"}, default "error"
+        What to do with rows identical to an earlier row (see the module docstring).
+    invalid : {"error", "drop"}, default "error"
+        What to do with rows breaking a row-level rule: raise, or set them aside.
+    now : str, datetime or pandas.Timestamp, optional
+        Timestamps after this instant are errors. Default: the current time.
+        A naive value is read in ``tz``.
+    tz : str, default "UTC"
+        IANA time zone of naive timestamps; everything is converted to naive UTC.
+    timestamp_format : str, optional
+        ``strftime`` format of timestamp text; default ISO 8601.
+    return_report : bool, default False
+        Also return the :class:`~clvml.data.report.ValidationReport`."""
+
+
+def _public(table: str, data: pd.DataFrame, opts: Options, return_report: bool) -> Any:
+    frame, report = run_rules(table, data, opts, collect=False)
+    assert frame is not None  # in raising mode an error never returns
+    return (frame, report) if return_report else frame
+
+
+@overload
+def validate_transactions(
+    data: pd.DataFrame,
+    *,
+    returns: Returns = ...,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[False] = ...,
+) -> pd.DataFrame: ...
+@overload
+def validate_transactions(
+    data: pd.DataFrame,
+    *,
+    returns: Returns = ...,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[True],
+) -> tuple[pd.DataFrame, ValidationReport]: ...
+def validate_transactions(
+    data: pd.DataFrame,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    return_report: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
+    """Check a transaction log against the transactions contract.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``customer_id``, ``timestamp``, ``amount``; optional
+        ``order_id``, ``quantity``; other columns pass through.
+    returns : {"error", "drop", "net"}, default "error"
+        What to do with negative amounts (returns and refunds): raise, set
+        them aside, or net them against the customer's same-day purchases.
+    {common}
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, ValidationReport)
+        The cleaned transactions (and the report when ``return_report``).
+
+    Raises
+    ------
+    DataValidationError
+        At the first rule broken: empty input, missing column, missing id,
+        missing, unparseable or future timestamp, mixed time zones, missing or
+        non-numeric amount, negative amount (``returns="error"``), duplicate
+        row (``duplicates="error"``), non-integer or negative quantity.
+
+    Examples
+    --------
+    >>> from clvml.data.datasets import load_cdnow_sample
+    >>> tx, report = validate_transactions(load_cdnow_sample(), duplicates="keep",
+    ...                                    return_report=True)
+    >>> report.rows_read, report.rows_kept, report.outcomes[0].n_rows
+    (6919, 6919, 21)
+    """
+    opts = Options(returns, duplicates, invalid, now, tz, timestamp_format)
+    return _public("transactions", data, opts, return_report)
+
+
+validate_transactions.__doc__ = (validate_transactions.__doc__ or "").replace(
+    "{common}", _COMMON_PARAMS
+)
+
+
+def validate_engagement(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    return_report: bool = False,
+) -> Any:
+    """Check engagement events against the engagement contract.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``customer_id``, ``timestamp``, ``channel``, ``kind``,
+        ``direction``; optional ``text``, ``language``, ``reach``,
+        ``resolved``. Categories are compared lower-cased and stripped.
+    {common}
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, ValidationReport)
+        The cleaned events (and the report when ``return_report``).
+
+    Raises
+    ------
+    DataValidationError
+        At the first rule broken: empty input, missing column, missing id,
+        bad timestamp, unknown channel, kind, direction or language, negative
+        or fractional reach, a ``resolved`` value that is not true/false,
+        duplicate row (``duplicates="error"``).
+    """
+    opts = Options("error", duplicates, invalid, now, tz, timestamp_format)
+    return _public("engagement", data, opts, return_report)
+
+
+def validate_customers(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    return_report: bool = False,
+) -> Any:
+    """Check the customer table against the customers contract.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``customer_id`` (unique), ``acquisition_date``,
+        ``acquisition_channel``, ``acquisition_cost`` (>= 0); optional
+        ``segment``, ``control_group``.
+    {common}
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, ValidationReport)
+        The cleaned customers (and the report when ``return_report``).
+
+    Raises
+    ------
+    DataValidationError
+        At the first rule broken: empty input, missing column, missing id,
+        bad acquisition date, missing channel, missing, non-numeric or negative
+        acquisition cost, a ``control_group`` value that is not true/false,
+        duplicate row (``duplicates="error"``), duplicate customer id.
+    """
+    opts = Options("error", duplicates, invalid, now, tz, timestamp_format)
+    return _public("customers", data, opts, return_report)
+
+
+for _f in (validate_engagement, validate_customers):
+    _f.__doc__ = (_f.__doc__ or "").replace("{common}", _COMMON_PARAMS)
+
+
+# --- RFM summaries ---
 
 
 def _first(values: np.ndarray, mask: np.ndarray) -> object:
@@ -88,7 +376,12 @@ def validate_rfm_summary(
         except (TypeError, ValueError) as exc:  # pragma: no cover - to_numeric coerces
             raise DataValidationError(f"expected numbers ({exc})", column=col) from exc
         bad = ~np.isfinite(values)
-        _check(bad, out[col].to_numpy(), col, "are NaN, infinite or not numeric; expected finite numbers")
+        _check(
+            bad,
+            out[col].to_numpy(),
+            col,
+            "are NaN, infinite or not numeric; expected finite numbers",
+        )
         out[col] = values
     f = out[f_col].to_numpy()
     r = out[r_col].to_numpy()
@@ -98,8 +391,18 @@ def validate_rfm_summary(
     _check(r < 0, r, r_col, "are negative; expected time since first purchase >= 0")
     _check(T <= 0, T, t_col, "are <= 0; expected customer age > 0")
     _check(r > T * (1 + 1e-12), r, r_col, f"exceed {t_col}; expected recency <= T")
-    _check((f > 0) & (r == 0), r, r_col, f"are 0 while {f_col} > 0; a repeat purchase needs recency > 0")
-    _check((f == 0) & (r > 0), r, r_col, f"are > 0 while {f_col} == 0; expected recency 0 without repeats")
+    _check(
+        (f > 0) & (r == 0),
+        r,
+        r_col,
+        f"are 0 while {f_col} > 0; a repeat purchase needs recency > 0",
+    )
+    _check(
+        (f == 0) & (r > 0),
+        r,
+        r_col,
+        f"are > 0 while {f_col} == 0; expected recency 0 without repeats",
+    )
     if monetary_col:
         m = out[monetary_col].to_numpy()
         _check((f > 0) & (m <= 0), m, monetary_col, "are <= 0 for customers with repeat purchases")

@@ -1,0 +1,272 @@
+"""Parsers for one column of each contract kind (private to :mod:`clvml.data`).
+
+Each parser takes the column as read and returns the normalised column plus a
+list of :class:`Problem` (a rule name, a boolean row mask and a message). The
+parsers never raise on bad values and never drop rows; the validation engine
+decides what a problem means under the caller's policies.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Problem",
+    "parse_amounts",
+    "parse_categories",
+    "parse_counts",
+    "parse_flags",
+    "parse_ids",
+    "parse_texts",
+    "parse_timestamps",
+    "resolve_now",
+    "resolve_tz",
+]
+
+#: Resolution of every validated timestamp column: covers years 1-9999 and
+#: is what pandas >= 3 gives for parsed strings.
+TIMESTAMP_DTYPE = "datetime64[us]"
+
+# A time of day followed by a UTC offset or "Z": "10:00Z", "10:00:00.5+01:00", "T1000-0500".
+_OFFSET_RE = re.compile(
+    r"[T\s]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"
+)
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
+
+@dataclass
+class Problem:
+    """Rows of one column that break a rule.
+
+    ``row_level`` is False for problems of the column as a whole (e.g. mixed
+    time zones), which cannot be fixed by setting rows aside.
+    """
+
+    rule: str
+    mask: np.ndarray
+    message: str
+    row_level: bool = True
+
+
+def _missing(s: pd.Series) -> np.ndarray:
+    """Missing values: NA, or strings that are empty after stripping."""
+    miss = s.isna().to_numpy(copy=True)
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        text = s.astype("str").str.strip()
+        miss |= (text == "").fillna(False).to_numpy(dtype=bool)
+    return miss
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Strings with surrounding white space removed; missing values stay NA."""
+    return s.astype("str").str.strip().where(~pd.Series(_missing(s), index=s.index))
+
+
+def resolve_tz(tz: str) -> str:
+    """Check that ``tz`` names an IANA time zone and return it."""
+    if tz.upper() == "UTC":
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"tz={tz!r} is not an IANA time zone name (e.g. 'UTC', 'Europe/Madrid')"
+        ) from exc
+    return tz
+
+
+def resolve_now(now: object, tz: str) -> pd.Timestamp:
+    """The instant after which timestamps are in the future, as naive UTC.
+
+    ``None`` means the current time; a naive value is read in ``tz`` like the data.
+    """
+    if now is None:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None)
+    try:
+        ts = pd.Timestamp(now)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')") from exc
+    if ts is pd.NaT:
+        raise ValueError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')")
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    return ts.tz_convert("UTC").tz_localize(None)
+
+
+def parse_ids(s: pd.Series) -> tuple[pd.Series, list[Problem]]:
+    """Identifiers as strings; whole floats (from a column with gaps) lose their ``.0``."""
+    miss = _missing(s)
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(v) & (v == np.round(v))
+        if whole[~miss].all():
+            s = pd.Series(v, index=s.index).astype("Int64")
+    elif pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("str"), [
+            Problem("invalid_id", np.ones(len(s), bool), "are True/False; expected identifiers")
+        ]
+    out = _as_text(s).astype("str")
+    return out, [Problem("missing_id", miss, "are missing; every row needs a customer id")]
+
+
+def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Series, list[Problem]]:
+    """Timestamps as naive UTC ``datetime64[us]``.
+
+    Time-zone-aware values (and strings with a UTC offset) are converted to
+    UTC; naive values are read as local time in ``tz`` and then converted.
+    Mixing values with and without an offset in one column is a problem, as
+    are local times that do not exist or are ambiguous in ``tz`` (DST changes).
+    """
+    n = len(s)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        miss = s.isna().to_numpy(copy=True)
+        problems = [Problem("missing_timestamp", miss, "are missing")]
+        if getattr(s.dtype, "tz", None) is not None:
+            out = s.dt.tz_convert("UTC").dt.tz_localize(None).astype(TIMESTAMP_DTYPE)
+            return out, problems
+        out, nonexistent = _localise(s, tz)
+        problems.append(_nonexistent_problem(nonexistent, tz))
+        return out, problems
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        msg = (
+            f"are numbers ({s.dtype}), not timestamps; expected ISO 8601 text or datetimes "
+            "(convert epoch numbers with pandas.to_datetime(..., unit='s') first)"
+        )
+        empty = pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE)
+        return empty, [Problem("not_a_timestamp", ~s.isna().to_numpy(), msg)]
+    if s.dtype == object:  # datetime objects and strings, possibly mixed
+        s = s.map(lambda v: v.isoformat() if isinstance(v, datetime | date) else v)
+    miss = _missing(s)
+    text = _as_text(s)
+    has_offset = text.str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
+    naive = ~has_offset & ~miss
+    problems = [Problem("missing_timestamp", miss, "are missing")]
+    if has_offset.any() and naive.any():
+        minority = has_offset if has_offset.sum() <= naive.sum() else naive
+        problems.append(
+            Problem(
+                "mixed_time_zones",
+                minority,
+                f"mix {int(has_offset.sum())} values with a UTC offset and "
+                f"{int(naive.sum())} without; give every value an offset, or none and pass tz=",
+                row_level=False,
+            )
+        )
+    kw = {"format": fmt or "ISO8601", "errors": "coerce"}
+    values = np.full(n, np.datetime64("NaT"), dtype=TIMESTAMP_DTYPE)
+    nonexistent = np.zeros(n, bool)
+    if has_offset.any():
+        aware = pd.to_datetime(text[has_offset], utc=True, **kw)  # type: ignore[call-overload]
+        values[has_offset] = aware.dt.tz_localize(None).astype(TIMESTAMP_DTYPE).to_numpy()
+    if naive.any():
+        parsed = pd.to_datetime(text[naive], **kw)  # type: ignore[call-overload]
+        local, bad_local = _localise(parsed, tz)
+        values[naive] = local.to_numpy()
+        nonexistent[naive] = bad_local
+    problems.append(_nonexistent_problem(nonexistent, tz))
+    unparseable = ~miss & np.isnat(values) & ~nonexistent
+    expected = f"format {fmt!r}" if fmt else "ISO 8601 (e.g. '2024-01-31 14:05:00+01:00')"
+    problems.append(Problem("unparseable_timestamp", unparseable, f"cannot be read as {expected}"))
+    return pd.Series(values, index=s.index), problems
+
+
+def _localise(ts: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
+    """Naive local times in ``tz`` to naive UTC; also the mask of DST gaps and overlaps."""
+    if tz == "UTC":
+        return ts.astype(TIMESTAMP_DTYPE), np.zeros(len(ts), bool)
+    local = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    bad = local.isna().to_numpy() & ~ts.isna().to_numpy()
+    return local.dt.tz_convert("UTC").dt.tz_localize(None).astype(TIMESTAMP_DTYPE), bad
+
+
+def _nonexistent_problem(mask: np.ndarray, tz: str) -> Problem:
+    return Problem(
+        "nonexistent_local_time",
+        mask,
+        f"do not exist or are ambiguous in time zone {tz} (a daylight-saving change); "
+        "give these values a UTC offset",
+    )
+
+
+def parse_amounts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
+    """Money as finite float64 (sign is checked by the caller's policy)."""
+    miss = _missing(s)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        values = np.full(len(s), np.nan)
+    else:
+        values = pd.to_numeric(
+            _as_text(s) if not pd.api.types.is_numeric_dtype(s.dtype) else s, errors="coerce"
+        ).to_numpy(dtype=float, na_value=np.nan)
+    problems = []
+    if required:
+        problems.append(Problem("missing_value", miss, "are missing; expected a number"))
+    bad = ~miss & ~np.isfinite(values)
+    problems.append(Problem("not_numeric", bad, "are not finite numbers"))
+    return pd.Series(values, index=s.index, dtype="float64"), problems
+
+
+def parse_counts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
+    """Whole numbers >= 0 as int64 (nullable Int64 when an optional column has gaps)."""
+    values, problems = parse_amounts(s, required=required)
+    v = values.to_numpy()
+    ok = np.isfinite(v)
+    problems.append(Problem("not_whole", ok & (v != np.round(v)), "are not whole numbers"))
+    problems.append(Problem("negative_count", ok & (v < 0), "are negative; expected counts >= 0"))
+    good = ok & (v == np.round(v))
+    out = pd.Series(np.where(good, v, np.nan), index=s.index).astype("Int64")
+    if not out.isna().any():
+        out = out.astype("int64")
+    return out, problems
+
+
+def parse_categories(
+    s: pd.Series, *, allowed: tuple[str, ...], required: bool
+) -> tuple[pd.Series, list[Problem]]:
+    """Lower-cased, stripped labels, checked against ``allowed``."""
+    miss = _missing(s)
+    out = _as_text(s).str.lower()
+    unknown = ~miss & ~out.isin(allowed).to_numpy(dtype=bool)
+    problems = []
+    if required:
+        problems.append(Problem("missing_value", miss, "are missing"))
+    problems.append(Problem("unknown_category", unknown, f"are not one of {', '.join(allowed)}"))
+    return out.astype("str"), problems
+
+
+def parse_texts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
+    """Text as ``str``; for required columns, empty means missing."""
+    if required:
+        miss = _missing(s)
+        return _as_text(s).astype("str"), [Problem("missing_value", miss, "are missing")]
+    return s.astype("str").where(s.notna()), []
+
+
+def parse_flags(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
+    """Booleans from bool, 0/1 or true/false/yes/no text (bool, or ``boolean`` with gaps)."""
+    miss = _missing(s)
+    if pd.api.types.is_bool_dtype(s.dtype) and not miss.any():
+        return s.astype(bool), []
+    text = _as_text(s).str.lower()
+    is_true = text.isin(_TRUE).to_numpy(dtype=bool, copy=True)
+    is_false = text.isin(_FALSE).to_numpy(dtype=bool, copy=True)
+    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:
+        raw = s.to_numpy(dtype=object)
+        is_true |= np.array([v is True or v is np.True_ for v in raw], dtype=bool)
+        is_false |= np.array([v is False or v is np.False_ for v in raw], dtype=bool)
+    bad = ~miss & ~is_true & ~is_false
+    out = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"), index=s.index)
+    out[miss | bad] = pd.NA
+    problems = [Problem("not_a_flag", bad, "are not true/false (or 1/0, yes/no)")]
+    if required:
+        problems.insert(0, Problem("missing_value", miss, "are missing"))
+    if not out.isna().any():
+        out = out.astype(bool)
+    return out, problems

@@ -1,0 +1,350 @@
+"""The rule engine behind :mod:`clvml.data.validation` (private).
+
+:class:`Run` holds one table while its contract's rules run: it raises at the
+first error (``validate_*``) or collects every outcome (``check_table``), and
+tracks which rows are set aside so the report's counts add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvml.data import _columns as cols
+from clvml.data.contracts import CONTRACTS, CUSTOMERS, TRANSACTIONS, Contract
+from clvml.data.report import RuleOutcome, ValidationReport
+from clvml.exceptions import DataValidationError
+
+_RETURNS = ("error", "drop", "net")
+_DUPLICATES = ("error", "drop", "keep")
+_INVALID = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class Options:
+    returns: str = "error"
+    duplicates: str = "error"
+    invalid: str = "error"
+    now: object = None
+    tz: str = "UTC"
+    timestamp_format: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("returns", _RETURNS),
+            ("duplicates", _DUPLICATES),
+            ("invalid", _INVALID),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r}; expected one of {', '.join(allowed)}")
+
+
+def _example(values: pd.Series, mask: np.ndarray) -> object:
+    """The first value of ``values`` where ``mask`` holds, as a plain Python object."""
+    v = values.iloc[int(np.flatnonzero(mask)[0])]
+    if isinstance(v, pd.Timestamp):
+        return str(v)
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class Run:
+    """Applies the rules to one table: raises at the first error, or collects them all."""
+
+    def __init__(
+        self, contract: Contract, data: object, *, collect: bool, invalid: str, source: str | None
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise DataValidationError(
+                f"expected a pandas DataFrame of {contract.name}, got {type(data).__name__}"
+            )
+        self.contract = contract
+        self.collect = collect
+        self.invalid = invalid
+        self.index = data.index
+        self.raw = data.reset_index(drop=True)
+        self.frame = self.raw.copy()
+        self.keep = np.ones(len(data), dtype=bool)
+        self.aside: list[tuple[np.ndarray, str]] = []
+        self.report = ValidationReport(contract.name, len(data), len(data), source=source)
+
+    def error(
+        self, rule: str, column: str | None, n_rows: int | None, message: str, example: Any = None
+    ) -> None:
+        outcome = RuleOutcome(rule, column, int(n_rows or 0), "error", message, example)
+        if not self.collect:
+            raise DataValidationError(message, column=column, n_rows=n_rows, example=example)
+        self.report.outcomes.append(outcome)
+
+    def problem(self, column: str, p: cols.Problem) -> None:
+        """Handle a parser problem: an error, or rows set aside under ``invalid="drop"``."""
+        mask = p.mask & self.keep
+        n = int(mask.sum())
+        if not n:
+            return
+        example = _example(self.raw[column], mask)
+        if p.row_level and self.invalid == "drop":
+            self.set_aside(
+                p.rule, column, mask, f"{p.message}; set aside (invalid='drop')", example
+            )
+        else:
+            self.error(p.rule, column, n, p.message, example)
+
+    def set_aside(
+        self, rule: str, column: str | None, mask: np.ndarray, message: str, example: Any
+    ) -> None:
+        mask = mask & self.keep
+        n = int(mask.sum())
+        if n:
+            self.report.outcomes.append(RuleOutcome(rule, column, n, "set aside", message, example))
+            self.aside.append((mask, rule))
+            self.keep &= ~mask
+
+    def note(
+        self,
+        rule: str,
+        column: str | None,
+        mask: np.ndarray,
+        action: str,
+        message: str,
+        example: Any,
+    ) -> None:
+        n = int((mask & self.keep).sum())
+        if n:
+            self.report.outcomes.append(RuleOutcome(rule, column, n, action, message, example))  # type: ignore[arg-type]
+
+    def row_example(self, mask: np.ndarray) -> dict[str, object]:
+        i = int(np.flatnonzero(mask)[0])
+        names = [c.name for c in self.contract.columns if c.name in self.raw.columns]
+        return {k: _example(self.raw[k], np.arange(len(self.raw)) == i) for k in names}
+
+    def finish(self) -> tuple[pd.DataFrame, ValidationReport]:
+        report = self.report
+        if self.aside:
+            parts = [
+                self.raw[m].assign(rule=rule).set_axis(self.index[m]) for m, rule in self.aside
+            ]
+            report.set_aside = pd.concat(parts)
+        report.rows_kept = int(self.keep.sum())
+        if report.rows_kept == 0 and report.ok:
+            self.error(
+                "no_rows_left",
+                None,
+                report.rows_read,
+                f"of {report.rows_read} set aside; no {self.contract.name} left to use",
+            )
+        frame = self.frame[self.keep]
+        frame.index = self.index[self.keep]
+        return frame, report
+
+
+def _structure(run: Run) -> bool:
+    """Empty input and missing required columns; False when nothing more can be checked."""
+    name = run.contract.name
+    if len(run.raw) == 0:
+        run.error("empty", None, 0, f"the {name} table is empty; expected at least one row")
+        return False
+    present = [str(c) for c in run.raw.columns]
+    missing = [c for c in run.contract.required if c not in present]
+    for c in missing:
+        near = [p for p in present if p.strip().lower() == c]
+        hint = f" (found {near[0]!r}: rename it)" if near else ""
+        run.error(
+            "missing_column",
+            c,
+            None,
+            f"is missing from {name}{hint}; required: {', '.join(run.contract.required)}; "
+            f"found: {', '.join(present) or 'no columns'}",
+        )
+    return not missing
+
+
+def _parse(run: Run, opts: Options) -> None:
+    """Parse every contract column present and handle the problems found."""
+    tz = cols.resolve_tz(opts.tz)
+    parsers: dict[str, Callable[..., tuple[pd.Series, list[cols.Problem]]]] = {
+        "amount": cols.parse_amounts,
+        "count": cols.parse_counts,
+        "text": cols.parse_texts,
+        "flag": cols.parse_flags,
+    }
+    for c in run.contract.columns:
+        if c.name not in run.raw.columns:
+            continue
+        raw = run.raw[c.name]
+        if c.kind == "id":
+            parsed, problems = cols.parse_ids(raw)
+            if not c.required:  # an optional id (order_id) may have gaps
+                problems = []
+        elif c.kind == "timestamp":
+            parsed, problems = cols.parse_timestamps(raw, tz=tz, fmt=opts.timestamp_format)
+        elif c.kind == "category":
+            assert c.allowed is not None
+            parsed, problems = cols.parse_categories(raw, allowed=c.allowed, required=c.required)
+        else:
+            parsed, problems = parsers[c.kind](raw, required=c.required)
+        run.frame[c.name] = parsed
+        for p in problems:
+            run.problem(c.name, p)
+    now = cols.resolve_now(opts.now, tz)
+    for c in run.contract.columns:
+        if c.kind == "timestamp" and c.name in run.frame.columns:
+            ts = run.frame[c.name].to_numpy()
+            future = ~np.isnat(ts) & (ts > now.to_datetime64())
+            run.problem(
+                c.name,
+                cols.Problem("future_timestamp", future, f"are after now ({now} UTC)"),
+            )
+
+
+def _duplicates(run: Run, policy: str) -> None:
+    """Rows identical in every column, after normalisation, to an earlier row."""
+    kept = np.flatnonzero(run.keep)
+    dup = np.zeros(len(run.raw), dtype=bool)
+    dup[kept[run.frame.iloc[kept].duplicated(keep="first").to_numpy()]] = True
+    if not dup.any():
+        return
+    example = run.row_example(dup)
+    if policy == "error":
+        run.error(
+            "duplicate_row",
+            None,
+            int(dup.sum()),
+            "are exact duplicates of an earlier row; pass duplicates='drop' to set them "
+            "aside, or duplicates='keep' if they are separate events",
+            example,
+        )
+    elif policy == "drop":
+        msg = "are exact duplicates of an earlier row; set aside (duplicates='drop')"
+        run.set_aside("duplicate_row", None, dup, msg, example)
+    else:
+        msg = "are exact duplicates of an earlier row; kept (duplicates='keep')"
+        run.note("duplicate_row", None, dup, "kept", msg, example)
+
+
+# --- the tables ---
+
+
+def _returns(run: Run, policy: str) -> None:
+    """Negative amounts (returns and refunds) under the ``returns`` policy."""
+    amount = run.frame["amount"].to_numpy()
+    neg = run.keep & (amount < 0)
+    if not neg.any():
+        return
+    example = _example(run.raw["amount"], neg)
+    if policy == "error":
+        run.error(
+            "negative_amount",
+            "amount",
+            int(neg.sum()),
+            "are negative (returns or refunds); choose a policy: returns='drop' sets them "
+            "aside, returns='net' subtracts them from the customer's same-day purchases",
+            example,
+        )
+    elif policy == "drop":
+        msg = "are returns or refunds (amount < 0); set aside (returns='drop')"
+        run.set_aside("return", "amount", neg, msg, example)
+    else:
+        _net_returns(run, neg)
+
+
+def _net_returns(run: Run, neg: np.ndarray) -> None:
+    """Subtract each customer's refunds of a UTC day from their purchases that day.
+
+    Purchases absorb the refund latest first. Vectorised with group-wise
+    cumulative sums: for purchases sorted latest first within a (customer, day)
+    group with refund total R, purchase i is reduced by
+    ``clip(R - sum of the amounts before it, 0, amount_i)``.
+    """
+    f = run.frame
+    amount = f["amount"].to_numpy()
+    g = pd.DataFrame(
+        {
+            "c": f["customer_id"].to_numpy(),
+            "d": f["timestamp"].dt.floor("D").to_numpy(),
+            "t": f["timestamp"].to_numpy(),
+            "a": amount,
+            "pos": np.arange(len(f)),
+        }
+    )
+    refund = g[neg].groupby(["c", "d"], sort=False)["a"].sum().mul(-1).rename("R")
+    buys = g[run.keep & (amount >= 0)].join(refund, on=["c", "d"], how="inner")
+    buys = buys.sort_values(["c", "d", "t", "pos"], ascending=[True, True, False, False])
+    before = buys.groupby(["c", "d"], sort=False)["a"].cumsum() - buys["a"]
+    cut = np.clip(buys["R"] - before, 0.0, buys["a"]).to_numpy()
+    new = buys["a"].to_numpy() - cut
+    pos = buys["pos"].to_numpy()
+    absorbed = buys.groupby(["c", "d"], sort=False)["a"].sum().rename("P")
+    tol = 1e-9 * np.maximum(1.0, np.abs(refund.to_numpy()))
+    matched_groups = refund.to_frame().join(absorbed).fillna({"P": 0.0})
+    matched_groups["ok"] = matched_groups["R"] <= matched_groups["P"] + tol
+    is_matched = g[neg].join(matched_groups["ok"], on=["c", "d"])["ok"].to_numpy(dtype=bool)
+    neg_pos = np.flatnonzero(neg)
+
+    matched = np.zeros(len(f), dtype=bool)
+    matched[neg_pos[is_matched]] = True
+    unmatched = neg & ~matched
+    cancelled = np.zeros(len(f), dtype=bool)
+    cancelled[pos[(cut > 0) & np.isclose(new, 0.0, atol=1e-9)]] = True
+    reduced = np.zeros(len(f), dtype=bool)
+    reduced[pos[(cut > 0) & ~np.isclose(new, 0.0, atol=1e-9)]] = True
+
+    raw = run.raw["amount"]
+    f.loc[pos, "amount"] = np.where(np.isclose(new, 0.0, atol=1e-9), 0.0, new)
+    if matched.any():
+        msg = "are returns or refunds netted against the same customer's same-day purchases"
+        run.set_aside("return_netted", "amount", matched, msg, _example(raw, matched))
+    if unmatched.any():
+        left = float((refund - matched_groups["P"]).clip(lower=0).sum())
+        msg = (
+            "are returns or refunds with no same-day purchase to net against "
+            f"({left:,.2f} in refunds left unnetted); set aside"
+        )
+        run.set_aside("return_unmatched", "amount", unmatched, msg, _example(raw, unmatched))
+    if cancelled.any():
+        msg = "are purchases cancelled in full by a same-day refund; set aside"
+        run.set_aside("purchase_refunded", "amount", cancelled, msg, _example(raw, cancelled))
+    if reduced.any():
+        msg = "are purchases reduced by a same-day refund (returns='net')"
+        run.note("purchase_reduced", "amount", reduced, "adjusted", msg, _example(raw, reduced))
+
+
+def _unique_ids(run: Run) -> None:
+    """Customer ids that appear on more than one (non-identical) row."""
+    ids = run.frame["customer_id"]
+    dup = run.keep & ids.notna().to_numpy() & ids.where(run.keep).duplicated(keep=False).to_numpy()
+    if dup.any():
+        run.error(
+            "duplicate_id",
+            "customer_id",
+            int(dup.sum()),
+            "share a customer id with another row; each customer must appear once",
+            _example(run.raw["customer_id"], dup),
+        )
+
+
+def run_rules(
+    table: str, data: object, opts: Options, *, collect: bool, source: str | None = None
+) -> tuple[pd.DataFrame | None, ValidationReport]:
+    """Run every rule of ``table``'s contract on ``data``."""
+    contract = CONTRACTS[table]
+    run = Run(contract, data, collect=collect, invalid=opts.invalid, source=source)
+    if not _structure(run):
+        return None, run.report
+    _parse(run, opts)
+    _duplicates(run, opts.duplicates)
+    if contract is TRANSACTIONS:
+        _returns(run, opts.returns)
+    elif contract is CUSTOMERS:
+        cost = run.frame["acquisition_cost"].to_numpy()
+        run.problem(
+            "acquisition_cost",
+            cols.Problem("negative_amount", cost < 0, "are negative; expected a cost >= 0"),
+        )
+        _unique_ids(run)
+    frame, report = run.finish()
+    return (frame if report.ok else None), report

@@ -1,0 +1,194 @@
+"""Check a whole data source (a folder or a database) against the contracts.
+
+:func:`check_folder` reads ``transactions`` and, when present, ``engagement``
+and ``customers`` (see :func:`clvml.data.io.load_tables`), runs every rule of
+each contract and returns a :class:`FolderCheck` with one
+:class:`~clvml.data.report.ValidationReport` per table. It raises only when the
+source cannot be read; bad data end up in the reports. :func:`validate_folder`
+is the strict form: the cleaned frames, or the first error raised.
+
+Across tables, two things are noted (rows kept, action ``"kept"``):
+transactions of customers missing from ``customers`` (no acquisition data for
+them) and engagement events of customers with no transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import URL, Engine
+
+from clvml.data.io import find_tables, is_database_url, load_tables, read_table, safe_url
+from clvml.data.report import RuleOutcome, ValidationReport
+from clvml.data.validation import Duplicates, Invalid, Returns, check_table
+
+__all__ = ["FolderCheck", "check_folder", "validate_folder"]
+
+
+@dataclass
+class FolderCheck:
+    """The reports of every table of a data source.
+
+    Attributes
+    ----------
+    source : str
+        The folder, or the database URL without its password.
+    reports : dict of str to ValidationReport
+        One report per table found, in contract order.
+    frames : dict of str to pandas.DataFrame
+        The cleaned frames of the tables without errors.
+    """
+
+    source: str
+    reports: dict[str, ValidationReport] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every table can be used."""
+        return all(r.ok for r in self.reports.values())
+
+    def raise_for_errors(self) -> None:
+        """Raise the first table's first :class:`~clvml.exceptions.DataValidationError`, if any."""
+        for report in self.reports.values():
+            report.raise_for_errors()
+
+
+def check_folder(
+    source: str | os.PathLike[str] | URL | Engine,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+) -> FolderCheck:
+    """Check every table of a folder or database against its contract.
+
+    Parameters
+    ----------
+    source : str, path, sqlalchemy.URL or sqlalchemy.Engine
+        A folder with ``transactions.csv|parquet`` and optionally
+        ``engagement`` and ``customers`` files, or a database with tables of
+        those names.
+    returns, duplicates, invalid, now, tz, timestamp_format
+        The policies of :func:`clvml.data.validation.validate_transactions`,
+        applied to every table.
+
+    Returns
+    -------
+    FolderCheck
+        Reports and cleaned frames; never raises for bad data.
+
+    Raises
+    ------
+    FileNotFoundError, clvml.data.io.DataSourceError
+        The source cannot be read (no folder, no transactions, unknown format).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> d = tempfile.mkdtemp()
+    >>> pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2024-01-02", "2099-01-01"],
+    ...               "amount": [3.0, 4.0]}).to_csv(f"{d}/transactions.csv", index=False)
+    >>> check = check_folder(d, now="2024-06-30")
+    >>> check.ok, check.reports["transactions"].errors[0].rule
+    (False, 'future_timestamp')
+    """
+    options = dict(
+        returns=returns,
+        duplicates=duplicates,
+        invalid=invalid,
+        now=now,
+        tz=tz,
+        timestamp_format=timestamp_format,
+    )
+    if is_database_url(source):
+        name = safe_url(source)  # type: ignore[arg-type]
+        tables = load_tables(source)
+        where = {t: f"{name} table {t}" for t in tables}
+    else:
+        name = str(source)
+        paths = find_tables(source)  # type: ignore[arg-type]
+        tables = {t: read_table(p) for t, p in paths.items()}
+        where = {t: p.name for t, p in paths.items()}
+    result = FolderCheck(source=name)
+    for table, data in tables.items():
+        frame, report = check_table(data, table, source=where[table], **options)  # type: ignore[arg-type]
+        result.reports[table] = report
+        if frame is not None:
+            result.frames[table] = frame
+    _cross_table(result)
+    return result
+
+
+def validate_folder(
+    source: str | os.PathLike[str] | URL | Engine,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The cleaned tables of a folder or database, or the first validation error raised.
+
+    Same parameters as :func:`check_folder`.
+
+    Raises
+    ------
+    DataValidationError
+        A table breaks its contract (the message names the table).
+    """
+    check = check_folder(
+        source,
+        returns=returns,
+        duplicates=duplicates,
+        invalid=invalid,
+        now=now,
+        tz=tz,
+        timestamp_format=timestamp_format,
+    )
+    check.raise_for_errors()
+    return check.frames
+
+
+def _cross_table(check: FolderCheck) -> None:
+    """Note rows whose customer is missing from another table (kept, for information)."""
+    frames = check.frames
+    tx = frames.get("transactions")
+    if tx is None:
+        return
+    buyers = tx["customer_id"].unique()
+    customers = frames.get("customers")
+    if customers is not None:
+        unknown = ~tx["customer_id"].isin(customers["customer_id"]).to_numpy()
+        _note(
+            check.reports["transactions"],
+            tx["customer_id"],
+            unknown,
+            "belong to customers missing from the customers table (no acquisition data); kept",
+        )
+    events = frames.get("engagement")
+    if events is not None:
+        silent = ~events["customer_id"].isin(buyers).to_numpy()
+        _note(
+            check.reports["engagement"],
+            events["customer_id"],
+            silent,
+            "belong to customers with no transaction; kept",
+        )
+
+
+def _note(report: ValidationReport, ids: pd.Series, mask: np.ndarray, message: str) -> None:
+    n = int(mask.sum())
+    if n:
+        example = ids.iloc[int(np.flatnonzero(mask)[0])]
+        report.outcomes.append(
+            RuleOutcome("unknown_customer", "customer_id", n, "kept", message, example)
+        )

@@ -1,0 +1,320 @@
+"""Reading and writing the input tables: CSV, Parquet and any SQLAlchemy database.
+
+* :func:`read_table` reads one table from a ``.csv``/``.csv.gz``/``.parquet``
+  file, or from a database given as a SQLAlchemy URL (``sqlite:///shop.db``,
+  ``postgresql+psycopg://user@host/db``) or :class:`~sqlalchemy.engine.Engine`,
+  by table name (validated identifier) or by a parameterised query.
+* :func:`find_tables` / :func:`load_folder` find ``transactions`` and the
+  optional ``engagement`` and ``customers`` in a folder;
+  :func:`load_tables` does the same for a folder or a database.
+* :func:`write_table` writes a CSV or Parquet file atomically.
+
+Identifier columns (``customer_id``, ``order_id``) are read from CSV as text,
+so ``"00123"`` keeps its leading zeros. Nothing is parsed or checked here:
+that is :mod:`clvml.data.validation`'s job. Database passwords never appear
+in messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from clvml.data.contracts import CONTRACTS
+from clvml.exceptions import ClvmlError
+
+__all__ = [
+    "DataSourceError",
+    "find_tables",
+    "is_database_url",
+    "load_folder",
+    "load_tables",
+    "read_table",
+    "safe_url",
+    "write_table",
+]
+
+#: File suffixes read and written, by format.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz"),
+    "parquet": (".parquet", ".pq"),
+}
+
+#: Columns read from CSV as text.
+ID_COLUMNS: tuple[str, ...] = ("customer_id", "order_id")
+
+#: A SQL identifier clvml accepts: letters, digits and underscores, not starting with a digit.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
+
+
+class DataSourceError(ClvmlError, ValueError):
+    """A data source cannot be read or written: unknown format, bad table name, database error."""
+
+
+def is_database_url(source: object) -> bool:
+    """True for a SQLAlchemy URL (object or ``scheme://`` text) or an Engine."""
+    if isinstance(source, URL | Engine):
+        return True
+    return isinstance(source, str) and bool(_URL_SCHEME.match(source))
+
+
+def safe_url(source: str | URL | Engine) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        url = source.url if isinstance(source, Engine) else sa.make_url(source)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    for fmt, suffixes in SUFFIXES.items():
+        if name.endswith(suffixes):
+            return fmt
+    known = ", ".join(s for group in SUFFIXES.values() for s in group)
+    raise DataSourceError(f"{path}: unknown file format {path.suffix!r}; expected one of {known}")
+
+
+def _check_identifier(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise DataSourceError(
+            f"{what} {name!r} is not a plain SQL identifier (letters, digits, underscores; "
+            "at most 63 characters, not starting with a digit)"
+        )
+    return name
+
+
+def read_table(
+    source: str | os.PathLike[str] | URL | Engine,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    schema: str | None = None,
+) -> pd.DataFrame:
+    """Read one table from a file or a database.
+
+    Parameters
+    ----------
+    source : str, path, sqlalchemy.URL or sqlalchemy.Engine
+        A ``.csv`` (optionally compressed) or ``.parquet`` file, or a database.
+    table : str, optional
+        For a database: the table to read. Must be a plain identifier
+        (``[A-Za-z_][A-Za-z0-9_]*``); it is quoted by SQLAlchemy, never
+        pasted into SQL text.
+    query : str, optional
+        For a database, instead of ``table``: a SELECT with named bind
+        parameters (``... WHERE timestamp >= :since``) whose values come in
+        ``params``. Never format values into the query text.
+    params : mapping, optional
+        Values of the query's bind parameters.
+    schema : str, optional
+        Database schema of ``table`` (validated like ``table``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows as stored; nothing is parsed beyond the file format's types.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    DataSourceError
+        Unknown file format, a bad table name, or a database error (the
+        message shows the URL without its password).
+
+    Examples
+    --------
+    >>> import pandas as pd, sqlalchemy as sa, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "shop.db")
+    >>> engine = sa.create_engine(f"sqlite:///{path}")
+    >>> _ = pd.DataFrame({"customer_id": ["a"], "amount": [9.5]}).to_sql("tx", engine)
+    >>> read_table(f"sqlite:///{path}", query="SELECT * FROM tx WHERE amount > :m",
+    ...            params={"m": 5})[["customer_id", "amount"]]
+      customer_id  amount
+    0           a     9.5
+    """
+    if is_database_url(source):
+        return _read_sql(source, table=table, query=query, params=params, schema=schema)  # type: ignore[arg-type]
+    if table is not None or query is not None:
+        raise DataSourceError("table= and query= apply to database URLs, not to files")
+    path = Path(source)  # type: ignore[arg-type]
+    fmt = _format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if fmt == "csv":
+        header = pd.read_csv(path, nrows=0).columns
+        dtype = {c: "str" for c in ID_COLUMNS if c in header}
+        return pd.read_csv(path, dtype=dtype)  # type: ignore[arg-type]
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise DataSourceError(f"{path}: cannot read as Parquet ({exc})") from exc
+
+
+def _read_sql(
+    source: str | URL | Engine,
+    *,
+    table: str | None,
+    query: str | None,
+    params: Mapping[str, Any] | None,
+    schema: str | None,
+) -> pd.DataFrame:
+    where = safe_url(source)
+    if (table is None) == (query is None):
+        raise DataSourceError(f"{where}: give exactly one of table= or query=")
+    if table is not None:
+        _check_identifier(table, "table name")
+        if schema is not None:
+            _check_identifier(schema, "schema name")
+    engine = source if isinstance(source, Engine) else None
+    try:
+        if engine is None:
+            engine = sa.create_engine(source)
+        try:
+            with engine.connect() as conn:
+                if table is not None:
+                    t = sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn)
+                    return pd.read_sql(sa.select(t), conn)
+                return pd.read_sql(sa.text(query), conn, params=dict(params or {}))  # type: ignore[arg-type]
+        finally:
+            if not isinstance(source, Engine):
+                engine.dispose()
+    except sa.exc.NoSuchTableError as exc:
+        name = f"{schema}.{table}" if schema else table
+        raise DataSourceError(f"{where}: no table {name!r}") from exc
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise DataSourceError(f"{where}: {_first_line(exc, source)}") from exc
+
+
+def _first_line(exc: BaseException, source: object) -> str:
+    """One line describing a database error, with any password scrubbed."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    text = f"{type(orig).__name__}: {lines[0] if lines else 'no details'}"
+    try:
+        url = source.url if isinstance(source, Engine) else sa.make_url(source)  # type: ignore[arg-type]
+        if url.password:
+            text = text.replace(str(url.password), "***")
+    except sa.exc.ArgumentError:
+        pass
+    return text
+
+
+def find_tables(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """Find ``transactions`` (required), ``engagement`` and ``customers`` files in ``folder``.
+
+    Each is a file named after its table with a CSV or Parquet suffix
+    (``transactions.parquet``, ``customers.csv``, ...). Other files are ignored.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``folder`` is not a directory or holds no ``transactions`` file.
+    DataSourceError
+        A table exists in two formats (ambiguous).
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder")
+    files = {p.name.lower(): p for p in path.iterdir() if p.is_file()}
+    found: dict[str, Path] = {}
+    for name in CONTRACTS:
+        hits = [files[name + s] for group in SUFFIXES.values() for s in group if name + s in files]
+        if len(hits) > 1:
+            listed = ", ".join(p.name for p in hits)
+            raise DataSourceError(f"{path}: {name} is there twice ({listed}); keep one")
+        if hits:
+            found[name] = hits[0]
+    if "transactions" not in found:
+        raise FileNotFoundError(
+            f"{path}: no transactions file (expected transactions.csv or transactions.parquet)"
+        )
+    return found
+
+
+def load_folder(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read the tables :func:`find_tables` finds, keyed by table name.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> d = tempfile.mkdtemp()
+    >>> pd.DataFrame({"customer_id": ["007"], "timestamp": ["2024-01-02"], "amount": [3.0]}
+    ...              ).to_csv(f"{d}/transactions.csv", index=False)
+    >>> load_folder(d)["transactions"]["customer_id"].tolist()
+    ['007']
+    """
+    return {name: read_table(p) for name, p in find_tables(folder).items()}
+
+
+def load_tables(
+    source: str | os.PathLike[str] | URL | Engine, *, schema: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read the contract tables from a folder (see :func:`load_folder`) or a database.
+
+    In a database, tables named ``transactions`` (required), ``engagement``
+    and ``customers`` are read, from ``schema`` if given.
+    """
+    if not is_database_url(source):
+        return load_folder(source)  # type: ignore[arg-type]
+    where = safe_url(source)  # type: ignore[arg-type]
+    engine = source if isinstance(source, Engine) else sa.create_engine(source)  # type: ignore[arg-type]
+    try:
+        names = set(sa.inspect(engine).get_table_names(schema=schema))
+    except sa.exc.SQLAlchemyError as exc:
+        raise DataSourceError(f"{where}: {_first_line(exc, source)}") from exc
+    finally:
+        if not isinstance(source, Engine):
+            engine.dispose()
+    if "transactions" not in names:
+        raise DataSourceError(f"{where}: no transactions table")
+    return {
+        name: read_table(source, table=name, schema=schema) for name in CONTRACTS if name in names
+    }
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` to a CSV or Parquet file atomically.
+
+    The frame goes to a temporary file in the same folder, which then
+    replaces ``path`` in one step (:func:`os.replace`): readers see the old
+    file or the new one, never a half-written one. The index is not written.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    fmt = _format(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent}: no such folder")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False, compression=_compression(path))
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _compression(path: Path) -> str | None:
+    """Compression of a CSV path from its suffix (the temp file's suffix says nothing)."""
+    return {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}.get(path.suffix.lower())
