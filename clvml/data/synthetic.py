@@ -78,10 +78,12 @@ from scipy.special import expit, logit
 
 from clvml.data._social_texts import LANGUAGES, build_text_table, draw_text_codes, n_products
 from clvml.data.simulate import bgnbd_process
+from clvml.exceptions import ClvmlError
 
 __all__ = [
     "CHANNELS",
     "KINDS",
+    "OutputExistsError",
     "SocialCommerceData",
     "generate_social_commerce",
     "read_dataset",
@@ -149,6 +151,10 @@ _SPECS: dict[str, tuple[float, dict[str, float], bool, bool, tuple[float, float]
 _SOCIAL = np.isin(
     np.arange(len(CHANNELS)), [_CH[c] for c in ("twitter", "facebook", "instagram", "linkedin")]
 )
+
+
+class OutputExistsError(ClvmlError, FileExistsError):
+    """The output directory exists and is not empty, and overwriting was not asked for."""
 
 
 @dataclass(frozen=True)
@@ -614,9 +620,11 @@ def write_dataset(
         raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a directory")
+        raise OutputExistsError(f"{out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+        raise OutputExistsError(
+            f"{out} exists and is not empty; overwrite it with overwrite=True (--overwrite)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
