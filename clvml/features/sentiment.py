@@ -1,0 +1,544 @@
+"""Sentiment of customer texts in English and Spanish, offline.
+
+English texts are scored with VADER (Hutto & Gilbert, 2014) from the ``vaderSentiment``
+package, whose lexicon ships inside its wheel. Spanish texts are scored by
+:class:`SpanishSentimentAnalyzer`, a VADER-style rule-based analyser over a lexicon of
+customer-service vocabulary shipped as package data in ``clvml/features/lexicons/``. Neither
+downloads anything at run time.
+
+Both return VADER's *compound* score in [-1, 1]. The usual thresholds classify a text as
+positive when compound >= 0.05, negative when compound <= -0.05 and neutral otherwise
+(:data:`POSITIVE_THRESHOLD`, :data:`NEGATIVE_THRESHOLD`).
+
+:func:`sentiment_scores` scores a column of texts: every distinct (text, language) pair is
+scored once (``pandas.factorize``) and results are memoised across calls, because event logs
+repeat the same texts many times.
+
+References
+----------
+Hutto, C. J. & Gilbert, E. (2014). VADER: A parsimonious rule-based model for sentiment
+analysis of social media text. Proceedings of ICWSM-14.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NEGATIVE_THRESHOLD",
+    "POSITIVE_THRESHOLD",
+    "SUPPORTED_LANGUAGES",
+    "SpanishLexicon",
+    "SpanishSentimentAnalyzer",
+    "detect_language",
+    "load_spanish_lexicon",
+    "normalize_text",
+    "sentiment_labels",
+    "sentiment_scores",
+]
+
+POSITIVE_THRESHOLD = 0.05
+"""Compound score at or above which a text counts as positive (VADER's convention)."""
+NEGATIVE_THRESHOLD = -0.05
+"""Compound score at or below which a text counts as negative (VADER's convention)."""
+SUPPORTED_LANGUAGES = ("en", "es")
+
+# VADER's empirically derived constants (Hutto & Gilbert, 2014), reused for Spanish.
+_B_INCR = 0.293  # booster increment
+_N_SCALAR = -0.74  # negation scalar
+_C_INCR = 0.733  # ALL-CAPS emphasis
+_ALPHA = 15.0  # normalisation: compound = s / sqrt(s^2 + alpha)
+_EXCL_INCR = 0.292  # per exclamation mark, at most 4
+_WINDOW = 3  # tokens before a sentiment word that negators and boosters reach
+_WINDOW_DECAY = (1.0, 0.95, 0.9)  # booster strength at distance 1, 2, 3 (as VADER)
+
+_POST_BOOSTERS = frozenset({"mucho", "muchisimo", "muchisima", "bastante", "demasiado"})
+_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+_CLAUSE_RE = re.compile(r"[,;:.!?¡¿()]+")
+_SUPERLATIVE_RE = re.compile(r"^(.{2,}?)isim[oa]s?$")
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case ``text`` and remove accents and diacritics (``"Pésimo"`` -> ``"pesimo"``)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# ---------------------------------------------------------------------------------------------
+# Spanish lexicon
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpanishLexicon:
+    """Valences and modifiers of the Spanish analyser (keys normalised, phrases joined by ``_``).
+
+    Attributes
+    ----------
+    valence : dict of str to float
+        Sentiment words and phrases on VADER's scale (-4 .. +4).
+    negators : frozenset of str
+        Words that flip a sentiment word up to three tokens later.
+    boosters, dampeners : dict of str to float
+        Increments added to / subtracted from the magnitude of the next sentiment word.
+    weak_negators : dict of str to float
+        ``poco``: reverses a following positive word with this factor, dampens a negative one.
+    contrast : frozenset of str
+        ``pero``: sentiment before it weighs 0.5, after it 1.5.
+    negatable : dict of str to float
+        Words neutral on their own that take this valence when negated ("no funciona").
+    phrases : dict of tuple to str
+        Multi-word terms (as token tuples) and the joined token they become.
+    """
+
+    valence: dict[str, float]
+    negators: frozenset[str]
+    boosters: dict[str, float]
+    dampeners: dict[str, float]
+    weak_negators: dict[str, float]
+    contrast: frozenset[str]
+    negatable: dict[str, float]
+    phrases: dict[tuple[str, ...], str]
+
+
+def _read_tsv(name: str) -> list[list[str]]:
+    path = resources.files("clvml.features").joinpath("lexicons", name)
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            rows.append([field.strip() for field in line.split("\t")])
+    return rows
+
+
+@lru_cache(maxsize=1)
+def load_spanish_lexicon() -> SpanishLexicon:
+    """Load the Spanish lexicon and modifiers shipped in ``clvml/features/lexicons/``.
+
+    Returns
+    -------
+    SpanishLexicon
+        Read once per process and cached.
+    """
+    phrases: dict[tuple[str, ...], str] = {}
+
+    def key(term: str) -> str:
+        tokens = tuple(_TOKEN_RE.findall(normalize_text(term)))
+        if len(tokens) > 1:
+            phrases[tokens] = "_".join(tokens)
+        return "_".join(tokens)
+
+    valence = {key(term): float(value) for term, value in _read_tsv("es_lexicon.tsv")}
+    roles: dict[str, dict[str, float]] = {
+        r: {} for r in ("negator", "booster", "dampener", "weak_negator", "contrast", "negatable")
+    }
+    for term, role, value in _read_tsv("es_modifiers.tsv"):
+        roles[role][key(term)] = float(value)
+    return SpanishLexicon(
+        valence=valence,
+        negators=frozenset(roles["negator"]),
+        boosters=roles["booster"],
+        dampeners=roles["dampener"],
+        weak_negators=roles["weak_negator"],
+        contrast=frozenset(roles["contrast"]),
+        negatable=roles["negatable"],
+        phrases=phrases,
+    )
+
+
+class SpanishSentimentAnalyzer:
+    """VADER-style rule-based sentiment for Spanish customer-service text.
+
+    Each sentiment word's valence (from :func:`load_spanish_lexicon`) is adjusted by its context
+    and the adjusted valences are summed and squashed into a compound score in [-1, 1]:
+
+    .. math::
+
+        s = \\sum_i w_i v_i + e, \\qquad \\text{compound} = \\frac{s}{\\sqrt{s^2 + 15}}
+
+    where, as in VADER, for the word at position *i*:
+
+    * a booster (``muy``, ``súper``, ``muchísimo``, ``bastante``...) up to three tokens before adds
+      its increment (0.293 for ``muy``) to :math:`|v_i|`, scaled 1, 0.95, 0.9 with distance
+      (``mucho``, ``muchísimo``, ``bastante``, ``demasiado`` also right after the word:
+      ``me gustó mucho``);
+      a dampener (``algo``, ``un poco``) subtracts it; a superlative (``rapidísimo``) adds 0.293;
+    * a negator (``no``, ``nunca``, ``nada``, ``ni``, ``jamás``, ``tampoco``, ``sin``, ``nadie``...)
+      up to three tokens before multiplies :math:`v_i` by -0.74; Spanish negative concord
+      (``no me gustó nada``) is one negation, not two; ``poco`` directly before a positive word
+      reverses it at half strength (``poco útil``);
+    * customer-service verbs that are neutral alone take a negative valence when negated
+      (``no funciona``, ``nunca llegó``, ``nadie contesta``);
+    * a word in capitals in a text that is not all capitals gains 0.733 in magnitude;
+    * negators and boosters act within their clause (they do not cross ``, ; : . ! ?``);
+    * :math:`w_i` is 0.5 before ``pero`` and 1.5 after it, 1 otherwise;
+    * :math:`e` adds 0.292 per ``!`` (at most four) and 0.18 per ``?`` when there are two or more
+      (at most 0.96), in the direction of the sum.
+
+    Accents are removed before look-up, so unaccented informal writing scores the same.
+    Adjective inflections (plural, feminine) are resolved by a light suffix rule.
+
+    Parameters
+    ----------
+    lexicon : SpanishLexicon, optional
+        Defaults to the lexicon shipped with clvml.
+
+    Examples
+    --------
+    >>> sia = SpanishSentimentAnalyzer()
+    >>> sia.polarity_scores("El envío fue muy rápido, ¡gracias!")["compound"] > 0.5
+    True
+    >>> sia.polarity_scores("No me gustó nada")["compound"] < 0
+    True
+    """
+
+    def __init__(self, lexicon: SpanishLexicon | None = None) -> None:
+        self.lexicon = lexicon if lexicon is not None else load_spanish_lexicon()
+        self._lookup_cache: dict[str, tuple[float, float] | None] = {}
+
+    # -- lexicon look-up with light morphology ---------------------------------------------
+    def _lookup(self, token: str) -> tuple[float, float] | None:
+        """Return (valence, extra intensity) of a normalised token, or None."""
+        try:
+            return self._lookup_cache[token]
+        except KeyError:
+            pass
+        valence = self.lexicon.valence
+        found: tuple[float, float] | None = None
+        if token in valence:
+            found = (valence[token], 0.0)
+        elif len(token) >= 4:
+            m = _SUPERLATIVE_RE.match(token)
+            if m is not None:
+                root = m.group(1)
+                for cand in (root + "o", root + "e", root, root + "a"):
+                    if cand in valence:
+                        found = (valence[cand], _B_INCR)
+                        break
+            if found is None:
+                cands = []
+                if token.endswith("s"):
+                    cands.append(token[:-1])
+                if token.endswith("es"):
+                    cands.append(token[:-2])
+                if token.endswith("as"):
+                    cands.append(token[:-2] + "o")
+                if token.endswith("a"):
+                    cands.append(token[:-1] + "o")
+                for cand in cands:
+                    if cand in valence:
+                        found = (valence[cand], 0.0)
+                        break
+        self._lookup_cache[token] = found
+        return found
+
+    def _tokens(self, text: str) -> tuple[list[str], list[bool], list[int]]:
+        """Normalised tokens (phrases joined), their ALL-CAPS flags and clause numbers."""
+        raw: list[str] = []
+        clause_of: list[int] = []
+        for clause_no, clause in enumerate(_CLAUSE_RE.split(text)):
+            words = _TOKEN_RE.findall(clause)
+            raw.extend(words)
+            clause_of.extend([clause_no] * len(words))
+        norm = [normalize_text(t) for t in raw]
+        shouting = [t.isupper() and len(t) > 1 for t in raw]
+        if shouting and all(shouting):  # an all-caps text emphasises nothing in particular
+            shouting = [False] * len(raw)
+        phrases = self.lexicon.phrases
+        out: list[str] = []
+        caps: list[bool] = []
+        clauses: list[int] = []
+        i, n = 0, len(norm)
+        while i < n:
+            for size in (4, 3, 2):
+                if i + size <= n and tuple(norm[i : i + size]) in phrases:
+                    out.append(phrases[tuple(norm[i : i + size])])
+                    caps.append(any(shouting[i : i + size]))
+                    clauses.append(clause_of[i])
+                    i += size
+                    break
+            else:
+                out.append(norm[i])
+                caps.append(shouting[i])
+                clauses.append(clause_of[i])
+                i += 1
+        return out, caps, clauses
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """Score one text.
+
+        Parameters
+        ----------
+        text : str
+            A Spanish text.
+
+        Returns
+        -------
+        dict
+            ``neg``, ``neu``, ``pos`` (proportions of the text, as in VADER) and ``compound``
+            (normalised score in [-1, 1]).
+        """
+        lex = self.lexicon
+        tokens, caps, clauses = self._tokens(text)
+        scores: list[float] = []
+        for i, tok in enumerate(tokens):
+            hit = self._lookup(tok)
+            start = max(0, i - _WINDOW)
+            while clauses[start] != clauses[i]:  # modifiers do not cross , ; : . ! ?
+                start += 1
+            before = tokens[start:i]
+            negated = any(t in lex.negators for t in before)
+            if hit is None:
+                if negated and tok in lex.negatable:
+                    scores.append(lex.negatable[tok])
+                else:
+                    scores.append(0.0)
+                continue
+            v, extra = hit
+            if v == 0.0:
+                scores.append(0.0)
+                continue
+            sign = 1.0 if v > 0 else -1.0
+            v += sign * extra
+            if caps[i]:
+                v += sign * _C_INCR
+            for dist, prev in enumerate(reversed(before)):
+                decay = _WINDOW_DECAY[dist]
+                if prev in lex.boosters:
+                    v += sign * lex.boosters[prev] * decay
+                elif prev in lex.dampeners:
+                    v -= sign * lex.dampeners[prev] * decay
+            after = tokens[i + 1] if i + 1 < len(tokens) and clauses[i + 1] == clauses[i] else ""
+            if after in _POST_BOOSTERS:  # "me gustó mucho", "me ayudaron muchísimo"
+                v += sign * lex.boosters[after]
+            if before and before[-1] in lex.weak_negators:
+                v *= -lex.weak_negators[before[-1]] if v > 0 else lex.weak_negators[before[-1]]
+            elif negated:
+                v *= _N_SCALAR
+            scores.append(v)
+        contrast_at = next((i for i, t in enumerate(tokens) if t in lex.contrast), None)
+        if contrast_at is not None:
+            scores = [
+                s * (0.5 if i < contrast_at else 1.5) if i != contrast_at else s
+                for i, s in enumerate(scores)
+            ]
+        return _vader_summary(scores, text)
+
+
+def _punctuation_emphasis(text: str) -> float:
+    ep = min(text.count("!"), 4) * _EXCL_INCR
+    qm = text.count("?")
+    qp = 0.0 if qm <= 1 else (qm * 0.18 if qm <= 3 else 0.96)
+    return ep + qp
+
+
+def _vader_summary(scores: list[float], text: str) -> dict[str, float]:
+    """Compound and pos/neg/neu proportions from per-token valences, as VADER computes them."""
+    total = math.fsum(scores)
+    if total == 0.0:
+        return {"neg": 0.0, "neu": 1.0 if scores else 0.0, "pos": 0.0, "compound": 0.0}
+    emphasis = _punctuation_emphasis(text)
+    total += emphasis if total > 0 else -emphasis
+    compound = max(-1.0, min(1.0, total / math.sqrt(total * total + _ALPHA)))
+    pos = sum(s + 1 for s in scores if s > 0)
+    neg = sum(s - 1 for s in scores if s < 0)
+    neu = sum(1 for s in scores if s == 0)
+    if pos > abs(neg):
+        pos += emphasis
+    elif pos < abs(neg):
+        neg -= emphasis
+    denom = pos + abs(neg) + neu
+    return {
+        "neg": round(abs(neg) / denom, 3),
+        "neu": round(neu / denom, 3),
+        "pos": round(pos / denom, 3),
+        "compound": round(compound, 4),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Language detection
+# ---------------------------------------------------------------------------------------------
+
+# Frequent function words, excluding those both languages share ("no", "me", "a", "he", "mi").
+_EN_WORDS = """the and is it to of i you was for in this that with have not on are be your my we
+    at but so do can what how where when why will has been an just very please thanks thank
+    did didn t
+    s m ll ve re don doesn isn wasn it's i'm from they their there them our us would could should
+    get got about any all if or by after again still never nobody anyone one which who out up
+    """
+_EN_STOPWORDS = frozenset(_EN_WORDS.split())
+_ES_WORDS = """el la los las de del que y en un una unos unas por para con se lo le les su sus
+    muy pero más como ya está esta estoy están este eso esto hay qué cómo dónde cuándo cuál
+    gracias todo toda nada nunca os vuestro vuestra tenéis sois al ni sin porque también hola
+    mis tu tus ha han he sido fue era son es estaba todavía aún otra otro cuando donde quiero
+    puedo podéis mucho muchas muchos siempre nadie tiene tengo ningún ninguna después hasta
+    entre sobre desde pedido envío"""
+_ES_STOPWORDS = frozenset(normalize_text(w) for w in _ES_WORDS.split())
+_ES_CHARS = frozenset("ñ¿¡áéíóú")
+
+
+def _detect_one(text: str, default: str) -> str:
+    lowered = text.lower()
+    words = _TOKEN_RE.findall(lowered)
+    en = sum(w in _EN_STOPWORDS for w in words)
+    es = sum(normalize_text(w) in _ES_STOPWORDS for w in words)
+    es += 2 * any(c in _ES_CHARS for c in lowered)
+    if en == es:
+        return default
+    return "es" if es > en else "en"
+
+
+def detect_language(texts: Iterable[object], *, default: str = "en") -> np.ndarray:
+    """Guess whether each text is English or Spanish from function words and Spanish letters.
+
+    Counts English and Spanish stopwords (words both languages share are left out) and adds
+    two Spanish votes when the text contains ``ñ``, ``¿``, ``¡`` or an accented vowel. Each
+    distinct text is examined once.
+
+    Parameters
+    ----------
+    texts : iterable of str
+        Missing values (None, NaN) get ``default``.
+    default : {"en", "es"}, default "en"
+        Returned on a tie (e.g. "ok", an emoji) or a missing text.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        ``"en"`` or ``"es"`` per text.
+
+    Examples
+    --------
+    >>> detect_language(["¿Dónde está mi pedido?", "Where is my order?"]).tolist()
+    ['es', 'en']
+    """
+    if default not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"default must be one of {SUPPORTED_LANGUAGES}, got {default!r}")
+    codes, uniques = pd.factorize(pd.Series(list(texts), dtype=object), use_na_sentinel=True)
+    langs = np.array([_detect_one(str(t), default) for t in uniques] + [default], dtype=object)
+    return langs[codes].astype(str)  # code -1 (missing) picks the trailing default
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring many texts
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _english_analyzer() -> Any:  # vaderSentiment has no type hints
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def _spanish_analyzer() -> SpanishSentimentAnalyzer:
+    return SpanishSentimentAnalyzer()
+
+
+@lru_cache(maxsize=2**17)
+def _compound_en(text: str) -> float:
+    return float(_english_analyzer().polarity_scores(text)["compound"])
+
+
+@lru_cache(maxsize=2**17)
+def _compound_es(text: str) -> float:
+    return float(_spanish_analyzer().polarity_scores(text)["compound"])
+
+
+_SCORERS = {"en": _compound_en, "es": _compound_es}
+
+
+def _normalize_language(values: pd.Series) -> pd.Series:
+    """'EN', 'es-MX', 'es_ES' -> 'en', 'es'; missing stays missing; others kept as given."""
+    lowered = values.astype("string").str.strip().str.lower()
+    return lowered.str.slice(0, 2).where(lowered.str.len().fillna(0) >= 2, lowered)
+
+
+def sentiment_scores(
+    texts: Iterable[object],
+    language: str | Iterable[object] | None = None,
+    *,
+    default_language: str = "en",
+) -> np.ndarray:
+    """Compound sentiment score in [-1, 1] of each text, English or Spanish.
+
+    Parameters
+    ----------
+    texts : iterable of str
+        Texts to score; missing values (None, NaN) and empty strings score NaN.
+    language : str or iterable, optional
+        ``"en"`` or ``"es"`` for all texts, or one language per text (e.g. the ``language``
+        column of the engagement events; regional tags such as ``"es-MX"`` are accepted).
+        Texts whose language is missing, or all texts when ``language`` is None, are assigned a
+        language by :func:`detect_language`. Texts in any other language score NaN.
+    default_language : {"en", "es"}, default "en"
+        Language assumed when detection cannot tell.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        VADER compound score per text (English: vaderSentiment; Spanish:
+        :class:`SpanishSentimentAnalyzer`). Each distinct (text, language) pair is scored once
+        and memoised for later calls.
+
+    Examples
+    --------
+    >>> s = sentiment_scores(["not good", "muy bueno", "not good"], language=["en", "es", "en"])
+    >>> (s[0] < 0, s[1] > 0, s[0] == s[2])
+    (True, True, True)
+    """
+    text = pd.Series(list(texts), dtype=object)
+    n = len(text)
+    if n == 0:
+        return np.empty(0, dtype=float)
+    missing_text = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
+    if language is None or isinstance(language, str):
+        lang = pd.Series([language] * n, dtype=object)
+    else:
+        lang = pd.Series(list(language), dtype=object)
+        if len(lang) != n:
+            raise ValueError(f"language has {len(lang)} values for {n} texts")
+    lang = _normalize_language(lang)
+    need = lang.isna().to_numpy() & ~missing_text
+    if need.any():
+        lang = lang.copy()
+        lang[need] = detect_language(text[need], default=default_language)
+    t_codes, t_uniques = pd.factorize(text.where(~missing_text, None), use_na_sentinel=True)
+    l_codes, l_uniques = pd.factorize(lang, use_na_sentinel=True)
+    pair = t_codes.astype(np.int64) * (len(l_uniques) + 1) + (l_codes + 1)
+    p_codes, p_uniques = pd.factorize(pair)
+    out_unique = np.full(len(p_uniques), np.nan)
+    for j, p in enumerate(p_uniques):
+        tc, lc = divmod(int(p), len(l_uniques) + 1)
+        if tc < 0 or lc == 0:
+            continue
+        scorer = _SCORERS.get(str(l_uniques[lc - 1]))
+        if scorer is not None:
+            out_unique[j] = scorer(str(t_uniques[tc]))
+    return out_unique[p_codes]
+
+
+def sentiment_labels(scores: np.ndarray | Iterable[float]) -> np.ndarray:
+    """Classify compound scores as ``"positive"``, ``"negative"`` or ``"neutral"`` (NaN: ``""``).
+
+    Uses the VADER thresholds :data:`POSITIVE_THRESHOLD` (0.05) and :data:`NEGATIVE_THRESHOLD`
+    (-0.05).
+    """
+    s = np.asarray(scores, dtype=float)
+    labels = np.where(
+        s >= POSITIVE_THRESHOLD,
+        "positive",
+        np.where(s <= NEGATIVE_THRESHOLD, "negative", "neutral"),
+    )
+    return np.where(np.isnan(s), "", labels)
