@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, expit, gammaln, xlogy
 
-from clvml.models.btyd._special import nbd_tail, one_minus_power_hyp2f1, safe_a_minus_one
+from clvml.models.btyd._special import alive_expectation, nbd_tail
 from clvml.models.btyd.base import TransactionModel
 from clvml.models.btyd.likelihoods import bgnbd_loglik, bgnbd_loglik_grad
 
@@ -54,14 +54,15 @@ def bgnbd_expected_purchases(
         P(\text{alive})
 
     evaluated as :math:`1 - (1 - z)^{a - 1}\,{}_2F_1(a + b - 1 - r, a - 1; a + b + x - 1; z)`
-    inside the bracket (Euler's transformation), which stays finite for any x and T.
+    inside the bracket (Euler's transformation), which stays finite for any x and T;
+    where scipy's ``hyp2f1`` fails, a quadrature over the dropout probability takes
+    over (:func:`clvml.models.btyd._special.alive_expectation`).
     """
     r, alpha, a, b = (float(v) for v in params)
     x, t_x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T, t)))
-    am1 = safe_a_minus_one(a)
     z = t / (alpha + T + t)
-    bracket = one_minus_power_hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, a - 1)
-    return (a + b + x - 1) / am1 * bracket * bgnbd_probability_alive(params, x, t_x, T)
+    active = alive_expectation(a, a + b - 1 - r, a + b + x - 1, z, r + x, alpha + T, b + x, t)
+    return active * bgnbd_probability_alive(params, x, t_x, T)
 
 
 def bgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
@@ -70,11 +71,8 @@ def bgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.ndar
     .. math:: \frac{a + b - 1}{a - 1}\left[1 - \left(\frac{\alpha}{\alpha + t}\right)^r
         {}_2F_1\!\left(r, b; a + b - 1; \frac{t}{\alpha + t}\right)\right]
     """
-    r, alpha, a, b = (float(v) for v in params)
     t = np.asarray(t, dtype=float)
-    z = t / (alpha + t)
-    bracket = one_minus_power_hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z, a - 1)
-    return (a + b - 1) / safe_a_minus_one(a) * bracket
+    return bgnbd_expected_purchases(params, np.zeros(t.shape), np.zeros(t.shape), 0.0, t)
 
 
 def bgnbd_probability_of_purchases(

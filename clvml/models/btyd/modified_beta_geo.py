@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, expit, gammaln, xlogy
 
-from clvml.models.btyd._special import nbd_tail, one_minus_power_hyp2f1, safe_a_minus_one
+from clvml.models.btyd._special import alive_expectation, nbd_tail
 from clvml.models.btyd.base import TransactionModel
 from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad
 
@@ -55,9 +55,8 @@ def mbgnbd_expected_purchases(
     r, alpha, a, b = (float(v) for v in params)
     x, t_x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T, t)))
     z = t / (alpha + T + t)
-    bracket = one_minus_power_hyp2f1(a + b - r, a - 1, a + b + x, z, a - 1)
-    p_alive = mbgnbd_probability_alive(params, x, t_x, T)
-    return (a + b + x) / safe_a_minus_one(a) * bracket * p_alive
+    active = alive_expectation(a, a + b - r, a + b + x, z, r + x, alpha + T, b + x + 1, t)
+    return active * mbgnbd_probability_alive(params, x, t_x, T)
 
 
 def mbgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.ndarray) -> np.ndarray:
@@ -66,11 +65,8 @@ def mbgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.nda
     .. math:: \frac{b}{a - 1}\left[1 - \left(\frac{\alpha}{\alpha + t}\right)^r
         {}_2F_1\!\left(r, b + 1; a + b; \frac{t}{\alpha + t}\right)\right]
     """
-    r, alpha, a, b = (float(v) for v in params)
     t = np.asarray(t, dtype=float)
-    z = t / (alpha + t)
-    bracket = one_minus_power_hyp2f1(a + b - r, a - 1, a + b, z, a - 1)
-    return b / safe_a_minus_one(a) * bracket
+    return mbgnbd_expected_purchases(params, np.zeros(t.shape), np.zeros(t.shape), 0.0, t)
 
 
 def mbgnbd_probability_of_purchases(
