@@ -52,6 +52,12 @@ def _example(values: pd.Series, mask: np.ndarray) -> object:
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _is_blank(v: object) -> bool:
+    if isinstance(v, str):
+        return not v.strip()
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
+
+
 class Run:
     """Applies the rules to one table: raises at the first error, or collects them all."""
 
@@ -87,6 +93,8 @@ class Run:
         if not n:
             return
         example = _example(self.raw[column], mask)
+        if _is_blank(example):  # a blank says nothing; name the row instead
+            example = f"row {self.index[int(np.flatnonzero(mask)[0])]!r}"
         if p.row_level and self.invalid == "drop":
             self.set_aside(
                 p.rule, column, mask, f"{p.message}; set aside (invalid='drop')", example
@@ -271,19 +279,27 @@ def _net_returns(run: Run, neg: np.ndarray) -> None:
             "pos": np.arange(len(f)),
         }
     )
-    refund = g[neg].groupby(["c", "d"], sort=False)["a"].sum().mul(-1).rename("R")
-    buys = g[run.keep & (amount >= 0)].join(refund, on=["c", "d"], how="inner")
-    buys = buys.sort_values(["c", "d", "t", "pos"], ascending=[True, True, False, False])
-    before = buys.groupby(["c", "d"], sort=False)["a"].cumsum() - buys["a"]
-    cut = np.clip(buys["R"] - before, 0.0, buys["a"]).to_numpy()
+    usable = f["customer_id"].notna().to_numpy() & f["timestamp"].notna().to_numpy()
+    refunds = g[neg & usable]
+    keys = ["c", "d"]
+    groups = refunds.groupby(keys, sort=False, as_index=False)["a"].sum()
+    groups = groups.assign(R=-groups["a"]).drop(columns="a")
+    buys = g[run.keep & usable & (amount >= 0)].merge(groups, on=keys, how="inner")
+    buys = buys.sort_values([*keys, "t", "pos"], ascending=[True, True, False, False])
+    before = (buys.groupby(keys, sort=False)["a"].cumsum() - buys["a"]).to_numpy()
+    cut = np.clip(buys["R"].to_numpy() - before, 0.0, buys["a"].to_numpy())
     new = buys["a"].to_numpy() - cut
     pos = buys["pos"].to_numpy()
-    absorbed = buys.groupby(["c", "d"], sort=False)["a"].sum().rename("P")
-    tol = 1e-9 * np.maximum(1.0, np.abs(refund.to_numpy()))
-    matched_groups = refund.to_frame().join(absorbed).fillna({"P": 0.0})
-    matched_groups["ok"] = matched_groups["R"] <= matched_groups["P"] + tol
-    is_matched = g[neg].join(matched_groups["ok"], on=["c", "d"])["ok"].to_numpy(dtype=bool)
-    neg_pos = np.flatnonzero(neg)
+    absorbed = buys.groupby(keys, sort=False, as_index=False)["a"].sum().rename(columns={"a": "P"})
+    groups = groups.merge(absorbed, on=keys, how="left").fillna({"P": 0.0})
+    groups["ok"] = groups["R"] <= groups["P"] + 1e-9 * np.maximum(1.0, groups["R"])
+    is_matched = (
+        refunds.merge(groups[[*keys, "ok"]], on=keys, how="left")["ok"]
+        .astype("boolean")
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    neg_pos = np.flatnonzero(neg & usable)
 
     matched = np.zeros(len(f), dtype=bool)
     matched[neg_pos[is_matched]] = True
@@ -299,7 +315,7 @@ def _net_returns(run: Run, neg: np.ndarray) -> None:
         msg = "are returns or refunds netted against the same customer's same-day purchases"
         run.set_aside("return_netted", "amount", matched, msg, _example(raw, matched))
     if unmatched.any():
-        left = float((refund - matched_groups["P"]).clip(lower=0).sum())
+        left = float((groups["R"] - groups["P"]).clip(lower=0).sum())
         msg = (
             "are returns or refunds with no same-day purchase to net against "
             f"({left:,.2f} in refunds left unnetted); set aside"
