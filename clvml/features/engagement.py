@@ -90,7 +90,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Engagement, care and sentiment features per customer from an event log.
 
     Turns engagement events (columns ``customer_id``, ``timestamp``, ``channel``, ``kind``,

@@ -1,7 +1,9 @@
 """Sentiment of customer texts in English and Spanish, offline.
 
 English texts are scored with VADER (Hutto & Gilbert, 2014) from the ``vaderSentiment``
-package, whose lexicon ships inside its wheel. Spanish texts are scored by
+package, whose lexicon ships inside its wheel, extended with one rule: customer-service verbs
+that VADER leaves neutral take a negative valence when negated ("never arrived", "doesn't work",
+"nobody answers"; ``lexicons/en_negatable.tsv``). Spanish texts are scored by
 :class:`SpanishSentimentAnalyzer`, a VADER-style rule-based analyser over a lexicon of
 customer-service vocabulary shipped as package data in ``clvml/features/lexicons/``. Neither
 downloads anything at run time.
@@ -41,6 +43,7 @@ __all__ = [
     "SpanishLexicon",
     "SpanishSentimentAnalyzer",
     "detect_language",
+    "load_english_negatable",
     "load_spanish_lexicon",
     "normalize_text",
     "sentiment_labels",
@@ -434,11 +437,34 @@ def detect_language(texts: Iterable[object], *, default: str = "en") -> np.ndarr
 # ---------------------------------------------------------------------------------------------
 
 
+_EN_EXTRA_NEGATORS = frozenset({"no", "nobody", "noone", "nowhere"})
+
+
+@lru_cache(maxsize=1)
+def load_english_negatable() -> dict[str, float]:
+    """English care verbs that take a negative valence when negated (``en_negatable.tsv``)."""
+    return {word.lower(): float(value) for word, value in _read_tsv("en_negatable.tsv")}
+
+
 @lru_cache(maxsize=1)
 def _english_analyzer() -> Any:  # vaderSentiment has no type hints
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from vaderSentiment import vaderSentiment as vs
 
-    return SentimentIntensityAnalyzer()
+    negatable = load_english_negatable()
+
+    class _CareAwareVader(vs.SentimentIntensityAnalyzer):
+        """VADER, plus negated customer-service verbs ("never arrived", "nobody answers")."""
+
+        def sentiment_valence(self, valence, sentitext, item, i, sentiments):
+            word = item.lower()
+            if word in negatable and word not in self.lexicon:
+                before = [w.lower() for w in sentitext.words_and_emoticons[max(0, i - 3) : i]]
+                if before and (vs.negated(before) or _EN_EXTRA_NEGATORS.intersection(before)):
+                    sentiments.append(negatable[word])
+                    return sentiments
+            return super().sentiment_valence(valence, sentitext, item, i, sentiments)
+
+    return _CareAwareVader()
 
 
 @lru_cache(maxsize=1)
