@@ -51,6 +51,7 @@ def _render(report: ValidationReport) -> None:
         f"[bold]{report.table}[/]{source}: {report.rows_read:,} rows read, "
         f"{report.rows_kept:,} kept, {report.rows_set_aside:,} set aside; {status}",
         highlight=False,
+        soft_wrap=True,
     )
     if not report.outcomes:
         return
@@ -119,7 +120,9 @@ def validate(
         invalid=invalid.value,
         tz=tz,
     )
-    console.print(f"[bold]clvml validate[/] {escape(check.source)}", highlight=False)
+    console.print(
+        f"[bold]clvml validate[/] {escape(check.source)}", highlight=False, soft_wrap=True
+    )
     for report in check.reports.values():
         _render(report)
     check.raise_for_errors()

@@ -121,9 +121,9 @@ class ValidationReport:
         first = errors[0]
         more = len(errors) - 1
         message = f"{first.message} (table {self.table}"
-        message += (
-            f"; {more} more rule{'s' if more > 1 else ''} fail, see the report)" if more else ")"
-        )
+        if more:
+            message += f"; {more} more rule{'s fail' if more > 1 else ' fails'}, see the report"
+        message += ")"
         raise DataValidationError(
             message, column=first.column, n_rows=first.n_rows, example=first.example
         )
