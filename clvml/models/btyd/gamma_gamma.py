@@ -53,12 +53,13 @@ class GammaGamma(BTYDModel):
 
     ``fit`` takes the lifetimes-style summary (``frequency``, ``monetary_value``; other
     columns are ignored) and uses the customers with ``frequency > 0``; the others are
-    counted in ``n_excluded_``. Money is rescaled (max mean spend = 1) during the fit.
+    counted in ``n_excluded_``.
 
     Parameters
     ----------
     penalizer : float, default 0.0
-        L2 penalty on the parameters (money rescaled so that max(monetary_value) = 1).
+        L2 penalty ``penalizer * (p**2 + q**2 + v**2)`` (v in the data's currency), as
+        ``penalizer_coef`` in lifetimes.
     initial_params : mapping, optional
         Starting values ``{"p", "q", "v"}``, ``v`` in the data's currency.
     maxiter : int, default 2000
@@ -94,9 +95,8 @@ class GammaGamma(BTYDModel):
 
     _param_names = ("p", "q", "v")
     _data_columns = ("frequency", "monetary_value")
-    _scale_column = "monetary_value"
-    _scaled_columns = ("monetary_value",)
-    _scaled_params = ("v",)
+    # no rescaling: the penalizer then acts on (p, q, v) in the data's currency, as
+    # penalizer_coef in lifetimes' GammaGammaFitter
     _loglik = staticmethod(gamma_gamma_loglik)
     _loglik_grad = staticmethod(gamma_gamma_loglik_grad)
     _expected_average_spend = staticmethod(gamma_gamma_expected_average_spend)

@@ -1,0 +1,111 @@
+"""customer_lifetime_value: parity with lifetimes' discounting and the bootstrap interval."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from clvml.data.datasets import load_cdnow_summary
+from clvml.models.btyd import BetaGeo, GammaGamma, ModifiedBetaGeo, customer_lifetime_value
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return load_cdnow_summary(with_spend=True)
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    return BetaGeo().fit(data), GammaGamma().fit(data)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "period", "horizon", "rate"),
+    [
+        (BetaGeo, BetaGeoFitter, "W", 12, 0.01),
+        (BetaGeo, BetaGeoFitter, "D", 6, 0.05),
+        (ModifiedBetaGeo, ModifiedBetaGeoFitter, "M", 24, 0.0),
+    ],
+)
+def test_parity_with_lifetimes(data, models, ours, theirs, period, horizon, rate):
+    tx = ours().fit(data)
+    gg = models[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_tx = theirs().fit(data["frequency"], data["recency"], data["T"])
+        rep = data[data["frequency"] > 0]
+        ref_gg = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+        ref_tx.params_[:] = [tx.params_[k] for k in ("r", "alpha", "a", "b")]
+        ref_gg.params_[:] = [gg.params_[k] for k in ("p", "q", "v")]
+        ref = ref_gg.customer_lifetime_value(
+            ref_tx,
+            data["frequency"],
+            data["recency"],
+            data["T"],
+            data["monetary_value"],
+            time=horizon,
+            discount_rate=rate,
+            freq=period,
+        )
+    out = customer_lifetime_value(tx, gg, data, horizon, rate, period, interval=None)
+    assert list(out.columns) == ["clv"]
+    assert_allclose(out["clv"].to_numpy(), ref.to_numpy(), rtol=1e-9)
+
+
+def test_margin_discount_and_horizon(data, models):
+    bg, gg = models
+    base = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", interval=None)["clv"]
+    assert_allclose(
+        customer_lifetime_value(bg, gg, data, 12, 0.01, "W", 0.3, interval=None)["clv"],
+        0.3 * base,
+    )
+    lower_rate = customer_lifetime_value(bg, gg, data, 12, 0.0, "W", interval=None)["clv"]
+    assert np.all(lower_rate >= base)
+    longer = customer_lifetime_value(bg, gg, data, 24, 0.01, "W", interval=None)["clv"]
+    assert np.all(longer >= base)
+    zero = customer_lifetime_value(bg, gg, data, 0, 0.01, "W", interval=None)["clv"]
+    assert np.all(zero == 0)
+    # a numeric period equals the named one
+    numeric = customer_lifetime_value(bg, gg, data, 12, 0.01, 4.345, interval=None)["clv"]
+    assert_allclose(numeric, base)
+
+
+def test_bootstrap_interval(data, models):
+    bg, gg = models
+    out = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    assert out.index.equals(data.index)
+    assert np.all(out["clv_lower"] <= out["clv"]) and np.all(out["clv"] <= out["clv_upper"])
+    again = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    pd.testing.assert_frame_equal(out, again)
+    narrow = customer_lifetime_value(
+        bg, gg, data, 12, 0.01, "W", interval=0.5, random_state=7, n_draws=100
+    )
+    assert np.all(narrow["clv_upper"] - narrow["clv_lower"] <= out["clv_upper"] - out["clv_lower"])
+    # the interval reflects parameter uncertainty: 4x the data, about half the width
+    big = pd.concat([data] * 4)
+    bg4, gg4 = BetaGeo().fit(big), GammaGamma().fit(big)
+    out4 = customer_lifetime_value(bg4, gg4, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    ratio = np.median(
+        (out4["clv_upper"] - out4["clv_lower"]) / (out["clv_upper"] - out["clv_lower"])
+    )
+    assert 0.4 < ratio < 0.6
+
+
+def test_bad_arguments(data, models):
+    bg, gg = models
+    with pytest.raises(ValueError, match="period"):
+        customer_lifetime_value(bg, gg, data, period="Y")
+    with pytest.raises(ValueError, match="discount_rate"):
+        customer_lifetime_value(bg, gg, data, discount_rate=-1.5)
+    with pytest.raises(ValueError, match="horizon"):
+        customer_lifetime_value(bg, gg, data, horizon=1.5)
+    with pytest.raises(ValueError, match="monetary_value"):
+        customer_lifetime_value(bg, gg, data.drop(columns="monetary_value"))
