@@ -48,7 +48,7 @@ def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.nd
     """Integer codes of ``values`` in ``categories`` (case and blanks ignored); unknown raise."""
     raw, uniques = pd.factorize(values, use_na_sentinel=True)
     names = pd.Index(uniques).astype("string").str.strip().str.lower()
-    mapping = np.append(pd.Categorical(names, categories=categories).codes, -1).astype(np.int64)
+    mapping = np.append(pd.Index(categories).get_indexer(names), -1).astype(np.int64)
     codes = mapping[raw]  # raw == -1 (missing) picks the trailing -1
     bad = codes < 0
     if bad.any():
@@ -510,7 +510,7 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         # slope of weekly opens over the last weeks of tenure within the longest window
         horizon = float(self.windows_[-1])
         n_weeks = np.ceil(np.fmin(tenure_days, horizon) / 7.0)
-        week_back = np.floor(age / 7.0)
+        week_back = np.ceil(age / 7.0) - 1.0  # week k covers ages (7k, 7k + 7] days
         in_trend = opens & (week_back < n_weeks[code])
         w_fwd = n_weeks[code] - 1 - week_back  # 0 = oldest week in the trend window
         s_wy = count(in_trend, w_fwd)
