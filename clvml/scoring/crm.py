@@ -1,0 +1,743 @@
+"""Write customer scores into a CRM database, atomically and idempotently.
+
+A scoring job is one :class:`ScoreRun`::
+
+    sink = CRMSink("postgresql+psycopg://crm@db/crm")
+    with sink.run(model_name="clvml", model_version="7", as_of="2026-11-23") as run:
+        scores = ...                       # predict
+        result = run.write(scores)         # stage, then one upsert transaction
+
+or, when the scores are already computed, ``sink.write(scores, model_name=...,
+model_version=..., as_of=...)``.
+
+What a run does, in order:
+
+1. connect (an unreachable database raises :class:`CRMConnectionError` naming the
+   URL without its password) and take the job lock of the table (see
+   :mod:`clvml.scoring.lock`; a concurrent job gets :class:`CRMLockError`);
+2. create or migrate the tables (:func:`clvml.scoring.schema.migrate`), mark runs of
+   this table left ``running`` by killed jobs as ``failed``, and record this run as
+   ``running`` (committed, so monitoring sees it);
+3. ``write``: validate the rows (:func:`clvml.scoring.validation.split_scores`), then
+   in ONE transaction: load the valid rows into a staging table (PostgreSQL:
+   ``COPY ... FROM STDIN (FORMAT BINARY)`` into an ``UNLOGGED`` table created in the
+   transaction; SQLite: ``executemany`` into a ``TEMP`` table, under ``BEGIN
+   IMMEDIATE``), ``INSERT ... SELECT ... ON CONFLICT (customer_id) DO UPDATE`` into
+   the score table, replace this run's quarantine rows, drop the staging table and
+   mark the run ``succeeded`` with its counts and timings; commit.
+
+A job killed at any point before that commit leaves the score table exactly as it
+was (the server rolls the transaction back, staging table included); an exception
+marks the run ``failed`` with a one-line reason. Writing the same job again (same
+``run_id``, which by default is derived from the table, model and as-of date) gives
+the same table, because rows are keyed by ``customer_id`` and ``scored_at`` is the
+run's first start time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine
+
+from clvml.exceptions import DataValidationError
+from clvml.scoring.errors import CRMConnectionError, CRMError
+from clvml.scoring.lock import job_lock
+from clvml.scoring.schema import STAGED_COLUMNS, CRMTables, define_tables, migrate
+from clvml.scoring.validation import split_scores
+
+__all__ = ["CRMSink", "RunResult", "ScoreRun"]
+
+_RUN_NAMESPACE = uuid.UUID("6f1d3c1e-2f4b-5a8e-9c7d-0b1a2c3d4e5f")
+_CHUNK = 50_000
+_PG_TYPES = ["text", *["float8"] * 7, "text", "text"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a scoring run wrote.
+
+    ``rows_read = rows_written + rows_quarantined`` always holds.
+    """
+
+    run_id: str
+    table: str
+    rows_read: int
+    rows_scored: int
+    rows_written: int
+    rows_quarantined: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _to_date(as_of: date | str | None) -> date | None:
+    if as_of is None or (isinstance(as_of, date) and not isinstance(as_of, datetime)):
+        return as_of
+    try:
+        return pd.Timestamp(as_of).date()
+    except (ValueError, TypeError) as exc:
+        raise DataValidationError("as_of must be a date (YYYY-MM-DD)", example=as_of) from exc
+
+
+def _utc(ts: datetime | str | None) -> datetime:
+    if ts is None:
+        return datetime.now(UTC)
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.to_pydatetime()
+
+
+def _normalise_url(url: str | URL) -> URL:
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise DataValidationError("invalid CRM database URL (expected a SQLAlchemy URL)") from exc
+    backend = u.get_backend_name()
+    if backend in ("postgres", "postgresql") and "+" not in u.drivername:
+        u = u.set(drivername="postgresql+psycopg")  # psycopg 3, whatever SQLAlchemy's default
+    elif backend not in ("postgresql", "sqlite"):
+        raise DataValidationError(
+            f"unsupported CRM database {backend!r}: use postgresql+psycopg:// or sqlite://",
+            example=u.render_as_string(hide_password=True),
+        )
+    return u
+
+
+def _one_line(exc: BaseException, secret: str | None) -> str:
+    """First line of an error message, with the password masked if it leaked in."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if secret:
+        text = text.replace(secret, "***")
+    return text[:300]
+
+
+class CRMSink:
+    """A score table in a CRM database (PostgreSQL or SQLite).
+
+    Parameters
+    ----------
+    url : str or sqlalchemy.engine.URL
+        SQLAlchemy URL. ``postgresql://`` uses psycopg 3; ``sqlite:///path.db`` an
+        embedded file.
+    table : str, default "customer_scores"
+        Score table; lower-case letters, digits and ``_`` only (checked). The
+        quarantine table is ``<table>_quarantine``.
+    schema : str, optional
+        PostgreSQL schema (default: the connection's ``search_path``). Not
+        supported on SQLite.
+    lock_timeout : float, default 0
+        Seconds a new job waits for a running job on the same table before
+        raising :class:`CRMLockError` (0: fail at once).
+
+    Raises
+    ------
+    DataValidationError
+        For an invalid table/schema name, URL or an unsupported backend.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sink = CRMSink("sqlite://")
+    >>> res = sink.write(pd.DataFrame({"customer_id": ["a", "b"], "clv": [12.5, -1.0]}),
+    ...                  model_name="bgnbd", model_version="3", as_of="2026-11-23")
+    >>> (res.rows_read, res.rows_written, res.rows_quarantined)
+    (2, 1, 1)
+    >>> sink.read_scores()[["customer_id", "clv"]].to_dict("records")
+    [{'customer_id': 'a', 'clv': 12.5}]
+    >>> sink.close()
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        table: str = "customer_scores",
+        schema: str | None = None,
+        *,
+        lock_timeout: float = 0.0,
+    ) -> None:
+        self.url = _normalise_url(url)
+        self.tables: CRMTables = define_tables(table, schema)
+        if schema is not None and self.url.get_backend_name() == "sqlite":
+            raise DataValidationError("a schema name is not supported on SQLite", example=schema)
+        self.table = table
+        self.schema = schema
+        self.lock_timeout = float(lock_timeout)
+        self._engine: Engine | None = None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked, for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"CRMSink({self.safe_url!r}, table={self.table!r}, schema={self.schema!r})"
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (created on first use; parameters hidden in errors)."""
+        if self._engine is None:
+            try:
+                engine = sa.create_engine(self.url, hide_parameters=True)
+            except ImportError as exc:
+                raise CRMConnectionError(
+                    f"cannot connect to CRM database {self.safe_url}: driver not installed "
+                    f"({exc.name}); for PostgreSQL install clvml[postgres]"
+                ) from None
+            if engine.dialect.name == "sqlite":
+                _sqlite_explicit_transactions(engine)
+            self._engine = engine
+        return self._engine
+
+    def connect(self) -> Connection:
+        """Open a connection, or raise :class:`CRMConnectionError` in one line."""
+        try:
+            return self.engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise CRMConnectionError(
+                f"cannot connect to CRM database {self.safe_url}: "
+                f"{_one_line(exc, self.url.password)}"
+            ) from None
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> CRMSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def migrate(self) -> dict[str, list[str]]:
+        """Create or upgrade the tables now (runs do this themselves); returns columns added."""
+        with (
+            self.connect() as conn,
+            job_lock(conn, self.table, self.schema, timeout=self.lock_timeout),
+            conn.begin(),
+        ):
+            return _migrate_locked(conn, self.tables)
+
+    def run(
+        self,
+        *,
+        model_name: str,
+        model_version: str,
+        as_of: date | str | None = None,
+        run_id: str | None = None,
+        scored_at: datetime | str | None = None,
+    ) -> ScoreRun:
+        """Start a scoring job (use as a context manager); see :class:`ScoreRun`."""
+        return ScoreRun(
+            self,
+            model_name=model_name,
+            model_version=model_version,
+            as_of=as_of,
+            run_id=run_id,
+            scored_at=scored_at,
+        )
+
+    def write(
+        self,
+        scores: pd.DataFrame,
+        *,
+        model_name: str,
+        model_version: str,
+        as_of: date | str | None = None,
+        run_id: str | None = None,
+        scored_at: datetime | str | None = None,
+        rejected: pd.DataFrame | None = None,
+        timings: Mapping[str, float] | None = None,
+    ) -> RunResult:
+        """Write ``scores`` as one complete job (lock, migrate, record, upsert).
+
+        See :meth:`ScoreRun.write` for ``scores``, ``rejected`` and ``timings``.
+        """
+        with self.run(
+            model_name=model_name,
+            model_version=model_version,
+            as_of=as_of,
+            run_id=run_id,
+            scored_at=scored_at,
+        ) as job:
+            return job.write(scores, rejected=rejected, timings=timings)
+
+    # -- reading back ------------------------------------------------------------------------
+    def _read(self, table: sa.Table, stmt: sa.Select) -> pd.DataFrame:
+        with self.connect() as conn:
+            conn = conn.execution_options(clvml_read_only=True)
+            if not sa.inspect(conn).has_table(table.name, schema=self.schema):
+                return pd.DataFrame(columns=[c.name for c in table.columns])
+            return pd.read_sql(stmt, conn)
+
+    def read_scores(self) -> pd.DataFrame:
+        """The score table, ordered by ``customer_id``."""
+        t = self.tables.scores
+        return self._read(t, sa.select(t).order_by(t.c.customer_id))
+
+    def read_runs(self) -> pd.DataFrame:
+        """The runs recorded for this table, oldest first."""
+        r = self.tables.runs
+        return self._read(
+            r, sa.select(r).where(r.c.table_name == self.table).order_by(r.c.started_at)
+        )
+
+    def read_quarantine(self, run_id: str | None = None) -> pd.DataFrame:
+        """Quarantined rows (of one run if ``run_id`` is given)."""
+        q = self.tables.quarantine
+        stmt = sa.select(q).order_by(q.c.id)
+        if run_id is not None:
+            stmt = stmt.where(q.c.run_id == run_id)
+        return self._read(q, stmt)
+
+
+def _sqlite_explicit_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, begin transactions, with BEGIN IMMEDIATE.
+
+    The write lock is then taken at the start of the transaction, so two writers
+    cannot both read and then fail to upgrade; DDL stays inside the transaction.
+    Database files are switched to write-ahead logging (persistent), so readers
+    keep seeing the previous scores while a job writes instead of waiting for it.
+    """
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        if not in_memory:  # if a writer holds the file, it keeps its journal mode
+            with contextlib.suppress(sqlite3.OperationalError):
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get("clvml_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _migrate_locked(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
+    if conn.dialect.name == "postgresql":  # concurrent CREATE TABLE IF NOT EXISTS can collide
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": 0x636C766D6C})
+    return migrate(conn, tables)
+
+
+class ScoreRun:
+    """One scoring job on a :class:`CRMSink`: holds the table's job lock from enter to exit.
+
+    On enter the tables are migrated and the run is recorded as ``running``; on exit
+    with an exception (or without a successful :meth:`write`) it is marked ``failed``.
+
+    Parameters
+    ----------
+    sink : CRMSink
+    model_name, model_version : str
+        Written on every score row and on the run.
+    as_of : date or str, optional
+        Date the features were computed at.
+    run_id : str, optional
+        Identifier of the job. Default: derived from the table, model name,
+        version and ``as_of`` (a UUID 5), so re-running the same job reuses it;
+        a random UUID when ``as_of`` is not given.
+    scored_at : datetime or str, optional
+        Timestamp written on the rows (UTC). Default: when this run id first
+        started (kept on re-runs).
+    """
+
+    def __init__(
+        self,
+        sink: CRMSink,
+        *,
+        model_name: str,
+        model_version: str,
+        as_of: date | str | None = None,
+        run_id: str | None = None,
+        scored_at: datetime | str | None = None,
+    ) -> None:
+        for name, value in (("model_name", model_name), ("model_version", model_version)):
+            if not isinstance(value, str) or not value.strip():
+                raise DataValidationError(f"{name} must be a non-empty string", example=value)
+        self.sink = sink
+        self.model_name = model_name
+        self.model_version = model_version
+        self.as_of = _to_date(as_of)
+        if run_id is None:
+            run_id = str(
+                uuid.uuid4()
+                if self.as_of is None
+                else uuid.uuid5(
+                    _RUN_NAMESPACE,
+                    f"{sink.schema}.{sink.table}|{model_name}|{model_version}|{self.as_of}",
+                )
+            )
+        self.run_id = str(run_id)
+        self._scored_at = None if scored_at is None else _utc(scored_at)
+        self.scored_at: datetime | None = None
+        self._conn: Connection | None = None
+        self._lock: Any = None
+        self._done = False
+        self.result: RunResult | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> ScoreRun:
+        sink = self.sink
+        conn = sink.connect()
+        try:
+            self._lock = job_lock(conn, sink.table, sink.schema, timeout=sink.lock_timeout)
+            self._lock.__enter__()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        try:
+            with conn.begin():
+                _migrate_locked(conn, sink.tables)
+                self._start(conn)
+        except sa.exc.DBAPIError as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise self._wrap(exc) from None
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if not self._done:
+                reason = (
+                    "run ended without writing scores"
+                    if exc is None
+                    else f"{type(exc).__name__}: {_one_line(exc, self.sink.url.password)}"
+                )
+                try:
+                    conn.rollback()
+                    with conn.begin():
+                        self._finish(conn, "failed", error=reason)
+                except sa.exc.DBAPIError:
+                    pass  # the database is gone; the next run marks this one as failed
+        finally:
+            try:
+                self._lock.__exit__(None, None, None)
+            except sa.exc.DBAPIError:
+                pass  # session lost: the server already released the lock
+            finally:
+                conn.close()
+
+    def _wrap(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, sa.exc.DBAPIError):
+            return CRMError(
+                f"CRM write to {self.sink.safe_url} table {self.sink.table!r} failed "
+                f"(run {self.run_id}): {_one_line(exc, self.sink.url.password)}"
+            )
+        return exc
+
+    def _start(self, conn: Connection) -> None:
+        r = self.sink.tables.runs
+        now = datetime.now(UTC)
+        conn.execute(
+            r.update()
+            .where(r.c.table_name == self.sink.table, r.c.status == "running")
+            .values(
+                status="failed",
+                finished_at=now,
+                error="abandoned: the job stopped before finishing",
+            )
+        )
+        prev = conn.execute(
+            sa.select(
+                r.c.table_name, r.c.model_name, r.c.model_version, r.c.scored_at, r.c.attempts
+            ).where(r.c.run_id == self.run_id)
+        ).one_or_none()
+        if prev is None:
+            self.scored_at = self._scored_at or now
+            conn.execute(
+                r.insert().values(
+                    run_id=self.run_id,
+                    table_name=self.sink.table,
+                    model_name=self.model_name,
+                    model_version=self.model_version,
+                    as_of=self.as_of,
+                    status="running",
+                    attempts=1,
+                    scored_at=self.scored_at,
+                    started_at=now,
+                )
+            )
+            return
+        if (prev.table_name, prev.model_name, prev.model_version) != (
+            self.sink.table,
+            self.model_name,
+            self.model_version,
+        ):
+            raise DataValidationError(
+                f"run_id {self.run_id!r} already belongs to table {prev.table_name!r}, "
+                f"model {prev.model_name!r} version {prev.model_version!r}"
+            )
+        self.scored_at = self._scored_at or _utc(prev.scored_at)
+        conn.execute(
+            r.update()
+            .where(r.c.run_id == self.run_id)
+            .values(
+                status="running",
+                attempts=prev.attempts + 1,
+                scored_at=self.scored_at,
+                as_of=self.as_of,
+                started_at=now,
+                finished_at=None,
+                error=None,
+                rows_read=None,
+                rows_scored=None,
+                rows_written=None,
+                rows_quarantined=None,
+                timings=None,
+            )
+        )
+
+    def _finish(self, conn: Connection, status: str, **values: Any) -> None:
+        r = self.sink.tables.runs
+        conn.execute(
+            r.update()
+            .where(r.c.run_id == self.run_id)
+            .values(status=status, finished_at=datetime.now(UTC), **values)
+        )
+
+    # -- the write ---------------------------------------------------------------------------
+    def write(
+        self,
+        scores: pd.DataFrame,
+        *,
+        rejected: pd.DataFrame | None = None,
+        timings: Mapping[str, float] | None = None,
+    ) -> RunResult:
+        """Validate, stage and upsert ``scores`` in one transaction; finish the run.
+
+        Parameters
+        ----------
+        scores : pandas.DataFrame
+            One row per scored customer (see
+            :func:`clvml.scoring.validation.split_scores` for the columns and the
+            row checks). Failing rows go to the quarantine table.
+        rejected : pandas.DataFrame, optional
+            Customers the job read but could not score, with columns
+            ``customer_id`` and ``reason``; they are quarantined too and count as
+            read, so ``rows_read = rows_written + rows_quarantined``.
+        timings : mapping, optional
+            Seconds per earlier phase of the job (e.g. ``features``, ``predict``),
+            recorded with the sink's own phases.
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        DataValidationError
+            If the frame as a whole is unusable (nothing is written).
+        CRMError
+            If the database fails; the previous scores are left whole.
+        """
+        conn = self._conn
+        if conn is None:
+            raise CRMError("ScoreRun.write must be called inside `with sink.run(...) as run:`")
+        if self._done:
+            raise CRMError(f"run {self.run_id} already wrote its scores")
+        if not isinstance(scores, pd.DataFrame):
+            raise DataValidationError(f"scores must be a pandas DataFrame, not {type(scores)}")
+        phase: dict[str, float] = {str(k): float(v) for k, v in (timings or {}).items()}
+        t0 = time.perf_counter()
+        split = split_scores(scores)
+        quarantine = _with_rejected(split.quarantined, rejected, start=len(scores))
+        phase["validate"] = time.perf_counter() - t0
+        n_written = len(split.valid)
+        result = RunResult(
+            run_id=self.run_id,
+            table=self.sink.table,
+            rows_read=len(scores) + (0 if rejected is None else len(rejected)),
+            rows_scored=len(scores),
+            rows_written=n_written,
+            rows_quarantined=len(quarantine),
+            timings=phase,
+        )
+        assert result.rows_read == result.rows_written + result.rows_quarantined
+        try:
+            with conn.begin():
+                self._transaction(conn, split.valid, quarantine, phase)
+                self._finish(
+                    conn,
+                    "succeeded",
+                    rows_read=result.rows_read,
+                    rows_scored=result.rows_scored,
+                    rows_written=n_written,
+                    rows_quarantined=result.rows_quarantined,
+                    timings={k: round(v, 6) for k, v in phase.items()},
+                )
+                t = time.perf_counter()
+            phase["commit"] = time.perf_counter() - t
+        except sa.exc.DBAPIError as exc:
+            raise self._wrap(exc) from None
+        self._done = True
+        self.result = result
+        return result
+
+    def _transaction(
+        self,
+        conn: Connection,
+        valid: pd.DataFrame,
+        quarantine: pd.DataFrame,
+        phase: dict[str, float],
+    ) -> None:
+        tables = self.sink.tables
+        postgres = conn.dialect.name == "postgresql"
+        t = time.perf_counter()
+        stage = tables.staging(f"_clvml_stage_{uuid.uuid4().hex[:16]}", temporary=not postgres)
+        stage.create(conn)
+        if postgres:
+            _copy_postgres(conn, stage, valid)
+        else:
+            _insert_sqlite(conn, stage, valid)
+        phase["stage"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        conn.execute(self._upsert(conn, stage))
+        stage.drop(conn)
+        phase["upsert"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        q = tables.quarantine
+        conn.execute(q.delete().where(q.c.run_id == self.run_id))
+        if len(quarantine):
+            now = datetime.now(UTC)
+            conn.execute(
+                q.insert(),
+                [
+                    {
+                        "run_id": self.run_id,
+                        "row_number": int(rn),
+                        "customer_id": cid,
+                        "reason": reason,
+                        "payload": payload,
+                        "quarantined_at": now,
+                    }
+                    for rn, cid, reason, payload in quarantine.itertuples(index=False)
+                ],
+            )
+        phase["quarantine"] = time.perf_counter() - t
+        # A test hook point: everything is staged and upserted but not committed.
+        self._before_commit()
+
+    def _before_commit(self) -> None:
+        """Called inside the write transaction just before it commits (tests inject crashes)."""
+
+    def _upsert(self, conn: Connection, stage: sa.Table) -> sa.Insert:
+        target = self.sink.tables.scores
+        run_values = {
+            "model_name": sa.literal(self.model_name, sa.Text()),
+            "model_version": sa.literal(self.model_version, sa.Text()),
+            "scored_at": sa.literal(self.scored_at, target.c.scored_at.type),
+            "run_id": sa.literal(self.run_id, sa.Text()),
+        }
+        cols = [*STAGED_COLUMNS, *run_values]
+        # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join constraint.
+        select = sa.select(*(stage.c[c] for c in STAGED_COLUMNS), *run_values.values()).where(
+            sa.true()
+        )
+        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        ins = insert_fn(target).from_select(cols, select)
+        return ins.on_conflict_do_update(
+            index_elements=[target.c.customer_id],
+            set_={c: ins.excluded[c] for c in cols if c != "customer_id"},
+        )
+
+
+def _with_rejected(
+    quarantined: pd.DataFrame, rejected: pd.DataFrame | None, start: int
+) -> pd.DataFrame:
+    """Append the caller's rejected customers (numbered after the score rows)."""
+    if rejected is None or len(rejected) == 0:
+        return quarantined
+    missing = {"customer_id", "reason"} - set(rejected.columns)
+    if missing:
+        raise DataValidationError(
+            "rejected rows need the columns customer_id and reason",
+            column=sorted(missing)[0],
+            n_rows=len(rejected),
+        )
+    ids = rejected["customer_id"].astype(object)
+    extra = pd.DataFrame(
+        {
+            "row_number": np.arange(start, start + len(rejected), dtype="int64"),
+            "customer_id": ids.where(ids.notna(), None).map(lambda v: v if v is None else str(v)),
+            "reason": rejected["reason"].astype(str).to_numpy(),
+            "payload": None,
+        }
+    )
+    return pd.concat([quarantined, extra], ignore_index=True)
+
+
+def _row_chunks(valid: pd.DataFrame) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows as tuples of Python values (None for NULL), in chunks to bound memory."""
+    for start in range(0, len(valid), _CHUNK):
+        part = valid.iloc[start : start + _CHUNK]
+        cols = []
+        for c in STAGED_COLUMNS:
+            a = part[c].to_numpy()
+            if a.dtype.kind == "f":
+                obj = a.astype(object)
+                obj[np.isnan(a)] = None
+                a = obj
+            cols.append(a.tolist())
+        yield list(zip(*cols, strict=True))
+
+
+def _copy_postgres(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> None:
+    """COPY the rows into ``stage`` through psycopg's binary COPY, inside the open transaction."""
+    prep = conn.dialect.identifier_preparer
+    sql = (
+        f"COPY {prep.format_table(stage)} ({', '.join(prep.quote(c) for c in STAGED_COLUMNS)}) "
+        "FROM STDIN (FORMAT BINARY)"
+    )
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        copy.set_types(_PG_TYPES)
+        for rows in _row_chunks(valid):
+            for row in rows:
+                copy.write_row(row)
+
+
+def _insert_sqlite(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> None:
+    """executemany the rows into the TEMP ``stage`` table, inside the open transaction."""
+    prep = conn.dialect.identifier_preparer
+    sql = (
+        f"INSERT INTO {prep.format_table(stage)} "
+        f"({', '.join(prep.quote(c) for c in STAGED_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(STAGED_COLUMNS))})"
+    )
+    raw: Any = conn.connection.dbapi_connection
+    cur = raw.cursor()
+    try:
+        for rows in _row_chunks(valid):
+            cur.executemany(sql, rows)
+    finally:
+        cur.close()

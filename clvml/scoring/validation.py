@@ -1,0 +1,207 @@
+"""Row checks for score frames before they reach the CRM.
+
+:func:`split_scores` keeps the rows the CRM can trust and sets the others aside
+with a reason, so a few bad predictions never block (or corrupt) a nightly load.
+Problems with the frame as a whole (a missing ``clv`` column, an unknown column)
+raise instead: nothing is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clvml.exceptions import DataValidationError
+from clvml.scoring.schema import SCORE_COLUMNS
+
+__all__ = ["ScoreSplit", "split_scores"]
+
+REQUIRED = ("customer_id", "clv")
+_TEXT = ("segment", "value_tier")
+_NON_NEGATIVE = ("clv_lower", "clv_upper", "expected_purchases", "expected_avg_spend")
+_PROBABILITIES = ("p_alive", "churn_probability")
+
+
+@dataclass(frozen=True)
+class ScoreSplit:
+    """Result of :func:`split_scores`.
+
+    Attributes
+    ----------
+    valid : pandas.DataFrame
+        Rows to write, with exactly the score columns in table order: ``customer_id``
+        as str, numeric columns as float64 (NaN = NULL), text columns as object.
+    quarantined : pandas.DataFrame
+        One row per rejected input row: ``row_number`` (0-based position in the
+        input), ``customer_id`` (as text, or None), ``reason`` and ``payload``
+        (the row's original values as a JSON-ready dict).
+    """
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+
+
+def _json_value(v: object) -> object:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else str(v)
+    if isinstance(v, str | int | float | bool):
+        return v
+    return str(v)
+
+
+def _customer_ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return customer ids as an object array of str (None where missing) and a missing mask."""
+    if pd.api.types.is_float_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise DataValidationError(
+            f"must hold strings or integers, not {col.dtype}",
+            column="customer_id",
+            n_rows=len(col),
+        )
+    missing = col.isna().to_numpy()
+    ids = col.astype(object).to_numpy(copy=True)
+    present = ~missing
+    ids[present] = [s if isinstance(s, str) else str(s) for s in ids[present]]
+    ids[missing] = None
+    stripped = pd.Series(ids[present], dtype=object).str.strip()
+    empty = np.zeros(len(col), dtype=bool)
+    empty[present] = (stripped == "").to_numpy()
+    return ids, missing | empty
+
+
+def split_scores(scores: pd.DataFrame) -> ScoreSplit:
+    """Split a frame of scores into rows to write and rows to quarantine.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per customer: ``customer_id`` (column or index name) and ``clv``
+        are required; ``clv_lower``, ``clv_upper``, ``p_alive``,
+        ``churn_probability``, ``expected_purchases``, ``expected_avg_spend``,
+        ``segment`` and ``value_tier`` are optional (missing = NULL).
+
+    Returns
+    -------
+    ScoreSplit
+
+    Raises
+    ------
+    DataValidationError
+        If a required column is missing or a column is not a score column.
+
+    Notes
+    -----
+    A row is quarantined, with every reason that applies, when: ``customer_id``
+    is missing or blank, or appears more than once in the batch (all copies are
+    set aside: which one is right is unknown); ``clv`` is missing, not a number,
+    infinite or negative; an optional numeric value is not a number or infinite;
+    ``clv_lower``, ``clv_upper``, ``expected_purchases`` or ``expected_avg_spend``
+    is negative; ``p_alive`` or ``churn_probability`` is outside [0, 1];
+    ``clv_lower > clv_upper``; a text value contains a NUL character.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = split_scores(pd.DataFrame({"customer_id": ["a", "b", "b", ""],
+    ...                                "clv": [10.0, 2.0, 3.0, 1.0]}))
+    >>> s.valid["customer_id"].tolist()
+    ['a']
+    >>> s.quarantined["reason"].tolist()
+    ['duplicate customer_id in batch', 'duplicate customer_id in batch', 'missing customer_id']
+    """
+    if "customer_id" not in scores.columns and scores.index.name == "customer_id":
+        scores = scores.reset_index()
+    for col in REQUIRED:
+        if col not in scores.columns:
+            raise DataValidationError(
+                "required score column is missing", column=col, n_rows=len(scores)
+            )
+    unknown = [c for c in scores.columns if c not in SCORE_COLUMNS]
+    if unknown:
+        raise DataValidationError(
+            f"unknown score column(s) {unknown}; expected some of {list(SCORE_COLUMNS)} "
+            "(model and run fields are set by the job)",
+            column=str(unknown[0]),
+            n_rows=len(scores),
+        )
+    if scores.columns.duplicated().any():
+        dup = scores.columns[scores.columns.duplicated()][0]
+        raise DataValidationError("column appears more than once", column=str(dup))
+
+    n = len(scores)
+    reasons = np.full(n, "", dtype=object)
+
+    def flag(mask: np.ndarray, reason: str) -> None:
+        if mask.any():
+            reasons[mask] = reasons[mask] + (reason + "; ")
+
+    ids, missing_id = _customer_ids(scores["customer_id"])
+    flag(missing_id, "missing customer_id")
+    ok_ids = ~missing_id
+    dup = np.zeros(n, dtype=bool)
+    dup[ok_ids] = pd.Series(ids[ok_ids]).duplicated(keep=False).to_numpy()
+    flag(dup, "duplicate customer_id in batch")
+
+    out: dict[str, object] = {"customer_id": ids}
+    for col in SCORE_COLUMNS:
+        if col == "customer_id":
+            continue
+        if col in _TEXT:
+            if col in scores.columns:
+                raw = scores[col].astype(object).to_numpy(copy=True)
+                na = pd.isna(raw)
+                raw[~na] = [v if isinstance(v, str) else str(v) for v in raw[~na]]
+                raw[na] = None
+            else:
+                raw = np.full(n, None, dtype=object)
+            out[col] = raw
+            continue
+        if col not in scores.columns:
+            out[col] = np.full(n, np.nan)
+            continue
+        given = scores[col]
+        values = pd.to_numeric(given, errors="coerce").astype("float64").to_numpy()
+        nan = np.isnan(values)
+        flag(nan & given.notna().to_numpy(), f"{col} is not a number")
+        if col == "clv":
+            flag(nan & given.isna().to_numpy(), "clv is missing")
+        with np.errstate(invalid="ignore"):
+            flag(np.isinf(values), f"{col} is not finite")
+            if col in _PROBABILITIES:
+                flag((values < 0) | (values > 1), f"{col} is outside [0, 1]")
+            elif col == "clv" or col in _NON_NEGATIVE:
+                flag(values < 0, f"{col} is negative")
+        out[col] = values
+    with np.errstate(invalid="ignore"):
+        flag(np.asarray(out["clv_lower"]) > np.asarray(out["clv_upper"]), "clv_lower > clv_upper")
+    for col in ("customer_id", *_TEXT):
+        arr = np.asarray(out[col], dtype=object)
+        has = arr != None  # noqa: E711 - element-wise comparison on an object array
+        if has.any():
+            nul = np.zeros(n, dtype=bool)
+            nul[has] = pd.Series(arr[has], dtype=object).str.contains("\x00", regex=False)
+            flag(nul, f"{col} contains a NUL character")
+
+    bad = reasons != ""
+    valid = pd.DataFrame({c: out[c] for c in SCORE_COLUMNS})[~bad].reset_index(drop=True)
+    rows = np.flatnonzero(bad)
+    original = scores.iloc[rows]
+    payloads = [
+        {str(k): _json_value(v) for k, v in rec.items()}
+        for rec in original.to_dict(orient="records")
+    ]
+    quarantined = pd.DataFrame(
+        {
+            "row_number": rows.astype("int64"),
+            "customer_id": pd.Series(ids[rows], dtype=object),
+            "reason": pd.Series([r[:-2] for r in reasons[rows]], dtype=object),
+            "payload": pd.Series(payloads, dtype=object),
+        }
+    )
+    return ScoreSplit(valid=valid, quarantined=quarantined)
