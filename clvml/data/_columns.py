@@ -56,18 +56,19 @@ class Problem:
     row_level: bool = True
 
 
-def _missing(s: pd.Series) -> np.ndarray:
-    """Missing values: NA, or strings that are empty after stripping."""
-    miss = s.isna().to_numpy(copy=True)
+def _text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Values as stripped strings (NA where missing) and the mask of missing values.
+
+    Missing means NA, or text that is empty after stripping white space.
+    """
+    na = s.isna().to_numpy()
+    text = s.astype("str")
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-        text = s.astype("str").str.strip()
-        miss |= (text == "").fillna(False).to_numpy(dtype=bool)
-    return miss
-
-
-def _as_text(s: pd.Series) -> pd.Series:
-    """Strings with surrounding white space removed; missing values stay NA."""
-    return s.astype("str").str.strip().where(~pd.Series(_missing(s), index=s.index))
+        text = text.str.strip()
+        miss = na | (text == "").to_numpy(dtype=bool, na_value=False)
+    else:
+        miss = na.copy()
+    return text.where(~miss), miss
 
 
 def resolve_tz(tz: str) -> str:
@@ -91,7 +92,7 @@ def resolve_now(now: object, tz: str) -> pd.Timestamp:
     if now is None:
         return pd.Timestamp.now(tz="UTC").tz_localize(None)
     try:
-        ts = pd.Timestamp(now)  # type: ignore[arg-type]
+        ts = pd.Timestamp(now)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')") from exc
     if ts is pd.NaT:
@@ -103,18 +104,18 @@ def resolve_now(now: object, tz: str) -> pd.Timestamp:
 
 def parse_ids(s: pd.Series) -> tuple[pd.Series, list[Problem]]:
     """Identifiers as strings; whole floats (from a column with gaps) lose their ``.0``."""
-    miss = _missing(s)
     if pd.api.types.is_float_dtype(s.dtype):
         v = s.to_numpy(dtype=float, na_value=np.nan)
-        whole = np.isfinite(v) & (v == np.round(v))
-        if whole[~miss].all():
+        finite = np.isfinite(v)
+        if not np.isinf(v).any() and (v[finite] == np.round(v[finite])).all():
             s = pd.Series(v, index=s.index).astype("Int64")
     elif pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("str"), [
             Problem("invalid_id", np.ones(len(s), bool), "are True/False; expected identifiers")
         ]
-    out = _as_text(s).astype("str")
-    return out, [Problem("missing_id", miss, "are missing; every row needs a customer id")]
+    out, miss = _text(s)
+    msg = "are missing; every row needs a customer id"
+    return out.astype("str"), [Problem("missing_id", miss, msg)]
 
 
 def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Series, list[Problem]]:
@@ -144,8 +145,7 @@ def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Seri
         return empty, [Problem("not_a_timestamp", ~s.isna().to_numpy(), msg)]
     if s.dtype == object:  # datetime objects and strings, possibly mixed
         s = s.map(lambda v: v.isoformat() if isinstance(v, datetime | date) else v)
-    miss = _missing(s)
-    text = _as_text(s)
+    text, miss = _text(s)
     has_offset = text.str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
     naive = ~has_offset & ~miss
     problems = [Problem("missing_timestamp", miss, "are missing")]
@@ -164,10 +164,10 @@ def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Seri
     values = np.full(n, np.datetime64("NaT"), dtype=TIMESTAMP_DTYPE)
     nonexistent = np.zeros(n, bool)
     if has_offset.any():
-        aware = pd.to_datetime(text[has_offset], utc=True, **kw)  # type: ignore[call-overload]
+        aware = pd.to_datetime(text[has_offset], utc=True, **kw)
         values[has_offset] = aware.dt.tz_localize(None).astype(TIMESTAMP_DTYPE).to_numpy()
     if naive.any():
-        parsed = pd.to_datetime(text[naive], **kw)  # type: ignore[call-overload]
+        parsed = pd.to_datetime(text[naive], **kw)
         local, bad_local = _localise(parsed, tz)
         values[naive] = local.to_numpy()
         nonexistent[naive] = bad_local
@@ -198,13 +198,13 @@ def _nonexistent_problem(mask: np.ndarray, tz: str) -> Problem:
 
 def parse_amounts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
     """Money as finite float64 (sign is checked by the caller's policy)."""
-    miss = _missing(s)
     if pd.api.types.is_bool_dtype(s.dtype):
-        values = np.full(len(s), np.nan)
+        values, miss = np.full(len(s), np.nan), s.isna().to_numpy()
+    elif pd.api.types.is_numeric_dtype(s.dtype):
+        values, miss = s.to_numpy(dtype=float, na_value=np.nan), s.isna().to_numpy()
     else:
-        values = pd.to_numeric(
-            _as_text(s) if not pd.api.types.is_numeric_dtype(s.dtype) else s, errors="coerce"
-        ).to_numpy(dtype=float, na_value=np.nan)
+        text, miss = _text(s)
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     problems = []
     if required:
         problems.append(Problem("missing_value", miss, "are missing; expected a number"))
@@ -231,8 +231,8 @@ def parse_categories(
     s: pd.Series, *, allowed: tuple[str, ...], required: bool
 ) -> tuple[pd.Series, list[Problem]]:
     """Lower-cased, stripped labels, checked against ``allowed``."""
-    miss = _missing(s)
-    out = _as_text(s).str.lower()
+    text, miss = _text(s)
+    out = text.str.lower()
     unknown = ~miss & ~out.isin(allowed).to_numpy(dtype=bool)
     problems = []
     if required:
@@ -244,17 +244,17 @@ def parse_categories(
 def parse_texts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
     """Text as ``str``; for required columns, empty means missing."""
     if required:
-        miss = _missing(s)
-        return _as_text(s).astype("str"), [Problem("missing_value", miss, "are missing")]
+        text, miss = _text(s)
+        return text.astype("str"), [Problem("missing_value", miss, "are missing")]
     return s.astype("str").where(s.notna()), []
 
 
 def parse_flags(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
     """Booleans from bool, 0/1 or true/false/yes/no text (bool, or ``boolean`` with gaps)."""
-    miss = _missing(s)
-    if pd.api.types.is_bool_dtype(s.dtype) and not miss.any():
+    if pd.api.types.is_bool_dtype(s.dtype) and not s.isna().any():
         return s.astype(bool), []
-    text = _as_text(s).str.lower()
+    text, miss = _text(s)
+    text = text.str.lower()
     is_true = text.isin(_TRUE).to_numpy(dtype=bool, copy=True)
     is_false = text.isin(_FALSE).to_numpy(dtype=bool, copy=True)
     if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:

@@ -156,7 +156,7 @@ def read_table(
     if fmt == "csv":
         header = pd.read_csv(path, nrows=0).columns
         dtype = {c: "str" for c in ID_COLUMNS if c in header}
-        return pd.read_csv(path, dtype=dtype)  # type: ignore[arg-type]
+        return pd.read_csv(path, dtype=dtype)
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
@@ -178,10 +178,8 @@ def _read_sql(
         _check_identifier(table, "table name")
         if schema is not None:
             _check_identifier(schema, "schema name")
-    engine = source if isinstance(source, Engine) else None
     try:
-        if engine is None:
-            engine = sa.create_engine(source)
+        engine = source if isinstance(source, Engine) else sa.create_engine(source)
         try:
             with engine.connect() as conn:
                 if table is not None:

@@ -224,6 +224,28 @@ validate_transactions.__doc__ = (validate_transactions.__doc__ or "").replace(
 )
 
 
+@overload
+def validate_engagement(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[False] = ...,
+) -> pd.DataFrame: ...
+@overload
+def validate_engagement(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[True],
+) -> tuple[pd.DataFrame, ValidationReport]: ...
 def validate_engagement(
     data: pd.DataFrame,
     *,
@@ -233,7 +255,7 @@ def validate_engagement(
     tz: str = "UTC",
     timestamp_format: str | None = None,
     return_report: bool = False,
-) -> Any:
+) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Check engagement events against the engagement contract.
 
     Parameters
@@ -261,6 +283,28 @@ def validate_engagement(
     return _public("engagement", data, opts, return_report)
 
 
+@overload
+def validate_customers(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[False] = ...,
+) -> pd.DataFrame: ...
+@overload
+def validate_customers(
+    data: pd.DataFrame,
+    *,
+    duplicates: Duplicates = ...,
+    invalid: Invalid = ...,
+    now: object = ...,
+    tz: str = ...,
+    timestamp_format: str | None = ...,
+    return_report: Literal[True],
+) -> tuple[pd.DataFrame, ValidationReport]: ...
 def validate_customers(
     data: pd.DataFrame,
     *,
@@ -270,7 +314,7 @@ def validate_customers(
     tz: str = "UTC",
     timestamp_format: str | None = None,
     return_report: bool = False,
-) -> Any:
+) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Check the customer table against the customers contract.
 
     Parameters
