@@ -23,6 +23,9 @@ from clvml.models.btyd.likelihoods import (
     gamma_gamma_loglik_grad,
     mbgnbd_loglik,
     mbgnbd_loglik_grad,
+    weighted_bgnbd,
+    weighted_gamma_gamma,
+    weighted_mbgnbd,
 )
 from clvml.models.btyd.modified_beta_geo import (
     mbgnbd_expected_purchases,
@@ -210,3 +213,28 @@ def test_property_gamma_gamma_finite(params, x, m):
     assert np.all(np.isfinite(gamma_gamma_loglik_grad(p, x, m)))
     spend = gamma_gamma_expected_average_spend(p, x, m)
     assert np.all(spend > 0)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "loglik", "grad"),
+    [
+        (weighted_bgnbd, bgnbd_loglik, bgnbd_loglik_grad),
+        (weighted_mbgnbd, mbgnbd_loglik, mbgnbd_loglik_grad),
+    ],
+)
+@pytest.mark.parametrize("params", PARAMS)
+def test_fitting_kernels_equal_weighted_row_sums(kernel, loglik, grad, params):
+    w = np.linspace(0.5, 3.0, len(X))
+    value, g = kernel(params, w, X, TX, T)
+    assert_allclose(value, w @ loglik(params, X, TX, T), rtol=1e-12)
+    assert_allclose(g, w @ grad(params, X, TX, T), rtol=1e-10, atol=1e-10)
+
+
+def test_gamma_gamma_kernel_equals_weighted_row_sums():
+    x = np.array([1, 2, 5, 40, 10_000], dtype=float)
+    m = np.array([3.0, 35.2, 0.01, 1e4, 12.0])
+    w = np.array([1.0, 2.0, 3.0, 0.5, 1.0])
+    for params in (GG_PUBLISHED, np.array([0.5, 1.2, 3.0])):
+        value, g = weighted_gamma_gamma(params, w, x, m)
+        assert_allclose(value, w @ gamma_gamma_loglik(params, x, m), rtol=1e-12)
+        assert_allclose(g, w @ gamma_gamma_loglik_grad(params, x, m), rtol=1e-10)

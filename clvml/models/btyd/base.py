@@ -34,6 +34,10 @@ Class attributes (all required unless a default is shown):
 ``_loglik_grad : staticmethod (params, *columns) -> ndarray, or None``
     Per-row gradient with respect to the natural parameters, shape ``(n, k)``.
     ``None`` (the default) makes the base use central finite differences.
+``_weighted_loglik_and_grad : staticmethod (params, weights, *columns) -> (float, ndarray)``
+    Optional fast kernel for the optimiser: ``sum(weights * loglik)`` and the weighted
+    gradient sum in one pass, on validated rows. ``None`` (the default) combines
+    ``_loglik`` and ``_loglik_grad``.
 
 Methods a model implements or may override:
 
@@ -234,6 +238,7 @@ class BTYDModel(BaseEstimator):
     _scaled_params: ClassVar[tuple[str, ...]] = ()
     _loglik: ClassVar[Callable[..., np.ndarray]]
     _loglik_grad: ClassVar[Callable[..., np.ndarray] | None] = None
+    _weighted_loglik_and_grad: ClassVar[Callable[..., tuple[float, np.ndarray]] | None] = None
 
     def __init__(
         self,
@@ -449,6 +454,7 @@ class BTYDModel(BaseEstimator):
         """Weighted mean negative log-likelihood (+ L2) in log-parameters, and its gradient."""
         loglik = type(self)._loglik
         loglik_grad = type(self)._loglik_grad
+        kernel = type(self)._weighted_loglik_and_grad
         wn = counts / counts.sum()
         pen = float(self.penalizer)
 
@@ -460,11 +466,15 @@ class BTYDModel(BaseEstimator):
 
         def fg(theta: np.ndarray) -> tuple[float, np.ndarray]:
             p = np.exp(theta)
-            if loglik_grad is None:
+            if kernel is None and loglik_grad is None:
                 return f(theta), _central_gradient(f, theta)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                val = -float(wn @ loglik(p, *cols)) + pen * float(p @ p)
-                g = -(wn @ loglik_grad(p, *cols)) * p + 2 * pen * p * p
+                if kernel is not None:
+                    ll, dll = kernel(p, wn, *cols)
+                else:
+                    ll, dll = float(wn @ loglik(p, *cols)), wn @ loglik_grad(p, *cols)
+                val = -ll + pen * float(p @ p)
+                g = -dll * p + 2 * pen * p * p
             if not (np.isfinite(val) and np.all(np.isfinite(g))):
                 return 1e300, np.zeros_like(theta)
             return val, g

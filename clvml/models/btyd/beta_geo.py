@@ -16,7 +16,7 @@ from scipy.special import betaln, expit, gammaln, xlogy
 
 from clvml.models.btyd._special import alive_expectation, nbd_tail
 from clvml.models.btyd.base import TransactionModel
-from clvml.models.btyd.likelihoods import bgnbd_loglik, bgnbd_loglik_grad
+from clvml.models.btyd.likelihoods import bgnbd_loglik, bgnbd_loglik_grad, weighted_bgnbd
 
 __all__ = [
     "BetaGeo",
@@ -169,6 +169,7 @@ class BetaGeo(TransactionModel):
     _scaled_params = ("alpha",)
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
+    _weighted_loglik_and_grad = staticmethod(weighted_bgnbd)
 
     _probability_alive = staticmethod(bgnbd_probability_alive)
     _expected_purchases = staticmethod(bgnbd_expected_purchases)

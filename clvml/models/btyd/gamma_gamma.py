@@ -17,7 +17,11 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.base import BTYDModel
-from clvml.models.btyd.likelihoods import gamma_gamma_loglik, gamma_gamma_loglik_grad
+from clvml.models.btyd.likelihoods import (
+    gamma_gamma_loglik,
+    gamma_gamma_loglik_grad,
+    weighted_gamma_gamma,
+)
 
 __all__ = ["GammaGamma", "gamma_gamma_expected_average_spend"]
 
@@ -99,6 +103,7 @@ class GammaGamma(BTYDModel):
     # penalizer_coef in lifetimes' GammaGammaFitter
     _loglik = staticmethod(gamma_gamma_loglik)
     _loglik_grad = staticmethod(gamma_gamma_loglik_grad)
+    _weighted_loglik_and_grad = staticmethod(weighted_gamma_gamma)
     _expected_average_spend = staticmethod(gamma_gamma_expected_average_spend)
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:

@@ -61,6 +61,9 @@ __all__ = [
     "gamma_gamma_loglik_grad",
     "mbgnbd_loglik",
     "mbgnbd_loglik_grad",
+    "weighted_bgnbd",
+    "weighted_gamma_gamma",
+    "weighted_mbgnbd",
 ]
 
 
@@ -279,3 +282,78 @@ def gamma_gamma_loglik_grad(params: np.ndarray, x: np.ndarray, m: np.ndarray) ->
     d_v = q / v - (px + q) / (x * m + v)
     grad = np.stack(np.broadcast_arrays(d_p, d_q, d_v), axis=-1)
     return np.where(np.atleast_1d(ok)[..., None], np.atleast_2d(grad), 0.0)
+
+
+# --------------------------------------------------------------------------- fitting kernels
+# Weighted sums of the log-likelihood and its gradient, for the optimiser's hot loop:
+# one pass over the rows, no (n, k) gradient matrix, no validity masks (the estimator
+# validated the data once). Same formulas as the per-row functions above.
+def weighted_bgnbd(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """``(sum(w * bgnbd_loglik), sum(w * bgnbd_loglik_grad, axis=0))`` for valid rows."""
+    r, alpha, a, b = (float(v) for v in params)
+    has = x > 0
+    log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
+    b_x1 = np.where(has, b + x - 1, 1.0)
+    A_3 = -(r + x) * log_aT
+    A_4 = np.where(has, np.log(a) - np.log(b_x1) - (r + x) * log_atx, -np.inf)
+    g_rx, g_bx, g_abx = gammaln(r + x), gammaln(b + x), gammaln(a + b + x)
+    ll = g_rx + g_bx - g_abx + np.logaddexp(A_3, A_4)
+    value = float(w @ ll) + float(w.sum()) * (
+        -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+    )
+    w_4 = expit(A_4 - A_3)
+    w_3 = 1.0 - w_4
+    psi_abx = digamma(a + b + x)
+    W = float(w.sum())
+    d_r = w @ (digamma(r + x) - w_3 * log_aT - w_4 * log_atx) + W * (np.log(alpha) - digamma(r))
+    d_alpha = W * r / alpha - w @ ((r + x) * (w_3 / (alpha + T) + w_4 / (alpha + t_x)))
+    d_a = w @ (w_4 / a - psi_abx) + W * digamma(a + b)
+    d_b = w @ (digamma(b + x) - psi_abx - w_4 / b_x1) + W * (digamma(a + b) - digamma(b))
+    return value, np.array([d_r, d_alpha, d_a, d_b])
+
+
+def weighted_mbgnbd(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """``(sum(w * mbgnbd_loglik), sum(w * mbgnbd_loglik_grad, axis=0))`` for valid rows."""
+    r, alpha, a, b = (float(v) for v in params)
+    log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
+    log_ratio = log_aT - log_atx
+    A_4 = np.log(a) - np.log(b + x) + (r + x) * log_ratio
+    ll = (
+        gammaln(r + x)
+        + gammaln(b + x + 1)
+        - gammaln(a + b + x + 1)
+        - (r + x) * log_aT
+        + np.logaddexp(A_4, 0.0)
+    )
+    W = float(w.sum())
+    value = float(w @ ll) + W * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
+    s = expit(A_4)
+    psi_ab1 = digamma(a + b + x + 1)
+    d_r = w @ (digamma(r + x) - log_aT + s * log_ratio) + W * (np.log(alpha) - digamma(r))
+    d_alpha = W * r / alpha + w @ (
+        -(r + x) / (alpha + T) + s * (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))
+    )
+    d_a = w @ (s / a - psi_ab1) + W * digamma(a + b)
+    d_b = w @ (digamma(b + x + 1) - psi_ab1 - s / (b + x)) + W * (digamma(a + b) - digamma(b))
+    return value, np.array([d_r, d_alpha, d_a, d_b])
+
+
+def weighted_gamma_gamma(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, m: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """``(sum(w * gamma_gamma_loglik), sum(w * gamma_gamma_loglik_grad, axis=0))``, x >= 1."""
+    p, q, v = (float(u) for u in params)
+    px = p * x
+    log_m, log_x, log_xm_v = np.log(m), np.log(x), np.log(x * m + v)
+    psi_pxq = digamma(px + q)
+    W = float(w.sum())
+    ll = gammaln(px + q) - gammaln(px) + (px - 1) * log_m + px * log_x - (px + q) * log_xm_v
+    value = float(w @ ll) + W * (-gammaln(q) + q * np.log(v))
+    d_p = w @ (x * (psi_pxq - digamma(px) + log_m + log_x - log_xm_v))
+    d_q = w @ (psi_pxq - log_xm_v) + W * (np.log(v) - digamma(q))
+    d_v = W * q / v - w @ ((px + q) / (x * m + v))
+    return value, np.array([d_p, d_q, d_v])

@@ -14,7 +14,7 @@ from scipy.special import betaln, expit, gammaln, xlogy
 
 from clvml.models.btyd._special import alive_expectation, nbd_tail
 from clvml.models.btyd.base import TransactionModel
-from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad
+from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad, weighted_mbgnbd
 
 __all__ = [
     "ModifiedBetaGeo",
@@ -151,6 +151,7 @@ class ModifiedBetaGeo(TransactionModel):
     _scaled_params = ("alpha",)
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
+    _weighted_loglik_and_grad = staticmethod(weighted_mbgnbd)
 
     _probability_alive = staticmethod(mbgnbd_probability_alive)
     _expected_purchases = staticmethod(mbgnbd_expected_purchases)
