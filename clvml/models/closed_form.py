@@ -480,6 +480,15 @@ def _period_freq(period: str) -> str:
     return period
 
 
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct integers (sort-based; faster than np.unique's hashing on int64 codes)."""
+    x = np.sort(x)
+    keep = np.empty(len(x), dtype=bool)
+    keep[:1] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def _ordinals(ts: pd.Series, period: str) -> np.ndarray:
     return np.asarray(ts.dt.to_period(period).array.asi8, dtype=np.int64)
 
@@ -601,7 +610,12 @@ def closed_form_clv(
 
     # ---- customer universe, acquisition periods, costs, segments
     if customers is None:
-        codes, uniq = pd.factorize(tx_ids, sort=True)
+        codes, uniq = pd.factorize(tx_ids)
+        # sort the (few) distinct ids rather than all the rows
+        order = np.argsort(np.asarray(uniq, dtype=str), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes, uniq = rank[codes], np.asarray(uniq)[order]
         n_cust = len(uniq)
         acq_p = np.full(n_cust, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(acq_p, codes, tx_p)
@@ -708,14 +722,14 @@ def closed_form_clv(
         )
 
     # ---- base membership as (customer, period) pair codes c * P + p
-    purchase_pairs = np.unique(c_tx * P + p_tx)
+    purchase_pairs = _sorted_unique(c_tx * P + p_tx)
     parts = [purchase_pairs]
     for lag in range(1, int(active_window)):
         shifted = purchase_pairs + lag
         parts.append(shifted[(purchase_pairs % P) + lag < P])
     acq_pairs = np.arange(n_k, dtype=np.int64) * P + acq_k
     parts.append(acq_pairs)
-    base = np.unique(np.concatenate(parts))
+    base = _sorted_unique(np.concatenate(parts))
     base_c, base_p = base // P, base % P
     prev = (base + 1)[base_p + 1 < P]  # "was in the base at p - 1", stamped at p
     retained = np.intersect1d(base, prev, assume_unique=True)

@@ -118,7 +118,8 @@ def value_risk_matrix(
         Indexed by ``customer_id`` (input order): ``value_level``,
         ``risk_level`` (ordered categoricals high > medium > low), ``cell``
         (an identifier such as ``"high_value_high_risk"``), ``cell_name`` and
-        ``action``.
+        ``action`` (categoricals whose categories run in matrix order, from
+        high value / high risk to low value / low risk).
 
     Examples
     --------
@@ -129,6 +130,28 @@ def value_risk_matrix(
     >>> value_risk_matrix(preds, value_cuts=(0.25, 0.5))["cell_name"].tolist()
     ['Save now', 'Nurture', 'Develop cheaply', 'Let go gently']
     """
+    df = validate_predictions(predictions, value_col=value_col, require_risk=True)
+    ids = df["customer_id"].to_numpy(dtype=str)
+    return matrix_from_rank(
+        rank_order(ids, df[value_col].to_numpy()),
+        df["churn_probability"].to_numpy(),
+        pd.Index(ids, name="customer_id"),
+        value_cuts=value_cuts,
+        risk_thresholds=risk_thresholds,
+        cells=cells,
+    )
+
+
+def matrix_from_rank(
+    position: np.ndarray,
+    churn_probability: np.ndarray,
+    index: pd.Index,
+    *,
+    value_cuts: Sequence[float] = DEFAULT_VALUE_CUTS,
+    risk_thresholds: Sequence[float] = DEFAULT_RISK_THRESHOLDS,
+    cells: Mapping[tuple[str, str], MatrixCell] | None = None,
+) -> pd.DataFrame:
+    """The matrix from value rank positions (0 = best), for callers that already validated."""
     if len(value_cuts) != 2:
         raise DataValidationError(f"value_cuts must hold two shares, got {list(value_cuts)!r}")
     table = dict(DEFAULT_CELLS)
@@ -139,26 +162,26 @@ def value_risk_matrix(
                 f"unknown matrix cells {unknown!r}: keys are (value, risk) with levels {LEVELS}"
             )
         table.update(cells)
-    df = validate_predictions(predictions, value_col=value_col, require_risk=True)
-    ids = df["customer_id"].to_numpy(dtype=str)
-    v = rank_bins(rank_order(ids, df[value_col].to_numpy()), value_cuts)
-    r = _risk_levels(df["churn_probability"].to_numpy(), risk_thresholds)
-    levels = np.array(LEVELS, dtype=object)
+    v = rank_bins(position, value_cuts)
+    r = _risk_levels(churn_probability, risk_thresholds)
     keys = [(a, b) for a in LEVELS for b in LEVELS]
     flat = v * 3 + r
-    cell_ids = np.array([f"{a}_value_{b}_risk" for a, b in keys], dtype=object)
-    names = np.array([table[k].name for k in keys], dtype=object)
-    actions = np.array([table[k].action for k in keys], dtype=object)
-    cat = pd.CategoricalDtype(list(LEVELS), ordered=True)
+
+    def categorical(per_cell: list[str]) -> pd.Categorical:
+        # categories in matrix order (best cell first), built from codes: no per-row strings
+        categories = list(dict.fromkeys(per_cell))
+        code_of_cell = np.array([categories.index(x) for x in per_cell])
+        return pd.Categorical.from_codes(code_of_cell[flat], categories=categories)
+
     return pd.DataFrame(
         {
-            "value_level": pd.Categorical(levels[v], dtype=cat),
-            "risk_level": pd.Categorical(levels[r], dtype=cat),
-            "cell": cell_ids[flat],
-            "cell_name": names[flat],
-            "action": actions[flat],
+            "value_level": pd.Categorical.from_codes(v, categories=list(LEVELS), ordered=True),
+            "risk_level": pd.Categorical.from_codes(r, categories=list(LEVELS), ordered=True),
+            "cell": categorical([f"{a}_value_{b}_risk" for a, b in keys]),
+            "cell_name": categorical([table[k].name for k in keys]),
+            "action": categorical([table[k].action for k in keys]),
         },
-        index=pd.Index(ids, name="customer_id"),
+        index=index,
     )
 
 

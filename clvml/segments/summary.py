@@ -5,21 +5,22 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.segments._validation import validate_predictions
+from clvml.segments._validation import rank_order, validate_predictions
 from clvml.segments.matrix import (
     DEFAULT_RISK_THRESHOLDS,
     DEFAULT_VALUE_CUTS,
-    value_risk_matrix,
+    MatrixCell,
+    matrix_from_rank,
 )
 from clvml.segments.rfm_segments import rfm_segments
-from clvml.segments.tiers import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS, value_tiers
+from clvml.segments.tiers import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS, tiers_from_rank
 
 __all__ = ["assign_segments", "export_segment_lists", "segment_summary"]
 
@@ -31,6 +32,7 @@ def assign_segments(
     tier_labels: Sequence[str] = DEFAULT_TIER_LABELS,
     value_cuts: Sequence[float] = DEFAULT_VALUE_CUTS,
     risk_thresholds: Sequence[float] = DEFAULT_RISK_THRESHOLDS,
+    cells: Mapping[tuple[str, str], MatrixCell] | None = None,
     rfm: bool | None = None,
     value_col: str = "clv",
 ) -> pd.DataFrame:
@@ -44,7 +46,7 @@ def assign_segments(
         any other columns (kept).
     tier_cuts, tier_labels
         See :func:`clvml.segments.value_tiers`.
-    value_cuts, risk_thresholds
+    value_cuts, risk_thresholds, cells
         See :func:`clvml.segments.value_risk_matrix`.
     rfm : bool, optional
         Add RFM scores and names (:func:`clvml.segments.rfm_segments`). By
@@ -64,16 +66,26 @@ def assign_segments(
     has_rfm = {"frequency", "recency", "T"} <= set(df.columns)
     if rfm is None:
         rfm = has_rfm
-    out = df.set_index("customer_id")
-    out["value_tier"] = value_tiers(df, cuts=tier_cuts, labels=tier_labels, value_col=value_col)
-    matrix = value_risk_matrix(
-        df, value_cuts=value_cuts, risk_thresholds=risk_thresholds, value_col=value_col
-    )
-    out = out.join(matrix)
+    ids = df["customer_id"].to_numpy(dtype=str)
+    index = pd.Index(ids, name="customer_id")
+    position = rank_order(ids, df[value_col].to_numpy())
+    parts = [
+        df.drop(columns="customer_id").set_axis(index),
+        tiers_from_rank(position, index, tier_cuts, tier_labels).to_frame(),
+        matrix_from_rank(
+            position,
+            df["churn_probability"].to_numpy(),
+            index,
+            value_cuts=value_cuts,
+            risk_thresholds=risk_thresholds,
+            cells=cells,
+        ),
+    ]
     if rfm:
         monetary = "monetary_value" if "monetary_value" in df.columns else None
-        out = out.join(rfm_segments(df, monetary_col=monetary))
-    return out
+        parts.append(rfm_segments(df, monetary_col=monetary).set_axis(index))
+    # all parts share the row order of ``df``: concatenate side by side without realignment
+    return pd.concat(parts, axis=1)
 
 
 def segment_summary(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
@@ -65,14 +66,21 @@ def value_tiers(
     bottom    5
     Name: count, dtype: int64
     """
+    df = validate_predictions(predictions, value_col=value_col, require_risk=False)
+    ids = df["customer_id"].to_numpy(dtype=str)
+    position = rank_order(ids, df[value_col].to_numpy())
+    return tiers_from_rank(position, pd.Index(ids, name="customer_id"), cuts, labels)
+
+
+def tiers_from_rank(
+    position: np.ndarray, index: pd.Index, cuts: Sequence[float], labels: Sequence[str]
+) -> pd.Series:
+    """Tier series from rank positions (0 = best), for callers that already validated."""
     labels = list(labels)
     if len(labels) != len(cuts) + 1 or len(set(labels)) != len(labels):
         raise DataValidationError(
             f"need {len(cuts) + 1} distinct labels for {len(cuts)} cut points, got {labels!r}"
         )
-    df = validate_predictions(predictions, value_col=value_col, require_risk=False)
-    ids = df["customer_id"].to_numpy(dtype=str)
-    position = rank_order(ids, df[value_col].to_numpy())
     bins = rank_bins(position, cuts)
     tiers = pd.Categorical.from_codes(bins, categories=labels, ordered=True)
-    return pd.Series(tiers, index=pd.Index(ids, name="customer_id"), name="value_tier")
+    return pd.Series(tiers, index=index, name="value_tier")
