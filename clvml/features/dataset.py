@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
@@ -50,7 +49,7 @@ _SENTIMENT_PREFIXES = ("sentiment_", "advocacy_", "complaints_turned_praise", "h
 
 
 def feature_groups(columns: pd.Index | list[str]) -> dict[str, list[str]]:
-    """Split feature columns into the ablation groups ``rfm``, ``engagement``, ``sentiment``, ``static``.
+    """Split feature columns into the ablation groups rfm, engagement, sentiment and static.
 
     ``sentiment`` holds every column derived from the customers' texts
     (sentiment statistics, advocacy — positive shares weighted by reach —,
