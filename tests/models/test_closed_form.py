@@ -130,6 +130,18 @@ def test_tiny_log_by_channel_with_costs():
     assert s["n_start"].sum() == res.overall["n_start"]
 
 
+def test_margin_and_discounting():
+    # r = 0.5, d = 0.1: L = (1 + d) / (1 + d - r) = 1.1 / 0.6; with H = 2: 1 + 0.5 / 1.1
+    res = closed_form_clv(tiny_log(), period="Q", margin=0.5, discount_rate=0.1)
+    assert_allclose(res.overall["lifetime"], 1.1 / 0.6)
+    assert_allclose(res.overall["ltv"], 0.5 * 190 / 6 * 1.1 / 0.6)
+    res = closed_form_clv(tiny_log(), period="Q", discount_rate=0.1, max_periods=2)
+    assert_allclose(res.overall["lifetime"], 1 + 0.5 / 1.1)
+    # per-customer values add up to the segment's revenue
+    c = res.customers
+    assert_allclose((c["value_per_period"] * c["customer_periods"]).sum(), 190.0)
+
+
 def test_customer_without_purchases_counts_from_acquisition():
     # D acquired in Q2 and never buys: base Q2 {A, C, D}; Q3 C_I = 3, kept {A} -> r_Q3 = 1/3
     cust = pd.concat(
@@ -450,6 +462,10 @@ def test_cdnow_quarterly(cdnow):
     r = res.periods["retention"]
     assert np.isnan(r.iloc[0]) and ((r.iloc[1:] > 0) & (r.iloc[1:] < 1)).all()
     assert 0.2 < o["retention"] < 0.5 and 1.0 < o["lifetime"] < 2.5
+    c = res.customers
+    assert_allclose((c["value_per_period"] * c["customer_periods"]).sum(), o["revenue"])
+    assert c["repurchase_rate"].min() >= 1.0  # active_window=1: a base period has a purchase
+    # (only the acquisition period could lack one, and without a customers table it cannot)
     # Q2 1997 retention, independently: share of the Q1-1997 cohort buying again in Q2
     q = cdnow["timestamp"].dt.to_period("Q").astype(str)
     share = cdnow.loc[q == "1997Q2", "customer_id"].nunique() / cdnow["customer_id"].nunique()
