@@ -255,15 +255,12 @@ def parse_flags(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Proble
         return s.astype(bool), []
     text, miss = _text(s)
     text = text.str.lower()
-    is_true = text.isin(_TRUE).to_numpy(dtype=bool, copy=True)
-    is_false = text.isin(_FALSE).to_numpy(dtype=bool, copy=True)
-    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:
-        raw = s.to_numpy(dtype=object)
-        is_true |= np.array([v is True or v is np.True_ for v in raw], dtype=bool)
-        is_false |= np.array([v is False or v is np.False_ for v in raw], dtype=bool)
+    is_true = text.isin(_TRUE).to_numpy(dtype=bool)  # Python and numpy bools read as "true"
+    is_false = text.isin(_FALSE).to_numpy(dtype=bool)
     bad = ~miss & ~is_true & ~is_false
-    out = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"), index=s.index)
-    out[miss | bad] = pd.NA
+    values = pd.array(is_true, dtype="boolean")
+    values[miss | bad] = pd.NA
+    out = pd.Series(values, index=s.index)
     problems = [Problem("not_a_flag", bad, "are not true/false (or 1/0, yes/no)")]
     if required:
         problems.insert(0, Problem("missing_value", miss, "are missing"))

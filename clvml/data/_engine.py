@@ -16,7 +16,7 @@ import pandas as pd
 
 from clvml.data import _columns as cols
 from clvml.data.contracts import CONTRACTS, CUSTOMERS, TRANSACTIONS, Contract
-from clvml.data.report import RuleOutcome, ValidationReport
+from clvml.data.report import Action, RuleOutcome, ValidationReport
 from clvml.exceptions import DataValidationError
 
 _RETURNS = ("error", "drop", "net")
@@ -117,13 +117,13 @@ class Run:
         rule: str,
         column: str | None,
         mask: np.ndarray,
-        action: str,
+        action: Action,
         message: str,
         example: Any,
     ) -> None:
         n = int((mask & self.keep).sum())
         if n:
-            self.report.outcomes.append(RuleOutcome(rule, column, n, action, message, example))  # type: ignore[arg-type]
+            self.report.outcomes.append(RuleOutcome(rule, column, n, action, message, example))
 
     def row_example(self, mask: np.ndarray) -> dict[str, object]:
         i = int(np.flatnonzero(mask)[0])
@@ -157,6 +157,11 @@ def _structure(run: Run) -> bool:
         run.error("empty", None, 0, f"the {name} table is empty; expected at least one row")
         return False
     present = [str(c) for c in run.raw.columns]
+    repeated = sorted({c for c in present if present.count(c) > 1})
+    for c in repeated:
+        run.error("repeated_column", c, None, f"appears {present.count(c)} times in {name}")
+    if repeated:
+        return False
     missing = [c for c in run.contract.required if c not in present]
     for c in missing:
         near = [p for p in present if p.strip().lower() == c]
@@ -171,9 +176,8 @@ def _structure(run: Run) -> bool:
     return not missing
 
 
-def _parse(run: Run, opts: Options) -> None:
+def _parse(run: Run, opts: Options, tz: str, now: pd.Timestamp) -> None:
     """Parse every contract column present and handle the problems found."""
-    tz = cols.resolve_tz(opts.tz)
     parsers: dict[str, Callable[..., tuple[pd.Series, list[cols.Problem]]]] = {
         "amount": cols.parse_amounts,
         "count": cols.parse_counts,
@@ -198,7 +202,6 @@ def _parse(run: Run, opts: Options) -> None:
         run.frame[c.name] = parsed
         for p in problems:
             run.problem(c.name, p)
-    now = cols.resolve_now(opts.now, tz)
     for c in run.contract.columns:
         if c.kind == "timestamp" and c.name in run.frame.columns:
             ts = run.frame[c.name].to_numpy()
@@ -348,10 +351,12 @@ def run_rules(
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Run every rule of ``table``'s contract on ``data``."""
     contract = CONTRACTS[table]
+    tz = cols.resolve_tz(opts.tz)
+    now = cols.resolve_now(opts.now, tz)
     run = Run(contract, data, collect=collect, invalid=opts.invalid, source=source)
     if not _structure(run):
         return None, run.report
-    _parse(run, opts)
+    _parse(run, opts, tz, now)
     _duplicates(run, opts.duplicates)
     if contract is TRANSACTIONS:
         _returns(run, opts.returns)

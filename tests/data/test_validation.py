@@ -117,6 +117,14 @@ def test_missing_column_names_a_near_miss() -> None:
         validate_transactions(tx().rename(columns={"amount": "Amount"}), now=NOW)
 
 
+def test_repeated_column() -> None:
+    raw = pd.concat([tx(), tx()[["amount"]]], axis=1)
+    with pytest.raises(
+        DataValidationError, match=r"column 'amount': appears 2 times in transactions"
+    ):
+        validate_transactions(raw, now=NOW)
+
+
 def test_empty_input() -> None:
     with pytest.raises(DataValidationError, match=r"0 rows the transactions table is empty"):
         validate_transactions(tx().iloc[:0], now=NOW)
@@ -488,6 +496,22 @@ def test_missing_channel() -> None:
 def test_negative_reach() -> None:
     with pytest.raises(DataValidationError, match=r"column 'reach': 1 row are negative"):
         validate_engagement(events(reach=[10, -1, None]), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [True, False, None],
+        pd.Series([True, False, None], dtype="boolean"),
+        [1.0, 0.0, np.nan],
+        [" Yes", "n", ""],
+        ["TRUE", "f", None],
+    ],
+)
+def test_resolved_flags_are_read_from_common_spellings(values: list) -> None:
+    out = validate_engagement(events(resolved=values), now=NOW)
+    assert out["resolved"].dtype == "boolean"
+    assert out["resolved"].tolist()[:2] == [True, False] and out["resolved"].isna().tolist()[2]
 
 
 def test_resolved_not_a_flag() -> None:
