@@ -110,7 +110,7 @@ def check_folder(
     if is_database_url(source):
         name = safe_url(source)  # type: ignore[arg-type]
         tables = load_tables(source)
-        where = {t: f"{name} table {t}" for t in tables}
+        where = {t: f"table {t}" for t in tables}
     else:
         name = str(source)
         paths = find_tables(source)  # type: ignore[arg-type]

@@ -268,14 +268,15 @@ def load_tables(
     if not is_database_url(source):
         return load_folder(source)  # type: ignore[arg-type]
     where = safe_url(source)  # type: ignore[arg-type]
-    engine = source if isinstance(source, Engine) else sa.create_engine(source)  # type: ignore[arg-type]
     try:
-        names = set(sa.inspect(engine).get_table_names(schema=schema))
-    except sa.exc.SQLAlchemyError as exc:
+        engine = source if isinstance(source, Engine) else sa.create_engine(source)  # type: ignore[arg-type]
+        try:
+            names = set(sa.inspect(engine).get_table_names(schema=schema))
+        finally:
+            if not isinstance(source, Engine):
+                engine.dispose()
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
         raise DataSourceError(f"{where}: {_first_line(exc, source)}") from exc
-    finally:
-        if not isinstance(source, Engine):
-            engine.dispose()
     if "transactions" not in names:
         raise DataSourceError(f"{where}: no transactions table")
     return {

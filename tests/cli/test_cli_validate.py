@@ -103,3 +103,25 @@ def test_user_errors_are_one_line(
 
 def test_unknown_policy_is_a_usage_error(tmp_path: Path) -> None:
     assert run(["validate", "--data", str(tmp_path), "--returns", "ignore"]) == 2
+
+
+def test_database_url_as_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = sa.create_engine(url)
+    pd.DataFrame(
+        {"customer_id": ["a", "b"], "timestamp": ["2024-01-02", "2024-01-03"], "amount": [1.0, 2.0]}
+    ).to_sql("transactions", engine, index=False)
+    engine.dispose()
+    assert run(["validate", "--data", url, "--now", "2024-06-30"]) == 0
+    assert "transactions (table transactions): 2 rows read, 2 kept" in capsys.readouterr().out
+
+
+def test_database_password_is_not_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql+psycopg://clv:s3cr3t-pw@127.0.0.1:1/shop"
+    assert run(["validate", "--data", url]) == 2
+    out, err = capsys.readouterr()
+    (line,) = _lines(err)
+    assert "clv:***@127.0.0.1:1/shop" in line
+    assert "s3cr3t-pw" not in out + err
