@@ -44,15 +44,21 @@ _NS_PER_DAY = 86_400 * 10**9
 _REQUIRED = ("customer_id", "timestamp", "channel", "kind", "direction")
 
 
-def _codes(values: pd.Series, categories: tuple[str, ...], column: str) -> np.ndarray:
-    """Integer codes of ``values`` in ``categories`` (case and blanks ignored); unknown raise."""
+def _codes(
+    values: pd.Series, categories: tuple[str, ...], column: str, rows: np.ndarray
+) -> np.ndarray:
+    """Codes in ``categories`` (case and blanks ignored) of ``values`` at positions ``rows``.
+
+    Factorises the whole column (cheap, and instant for categoricals) but checks only ``rows``:
+    an unknown value in an event after the cut-off must not change the outcome.
+    """
     raw, uniques = pd.factorize(values, use_na_sentinel=True)
     names = pd.Index(uniques).astype("string").str.strip().str.lower()
     mapping = np.append(pd.Index(categories).get_indexer(names), -1).astype(np.int64)
-    codes = mapping[raw]  # raw == -1 (missing) picks the trailing -1
+    codes = mapping[raw[rows]]  # raw == -1 (missing) picks the trailing -1
     bad = codes < 0
     if bad.any():
-        example = values[bad].iloc[0]
+        example = values.iloc[rows[bad]].iloc[0]
         raise DataValidationError(
             f"are missing or not one of {list(categories)}",
             column=column,
@@ -351,30 +357,34 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         ts = self._check_events(X)
         cutoff_ns = self.cutoff_.as_unit("ns").value
         ts_ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        keep = ts_ns < cutoff_ns
-        ids = X["customer_id"].to_numpy()[keep]
+        keep = np.flatnonzero(ts_ns < cutoff_ns)
+        raw, uniq = pd.factorize(X["customer_id"], sort=True)
+        raw = raw[keep]
         acquisition = None
         if customers is None:
-            codes, uniq = pd.factorize(ids, sort=True)
-            index = pd.Index(uniq, name="customer_id")
+            present = np.bincount(raw, minlength=len(uniq)) > 0
+            codes = (np.cumsum(present) - 1)[raw]
+            index = pd.Index(np.asarray(uniq)[present], name="customer_id")
         else:
             index, acquisition = self._customer_frame(customers)
-            codes = index.get_indexer(ids)
-            if len(ids) and len(index) and not (codes >= 0).any():
+            codes = index.get_indexer(uniq)[raw]
+            if len(raw) and len(index) and not (codes >= 0).any():
                 raise DataValidationError(
                     "of the events match none of the customers given; check the id types",
                     column="customer_id",
-                    n_rows=len(ids),
-                    example=ids[0],
+                    n_rows=len(raw),
+                    example=uniq[raw[0]],
                 )
-        sub = X.loc[keep]
-        mine = codes >= 0
-        if not mine.all():
-            sub, codes, ts_ns = sub.loc[mine], codes[mine], ts_ns[keep][mine]
-        else:
-            ts_ns = ts_ns[keep]
-        values = self._compute(sub, codes, ts_ns, cutoff_ns, len(index), acquisition, index)
-        out = pd.DataFrame(values, index=index, columns=list(self.feature_names_out_))
+            mine = codes >= 0
+            keep, codes = keep[mine], codes[mine]
+        values = self._compute(
+            X, keep, codes, ts_ns[keep], cutoff_ns, len(index), acquisition, index
+        )
+        names = list(self.feature_names_out_)
+        block = np.empty((len(index), len(names)), order="F")
+        for j, name in enumerate(names):
+            block[:, j] = values[name]
+        out = pd.DataFrame(block, index=index, columns=names, copy=False)
         if self.fill_value is not None:
             out = out.fillna(float(self.fill_value))
         return out
@@ -386,7 +396,8 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
     # ------------------------------------------------------------------------------------------
     def _compute(
         self,
-        ev: pd.DataFrame,
+        X: pd.DataFrame,
+        rows: np.ndarray,
         code: np.ndarray,
         ts_ns: np.ndarray,
         cutoff_ns: int,
@@ -401,21 +412,22 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             w = weights if mask is None or weights is None else weights[mask]
             return np.bincount(c, weights=w, minlength=n).astype(float)
 
-        chan = _codes(ev["channel"], CHANNELS, "channel")
-        kind = _codes(ev["kind"], KINDS, "kind")
-        direction = _codes(ev["direction"], ("inbound", "outbound"), "direction")
+        chan = _codes(X["channel"], CHANNELS, "channel", rows)
+        kind = _codes(X["kind"], KINDS, "kind", rows)
+        direction = _codes(X["direction"], ("inbound", "outbound"), "direction", rows)
         inbound = direction == 0
         outbound = ~inbound
         age = (cutoff_ns - ts_ns) / _NS_PER_DAY  # days before the cut-off, > 0
         K = {k: i for i, k in enumerate(KINDS)}
 
         # --- sentiment of inbound texts ---------------------------------------------------
-        sent = np.full(len(ev), np.nan)
-        if "sentiment" in ev:
-            sent[inbound] = pd.to_numeric(ev["sentiment"], errors="coerce").to_numpy(float)[inbound]
-        elif "text" in ev:
-            lang = ev["language"][inbound] if "language" in ev else None
-            sent[inbound] = sentiment_scores(ev["text"][inbound], lang)
+        sent = np.full(len(rows), np.nan)
+        if "sentiment" in X:
+            values = pd.to_numeric(X["sentiment"], errors="coerce").to_numpy(float, na_value=np.nan)
+            sent[inbound] = values[rows[inbound]]
+        elif "text" in X:
+            lang = X["language"].iloc[rows[inbound]] if "language" in X else None
+            sent[inbound] = sentiment_scores(X["text"].iloc[rows[inbound]], lang)
         has_text = inbound & ~np.isnan(sent)
 
         # --- totals, tenure, recency --------------------------------------------------------
@@ -483,8 +495,8 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         f["care_unanswered_share"] = _ratio(
             f["care_requests"] - np.bincount(s_code[answered], minlength=n), f["care_requests"]
         )
-        if "resolved" in ev:
-            resolved = ev["resolved"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if "resolved" in X:
+            resolved = X["resolved"].iloc[rows].astype("boolean").fillna(False).to_numpy(bool)
             f["care_resolution_share"] = _ratio(count(reply & resolved), f["care_replies"])
         else:
             f["care_resolution_share"] = np.full(n, np.nan)
@@ -552,11 +564,12 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             voice = has_text & np.isin(kind, [K[k] for k in _ADVOCACY_VOICE_KINDS])
             voice &= sent >= POSITIVE_THRESHOLD
         advocacy = share | voice
-        if "reach" in ev:
-            reach = pd.to_numeric(ev["reach"], errors="coerce").to_numpy(float)
+        if "reach" in X:
+            reach = pd.to_numeric(X["reach"], errors="coerce").to_numpy(float, na_value=np.nan)
+            reach = reach[rows]
             reach = np.where(np.isfinite(reach) & (reach > 0), reach, 0.0)
         else:
-            reach = np.zeros(len(ev))
+            reach = np.zeros(len(rows))
         f["advocacy_events"] = count(advocacy)
         f["advocacy_reach"] = count(advocacy, reach)
         f["advocacy_score"] = count(advocacy, 1.0 + np.log1p(reach))

@@ -485,10 +485,12 @@ def _compound_es(text: str) -> float:
 _SCORERS = {"en": _compound_en, "es": _compound_es}
 
 
-def _normalize_language(values: pd.Series) -> pd.Series:
-    """'EN', 'es-MX', 'es_ES' -> 'en', 'es'; missing stays missing; others kept as given."""
-    lowered = values.astype("string").str.strip().str.lower()
-    return lowered.str.slice(0, 2).where(lowered.str.len().fillna(0) >= 2, lowered)
+def _normalize_language(value: object) -> str | None:
+    """'EN', 'es-MX', 'es_ES' -> 'en', 'es'; missing -> None; others lower-cased."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    text = str(value).strip().lower()
+    return text[:2] if len(text) >= 2 else (text or None)
 
 
 def sentiment_scores(
@@ -524,35 +526,44 @@ def sentiment_scores(
     >>> (s[0] < 0, s[1] > 0, s[0] == s[2])
     (True, True, True)
     """
-    text = pd.Series(list(texts), dtype=object)
+    text = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
     n = len(text)
     if n == 0:
         return np.empty(0, dtype=float)
-    missing_text = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
+    # everything below works on distinct values only
+    t_codes, t_uniq = pd.factorize(text, use_na_sentinel=True)
+    t_uniq = np.asarray(t_uniq, dtype=object)
+    blank = np.fromiter((not str(u).strip() for u in t_uniq), dtype=bool, count=len(t_uniq))
     if language is None or isinstance(language, str):
-        lang = pd.Series([language] * n, dtype=object)
+        l_codes = np.zeros(n, dtype=np.int64) if language is not None else np.full(n, -1)
+        l_norm = [_normalize_language(language)] if language is not None else []
     else:
-        lang = pd.Series(list(language), dtype=object)
+        lang = (
+            language if isinstance(language, pd.Series) else pd.Series(list(language), dtype=object)
+        )
         if len(lang) != n:
             raise ValueError(f"language has {len(lang)} values for {n} texts")
-    lang = _normalize_language(lang)
-    need = lang.isna().to_numpy() & ~missing_text
-    if need.any():
-        lang = lang.copy()
-        lang[need] = detect_language(text[need], default=default_language)
-    t_codes, t_uniques = pd.factorize(text.where(~missing_text, None), use_na_sentinel=True)
-    l_codes, l_uniques = pd.factorize(lang, use_na_sentinel=True)
-    pair = t_codes.astype(np.int64) * (len(l_uniques) + 1) + (l_codes + 1)
-    p_codes, p_uniques = pd.factorize(pair)
-    out_unique = np.full(len(p_uniques), np.nan)
-    for j, p in enumerate(p_uniques):
-        tc, lc = divmod(int(p), len(l_uniques) + 1)
-        if tc < 0 or lc == 0:
+        l_codes, l_uniq = pd.factorize(lang, use_na_sentinel=True)
+        l_norm = [_normalize_language(v) for v in l_uniq]
+    width = len(l_norm) + 1
+    pair = np.where(t_codes >= 0, t_codes.astype(np.int64) * width + (l_codes + 1), -1)
+    p_codes, p_uniq = pd.factorize(pair, use_na_sentinel=True)
+    detected: dict[int, str] = {}
+    out_unique = np.full(len(p_uniq) + 1, np.nan)  # trailing NaN for missing texts
+    for j, p in enumerate(p_uniq):
+        tc, lc = divmod(int(p), width)
+        if tc < 0 or blank[tc]:
             continue
-        scorer = _SCORERS.get(str(l_uniques[lc - 1]))
+        if lc == 0:  # language missing: detect it
+            if tc not in detected:
+                detected[tc] = _detect_one(str(t_uniq[tc]), default_language)
+            lang_code: str | None = detected[tc]
+        else:
+            lang_code = l_norm[lc - 1]
+        scorer = _SCORERS.get(lang_code) if lang_code is not None else None
         if scorer is not None:
-            out_unique[j] = scorer(str(t_uniques[tc]))
-    return out_unique[p_codes]
+            out_unique[j] = scorer(str(t_uniq[tc]))
+    return out_unique[p_codes]  # p_codes == -1 (missing text) picks the trailing NaN
 
 
 def sentiment_labels(scores: np.ndarray | Iterable[float]) -> np.ndarray:
