@@ -338,7 +338,7 @@ def test_returns_net_against_same_day_purchases() -> None:
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -369,6 +369,43 @@ def test_returns_net_conserves_money_and_counts(rows: list[tuple[str, int, int, 
     refunds = g.apply(lambda a: -a[a < 0].sum())
     expected = np.where(refunds > 0, np.maximum(buys - refunds, 0.0), buys).sum()
     np.testing.assert_allclose(frame["amount"].sum(), expected, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", " b ", None, "", 7]),
+            st.sampled_from(
+                ["2024-01-02", "2024-01-02 10:00", "2030-01-01", "soon", None, "2024-02-30"]
+            ),
+            st.sampled_from([1.0, 0.0, -2.5, "3", "x", None, float("inf")]),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from(["error", "drop", "net"]),
+    st.sampled_from(["drop", "keep"]),
+)
+def test_set_aside_counts_add_up_and_kept_rows_are_clean(
+    rows: list[tuple], returns: str, duplicates: str
+) -> None:
+    raw = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"], dtype=object)
+    frame, report = check_table(
+        raw, "transactions", returns=returns, duplicates=duplicates, invalid="drop", now=NOW
+    )
+    assert report.rows_read == len(raw)
+    assert report.rows_read == report.rows_kept + report.rows_set_aside
+    assert len(report.set_aside) == report.rows_set_aside
+    if frame is None:
+        assert returns == "error" or [o.rule for o in report.errors] == ["no_rows_left"]
+        return
+    assert len(frame) == report.rows_kept
+    assert frame["customer_id"].str.strip().ne("").all() and frame["customer_id"].notna().all()
+    assert frame["timestamp"].notna().all()
+    assert frame["timestamp"].max() <= pd.Timestamp(NOW)
+    assert np.isfinite(frame["amount"]).all() and (frame["amount"] >= 0).all()
+    assert set(frame.index).isdisjoint(report.set_aside.index)
 
 
 def test_invalid_drop_sets_aside_bad_rows_and_counts() -> None:
