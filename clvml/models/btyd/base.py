@@ -100,6 +100,7 @@ import pandas as pd
 from scipy import optimize, stats
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
 
 from clvml.data.validation import validate_rfm_summary
 from clvml.exceptions import ConvergenceError, ConvergenceWarning, DataValidationError
@@ -395,23 +396,9 @@ class BTYDModel(BaseEstimator):
         theta0 = np.clip(np.log(p0), -_LOG_BOUND + 1, _LOG_BOUND - 1)
 
         objective = self._objective(scaled, counts)
-        res = optimize.minimize(
-            objective,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(theta0),
-            options={"maxiter": self.maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
-        )
-        theta, fun = np.asarray(res.x, dtype=float), float(res.fun)
-        if not np.isfinite(fun):
-            raise ConvergenceError(
-                f"{type(self).__name__}: the optimiser ended at a non-finite likelihood "
-                f"({res.message}). Try penalizer=0.001 (or larger), other initial_params, "
-                "or check the data for extreme values."
-            )
-        hess = self._hessian(objective, theta)
-        theta, fun, hess = self._newton_polish(objective, theta, fun, hess)
+        # the work is elementwise over a few distinct rows: BLAS threads only add overhead
+        with threadpool_limits(limits=1, user_api="blas"):
+            theta, _, hess, res = self._optimise(objective, theta0)
         grad = objective(theta)[1]
         on_bound = np.abs(theta) >= _LOG_BOUND - 1e-6
         self.converged_ = bool(np.max(np.abs(grad[~on_bound]), initial=0.0) < _GRAD_TOL)
@@ -447,6 +434,29 @@ class BTYDModel(BaseEstimator):
         self.bic_ = k * math.log(n) - 2 * self.log_likelihood_
         self._set_covariance(hess * n, params)
         return self
+
+    def _optimise(
+        self, objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta0: np.ndarray
+    ) -> tuple[np.ndarray, float, np.ndarray, Any]:
+        """L-BFGS-B in log-parameters, then Newton polish; returns theta, f, Hessian, result."""
+        res = optimize.minimize(
+            objective,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(theta0),
+            options={"maxiter": self.maxiter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+        theta, fun = np.asarray(res.x, dtype=float), float(res.fun)
+        if not np.isfinite(fun) or fun >= 1e300:
+            raise ConvergenceError(
+                f"{type(self).__name__}: the optimiser ended at a non-finite likelihood "
+                f"({res.message}). Try penalizer=0.001 (or larger), other initial_params, "
+                "or check the data for extreme values."
+            )
+        hess = self._hessian(objective, theta)
+        theta, fun, hess = self._newton_polish(objective, theta, fun, hess)
+        return theta, fun, hess, res
 
     def _objective(
         self, cols: tuple[np.ndarray, ...], counts: np.ndarray
