@@ -24,6 +24,9 @@ from clvml.segments.tiers import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS, tiers_f
 
 __all__ = ["assign_segments", "export_segment_lists", "segment_summary"]
 
+_SEGMENT_COLUMNS = ("value_tier", "value_level", "risk_level", "cell", "cell_name", "action")
+_RFM_COLUMNS = ("r_score", "f_score", "m_score", "rfm_score", "rfm_segment")
+
 
 def assign_segments(
     predictions: pd.DataFrame,
@@ -60,7 +63,9 @@ def assign_segments(
         Indexed by ``customer_id``: the input columns, ``churn_probability``,
         ``value_tier``, ``value_level``, ``risk_level``, ``cell``,
         ``cell_name``, ``action`` and, with RFM, ``r_score``, ``f_score``,
-        (``m_score``), ``rfm_score``, ``rfm_segment``.
+        (``m_score``), ``rfm_score``, ``rfm_segment``. Input columns of those
+        names (e.g. a ``value_tier`` stored by an earlier scoring run) are
+        recomputed and replaced.
     """
     df = validate_predictions(predictions, value_col=value_col, require_risk=True)
     has_rfm = {"frequency", "recency", "T"} <= set(df.columns)
@@ -69,8 +74,9 @@ def assign_segments(
     ids = df["customer_id"].to_numpy(dtype=str)
     index = pd.Index(ids, name="customer_id")
     position = rank_order(ids, df[value_col].to_numpy())
+    new = [*_SEGMENT_COLUMNS, *(_RFM_COLUMNS if rfm else ())]
     parts = [
-        df.drop(columns="customer_id").set_axis(index),
+        df.drop(columns=["customer_id", *(c for c in new if c in df.columns)]).set_axis(index),
         tiers_from_rank(position, index, tier_cuts, tier_labels).to_frame(),
         matrix_from_rank(
             position,

@@ -380,3 +380,92 @@ def test_export_is_all_or_nothing(tmp_path, monkeypatch):
     assert len(first) == 3
     with pytest.raises(DataValidationError, match="columns to export not found"):
         export_segment_lists(df, tmp_path, by="tier", columns=["nope"])
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def scored_file(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 500
+    df = pd.DataFrame(
+        {
+            "customer_id": [f"{i:05d}" for i in range(n)],
+            "clv": rng.gamma(1.0, 100.0, n),
+            "p_alive": rng.uniform(0, 1, n),
+            "value_tier": "stale",  # left over from an earlier run: recomputed
+        }
+    )
+    path = tmp_path / "scores.csv"
+    df.to_csv(path, index=False)
+    return df, path
+
+
+def test_cli_segments_from_file_with_export(tmp_path, scored_file, capsys):
+    import clvml.cli.segments  # noqa: F401  (registers the command)
+    from clvml.cli._app import run
+
+    df, path = scored_file
+    customers = pd.DataFrame(
+        {
+            "customer_id": df["customer_id"],
+            "acquisition_channel": np.where(np.arange(len(df)) % 2, "social", "search"),
+            "acquisition_cost": 20.0,
+        }
+    )
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    out_dir = tmp_path / "lists"
+    code = run(["segments", "--scores", str(path), "--export", str(out_dir),
+                "--customers", str(tmp_path / "customers.csv")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "500 customers" in out and "top 1%" in out and "next 40%" in out
+    assert "LTV:CAC by acquisition channel" in out and "social" in out
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert files == ["value_tier_next_40pct.csv", "value_tier_rest.csv",
+                     "value_tier_top_10pct.csv", "value_tier_top_1pct.csv"]  # fmt: skip
+    top = pd.read_csv(out_dir / "value_tier_top_1pct.csv", dtype={"customer_id": str})
+    assert len(top) == 5 and top["customer_id"].iloc[0] == df.loc[df["clv"].idxmax(), "customer_id"]
+    assert (top["value_tier"] == "top 1%").all()
+
+
+def test_cli_segments_from_crm_by_cell(tmp_path, scored_file, capsys, monkeypatch):
+    import sqlalchemy as sa
+
+    import clvml.cli._app
+    import clvml.cli.segments
+    from clvml.cli._app import run
+
+    df, _ = scored_file
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    df.to_sql("customer_scores", engine, index=False)
+    engine.dispose()
+    monkeypatch.setattr(clvml.cli._app.console, "width", 250)  # one line per table row
+    code = run(["segments", "--crm-url", url, "--by", "cell"])
+    out = capsys.readouterr().out
+    assert code == 0 and "high_value_high_risk" in out and "social care team" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ([], "exactly one of --scores"),
+        (["--crm-url", "sqlite:///x.db", "--table", "s; DROP TABLE t"], "table name"),
+        (["--scores", "nope.csv"], "no such file"),
+        (["--scores", "{scores}", "--by", "nope"], "missing segment column"),
+        (["--scores", "{scores}", "--tier-cuts", "a,b"], "comma-separated numbers"),
+        (["--scores", "{scores}", "--risk-thresholds", "0.9,0.1"], "risk_thresholds"),
+    ],
+)
+def test_cli_segments_bad_input(tmp_path, scored_file, capsys, monkeypatch, args, match):
+    import clvml.cli.segments  # noqa: F401
+    from clvml.cli._app import run
+
+    monkeypatch.chdir(tmp_path)
+    _, path = scored_file
+    code = run(["segments", *(a.replace("{scores}", str(path)) for a in args)])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -1,0 +1,182 @@
+"""``clvml segments``: the marketer segment table from scored customers, and CSV lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clvml.cli._app import app, console
+from clvml.exceptions import DataValidationError
+
+
+def _shares(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise DataValidationError(
+            f"{option} must be comma-separated numbers, e.g. 0.01,0.10,0.50", example=text
+        ) from None
+
+
+def _tier_labels(cuts: tuple[float, ...]) -> tuple[str, ...]:
+    from clvml.segments import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS
+
+    if cuts == DEFAULT_TIER_CUTS:
+        return DEFAULT_TIER_LABELS
+    return (*(f"top {100 * c:g}%" for c in cuts), "rest")
+
+
+def _load(scores: Path | None, crm_url: str | None, table: str) -> pd.DataFrame:
+    from clvml.data.io import read_table
+
+    if (scores is None) == (crm_url is None):
+        raise DataValidationError("give exactly one of --scores FILE or --crm-url URL")
+    if crm_url is not None:
+        return read_table(crm_url, table=table)
+    return read_table(scores)  # type: ignore[arg-type]
+
+
+def _render(summary: pd.DataFrame, by: str, actions: pd.Series | None) -> None:
+    out = Table(title=f"Segments by {by}", header_style="bold", title_justify="left")
+    out.add_column(by)
+    for name in ("customers", "% customers", "% value", "mean CLV", "mean churn risk"):
+        out.add_column(name, justify="right")
+    if actions is not None:
+        out.add_column("recommended action")
+    for label, row in summary.iterrows():
+        cells = [
+            escape(str(label)),
+            f"{int(row['n_customers']):,}",
+            f"{100 * row['share_of_customers']:.1f}",
+            f"{100 * row['share_of_value']:.1f}",
+            f"{row['mean_clv']:,.2f}",
+            f"{100 * row['mean_churn_probability']:.1f}%",
+        ]
+        if actions is not None:
+            cells.append(escape(str(actions.get(label, ""))))
+        out.add_row(*cells)
+    console.print(out)
+
+
+def _render_channels(table: pd.DataFrame) -> None:
+    out = Table(title="LTV:CAC by acquisition channel", header_style="bold", title_justify="left")
+    for name in ("channel", "customers", "mean LTV", "mean CAC", "LTV:CAC", "3:1 rule"):
+        out.add_column(name, justify="left" if name in ("channel", "3:1 rule") else "right")
+    for channel, row in table.iterrows():
+        out.add_row(
+            escape(str(channel)),
+            f"{int(row['n_customers']):,}",
+            f"{row['ltv_mean']:,.2f}",
+            f"{row['cac_mean']:,.2f}",
+            f"{row['ltv_cac']:.2f}",
+            escape(str(row["verdict"])),
+        )
+    console.print(out)
+
+
+@app.command()
+def segments(
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="Scored customers as CSV or Parquet (customer_id, clv, "
+            "churn_probability or p_alive; optionally frequency, recency, T, "
+            "monetary_value).",
+            dir_okay=False,
+        ),
+    ] = None,
+    crm_url: Annotated[
+        str | None,
+        typer.Option("--crm-url", help="SQLAlchemy URL of the CRM database holding the scores."),
+    ] = None,
+    table: Annotated[
+        str, typer.Option(help="Table of scores in the CRM database.")
+    ] = "customer_scores",
+    by: Annotated[
+        str,
+        typer.Option(
+            help="Segment column: value_tier, cell, rfm_segment, value_level, "
+            "risk_level, or any column of the scores."
+        ),
+    ] = "value_tier",
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            help="Customers table (CSV/Parquet) adding acquisition_channel and "
+            "acquisition_cost: prints LTV:CAC by channel.",
+            dir_okay=False,
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write one CSV of customers per segment into.", file_okay=False
+        ),
+    ] = None,
+    tier_cuts: Annotated[
+        str, typer.Option(help="Cumulative customer shares closing each value tier.")
+    ] = "0.01,0.10,0.50",
+    value_cuts: Annotated[
+        str, typer.Option(help="Shares of customers that are high and high+medium value.")
+    ] = "0.20,0.50",
+    risk_thresholds: Annotated[
+        str, typer.Option(help="Churn probabilities opening medium and high risk.")
+    ] = "0.30,0.60",
+) -> None:
+    """Print the segment table (counts, shares of customers and value, mean CLV and churn
+    risk) of scored customers, and optionally export the customer lists as CSV."""
+    from clvml.segments import (
+        assign_segments,
+        export_segment_lists,
+        ltv_cac_by_channel,
+        segment_summary,
+    )
+
+    data = _load(scores, crm_url, table)
+    cuts = _shares(tier_cuts, "--tier-cuts")
+    assigned = assign_segments(
+        data,
+        tier_cuts=cuts,
+        tier_labels=_tier_labels(cuts),
+        value_cuts=_shares(value_cuts, "--value-cuts"),
+        risk_thresholds=_shares(risk_thresholds, "--risk-thresholds"),
+    )
+    summary = segment_summary(assigned, by=by)
+    actions = None
+    if by == "cell":
+        actions = assigned.groupby("cell", observed=True)["action"].first()
+    source = escape(str(scores)) if scores is not None else f"table {table}"
+    console.print(f"{len(assigned):,} customers from {source}", highlight=False)
+    _render(summary, by, actions)
+    if customers is not None:
+        from clvml.data.io import read_table
+
+        extra = read_table(customers)
+        needed = ["customer_id", "acquisition_channel", "acquisition_cost"]
+        missing = [c for c in needed if c not in extra.columns]
+        if missing:
+            raise DataValidationError(
+                f"{customers}: customers table lacks {missing}", column=missing[0]
+            )
+        extra = extra[needed].astype({"customer_id": str}).set_index("customer_id")
+        joined = assigned.drop(columns=needed[1:], errors="ignore").join(extra, how="left")
+        unknown = joined["acquisition_channel"].isna()
+        if unknown.any():
+            raise DataValidationError(
+                "scored customers missing from the customers table",
+                column="customer_id",
+                n_rows=int(unknown.sum()),
+                example=joined.index[unknown][0],
+            )
+        _render_channels(ltv_cac_by_channel(joined))
+    if export is not None:
+        paths = export_segment_lists(assigned, export, by=by)
+        console.print(
+            f"wrote {len(paths)} customer lists to {escape(str(export))}", highlight=False
+        )
