@@ -696,19 +696,25 @@ def _with_rejected(
     return pd.concat([quarantined, extra], ignore_index=True)
 
 
-def _row_chunks(valid: pd.DataFrame) -> Iterator[list[tuple[Any, ...]]]:
+def _row_chunks(valid: pd.DataFrame) -> Iterator[Iterator[tuple[Any, ...]]]:
     """Rows as tuples of Python values (None for NULL), in chunks to bound memory."""
     for start in range(0, len(valid), _CHUNK):
         part = valid.iloc[start : start + _CHUNK]
         cols = []
         for c in STAGED_COLUMNS:
-            a = part[c].to_numpy()
-            if a.dtype.kind == "f":
-                obj = a.astype(object)
-                obj[np.isnan(a)] = None
-                a = obj
-            cols.append(a.tolist())
-        yield list(zip(*cols, strict=True))
+            s = part[c]
+            if s.dtype.kind == "f":
+                a = s.to_numpy()
+                nan = np.isnan(a)
+                if nan.any():
+                    obj = a.astype(object)
+                    obj[nan] = None
+                    cols.append(obj.tolist())
+                else:
+                    cols.append(a.tolist())
+            else:
+                cols.append(s.to_numpy(dtype=object, na_value=None).tolist())
+        yield zip(*cols, strict=True)
 
 
 def _copy_postgres(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> None:

@@ -23,6 +23,7 @@ REQUIRED = ("customer_id", "clv")
 _TEXT = ("segment", "value_tier")
 _NON_NEGATIVE = ("clv_lower", "clv_upper", "expected_purchases", "expected_avg_spend")
 _PROBABILITIES = ("p_alive", "churn_probability")
+_STRING = pd.StringDtype("pyarrow")
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class ScoreSplit:
     Attributes
     ----------
     valid : pandas.DataFrame
-        Rows to write, with exactly the score columns in table order: ``customer_id``
-        as str, numeric columns as float64 (NaN = NULL), text columns as object.
+        Rows to write, with exactly the score columns in table order: text columns
+        as Arrow-backed strings (<NA> = NULL), numeric columns as float64 (NaN = NULL).
     quarantined : pandas.DataFrame
         One row per rejected input row: ``row_number`` (0-based position in the
         input), ``customer_id`` (as text, or None), ``reason`` and ``payload``
@@ -56,23 +57,26 @@ def _json_value(v: object) -> object:
     return str(v)
 
 
-def _customer_ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Return customer ids as an object array of str (None where missing) and a missing mask."""
+def _as_text(col: pd.Series) -> pd.Series:
+    """The column as Arrow-backed strings; missing values stay missing (<NA>)."""
+    if col.dtype == _STRING:
+        return col.reset_index(drop=True)
+    if col.dtype == object:  # mixed objects: str() each present value
+        col = col.map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v))
+    return col.astype(_STRING).reset_index(drop=True)
+
+
+def _customer_ids(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Return customer ids as strings and a mask of missing or blank ids."""
     if pd.api.types.is_float_dtype(col) or pd.api.types.is_bool_dtype(col):
         raise DataValidationError(
             f"must hold strings or integers, not {col.dtype}",
             column="customer_id",
             n_rows=len(col),
         )
-    missing = col.isna().to_numpy()
-    ids = col.astype(object).to_numpy(copy=True)
-    present = ~missing
-    ids[present] = [s if isinstance(s, str) else str(s) for s in ids[present]]
-    ids[missing] = None
-    stripped = pd.Series(ids[present], dtype=object).str.strip()
-    empty = np.zeros(len(col), dtype=bool)
-    empty[present] = (stripped == "").to_numpy()
-    return ids, missing | empty
+    ids = _as_text(col)
+    blank = (ids.str.strip() == "").fillna(True).to_numpy(dtype=bool)
+    return ids, blank
 
 
 def split_scores(scores: pd.DataFrame) -> ScoreSplit:
@@ -143,24 +147,15 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
 
     ids, missing_id = _customer_ids(scores["customer_id"])
     flag(missing_id, "missing customer_id")
-    ok_ids = ~missing_id
-    dup = np.zeros(n, dtype=bool)
-    dup[ok_ids] = pd.Series(ids[ok_ids]).duplicated(keep=False).to_numpy()
-    flag(dup, "duplicate customer_id in batch")
+    flag(ids.duplicated(keep=False).to_numpy() & ~missing_id, "duplicate customer_id in batch")
 
     out: dict[str, object] = {"customer_id": ids}
     for col in SCORE_COLUMNS:
         if col == "customer_id":
             continue
         if col in _TEXT:
-            if col in scores.columns:
-                raw = scores[col].astype(object).to_numpy(copy=True)
-                na = pd.isna(raw)
-                raw[~na] = [v if isinstance(v, str) else str(v) for v in raw[~na]]
-                raw[na] = None
-            else:
-                raw = np.full(n, None, dtype=object)
-            out[col] = raw
+            given = scores[col] if col in scores.columns else pd.Series([pd.NA] * n)
+            out[col] = _as_text(given)
             continue
         if col not in scores.columns:
             out[col] = np.full(n, np.nan)
@@ -181,16 +176,15 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     with np.errstate(invalid="ignore"):
         flag(np.asarray(out["clv_lower"]) > np.asarray(out["clv_upper"]), "clv_lower > clv_upper")
     for col in ("customer_id", *_TEXT):
-        arr = np.asarray(out[col], dtype=object)
-        has = arr != None  # noqa: E711 - element-wise comparison on an object array
-        if has.any():
-            nul = np.zeros(n, dtype=bool)
-            nul[has] = pd.Series(arr[has], dtype=object).str.contains("\x00", regex=False)
-            flag(nul, f"{col} contains a NUL character")
+        text = out[col]
+        assert isinstance(text, pd.Series)
+        nul = text.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        flag(nul, f"{col} contains a NUL character")
 
     bad = reasons != ""
     valid = pd.DataFrame({c: out[c] for c in SCORE_COLUMNS})[~bad].reset_index(drop=True)
     rows = np.flatnonzero(bad)
+    bad_ids = ids.iloc[rows].to_numpy(dtype=object, na_value=None)
     original = scores.iloc[rows]
     payloads = [
         {str(k): _json_value(v) for k, v in rec.items()}
@@ -199,7 +193,7 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     quarantined = pd.DataFrame(
         {
             "row_number": rows.astype("int64"),
-            "customer_id": pd.Series(ids[rows], dtype=object),
+            "customer_id": pd.Series(bad_ids, dtype=object),
             "reason": pd.Series([r[:-2] for r in reasons[rows]], dtype=object),
             "payload": pd.Series(payloads, dtype=object),
         }

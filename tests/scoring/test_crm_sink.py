@@ -497,3 +497,25 @@ def test_password_never_logged(pg_url: str, caplog: pytest.LogCaptureFixture) ->
     assert caplog.records  # the engine did log
     assert "s3cr3t" not in caplog.text
     assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "string[pyarrow]", "string[python]"])
+def test_missing_and_blank_ids_are_caught_in_every_string_dtype(dtype: str) -> None:
+    frame = pd.DataFrame(
+        {"customer_id": pd.Series(["a", None, " ", "b", "a\x00"], dtype=dtype), "clv": 1.0}
+    )
+    s = split_scores(frame)
+    assert s.valid["customer_id"].tolist() == ["a", "b"]
+    assert s.quarantined["reason"].tolist() == [
+        "missing customer_id",
+        "missing customer_id",
+        "customer_id contains a NUL character",
+    ]
+    assert s.quarantined["customer_id"].tolist() == [None, " ", "a\x00"]
+
+
+def test_integer_ids_become_text_and_float_ids_are_refused() -> None:
+    s = split_scores(pd.DataFrame({"customer_id": [10, 20], "clv": [1.0, 2.0]}))
+    assert s.valid["customer_id"].tolist() == ["10", "20"]
+    with pytest.raises(DataValidationError, match=r"column 'customer_id'.*not float64"):
+        split_scores(pd.DataFrame({"customer_id": [1.0, 2.0], "clv": [1.0, 2.0]}))
