@@ -44,8 +44,9 @@ def run(argv: Sequence[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except USER_ERRORS as exc:
         msg = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"
+        err_console.print("error: ", style="bold red", end="")
         err_console.print(
-            f"[bold red]error:[/] {type(exc).__name__}: {msg}", highlight=False, soft_wrap=True
+            f"{type(exc).__name__}: {msg}", markup=False, highlight=False, soft_wrap=True
         )
         return 2
     return 0
