@@ -63,6 +63,8 @@ __all__ = ["CRMSink", "RunResult", "ScoreRun"]
 
 _RUN_NAMESPACE = uuid.UUID("6f1d3c1e-2f4b-5a8e-9c7d-0b1a2c3d4e5f")
 _CHUNK = 50_000
+#: Advisory-lock key serialising schema migrations of every clvml table ("clvml" in ASCII).
+_MIGRATION_LOCK = 0x636C766D6C
 _PG_TYPES = ["text", *["float8"] * 7, "text", "text"]
 
 
@@ -332,7 +334,7 @@ def _sqlite_explicit_transactions(engine: Engine) -> None:
 
 def _migrate_locked(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
     if conn.dialect.name == "postgresql":  # concurrent CREATE TABLE IF NOT EXISTS can collide
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": 0x636C766D6C})
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _MIGRATION_LOCK})
     return migrate(conn, tables)
 
 
@@ -389,6 +391,7 @@ class ScoreRun:
         self.scored_at: datetime | None = None
         self._conn: Connection | None = None
         self._lock: Any = None
+        self._started = False  # our run row exists (so a failure can be recorded on it)
         self._done = False
         self.result: RunResult | None = None
 
@@ -407,6 +410,7 @@ class ScoreRun:
             with conn.begin():
                 _migrate_locked(conn, sink.tables)
                 self._start(conn)
+            self._started = True
         except sa.exc.DBAPIError as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)
             raise self._wrap(exc) from None
@@ -425,7 +429,7 @@ class ScoreRun:
         if conn is None:
             return
         try:
-            if not self._done:
+            if self._started and not self._done:
                 reason = (
                     "run ended without writing scores"
                     if exc is None

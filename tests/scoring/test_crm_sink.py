@@ -519,3 +519,13 @@ def test_integer_ids_become_text_and_float_ids_are_refused() -> None:
     assert s.valid["customer_id"].tolist() == ["10", "20"]
     with pytest.raises(DataValidationError, match=r"column 'customer_id'.*not float64"):
         split_scores(pd.DataFrame({"customer_id": [1.0, 2.0], "clv": [1.0, 2.0]}))
+
+
+def test_run_id_of_another_model_is_refused_and_left_alone(sink: CRMSink) -> None:
+    first = sink.write(make_scores(3), **RUN)
+    with pytest.raises(DataValidationError, match="already belongs to table 'customer_scores'"):
+        sink.write(make_scores(3), model_name="other", model_version="1", run_id=first.run_id)
+    runs = sink.read_runs()
+    assert runs[["run_id", "status", "model_name"]].values.tolist() == [
+        [first.run_id, "succeeded", "bgnbd+gg"]
+    ]
