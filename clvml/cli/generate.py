@@ -37,10 +37,13 @@ def generate(
     ] = 1.0,
     sentiment_effect: Annotated[
         float, typer.Option(help="Drop of the dropout log-odds per SD of latent satisfaction.")
-    ] = 0.5,
+    ] = 1.0,
     advocacy_effect: Annotated[
         float, typer.Option(help="Log purchase-rate increase per SD of latent advocacy.")
-    ] = 0.4,
+    ] = 0.5,
+    disengagement_effect: Annotated[
+        float, typer.Option(help="Share of routine engagement that stops after dropout.")
+    ] = 0.8,
     control_share: Annotated[
         float, typer.Option(help="Share of customers the care team does not answer.")
     ] = 0.2,
@@ -52,7 +55,7 @@ def generate(
         float, typer.Option(help="Weeks of data after the calibration end (the holdout).")
     ] = 52.0,
     placebo: Annotated[
-        bool, typer.Option("--placebo", help="Set all three effects to 0 (no social signal).")
+        bool, typer.Option("--placebo", help="Set all four effects to 0 (no social signal).")
     ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace OUT if it exists and is not empty.")
@@ -65,7 +68,7 @@ def generate(
     which the social data carry no signal about purchasing.
     """
     if placebo:
-        social_effect = sentiment_effect = advocacy_effect = 0.0
+        social_effect = sentiment_effect = advocacy_effect = disengagement_effect = 0.0
     began = time.perf_counter()
     ds = generate_social_commerce(
         customers,
@@ -76,6 +79,7 @@ def generate(
         social_effect=social_effect,
         sentiment_effect=sentiment_effect,
         advocacy_effect=advocacy_effect,
+        disengagement_effect=disengagement_effect,
         control_share=control_share,
     )
     path = write_dataset(ds, out, fmt=fmt.value, overwrite=overwrite)
@@ -96,6 +100,6 @@ def generate(
         f"control group {ds.customers['control_group'].mean():.1%}; "
         f"holdout churn {truth['churned'].mean():.1%}; "
         f"effects social={social_effect:g} sentiment={sentiment_effect:g} "
-        f"advocacy={advocacy_effect:g}; {elapsed:.1f} s",
+        f"advocacy={advocacy_effect:g} disengagement={disengagement_effect:g}; {elapsed:.1f} s",
         highlight=False,
     )

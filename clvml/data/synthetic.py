@@ -39,9 +39,24 @@ latent rates shifted by engagement, so the value of social features is known:
 * **Spend**: :math:`\nu_i \sim \mathrm{Gamma}(q, \text{rate}=v)`, each order
   :math:`z \sim \mathrm{Gamma}(p, \text{rate}=\nu_i)` times a segment factor.
 * **Engagement** is generated from the latent satisfaction, advocacy and an
-  engagement propensity only, never from the purchase process. With
-  ``social_effect = sentiment_effect = advocacy_effect = 0`` the engagement
-  data are independent of purchasing and dropout: the placebo world.
+  engagement propensity (Poisson events per kind over the customer's whole
+  observation), not from the purchase process, with one exception: a share
+  ``disengagement_effect`` of the routine events (all but complaints, care
+  replies and praise) after the customer's dropout is removed, as people who
+  have left stop opening emails and visiting. With ``social_effect =
+  sentiment_effect = advocacy_effect = disengagement_effect = 0`` the
+  engagement data are independent of purchasing and dropout: the placebo world.
+* **Care**: each complaint of a treated customer is answered with probability
+  ``answer_rate`` after a log-normal delay (median 3 hours); the reply resolves
+  it with probability 0.8 if it came within 6 hours, else 0.5, independently
+  of the customer. A resolved complaint is followed by praise (a positive
+  mention, or a review for email and phone complaints) with probability
+  ``praise_rate``.
+* **Texts** (mentions, comments, direct messages, reviews) have polarity +1,
+  0 or -1 as :math:`s_i + 0.25 + \varepsilon` (:math:`\varepsilon \sim
+  N(0, 0.7^2)`) is above 0.4, between, or below -0.4; complaints are negative,
+  praise positive, care replies neutral. The polarity each text was written
+  with is in ``texts_truth``.
 
 Truth (one row per customer), with :math:`\tau_i` the customer's age at the
 calibration end, :math:`H` the horizon in weeks and :math:`p_i` the dropout
@@ -115,25 +130,26 @@ _WEEK = np.timedelta64(7 * 86_400_000_000_000, "ns")
 _NS_PER_WEEK = 7 * 86_400 * 10**9
 _CH = {c: i for i, c in enumerate(CHANNELS)}
 _KIND = {k: i for i, k in enumerate(KINDS)}
+_CARE_KINDS = np.array([_KIND["complaint"], _KIND["reply"]], dtype=np.int8)
 
 # kind: (base rate per week, {channel: share}, carries text, public (has reach),
 #        exponents on (satisfaction, advocacy), exponent on engagement propensity)
 _SPECS: dict[str, tuple[float, dict[str, float], bool, bool, tuple[float, float], float]] = {
-    "email_open": (0.015, {"email": 1.0}, False, False, (0.3, 0.0), 1.0),
-    "email_click": (0.003, {"email": 1.0}, False, False, (0.3, 0.0), 1.0),
+    "email_open": (0.02, {"email": 1.0}, False, False, (0.5, 0.0), 1.0),
+    "email_click": (0.004, {"email": 1.0}, False, False, (0.5, 0.0), 1.0),
     "self_help_view": (0.004, {"web": 0.7, "app": 0.3}, False, False, (-0.3, 0.0), 1.0),
     "like": (
-        0.006, {"twitter": 0.3, "facebook": 0.3, "instagram": 0.35, "linkedin": 0.05},
-        False, False, (0.0, 0.5), 1.0,
+        0.01, {"twitter": 0.3, "facebook": 0.3, "instagram": 0.35, "linkedin": 0.05},
+        False, False, (0.0, 1.0), 1.0,
     ),
     "share": (
-        0.002, {"twitter": 0.3, "facebook": 0.35, "instagram": 0.25, "linkedin": 0.1},
-        False, True, (0.2, 0.8), 1.0,
+        0.004, {"twitter": 0.3, "facebook": 0.35, "instagram": 0.25, "linkedin": 0.1},
+        False, True, (0.2, 1.0), 1.0,
     ),
-    "retweet": (0.0015, {"twitter": 1.0}, False, True, (0.0, 0.8), 1.0),
+    "retweet": (0.003, {"twitter": 1.0}, False, True, (0.0, 1.0), 1.0),
     "mention": (
-        0.003, {"twitter": 0.45, "facebook": 0.2, "instagram": 0.3, "linkedin": 0.05},
-        True, True, (0.0, 0.5), 1.0,
+        0.005, {"twitter": 0.45, "facebook": 0.2, "instagram": 0.3, "linkedin": 0.05},
+        True, True, (0.0, 0.7), 1.0,
     ),
     "comment": (
         0.002, {"twitter": 0.1, "facebook": 0.4, "instagram": 0.45, "linkedin": 0.05},
@@ -240,6 +256,16 @@ class _Events:
             part[key] = np.broadcast_to(value, (n,)).astype(part[key].dtype)
         self.parts.append(part)
 
+    def lapse(self, dropout_time: np.ndarray, share: float, rng: np.random.Generator) -> None:
+        """Thin routine events after each customer's dropout, keeping ``1 - share`` of them."""
+        for part in self.parts:
+            u = rng.random(part["idx"].size)
+            routine = ~np.isin(part["kind"], _CARE_KINDS) & (part["group"] != 2)
+            drop = routine & (part["t"] > dropout_time[part["idx"]]) & (u < share)
+            if drop.any():
+                for key in part:
+                    part[key] = part[key][~drop]
+
     def concat(self) -> dict[str, np.ndarray]:
         return {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
 
@@ -252,14 +278,15 @@ def generate_social_commerce(
     calibration_end: str | pd.Timestamp | None = None,
     horizon: float = 52.0,
     social_effect: float = 1.0,
-    sentiment_effect: float = 0.5,
-    advocacy_effect: float = 0.4,
+    sentiment_effect: float = 1.0,
+    advocacy_effect: float = 0.5,
+    disengagement_effect: float = 0.8,
     control_share: float = 0.2,
     spanish_share: float = 0.3,
     answer_rate: float = 0.9,
     praise_rate: float = 0.5,
     engagement_scale: float = 1.0,
-    bgnbd: tuple[float, float, float, float] = (0.6, 8.0, 1.0, 4.0),
+    bgnbd: tuple[float, float, float, float] = (0.6, 8.0, 1.25, 5.0),
     gamma_gamma: tuple[float, float, float] = (6.0, 4.0, 15.0),
 ) -> SocialCommerceData:
     """Generate a social-commerce world whose ground truth is known.
@@ -280,11 +307,15 @@ def generate_social_commerce(
         calibration end; the data end at ``calibration_end + horizon``.
     social_effect : float, default 1.0
         Drop of the dropout log-odds after a care reply resolved a complaint.
-    sentiment_effect : float, default 0.5
+    sentiment_effect : float, default 1.0
         Drop of the dropout log-odds per standard deviation of latent
         satisfaction (unhappy customers leave more).
-    advocacy_effect : float, default 0.4
+    advocacy_effect : float, default 0.5
         Log purchase-rate increase per standard deviation of latent advocacy.
+    disengagement_effect : float, default 0.8
+        Share of a customer's routine engagement (everything but complaints,
+        care replies and praise) that stops after they drop out: 0 keeps
+        engagement blind to dropout, 1 silences it.
     control_share : float, default 0.2
         Share of customers randomised to the control group (no care replies).
     spanish_share : float, default 0.3
@@ -295,7 +326,7 @@ def generate_social_commerce(
         Probability that a resolved complaint is followed by praise.
     engagement_scale : float, default 1.0
         Multiplier of every inbound engagement rate.
-    bgnbd : tuple, default (0.6, 8.0, 1.0, 4.0)
+    bgnbd : tuple, default (0.6, 8.0, 1.25, 5.0)
         BG/NBD ``(r, alpha, a, b)`` in weeks, before engagement effects.
     gamma_gamma : tuple, default (6.0, 4.0, 15.0)
         Gamma-Gamma ``(p, q, v)`` before the segment spend factor.
@@ -354,7 +385,7 @@ def generate_social_commerce(
     lang = (rng_c.random(n) < spanish_share).astype(np.int8)
     satisfaction = rng_c.standard_normal(n)
     advocacy = rng_c.standard_normal(n)
-    propensity = rng_c.gamma(1.2, 1.0 / 1.2, n)
+    propensity = rng_c.gamma(2.0, 1.0 / 2.0, n)
     followers = np.exp(rng_c.normal(4.0, 1.3, n))
     lam0 = rng_c.gamma(r, 1.0 / alpha, n)
     p_base = np.clip(rng_c.beta(a, b, n), 1e-9, 1 - 1e-9)
@@ -456,6 +487,7 @@ def generate_social_commerce(
     p0 = expit(logit(p_base) - sentiment_effect * satisfaction)
     p1 = expit(logit(p0) - social_effect)
     sim = bgnbd_process(lam, p0, T, rng_b, change_time=change, p_after=p1, purchase_times=True)
+    ev.lapse(sim["dropout_time"], disengagement_effect, rng_e)
 
     # ---- transactions ----------------------------------------------------------------
     t_idx = np.concatenate([np.arange(n), sim["customer_index"]])
@@ -568,6 +600,7 @@ def generate_social_commerce(
         "social_effect": float(social_effect),
         "sentiment_effect": float(sentiment_effect),
         "advocacy_effect": float(advocacy_effect),
+        "disengagement_effect": float(disengagement_effect),
         "control_share": float(control_share),
         "spanish_share": float(spanish_share),
         "answer_rate": float(answer_rate),
@@ -692,6 +725,8 @@ _DATES = {
 
 def _read_csv_table(file: Path, name: str) -> pd.DataFrame:
     frame = pd.read_csv(file, dtype={"customer_id": "str"}, parse_dates=_DATES[name])
+    for col in _DATES[name]:
+        frame[col] = frame[col].astype("datetime64[ns]")
     if name == "engagement":
         frame["resolved"] = frame["resolved"].astype("boolean")
     return frame
