@@ -1,8 +1,8 @@
 """The ``clvml`` command line: a thin typer layer over the library.
 
 Each command lives in its own module of this package and registers itself on
-:data:`app`; this module only assembles them and turns clvml errors into one
-readable line and a non-zero exit code.
+:data:`app`; this module only assembles them. :func:`clvml.cli._app.run` turns
+errors a user can fix into one readable line and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import sys
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from clvml.cli._app import app, run  # noqa: E402
-from clvml.cli import demo as _demo  # noqa: E402,F401  (registers `clvml demo`)
+# Importing a command module registers its command on the app.
+from clvml.cli import demo as _demo  # noqa: F401
+from clvml.cli import generate as _generate  # noqa: F401
+from clvml.cli import segments as _segments  # noqa: F401
+from clvml.cli import validate as _validate  # noqa: F401
+from clvml.cli._app import app, run
 
 __all__ = ["app", "main"]
 
