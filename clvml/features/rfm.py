@@ -60,6 +60,7 @@ No Python loop runs over customers or rows.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,35 @@ def _require_columns(transactions: Any, columns: list[str]) -> None:
         raise DataValidationError("the transactions are empty: expected at least one row")
 
 
+@dataclass(frozen=True)
+class _Customers:
+    """Integer codes of the transactions' customers.
+
+    ``codes`` (one per transaction) index ``labels``, or are the integer IDs minus
+    ``offset`` when ``labels`` is None; ``order`` lists the codes in the sorted order of
+    their labels (None when codes already follow it). Codes need not be dense: a code
+    without transactions is simply absent from the summary.
+    """
+
+    codes: np.ndarray
+    n_codes: int
+    labels: pd.Index | None = None
+    order: np.ndarray | None = None
+    offset: int = 0
+    dtype: Any = None
+
+    def rows(self, present: np.ndarray) -> np.ndarray:
+        """Codes with ``present`` true, in the sorted order of their labels."""
+        if self.order is None:
+            return np.flatnonzero(present)
+        return self.order[present[self.order]]
+
+    def index(self, rows: np.ndarray, name: str) -> pd.Index:
+        if self.labels is None:
+            return pd.Index(rows + self.offset, dtype=self.dtype, name=name)
+        return self.labels.take(rows).rename(name)
+
+
 def _missing_ids(n_rows: int, column: str) -> DataValidationError:
     return DataValidationError(
         "are missing (NaN/None); expected a customer ID on every transaction",
@@ -120,11 +150,11 @@ def _missing_ids(n_rows: int, column: str) -> DataValidationError:
     )
 
 
-def _encode_strings(ids: pd.Series, column: str) -> tuple[np.ndarray, pd.Index] | None:
-    """Sorted codes of string IDs by Arrow's hash and sort kernels, or None if not strings.
+def _encode_strings(ids: pd.Series, column: str) -> _Customers | None:
+    """Codes of string IDs from Arrow's hash kernel, or None if the IDs are not strings.
 
-    Much faster than :func:`pandas.factorize` on object or Arrow strings; the order is
-    that of the UTF-8 bytes, i.e. of the code points, as Python and pandas sort them.
+    Much faster than :func:`pandas.factorize`; the labels are sorted by their UTF-8
+    bytes, i.e. by code point, as Python and pandas sort strings.
     """
     is_object = ids.dtype == object
     if not (is_object or isinstance(ids.dtype, (pd.StringDtype, pd.ArrowDtype))):
@@ -141,32 +171,24 @@ def _encode_strings(ids: pd.Series, column: str) -> tuple[np.ndarray, pd.Index] 
         raise _missing_ids(arr.null_count, column)
     encoded = pc.dictionary_encode(arr)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = rank[encoded.indices.to_numpy()]
-    labels = encoded.dictionary.take(pa.array(order))
     if is_object:
         # infer the dtype as a groupby does (``str`` under pandas 3), as lifetimes returns
-        uniques = pd.Index(labels.to_numpy(zero_copy_only=False), name=column)
+        labels = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False))
     else:
-        uniques = pd.Index(pd.array(labels, dtype=ids.dtype), name=column)
-    return codes, uniques
+        labels = pd.Index(pd.array(encoded.dictionary, dtype=ids.dtype))
+    return _Customers(encoded.indices.to_numpy(), len(labels), labels, order)
 
 
-def _encode_customers(ids: pd.Series, column: str) -> tuple[np.ndarray, pd.Index]:
-    """Return codes of the customer IDs in sorted order and the sorted unique IDs."""
-    integer = isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu"
-    if integer:
+def _encode_customers(ids: pd.Series, column: str) -> _Customers:
+    """Integer codes of the customer IDs (see :class:`_Customers`)."""
+    if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
         values = ids.to_numpy()
         lo, hi = int(values.min()), int(values.max())
-        if hi - lo <= 4 * len(values) + 1_000_000:
-            # Dense integer IDs: a bitmap and a running count give sorted codes in O(n).
-            shifted = values - values.dtype.type(lo)
-            present = np.zeros(hi - lo + 1, dtype=bool)
-            present[shifted] = True
-            rank = np.cumsum(present, dtype=np.int64) - 1
-            uniques = pd.Index(np.flatnonzero(present) + lo, dtype=ids.dtype, name=column)
-            return rank[shifted], uniques
+        if hi - lo <= 2 * len(values) + 1_000_000 and hi < 2**62:
+            # Dense integer IDs are their own codes (offset by the smallest).
+            idx = np.int32 if hi - lo < np.iinfo(np.int32).max else np.int64
+            codes = np.subtract(values, values.dtype.type(lo), dtype=idx, casting="unsafe")
+            return _Customers(codes, hi - lo + 1, offset=lo, dtype=ids.dtype)
     else:
         encoded = _encode_strings(ids, column)
         if encoded is not None:
@@ -184,7 +206,7 @@ def _encode_customers(ids: pd.Series, column: str) -> tuple[np.ndarray, pd.Index
         raise _missing_ids(int(np.count_nonzero(missing)), column)
     if uniques.dtype == object:  # infer the dtype as a groupby does
         uniques = pd.Index(np.asarray(uniques, dtype=object))
-    return codes, pd.Index(uniques, name=column)
+    return _Customers(codes, len(uniques), pd.Index(uniques))
 
 
 def _as_timestamp(value: Any, datetime_format: str | None, name: str) -> pd.Timestamp:
@@ -335,7 +357,7 @@ def _merge_periods(
     codes: np.ndarray,
     periods: np.ndarray,
     amounts: np.ndarray | None,
-    n_customers: int,
+    n_codes: int,
 ) -> tuple[sp.csr_array, int]:
     """Customers x periods matrix, one stored entry per (customer, period) with a purchase.
 
@@ -345,38 +367,38 @@ def _merge_periods(
     """
     p0 = int(periods.min())
     span = int(periods.max()) - p0 + 1
-    big = max(span, n_customers, len(codes)) >= np.iinfo(np.int32).max
+    big = max(span, n_codes, len(codes)) >= np.iinfo(np.int32).max
     idx = np.int64 if big else np.int32
-    cols = (periods - p0).astype(idx, copy=False)
+    cols = np.subtract(periods, p0, dtype=idx, casting="unsafe")
     rows = codes.astype(idx, copy=False)
+    # Without amounts only the structure is used: int8 flags may wrap when summed, but
+    # the entry is kept either way.
     data = np.ones(len(codes), dtype=np.int8) if amounts is None else amounts
-    # int8 flags may wrap when summed, but the entry is kept either way; only their
-    # structure is used then.
-    matrix = sp.csr_array((data, (rows, cols)), shape=(n_customers, span))
+    matrix = sp.csr_array((data, (rows, cols)), shape=(n_codes, span))
     if not matrix.has_canonical_format:  # pragma: no cover - tocsr already sums and sorts
         matrix.sum_duplicates()
     return matrix, p0
 
 
 def _summarise(
+    customers: _Customers,
     codes: np.ndarray,
     periods: np.ndarray,
     amounts: np.ndarray | None,
-    n_customers: int,
     end_ordinal: int,
     freq_multiplier: float,
     include_first_transaction: bool,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Customers present (bool mask over codes) and their frequency, recency, T, monetary."""
-    matrix, p0 = _merge_periods(codes, periods, amounts, n_customers)
+    """The summary's rows (codes in output order) and frequency, recency, T, monetary."""
+    matrix, p0 = _merge_periods(codes, periods, amounts, customers.n_codes)
     indptr = matrix.indptr
     n_periods = np.diff(indptr)
     present = n_periods > 0
-    starts = indptr[:-1][present]
-    ends = indptr[1:][present]
-    n_periods = n_periods[present]
+    rows = customers.rows(present)
+    starts = indptr[rows]
     first = matrix.indices[starts].astype(np.int64) + p0
-    last = matrix.indices[ends - 1].astype(np.int64) + p0
+    last = matrix.indices[indptr[rows + 1] - 1].astype(np.int64) + p0
+    n_periods = n_periods[rows]
     frequency = n_periods if include_first_transaction else n_periods - 1
     out = {
         "frequency": frequency.astype(np.float64),
@@ -387,11 +409,15 @@ def _summarise(
         data = matrix.data  # the matrix is ours: edit in place
         if not include_first_transaction:
             data[starts] = 0.0
-        totals = np.add.reduceat(data, starts) if len(starts) else np.zeros(0)
+        # per-code totals of the stored entries: segments of the non-empty rows, in order
+        totals = np.zeros(customers.n_codes)
+        nonempty = np.flatnonzero(present)
+        if len(nonempty):
+            totals[nonempty] = np.add.reduceat(data, indptr[nonempty])
         with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 for one-period customers
-            mean = totals / frequency
+            mean = totals[rows] / frequency
         out["monetary_value"] = np.where(frequency > 0, mean, 0.0)
-    return present, out
+    return rows, out
 
 
 def _report_excluded(n_rows: int, end: np.datetime64, what: str) -> None:
@@ -488,7 +514,8 @@ def rfm_summary(
     _require_columns(transactions, columns)
     freq_multiplier = _check_positive("freq_multiplier", freq_multiplier)
     dtype = _period_dtype(freq)
-    codes, uniques = _encode_customers(transactions[customer_id_col], customer_id_col)
+    customers = _encode_customers(transactions[customer_id_col], customer_id_col)
+    codes = customers.codes
     values, tz = _datetimes(transactions, datetime_col, datetime_format)
     amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
     periods = _period_ordinals(values, dtype)
@@ -514,17 +541,16 @@ def rfm_summary(
         amounts = amounts[keep] if amounts is not None else None
     _report_excluded(n_after, end, "in periods after")
 
-    present, stats = _summarise(
+    rows, stats = _summarise(
+        customers,
         codes,
         periods,
         amounts,
-        len(uniques),
         end_ordinal,
         freq_multiplier,
         include_first_transaction,
     )
-    index = uniques[present] if n_after else uniques
-    summary = pd.DataFrame(stats, index=index)
+    summary = pd.DataFrame(stats, index=customers.index(rows, customer_id_col))
     summary.attrs["n_rows_after_observation_end"] = n_after
     return summary
 
@@ -597,7 +623,8 @@ def calibration_holdout_summary(
         )
     freq_multiplier = _check_positive("freq_multiplier", freq_multiplier)
     dtype = _period_dtype(freq)
-    codes, uniques = _encode_customers(transactions[customer_id_col], customer_id_col)
+    customers = _encode_customers(transactions[customer_id_col], customer_id_col)
+    codes = customers.codes
     values, tz = _datetimes(transactions, datetime_col, datetime_format)
     amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
 
@@ -639,32 +666,37 @@ def calibration_holdout_summary(
     cal_values = values[in_cal]
     cal_codes = codes[in_cal]
     cal_ordinal = _scalar_ordinal(cal_end, dtype)
-    present, stats = _summarise(
+    rows, stats = _summarise(
+        customers,
         cal_codes,
         _period_ordinals(cal_values, dtype),
         amounts[in_cal] if amounts is not None else None,
-        len(uniques),
         cal_ordinal,
         freq_multiplier,
         include_first_transaction,
     )
 
     hold_codes = codes[in_hold]
+    n_codes = customers.n_codes
     hold_matrix, _ = _merge_periods(
-        hold_codes, _period_ordinals(values[in_hold], dtype), None, len(uniques)
+        hold_codes, _period_ordinals(values[in_hold], dtype), None, n_codes
     )
     hold_periods = np.diff(hold_matrix.indptr)
     result = {f"{k}_cal": v for k, v in stats.items()}
-    result["frequency_holdout"] = hold_periods[present].astype(np.float64)
+    result["frequency_holdout"] = hold_periods[rows].astype(np.float64)
     if amounts is not None:
-        n_tx = np.bincount(hold_codes, minlength=len(uniques))[present]
-        spend = np.bincount(hold_codes, weights=amounts[in_hold], minlength=len(uniques))[present]
+        n_tx = np.bincount(hold_codes, minlength=n_codes)[rows]
+        spend = np.bincount(hold_codes, weights=amounts[in_hold], minlength=n_codes)[rows]
         with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 without holdout purchases
             result["monetary_value_holdout"] = np.where(n_tx > 0, spend / n_tx, 0.0)
     duration = (_scalar_ordinal(obs_end, dtype) - cal_ordinal) / freq_multiplier
-    result["duration_holdout"] = np.full(int(np.count_nonzero(present)), duration)
+    result["duration_holdout"] = np.full(len(rows), duration)
 
-    summary = pd.DataFrame(result, index=uniques[present])
+    summary = pd.DataFrame(result, index=customers.index(rows, customer_id_col))
     summary.attrs["n_rows_after_observation_end"] = n_after
-    summary.attrs["n_customers_holdout_only"] = int(np.count_nonzero((hold_periods > 0) & ~present))
+    in_cal_summary = np.zeros(n_codes, dtype=bool)
+    in_cal_summary[rows] = True
+    summary.attrs["n_customers_holdout_only"] = int(
+        np.count_nonzero((hold_periods > 0) & ~in_cal_summary)
+    )
     return summary
