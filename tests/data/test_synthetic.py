@@ -19,6 +19,7 @@ from clvml.data.synthetic import (
     KINDS,
     OutputExistsError,
     generate_social_commerce,
+    load_social_commerce,
     read_dataset,
     write_dataset,
 )
@@ -280,7 +281,17 @@ def test_placebo_purchases_follow_the_planted_bgnbd(placebo):
     T = ((placebo.calibration_end - first) / pd.Timedelta(weeks=1)).to_numpy()
     resid = x - _bgnbd_mean(T, r, alpha, a, b)
     assert abs(resid.mean()) < 4 * resid.std() / np.sqrt(x.size)
+
+
+@pytest.mark.slow
+def test_placebo_bgnbd_parameters_recovered_by_lifetimes(placebo):
     lifetimes = pytest.importorskip("lifetimes")
+    r, alpha, a, b = (placebo.params["bgnbd"][k] for k in ("r", "alpha", "a", "b"))
+    t = placebo.transactions
+    first = t.groupby("customer_id")["timestamp"].min()
+    cal = t[t["timestamp"] <= placebo.calibration_end].groupby("customer_id")["timestamp"]
+    x = (cal.size() - 1).to_numpy()
+    T = ((placebo.calibration_end - first) / pd.Timedelta(weeks=1)).to_numpy()
     recency = ((cal.max() - first) / pd.Timedelta(weeks=1)).to_numpy()
     fit = lifetimes.BetaGeoFitter().fit(x, recency, T)
     for name, true in {"r": r, "alpha": alpha, "a": a, "b": b}.items():
@@ -408,3 +419,14 @@ def test_cli_generate_writes_the_tables(tmp_path, capsys):
     assert json.loads((out / "metadata.json").read_text())["control_share"] == 0.5
     assert run(["generate", "--customers", "10", "--out", str(tmp_path / "x"),
                 "--control-share", "2"]) == 2  # fmt: skip
+
+
+def test_shipped_dataset_matches_its_command():
+    shipped = load_social_commerce()
+    meta = shipped.params
+    assert meta["n_customers"] == 5000 and meta["seed"] == 2026
+    fresh = generate_social_commerce(5000, 2026)
+    for name in ("customers", "transactions", "engagement", "truth", "texts_truth"):
+        pd.testing.assert_frame_equal(
+            getattr(shipped, name), getattr(fresh, name), check_dtype=False
+        )
