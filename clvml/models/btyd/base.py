@@ -141,10 +141,37 @@ class CompressedRows:
         return pd.Series(full, index=self.index, name=name)
 
 
+def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Codes 0..k-1 (in sorted order) of non-negative ints below ``size``, and k."""
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    position = np.cumsum(present) - 1
+    return position[values], int(position[-1]) + 1 if size else 0
+
+
+def _column_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's distinct values and their number.
+
+    Whole-number columns with a modest range (counts, ages in whole days or weeks) use a
+    dense lookup table; anything else (fractional values, NaN, huge ranges) is hashed
+    with :func:`pandas.factorize`.
+    """
+    n = col.size
+    if n and col.dtype.kind == "f":
+        lo, hi = np.min(col), np.max(col)
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 4 * n + 1000:
+            shifted = col - lo
+            as_int = shifted.astype(np.int64)
+            if np.array_equal(as_int, shifted):
+                return _dense_codes(as_int, int(hi - lo) + 1)
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
 def compress_rows(
     columns: tuple[np.ndarray, ...], weights: np.ndarray | None = None
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
-    """Find the distinct rows of equally long 1-d arrays in O(n) (hashing, no sort).
+    """Find the distinct rows of equally long 1-d arrays in O(n) (no sort).
 
     Parameters
     ----------
@@ -166,26 +193,29 @@ def compress_rows(
     >>> u.tolist(), counts.tolist(), inv.tolist()
     ([1.0, 2.0], [2.0, 1.0], [0, 1, 0])
     """
-    key: np.ndarray | None = None
+    n = columns[0].size
+    key = np.zeros(n, dtype=np.int64)
     n_key = 1
     for col in columns:
-        codes, uniques = pd.factorize(col, use_na_sentinel=False)
-        if key is None:
-            key, n_key = codes.astype(np.int64), len(uniques)
-            continue
-        if n_key * len(uniques) >= 2**62:  # keep the combined key inside int64
-            key, first = pd.factorize(key)
-            n_key = len(first)
-        key = key * len(uniques) + codes
-        n_key *= len(uniques)
-    assert key is not None
-    inverse, _ = pd.factorize(key)
-    n_unique = int(inverse.max()) + 1 if len(inverse) else 0
+        codes, n_codes = _column_codes(np.asarray(col))
+        if n_key * n_codes >= 2**62:  # keep the combined key inside int64
+            key, n_key = _key_codes(key, n_key, n)
+        key = key * n_codes + codes
+        n_key *= n_codes
+    inverse, n_unique = _key_codes(key, n_key, n)
     first_row = np.empty(n_unique, dtype=np.int64)
-    first_row[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
+    first_row[inverse[::-1]] = np.arange(n - 1, -1, -1)
     unique_columns = tuple(np.asarray(c)[first_row] for c in columns)
     counts = np.bincount(inverse, weights=weights, minlength=n_unique).astype(float)
     return unique_columns, counts, inverse
+
+
+def _key_codes(key: np.ndarray, n_key: int, n: int) -> tuple[np.ndarray, int]:
+    """Renumber combined row keys 0..k-1: dense table when small, hashing otherwise."""
+    if n_key <= 4 * n + 1000:
+        return _dense_codes(key, n_key)
+    codes, uniques = pd.factorize(key)
+    return codes.astype(np.int64, copy=False), len(uniques)
 
 
 class BTYDModel(BaseEstimator):
@@ -491,19 +521,38 @@ class BTYDModel(BaseEstimator):
 
         return fg
 
-    @staticmethod
     def _hessian(
-        fg: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray
+        self, fg: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray
     ) -> np.ndarray:
-        """Symmetrised central-difference Hessian of the objective from its gradient."""
+        """Symmetrised finite-difference Hessian of the objective.
+
+        Central differences of the analytic gradient when the model has one; otherwise
+        second differences of the objective itself (step 1e-4, error about 1e-8).
+        """
         k = theta.size
-        h = 1e-5 * np.maximum(1.0, np.abs(theta))
         H = np.empty((k, k))
-        for j in range(k):
-            e = np.zeros(k)
-            e[j] = h[j]
-            H[:, j] = (fg(theta + e)[1] - fg(theta - e)[1]) / (2 * h[j])
-        return (H + H.T) / 2
+        analytic = (
+            type(self)._weighted_loglik_and_grad is not None or type(self)._loglik_grad is not None
+        )
+        if analytic:
+            h = 1e-5 * np.maximum(1.0, np.abs(theta))
+            for j in range(k):
+                e = np.zeros(k)
+                e[j] = h[j]
+                H[:, j] = (fg(theta + e)[1] - fg(theta - e)[1]) / (2 * h[j])
+            return (H + H.T) / 2
+        h = 1e-4 * np.maximum(1.0, np.abs(theta))
+        f0 = fg(theta)[0]
+        eye = np.diag(h)
+        for i in range(k):
+            H[i, i] = (fg(theta + eye[i])[0] - 2 * f0 + fg(theta - eye[i])[0]) / h[i] ** 2
+            for j in range(i):
+                pp = fg(theta + eye[i] + eye[j])[0]
+                pm = fg(theta + eye[i] - eye[j])[0]
+                mp = fg(theta - eye[i] + eye[j])[0]
+                mm = fg(theta - eye[i] - eye[j])[0]
+                H[i, j] = H[j, i] = (pp - pm - mp + mm) / (4 * h[i] * h[j])
+        return H
 
     def _newton_polish(
         self,
