@@ -512,6 +512,7 @@ class BTYDModel(BaseEstimator):
                 if kernel is not None:
                     ll, dll = kernel(p, wn, *cols)
                 else:
+                    assert loglik_grad is not None
                     ll, dll = float(wn @ loglik(p, *cols)), wn @ loglik_grad(p, *cols)
                 val = -ll + pen * float(p @ p)
                 g = -dll * p + 2 * pen * p * p

@@ -72,7 +72,8 @@ def bgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.ndar
         {}_2F_1\!\left(r, b; a + b - 1; \frac{t}{\alpha + t}\right)\right]
     """
     t = np.asarray(t, dtype=float)
-    return bgnbd_expected_purchases(params, np.zeros(t.shape), np.zeros(t.shape), 0.0, t)
+    zero = np.zeros(t.shape)
+    return bgnbd_expected_purchases(params, zero, zero, zero, t)
 
 
 def bgnbd_probability_of_purchases(

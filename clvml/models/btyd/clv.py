@@ -140,7 +140,7 @@ def customer_lifetime_value(
     sp_rows = spend_model._rows(summary)
     tx_params = transaction_model._params_array()
     sp_params = spend_model._params_array()
-    spend_fn = type(spend_model)._expected_average_spend  # type: ignore[attr-defined]
+    spend_fn = type(spend_model)._expected_average_spend
 
     def clv_parts(tp: np.ndarray, sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         purchases = _discounted_purchases(

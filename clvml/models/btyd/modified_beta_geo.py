@@ -66,7 +66,8 @@ def mbgnbd_expected_purchases_new_customer(params: np.ndarray, t: float | np.nda
         {}_2F_1\!\left(r, b + 1; a + b; \frac{t}{\alpha + t}\right)\right]
     """
     t = np.asarray(t, dtype=float)
-    return mbgnbd_expected_purchases(params, np.zeros(t.shape), np.zeros(t.shape), 0.0, t)
+    zero = np.zeros(t.shape)
+    return mbgnbd_expected_purchases(params, zero, zero, zero, t)
 
 
 def mbgnbd_probability_of_purchases(
