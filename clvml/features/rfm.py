@@ -60,6 +60,7 @@ No Python loop runs over customers or rows.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,7 @@ class _Customers:
     order: np.ndarray | None = None
     offset: int = 0
     dtype: Any = None
+    decode: Callable[[np.ndarray], pd.Index] | None = None
 
     def rows(self, present: np.ndarray) -> np.ndarray:
         """Codes with ``present`` true, in the sorted order of their labels."""
@@ -137,6 +139,8 @@ class _Customers:
         return self.order[present[self.order]]
 
     def index(self, rows: np.ndarray, name: str) -> pd.Index:
+        if self.decode is not None:
+            return self.decode(rows).rename(name)
         if self.labels is None:
             return pd.Index(rows + self.offset, dtype=self.dtype, name=name)
         return self.labels.take(rows).rename(name)
@@ -150,11 +154,74 @@ def _missing_ids(n_rows: int, column: str) -> DataValidationError:
     )
 
 
-def _encode_strings(ids: pd.Series, column: str) -> _Customers | None:
-    """Codes of string IDs from Arrow's hash kernel, or None if the IDs are not strings.
+def _string_index(arr: pa.Array, like: pd.Series) -> pd.Index:
+    """An Arrow string array as an Index of the dtype of ``like``'s IDs."""
+    if like.dtype == object:
+        # infer the dtype as a groupby does (``str`` under pandas 3), as lifetimes returns
+        return pd.Index(arr.to_numpy(zero_copy_only=False))
+    return pd.Index(pd.array(arr, dtype=like.dtype))
 
-    Much faster than :func:`pandas.factorize`; the labels are sorted by their UTF-8
-    bytes, i.e. by code point, as Python and pandas sort strings.
+
+def _encode_fixed_width(arr: pa.Array, ids: pd.Series) -> _Customers | None:
+    """Codes of equal-length string IDs without hashing, or None if they do not qualify.
+
+    The bytes of equal-length strings form an ``n x width`` matrix (a view of the Arrow
+    buffer). Reading the positions that vary as digits of a mixed-radix number gives an
+    integer key in the lexicographic order of the strings (their UTF-8 bytes, i.e. code
+    points). Zero-padded numbers such as ``"C00004217"`` give keys about as dense as the
+    customers, which are then used as codes directly; labels are decoded from the keys.
+    """
+    n = len(arr)
+    large = pa.types.is_large_string(arr.type)
+    off_type = np.dtype(np.int64 if large else np.int32)
+    buffers = arr.buffers()
+    offsets = np.frombuffer(
+        buffers[1], dtype=off_type, count=n + 1, offset=arr.offset * off_type.itemsize
+    )
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or width > 64 or not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
+    lo = np.array([data[:, k].min() for k in range(width)], dtype=np.int64)
+    span = np.array([data[:, k].max() for k in range(width)], dtype=np.int64) - lo + 1
+    varying = np.flatnonzero(span > 1)
+    n_keys = 1
+    for k in varying:
+        n_keys *= int(span[k])
+    if n_keys > 2**62:
+        return None
+    key_type = np.dtype(np.int32 if n_keys < 2**30 else np.int64)  # room for key * span + byte
+    key: np.ndarray = np.zeros(n, dtype=key_type)
+    for k in varying:
+        np.multiply(key, span[k], out=key, casting="unsafe")
+        np.add(key, data[:, k], out=key, casting="unsafe")
+        np.subtract(key, lo[k], out=key, casting="unsafe")
+
+    def labels(keys: np.ndarray) -> pd.Index:
+        out = np.repeat(lo.astype(np.uint8)[None, :], len(keys), axis=0)
+        rest = keys.astype(np.int64)
+        for k in varying[::-1]:
+            rest, digit = np.divmod(rest, span[k])
+            out[:, k] += digit.astype(np.uint8)
+        starts = np.arange(len(keys) + 1, dtype=np.int64) * width
+        strings = pa.Array.from_buffers(
+            pa.large_string(), len(keys), [None, pa.py_buffer(starts), pa.py_buffer(out)]
+        )
+        return _string_index(strings, ids)
+
+    if n_keys <= 2 * n + 1_000_000:
+        return _Customers(key, n_keys, decode=labels)
+    codes, uniques = pd.factorize(key, sort=True)
+    return _Customers(codes, len(uniques), decode=lambda rows: labels(uniques[rows]))
+
+
+def _encode_strings(ids: pd.Series, column: str) -> _Customers | None:
+    """Codes of string IDs, or None if the IDs are not strings.
+
+    Equal-length IDs get order-preserving integer keys (:func:`_encode_fixed_width`);
+    others go through Arrow's hash kernel, much faster than :func:`pandas.factorize`.
+    Labels are sorted by their UTF-8 bytes, i.e. by code point, as Python and pandas
+    sort strings.
     """
     is_object = ids.dtype == object
     if not (is_object or isinstance(ids.dtype, (pd.StringDtype, pd.ArrowDtype))):
@@ -169,13 +236,12 @@ def _encode_strings(ids: pd.Series, column: str) -> _Customers | None:
         return None
     if arr.null_count:
         raise _missing_ids(arr.null_count, column)
+    fixed = _encode_fixed_width(arr, ids)
+    if fixed is not None:
+        return fixed
     encoded = pc.dictionary_encode(arr)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
-    if is_object:
-        # infer the dtype as a groupby does (``str`` under pandas 3), as lifetimes returns
-        labels = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False))
-    else:
-        labels = pd.Index(pd.array(encoded.dictionary, dtype=ids.dtype))
+    labels = _string_index(encoded.dictionary, ids)
     return _Customers(encoded.indices.to_numpy(), len(labels), labels, order)
 
 

@@ -290,6 +290,16 @@ def test_calibration_holdout_matches_lifetimes_on_generated_log(freq):
         pytest.param(lambda c: pd.Series([f"{i}" for i in c], dtype="string[pyarrow]"), id="arrow"),
         pytest.param(lambda c: pd.Series([f"{i}" for i in c], dtype="string[python]"), id="py-str"),
         pytest.param(lambda c: c.astype(np.float64) / 4, id="float"),
+        pytest.param(lambda c: pd.Categorical([f"k{i}" for i in c]), id="categorical"),
+        # equal-length strings: dense keys, sparse keys (factorised), too wide (hashed)
+        pytest.param(lambda c: pd.Series([f"C{i:07d}" for i in c], dtype="str"), id="fixed"),
+        pytest.param(
+            lambda c: pd.Series([f"é{i * 7919:011d}" for i in c], dtype="str"), id="fixed-sparse"
+        ),
+        pytest.param(
+            lambda c: pd.Series([f"{(i * 2654435761) ** 3:040x}" for i in c], dtype="str"),
+            id="fixed-wide",
+        ),
     ],
 )
 def test_customer_id_types_match_lifetimes(make_ids):
