@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from clvml.data.datasets import load_cdnow_summary
+from clvml.exceptions import ConvergenceError, ConvergenceWarning
 from clvml.models.btyd import BetaGeo
 from clvml.models.btyd.base import compress_rows
 
@@ -49,3 +51,25 @@ def test_finite_difference_path_matches_analytic_fit():
     assert numeric.converged_
     assert_allclose(list(numeric.params_.values()), list(analytic.params_.values()), rtol=1e-5)
     assert_allclose(numeric.standard_errors_, analytic.standard_errors_, rtol=1e-3)
+
+
+class _Hopeless(BetaGeo):
+    """A likelihood that is -inf everywhere: no optimum exists."""
+
+    _loglik_grad = None
+    _weighted_loglik_and_grad = None
+
+    @staticmethod
+    def _loglik(params, x, t_x, T):
+        return np.full(np.shape(x), -np.inf)
+
+
+def test_non_finite_optimum_raises_convergence_error_with_advice():
+    with pytest.raises(ConvergenceError, match="Try penalizer"):
+        _Hopeless().fit(load_cdnow_summary())
+
+
+def test_unconverged_fit_warns_with_advice():
+    with pytest.warns(ConvergenceWarning, match="maxiter"):
+        fit = BetaGeo(maxiter=2).fit(load_cdnow_summary())
+    assert not fit.converged_

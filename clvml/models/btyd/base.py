@@ -19,14 +19,14 @@ Class attributes (all required unless a default is shown):
     Summary columns the likelihood takes, in order, e.g. ``("frequency", "recency", "T")``.
 ``_scale_column : str | None = None``
     Column whose maximum ``s`` is the unit of the fit (``"T"`` for the transaction
-    models, so that max(T) = 1 while optimising; ``"monetary_value"`` for Gamma-Gamma).
-    ``None`` switches rescaling off (e.g. BG/BB, whose time is discrete).
+    models, so that max(T) = 1 while optimising). ``None`` switches rescaling off
+    (BG/BB, whose time is discrete; Gamma-Gamma, to keep lifetimes' penalizer scale).
 ``_scaled_columns : tuple[str, ...] = ()``
     Columns divided by ``s`` during the fit (``("recency", "T")``).
 ``_scaled_params : tuple[str, ...] = ()``
     Parameters measured in the unit of the scaled columns: the fit finds them on the
     rescaled data and they are multiplied by ``s`` afterwards (``("alpha",)`` for
-    BG/NBD, ``("alpha", "beta")`` for Pareto/NBD, ``("v",)`` for Gamma-Gamma).
+    BG/NBD, ``("alpha", "beta")`` for Pareto/NBD).
 ``_loglik : staticmethod (params, *columns) -> ndarray``
     Per-row log-likelihood; ``params`` is a 1-d array in ``_param_names`` order and
     ``columns`` are 1-d float arrays in ``_data_columns`` order. Must return
@@ -61,7 +61,7 @@ A prediction method evaluates each distinct row once::
 
 Example of a complete declaration (the real one lives in ``beta_geo.py``)::
 
-    class BetaGeo(BTYDModel):
+    class BetaGeo(TransactionModel):
         _param_names = ("r", "alpha", "a", "b")
         _data_columns = ("frequency", "recency", "T")
         _scale_column = "T"
@@ -69,6 +69,8 @@ Example of a complete declaration (the real one lives in ``beta_geo.py``)::
         _scaled_params = ("alpha",)
         _loglik = staticmethod(bgnbd_loglik)
         _loglik_grad = staticmethod(bgnbd_loglik_grad)
+        _probability_alive = staticmethod(bgnbd_probability_alive)
+        ...  # and the other three prediction functions (see TransactionModel)
 
         def _initial_params(self, columns, weights):
             return np.array([1.0, 1.0, 1.0, 1.0])
@@ -78,8 +80,12 @@ Fitting conventions
 The objective is the weighted mean negative log-likelihood on the rescaled data
 plus ``penalizer * sum(params**2)`` on the rescaled natural parameters (the same
 convention as ``lifetimes``, which also rescales max(T) to 1). It is minimised over
-``theta = log(params)`` with L-BFGS-B and the analytic gradient, then polished with
-Newton steps on the finite-difference Hessian of the gradient. ``log_likelihood_``
+``theta = log(params)`` with L-BFGS-B (bounds ``|theta| <= 25``) and the analytic
+gradient (central differences of the objective when the model declares none), then
+polished with up to three Newton steps on the finite-difference Hessian. It counts as
+converged when every component of the gradient of the mean objective is below 1e-6;
+otherwise, or when a parameter sits on a bound, a ``ConvergenceWarning`` says what to
+try next, and a non-finite optimum raises ``ConvergenceError``. ``log_likelihood_``
 is re-evaluated on the original data in its own time unit, so it is comparable
 with the papers. The covariance is the inverse observed information of the total
 (penalised) negative log-likelihood in ``theta``, mapped to natural parameters by
