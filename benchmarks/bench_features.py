@@ -22,12 +22,17 @@ from clvml.data.contracts import CHANNELS, KINDS
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.sentiment import sentiment_scores
 
-EN = ["great service", "my order never arrived", "where is my {p}?", "love the {p}!",
-      "the {p} broke after two days", "thanks for the quick reply", "still waiting for a refund",
-      "not good, the {p} is scratched", "very happy with the {p}", "can I change my address?"]  # fmt: skip
-ES = ["muy buen servicio", "mi pedido nunca llegó", "¿dónde está mi {p}?", "¡me encanta el {p}!",
-      "el {p} se rompió a los dos días", "gracias por la rápida respuesta", "sigo esperando el reembolso",
-      "no me gustó, el {p} vino rayado", "muy contento con el {p}", "¿puedo cambiar la dirección?"]  # fmt: skip
+EN = [
+    "great service", "my order never arrived", "where is my {p}?", "love the {p}!",
+    "the {p} broke after two days", "thanks for the quick reply", "still waiting for a refund",
+    "not good, the {p} is scratched", "very happy with the {p}", "can I change my address?",
+]  # fmt: skip
+ES = [
+    "muy buen servicio", "mi pedido nunca llegó", "¿dónde está mi {p}?", "¡me encanta el {p}!",
+    "el {p} se rompió a los dos días", "gracias por la rápida respuesta",
+    "sigo esperando el reembolso", "no me gustó, el {p} vino rayado", "muy contento con el {p}",
+    "¿puedo cambiar la dirección?",
+]  # fmt: skip
 
 
 def make_events(n_customers: int, n_events: int, n_products: int, seed: int = 0) -> pd.DataFrame:
@@ -74,9 +79,8 @@ def main() -> None:
     t0 = time.perf_counter()
     events = make_events(args.customers, args.events, args.products)
     n_texts = events["text"].nunique()
-    print(
-        f"generated {len(events):,} events, {n_texts:,} distinct texts in {time.perf_counter() - t0:.1f} s"
-    )
+    t_gen = time.perf_counter() - t0
+    print(f"generated {len(events):,} events, {n_texts:,} distinct texts in {t_gen:.1f} s")
     cutoff = "2024-04-01"
 
     t0 = time.perf_counter()

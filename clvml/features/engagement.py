@@ -44,6 +44,22 @@ _NS_PER_DAY = 86_400 * 10**9
 _REQUIRED = ("customer_id", "timestamp", "channel", "kind", "direction")
 
 
+def _factorize(values: pd.Series, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """``pandas.factorize`` that reuses the codes of a categorical column (no hashing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        uniques = pd.Index(values.cat.categories)
+        if sort and not uniques.is_monotonic_increasing:
+            order = np.argsort(uniques.to_numpy(), kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            uniques = uniques[order]
+        return codes, uniques
+    codes, uniques = pd.factorize(values, sort=sort, use_na_sentinel=True)
+    return codes, pd.Index(uniques)
+
+
 def _codes(
     values: pd.Series, categories: tuple[str, ...], column: str, rows: np.ndarray
 ) -> np.ndarray:
@@ -52,8 +68,8 @@ def _codes(
     Factorises the whole column (cheap, and instant for categoricals) but checks only ``rows``:
     an unknown value in an event after the cut-off must not change the outcome.
     """
-    raw, uniques = pd.factorize(values, use_na_sentinel=True)
-    names = pd.Index(uniques).astype("string").str.strip().str.lower()
+    raw, uniques = _factorize(values)
+    names = uniques.astype("string").str.strip().str.lower()
     mapping = np.append(pd.Index(categories).get_indexer(names), -1).astype(np.int64)
     codes = mapping[raw[rows]]  # raw == -1 (missing) picks the trailing -1
     bad = codes < 0
@@ -81,14 +97,11 @@ def _group_slope(code: np.ndarray, x: np.ndarray, y: np.ndarray, n: int) -> np.n
     return np.where(ok, sxy / np.where(ok, sxx, 1.0), np.nan)
 
 
-def _last_per_group(rows: np.ndarray, code: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """``values`` at the last of ``rows`` (sorted by group, then time) per group; NaN if none."""
-    g = code[rows]
-    last = np.ones(len(rows), dtype=bool)
-    last[:-1] = g[1:] != g[:-1]
-    out = np.full(n, np.nan)
-    out[g[last]] = values[rows][last]
-    return out
+def _group_extreme(ufunc: np.ufunc, code: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per-group maximum or minimum (``ufunc``) of ``values``; NaN for empty groups."""
+    acc = np.full(n, -np.inf if ufunc is np.maximum else np.inf)
+    ufunc.at(acc, code, values)
+    return np.where(np.isfinite(acc), acc, np.nan)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -358,13 +371,13 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         cutoff_ns = self.cutoff_.as_unit("ns").value
         ts_ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
         keep = np.flatnonzero(ts_ns < cutoff_ns)
-        raw, uniq = pd.factorize(X["customer_id"], sort=True)
+        raw, uniq = _factorize(X["customer_id"], sort=True)
         raw = raw[keep]
         acquisition = None
         if customers is None:
             present = np.bincount(raw, minlength=len(uniq)) > 0
             codes = (np.cumsum(present) - 1)[raw]
-            index = pd.Index(np.asarray(uniq)[present], name="customer_id")
+            index = uniq[present].rename("customer_id")
         else:
             index, acquisition = self._customer_frame(customers)
             codes = index.get_indexer(uniq)[raw]
@@ -429,18 +442,18 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             lang = X["language"].iloc[rows[inbound]] if "language" in X else None
             sent[inbound] = sentiment_scores(X["text"].iloc[rows[inbound]], lang)
         has_text = inbound & ~np.isnan(sent)
+        sent0 = np.where(has_text, sent, 0.0)
+
+        def is_kind(*names: str) -> np.ndarray:
+            table = np.zeros(len(KINDS), dtype=bool)
+            table[[K[k] for k in names]] = True
+            return table[kind]
 
         # --- totals, tenure, recency --------------------------------------------------------
         f["n_events"] = count()
         f["n_inbound"] = count(inbound)
         f["n_outbound"] = count(outbound)
-        # order by customer, time, inbound before outbound at equal times
-        order = np.lexsort((direction, ts_ns, code))
-        s_code = code[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = s_code[1:] != s_code[:-1]
-        oldest = np.full(n, np.nan)
-        oldest[s_code[first]] = age[order][first]
+        oldest = _group_extreme(np.maximum, code, age, n)
         if acquisition is not None:
             acq = acquisition.reindex(index).to_numpy(dtype="datetime64[ns]").view(np.int64)
             acq_age = np.where(
@@ -451,10 +464,12 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         weeks = np.maximum(tenure_days / 7.0, 1.0)
         f["tenure_weeks"] = weeks
 
-        def per_week(x: np.ndarray) -> np.ndarray:
-            return np.where(x > 0, x / np.where(np.isnan(weeks), 1.0, weeks), 0.0)
+        weeks_or_1 = np.where(np.isnan(weeks), 1.0, weeks)  # counts are 0 where tenure is NaN
 
-        f["days_since_last_inbound"] = _last_per_group(order[inbound[order]], code, age, n)
+        def per_week(x: np.ndarray) -> np.ndarray:
+            return x / (weeks_or_1 if x.ndim == 1 else weeks_or_1[:, None])
+
+        f["days_since_last_inbound"] = _group_extreme(np.minimum, code[inbound], age[inbound], n)
 
         complaint = inbound & (kind == K["complaint"])
         for w in self.windows_:
@@ -462,25 +477,30 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             f[f"n_inbound_last_{w}d"] = count(inbound & recent)
             f[f"n_complaints_last_{w}d"] = count(complaint & recent)
             m = has_text & recent
-            f[f"sentiment_mean_last_{w}d"] = _ratio(count(m, np.nan_to_num(sent)), count(m))
+            f[f"sentiment_mean_last_{w}d"] = _ratio(count(m, sent0), count(m))
 
         # --- channels and kinds (inbound) ----------------------------------------------------
         ci = code[inbound]
         by_chan = np.bincount(ci * len(CHANNELS) + chan[inbound], minlength=n * len(CHANNELS))
         by_chan = by_chan.reshape(n, len(CHANNELS)).astype(float)
+        chan_rate = per_week(by_chan)
         for j, c in enumerate(CHANNELS):
             f[f"channel_{c}_n"] = by_chan[:, j]
-            f[f"channel_{c}_per_week"] = per_week(by_chan[:, j])
+            f[f"channel_{c}_per_week"] = chan_rate[:, j]
         by_kind = np.bincount(ci * len(KINDS) + kind[inbound], minlength=n * len(KINDS))
         by_kind = by_kind.reshape(n, len(KINDS)).astype(float)
+        kind_rate = per_week(by_kind)
         for j, k in enumerate(KINDS):
             f[f"kind_{k}_n"] = by_kind[:, j]
-            f[f"kind_{k}_per_week"] = per_week(by_kind[:, j])
+            f[f"kind_{k}_per_week"] = kind_rate[:, j]
 
         # --- care team: response time, unanswered, resolution ------------------------------
-        trigger = inbound & np.isin(kind, [K[k] for k in CARE_TRIGGER_KINDS])
-        reply = outbound & np.isin(kind, [K[k] for k in CARE_REPLY_KINDS])
-        s_ts, s_reply = ts_ns[order], reply[order]
+        trigger = inbound & is_kind(*CARE_TRIGGER_KINDS)
+        reply = outbound & is_kind(*CARE_REPLY_KINDS)
+        # requests and replies by customer, time, inbound before outbound at equal times
+        sub = np.flatnonzero(trigger | reply)
+        order = sub[np.lexsort((direction[sub], ts_ns[sub], code[sub]))]
+        s_code, s_ts, s_reply = code[order], ts_ns[order], reply[order]
         pos = np.where(s_reply, np.arange(len(order)), len(order))
         next_reply = np.minimum.accumulate(pos[::-1])[::-1]  # first reply at or after each row
         s_trig = trigger[order]
@@ -504,8 +524,7 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         # --- complaints and complaints turned into praise ------------------------------------
         f["complaint_share"] = _ratio(count(complaint), f["n_inbound"])
         praise = has_text & (sent >= POSITIVE_THRESHOLD) & (kind != K["complaint"])
-        last_praise = pd.Series(age[praise]).groupby(code[praise]).min()
-        last_praise = last_praise.reindex(range(n)).to_numpy()  # NaN: never praised
+        last_praise = _group_extreme(np.minimum, code[praise], age[praise], n)  # NaN: never
         with np.errstate(invalid="ignore"):
             turned = complaint & (age > last_praise[code])
         f["complaints_turned_praise"] = count(turned)
@@ -513,7 +532,7 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         # --- e-mail ----------------------------------------------------------------------
         email_chan = chan == CHANNELS.index("email")
         opens = inbound & (kind == K["email_open"])
-        sent_mail = outbound & email_chan & ~np.isin(kind, [K["email_open"], K["email_click"]])
+        sent_mail = outbound & email_chan & ~is_kind("email_open", "email_click")
         f["emails_sent"] = count(sent_mail)
         n_open = count(opens)
         f["email_open_rate"] = _ratio(n_open, f["emails_sent"])
@@ -534,12 +553,10 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
         # --- site visits and self-help ---------------------------------------------------
         visit = inbound & (kind == K["site_visit"])
-        v_order = order[visit[order]]
-        v_code = code[v_order]
-        v_day = np.floor(age[v_order]).astype(np.int64)
-        new_day = np.ones(len(v_order), dtype=bool)
-        new_day[1:] = (v_code[1:] != v_code[:-1]) | (v_day[1:] != v_day[:-1])
-        days = np.bincount(v_code[new_day], minlength=n).astype(float)
+        v_day = np.floor(age[visit]).astype(np.int64)  # day k covers ages [k, k + 1)
+        span = int(v_day.max()) + 1 if len(v_day) else 1
+        distinct = np.unique(code[visit] * span + v_day)
+        days = np.bincount(distinct // span, minlength=n).astype(float)
         visits = f["kind_site_visit_n"]
         f["site_visit_days"] = days
         f["returning_visit_rate"] = _ratio(days - 1.0, visits - 1.0)
@@ -550,18 +567,23 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         # --- sentiment aggregates --------------------------------------------------------
         n_text = count(has_text)
         f["n_texts"] = n_text
-        f["sentiment_mean"] = _ratio(count(has_text, np.nan_to_num(sent)), n_text)
-        f["sentiment_last"] = _last_per_group(order[has_text[order]], code, sent, n)
+        f["sentiment_mean"] = _ratio(count(has_text, sent0), n_text)
+        newest = _group_extreme(np.minimum, code[has_text], age[has_text], n)
+        with np.errstate(invalid="ignore"):
+            at_newest = np.flatnonzero(has_text & (age == newest[code]))
+        sentiment_last = np.full(n, np.nan)
+        sentiment_last[code[at_newest]] = sent[at_newest]  # ties: the last row in input order
+        f["sentiment_last"] = sentiment_last
         f["sentiment_trend"] = _group_slope(code[has_text], -age[has_text] / 7.0, sent[has_text], n)
         f["sentiment_negative_share"] = _ratio(
             count(has_text & (sent <= NEGATIVE_THRESHOLD)), n_text
         )
 
         # --- advocacy ------------------------------------------------------------------
-        share = inbound & np.isin(kind, [K[k] for k in _ADVOCACY_SHARE_KINDS])
+        share = inbound & is_kind(*_ADVOCACY_SHARE_KINDS)
         with np.errstate(invalid="ignore"):
             share &= ~(sent <= NEGATIVE_THRESHOLD)  # NaN (no text) counts as an endorsement
-            voice = has_text & np.isin(kind, [K[k] for k in _ADVOCACY_VOICE_KINDS])
+            voice = has_text & is_kind(*_ADVOCACY_VOICE_KINDS)
             voice &= sent >= POSITIVE_THRESHOLD
         advocacy = share | voice
         if "reach" in X:

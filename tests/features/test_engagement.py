@@ -226,6 +226,7 @@ def test_categorical_and_messy_categories_give_same_features(feats):
     log = tiny_log()
     log["channel"] = log["channel"].str.upper().astype("category")
     log["kind"] = log["kind"].astype("category")
+    log["customer_id"] = pd.Categorical(log["customer_id"], categories=["b", "unused", "a"])
     log["direction"] = " " + log["direction"] + " "
     pd.testing.assert_frame_equal(EngagementFeatures(cutoff=CUTOFF).fit_transform(log), feats)
 
