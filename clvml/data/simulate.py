@@ -94,13 +94,42 @@ def _times_before(
 
     Given the last of ``count`` purchases at ``last``, the other ``count - 1``
     are i.i.d. uniform on ``(0, last)`` (order statistics of a Poisson process).
-    Returns the customer index and the time of each purchase, unsorted.
+    They are drawn already sorted, without a sort: with ``S_j`` the partial
+    sums of ``count`` standard exponentials, ``S_j / S_count`` (j < count) are
+    the order statistics of ``count - 1`` uniforms, and ``j = count`` gives
+    exactly ``last``. Returns the customer index (grouped, ascending) and the
+    time of each purchase (ascending within each customer).
     """
     idx = np.repeat(np.arange(count.size), count)
-    t = rng.random(idx.size) * last[idx]
-    ends = np.cumsum(count)[count > 0] - 1
-    t[ends] = last[count > 0]
+    if idx.size == 0:
+        return idx, np.zeros(0)
+    csum = np.cumsum(rng.standard_exponential(idx.size))
+    ends = np.cumsum(count) - 1
+    base = np.concatenate([[0.0], csum])[ends + 1 - count]  # partial sum before each group
+    total = csum[ends] - base
+    t = (csum - base[idx]) / total[idx] * last[idx]
     return idx, t
+
+
+def _concat_by_customer(
+    n: int, parts: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate per-customer grouped event lists, customer by customer, without sorting.
+
+    Each part is ``(idx, t)`` with ``idx`` grouped in ascending order; within a
+    customer the rows of part 0 come first, then part 1, and so on.
+    """
+    counts = [np.bincount(idx, minlength=n) for idx, _ in parts]
+    total = np.sum(counts, axis=0)
+    start = np.cumsum(total) - total
+    out_idx = np.repeat(np.arange(n), total)
+    out_t = np.empty(out_idx.size)
+    offset = np.zeros(n, dtype=np.int64)
+    for (idx, t), count in zip(parts, counts, strict=True):
+        rank = np.arange(idx.size) - (np.cumsum(count) - count)[idx]
+        out_t[start[idx] + offset[idx] + rank] = t
+        offset += count
+    return out_idx, out_t
 
 
 def bgnbd_process(
@@ -186,11 +215,10 @@ def bgnbd_process(
     if purchase_times:
         idx1, t1 = _times_before(count1, last1, rng)
         idx2, t2 = _times_before(count2, last2, rng)
-        idx = np.concatenate([idx1, idx2])
-        t = np.concatenate([t1, t2 + c[idx2]])
-        order = np.lexsort((t, idx))
-        out["customer_index"] = idx[order]
-        out["time"] = t[order]
+        # Second-stretch purchases all follow the first stretch's: no sort needed.
+        idx, t = _concat_by_customer(lam.size, [(idx1, t1), (idx2, t2 + c[idx2])])
+        out["customer_index"] = idx
+        out["time"] = t
     return out
 
 
@@ -280,10 +308,10 @@ def simulate_bgnbd(
     )
     log = None
     if transactions:
-        idx = np.concatenate([np.arange(n), res["customer_index"]])
-        t = np.concatenate([np.zeros(n), res["time"]])
-        order = np.lexsort((t, idx))
-        log = pd.DataFrame({"customer_id": idx[order], "t": t[order]})
+        idx, t = _concat_by_customer(
+            n, [(np.arange(n), np.zeros(n)), (res["customer_index"], res["time"])]
+        )
+        log = pd.DataFrame({"customer_id": idx, "t": t})
     return Simulation(summary=summary, transactions=log)
 
 
