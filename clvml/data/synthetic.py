@@ -92,7 +92,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from clvml.data._social_texts import LANGUAGES, build_text_table, draw_text_codes, n_products
-from clvml.data.simulate import bgnbd_process
+from clvml.data.simulate import _concat_by_customer, bgnbd_process
 from clvml.exceptions import ClvmlError
 
 __all__ = [
@@ -491,10 +491,8 @@ def generate_social_commerce(
     ev.lapse(sim["dropout_time"], disengagement_effect, rng_e)
 
     # ---- transactions ----------------------------------------------------------------
-    t_idx = np.concatenate([np.arange(n), sim["customer_index"]])
-    t_w = np.concatenate([np.zeros(n), sim["time"]])
-    order = np.lexsort((t_w, t_idx))
-    t_idx, t_w = t_idx[order], t_w[order]
+    first = (np.arange(n), np.zeros(n))
+    t_idx, t_w = _concat_by_customer(n, [first, (sim["customer_index"], sim["time"])])
     spend_mult = _SEG_SPEND[seg]
     amount = np.maximum(np.round(rng_s.gamma(gg_p, 1.0 / nu[t_idx]) * spend_mult[t_idx], 2), 0.01)
     quantity = 1 + rng_s.poisson(0.4, t_idx.size)
@@ -563,9 +561,13 @@ def generate_social_commerce(
 
     # ---- engagement table ------------------------------------------------------------
     e = ev.concat()
-    order = np.lexsort((e["t"], e["idx"]))
+    # Sort by customer, then time to the second, on one int64 key (much faster than lexsort).
+    secs = np.round(e["t"] * (_NS_PER_WEEK // 10**9)).astype(np.int64)
+    if secs.size and secs.max() >= 2**32:
+        raise ValueError("the observation window is too long (over 136 years)")
+    order = np.argsort((e["idx"].astype(np.int64) << 32) | secs)
     e = {k: v[order] for k, v in e.items()}
-    e_ts = first_ns[e["idx"]] + np.round(e["t"] * _NS_PER_WEEK / 1e9).astype(np.int64) * 10**9
+    e_ts = first_ns[e["idx"]] + secs[order] * 10**9
     event_id = np.arange(1, e["idx"].size + 1, dtype=np.int64)
     has_text = e["text"] >= 0
     engagement = pd.DataFrame(
@@ -643,7 +645,8 @@ def write_dataset(
         Target directory.
     fmt : {"parquet", "csv"}
     overwrite : bool, default False
-        Replace an existing non-empty ``out_dir``; otherwise raise.
+        Replace the data set in an existing non-empty ``out_dir`` (other
+        files there, such as a README, are kept); otherwise raise.
 
     Returns
     -------
@@ -673,6 +676,14 @@ def write_dataset(
         meta = dict(ds.params, format=fmt, tables=list(TABLES))
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
         if out.exists():
+            # Keep files that are not ours (a README, say) across the swap.
+            ours = {f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")}
+            for item in out.iterdir():
+                if item.name not in ours | {"metadata.json"} and not (tmp / item.name).exists():
+                    if item.is_dir():
+                        shutil.copytree(item, tmp / item.name)
+                    else:
+                        shutil.copy2(item, tmp / item.name)
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
             tmp.rename(out)

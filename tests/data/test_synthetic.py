@@ -376,8 +376,12 @@ def test_write_and_read_roundtrip(small, tmp_path, fmt):
         )
     with pytest.raises(OutputExistsError, match="not empty"):
         write_dataset(small, out, fmt=fmt)
+    (out / "README.md").write_text("notes")
+    (out / f"transactions.{fmt}").write_text("corrupt")
     write_dataset(small, out, fmt=fmt, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["social"]
+    assert (out / "README.md").read_text() == "notes"
+    assert len(read_dataset(out).transactions) == len(small.transactions)
 
 
 def test_read_dataset_missing(tmp_path):
