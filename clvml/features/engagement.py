@@ -251,6 +251,21 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         self.feature_names_out_ = np.asarray(self._feature_names(windows), dtype=object)
         return self
 
+    def set_output(self, *, transform: str | None = None) -> EngagementFeatures:
+        """Accepted for ``Pipeline.set_output``; the output is always a pandas DataFrame.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas"} or None
+            Anything else (e.g. "polars") raises ValueError.
+        """
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(
+                f"EngagementFeatures returns a pandas DataFrame; transform={transform!r} "
+                "is not supported"
+            )
+        return self
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the output columns (``input_features`` is ignored)."""
         check_is_fitted(self, "feature_names_out_")

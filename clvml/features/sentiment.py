@@ -523,7 +523,7 @@ def sentiment_scores(
     Examples
     --------
     >>> s = sentiment_scores(["not good", "muy bueno", "not good"], language=["en", "es", "en"])
-    >>> (s[0] < 0, s[1] > 0, s[0] == s[2])
+    >>> bool(s[0] < 0), bool(s[1] > 0), bool(s[0] == s[2])
     (True, True, True)
     """
     text = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)

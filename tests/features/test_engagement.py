@@ -210,6 +210,7 @@ def test_sklearn_api_clone_pipeline_and_feature_names():
     assert not hasattr(clone(est), "cutoff_")
     pipe = Pipeline([("engagement", clone(est)), ("model", LogisticRegression())])
     y = np.array([1, 0])  # one label per customer, in output order (sorted ids: a, b)
+    pipe.set_output(transform="pandas")
     pipe.fit(log, y)
     assert pipe.predict_proba(log).shape == (2, 2)
     np.testing.assert_array_equal(pipe[:-1].get_feature_names_out(), est.get_feature_names_out())
