@@ -22,8 +22,10 @@ demo: $(STAMP)
 	$(BIN)/clvml demo
 
 ## The default test run (fast tier; < 15 min on 2 cores).
+# Two pytest workers on two cores: one OpenMP thread each (more threads oversubscribe the
+# cores and slow gradient boosting down by an order of magnitude).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 ## Parameter recovery and other long tests.
 test-slow: $(STAMP)
