@@ -395,7 +395,7 @@ def generate_social_commerce(
     # ---- engagement (depends on latent traits only) ------------------------------------
     table = build_text_table()
     ev = _Events()
-    for kind, (rate, channels, has_text, public, (k_sat, k_adv), k_eng) in _SPECS.items():
+    for kind, (rate, channels, texts, public, (k_sat, k_adv), k_eng) in _SPECS.items():
         lam_k = (
             engagement_scale * rate * propensity**k_eng
             * np.exp(k_sat * satisfaction + k_adv * advocacy)
@@ -409,7 +409,7 @@ def generate_social_commerce(
         if public:
             reach = followers[idx] * np.exp(rng_e.normal(0.0, 0.5, idx.size))
             cols["reach"] = np.where(_SOCIAL[ch] | (kind == "review"), np.floor(reach), 0)
-        if has_text:
+        if texts:
             products = rng_e.integers(0, n_products(), idx.size)
             if kind == "complaint":
                 pol = np.full(idx.size, -1, dtype=np.int8)
