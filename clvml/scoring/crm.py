@@ -63,6 +63,7 @@ __all__ = ["CRMSink", "RunResult", "ScoreRun"]
 
 _RUN_NAMESPACE = uuid.UUID("6f1d3c1e-2f4b-5a8e-9c7d-0b1a2c3d4e5f")
 _CHUNK = 50_000
+_CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
 #: Advisory-lock key serialising schema migrations of every clvml table ("clvml" in ASCII).
 _MIGRATION_LOCK = 0x636C766D6C
 _PG_TYPES = ["text", *["float8"] * 7, "text", "text"]
@@ -193,7 +194,12 @@ class CRMSink:
         """The SQLAlchemy engine (created on first use; parameters hidden in errors)."""
         if self._engine is None:
             try:
-                engine = sa.create_engine(self.url, hide_parameters=True)
+                connect_args = {}
+                if self.url.get_backend_name() == "postgresql" and (
+                    "connect_timeout" not in self.url.query
+                ):  # a firewalled host should fail in seconds, not hang the nightly job
+                    connect_args["connect_timeout"] = _CONNECT_TIMEOUT
+                engine = sa.create_engine(self.url, hide_parameters=True, connect_args=connect_args)
             except ImportError as exc:
                 raise CRMConnectionError(
                     f"cannot connect to CRM database {self.safe_url}: driver not installed "

@@ -529,3 +529,59 @@ def test_run_id_of_another_model_is_refused_and_left_alone(sink: CRMSink) -> Non
     assert runs[["run_id", "status", "model_name"]].values.tolist() == [
         [first.run_id, "succeeded", "bgnbd+gg"]
     ]
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[3])
+    from test_crm_sink import make_scores
+    from clvml.scoring.crm import CRMSink
+
+    print("START", flush=True)
+    CRMSink(sys.argv[1]).write(make_scores(int(sys.argv[2]), seed=7),
+                               model_name="m", model_version="new", as_of="2026-12-03")
+    print("DONE", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.8, 1.5, 3.0])
+def test_job_killed_at_any_moment_leaves_old_or_new_table_whole(
+    sink: CRMSink, tmp_path: Path, delay: float
+) -> None:
+    n = 30_000
+    sink.write(make_scores(n, seed=1), **RUN)
+    old = _score_values(sink)
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            sink.url.render_as_string(hide_password=False),
+            str(n),
+            str(Path(__file__).parent),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ready, _, _ = select.select([child.stdout], [], [], 120)
+    assert ready and child.stdout.readline().strip() == "START"
+    try:
+        child.wait(delay)
+    except subprocess.TimeoutExpired:
+        child.kill()
+    child.wait(30)
+    got = _score_values(sink)
+    new = make_scores(n, seed=7)
+    runs = sink.read_runs().set_index("model_version")["status"]
+    # depending on the delay the kill lands before the run starts, mid-run or after commit
+    if got["clv"].equals(old["clv"]):
+        pd.testing.assert_frame_equal(got, old)
+        assert runs.get("new", "never started") in ("never started", "running")
+    else:  # the commit happened before the kill: all of the new scores, nothing mixed
+        pd.testing.assert_frame_equal(got, new, check_dtype=False)
+        assert runs["new"] == "succeeded"
