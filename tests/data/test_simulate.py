@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.special import betaln, gammaln, hyp2f1
@@ -177,3 +179,24 @@ def test_gamma_gamma_zero_frequency_and_int():
     assert len(simulate_gamma_gamma(5, 6.0, 4.0, 15.0, seed=0).summary) == 5
     with pytest.raises(ValueError, match="q must be"):
         simulate_gamma_gamma(5, 6.0, -4.0, 15.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    r=st.floats(0.05, 5.0),
+    alpha=st.floats(0.1, 50.0),
+    a=st.floats(0.1, 5.0),
+    b=st.floats(0.1, 5.0),
+    T=st.floats(0.0, 200.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_bgnbd_invariants_hold_for_any_valid_parameters(r, alpha, a, b, T, seed):
+    sim = simulate_bgnbd(200, r, alpha, a, b, T=T, seed=seed, transactions=True)
+    s, log = sim.summary, sim.transactions
+    assert np.isfinite(s[["frequency", "recency", "T", "lambda", "p"]].to_numpy()).all()
+    assert ((s["recency"] >= 0) & (s["recency"] <= s["T"])).all()
+    assert (s["frequency"] >= 0).all()
+    assert (s.loc[s["alive"], "dropout_time"] > T).all()
+    assert (s.loc[~s["alive"], "dropout_time"] <= T).all()
+    assert len(log) == int(s["frequency"].sum()) + 200
+    assert ((log["t"] >= 0) & (log["t"] <= T)).all()

@@ -344,6 +344,7 @@ def test_placebo_churn_is_independent_of_engagement(placebo, world):
     churned = world.truth["churned"].to_numpy().astype(float)
     corr = {k: np.corrcoef(r, churned)[0, 1] for k, r in _engagement_signals(world).items()}
     assert corr["email_open"] < -bound and corr["site_visit"] < -bound
+    assert corr["like"] < -bound and corr["share"] < -bound  # advocates buy more
     assert corr["complaint"] > bound
 
 
