@@ -180,6 +180,9 @@ def test_customers_without_events_get_zero_counts_and_nan_statistics():
     assert np.isnan(z["sentiment_mean"]) and np.isnan(z["days_since_last_inbound"])
     assert_allclose(z["health_score"], 100 * (0.30 * 0.5 + 0.15 * 0.5 + 0.10 * 1.0))
     pd.testing.assert_series_equal(out.loc["a"], est.transform(tiny_log()).loc["a"])
+    early = EngagementFeatures(cutoff="2020-01-01").fit(tiny_log())  # every event is later
+    assert early.transform(tiny_log()).shape == (0, len(early.get_feature_names_out()))
+    assert (early.transform(tiny_log(), customers=["a"])["n_events"] == 0).all()
     filled = EngagementFeatures(cutoff=CUTOFF, fill_value=0.0).fit_transform(tiny_log())
     assert not filled.isna().any().any()
 
