@@ -585,27 +585,26 @@ def rfm_summary(
     values, tz = _datetimes(transactions, datetime_col, datetime_format)
     amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
     periods = _period_ordinals(values, dtype)
+    n_after = 0
     if observation_period_end is None:
-        end = values.max()
-        end_ordinal = int(periods.max())
+        end_ordinal = int(periods.max())  # nothing is after the latest transaction
     else:
         end = _wall_time(
             _as_timestamp(observation_period_end, datetime_format, "observation_period_end"), tz
         )
         end_ordinal = _scalar_ordinal(end, dtype)
-
-    keep = periods <= end_ordinal
-    n_after = len(keep) - int(np.count_nonzero(keep))
-    if n_after == len(keep):
-        raise DataValidationError(
-            f"all {n_after} transactions are after observation_period_end={pd.Timestamp(end)}",
-            column=datetime_col,
-            example=pd.Timestamp(values.min()),
-        )
-    if n_after:
-        codes, periods = codes[keep], periods[keep]
-        amounts = amounts[keep] if amounts is not None else None
-    _report_excluded(n_after, end, "in periods after")
+        keep = periods <= end_ordinal
+        n_after = len(keep) - int(np.count_nonzero(keep))
+        if n_after == len(keep):
+            raise DataValidationError(
+                f"all {n_after} transactions are after observation_period_end={pd.Timestamp(end)}",
+                column=datetime_col,
+                example=pd.Timestamp(values.min()),
+            )
+        if n_after:
+            codes, periods = codes[keep], periods[keep]
+            amounts = amounts[keep] if amounts is not None else None
+            _report_excluded(n_after, end, "in periods after")
 
     rows, stats = _summarise(
         customers,
