@@ -77,6 +77,16 @@ def max_rel(ours: dict[str, float], theirs: pd.Series) -> float:
     return max(abs(ours[k] / float(theirs[k]) - 1) for k in ours)
 
 
+def loglik_gap(ours: Any, theirs: Any, data: pd.DataFrame) -> float:
+    """Total log-likelihood at clvml's estimate minus that at lifetimes' (same data)."""
+    names = list(ours._param_names)
+    rows = data[data["frequency"] > 0] if "v" in ours.params_ else data
+    cols = [rows[c].to_numpy(dtype=float) for c in ours._data_columns]
+    at_theirs = np.array([float(theirs.params_[k]) for k in names])
+    ll_theirs = float(np.sum(type(ours)._loglik(at_theirs, *cols)))
+    return ours.log_likelihood_ - ll_theirs
+
+
 def pareto_model() -> Any | None:
     if importlib.util.find_spec("clvml.models.btyd.pareto_nbd") is None:
         return None
@@ -145,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 diff = max_rel(ours.params_, theirs.params_)
                 ok = diff < args.rtol
                 if not ok:
-                    failures.append(f"{name} {label}: max relative difference {diff:.2e}")
+                    # who found the better optimum? total log-likelihood at both estimates
+                    gap = loglik_gap(ours, theirs, data)
+                    failures.append(
+                        f"{name} {label}: max relative difference {diff:.2e}; "
+                        f"LL(clvml) - LL(lifetimes) = {gap:+.2e}"
+                    )
                 ratio = t_theirs / t_ours
                 print(
                     f"{label:12s} clvml {t_ours:8.3f} s   lifetimes {t_theirs:8.3f} s   "
