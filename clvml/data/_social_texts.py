@@ -73,6 +73,14 @@ CLOSINGS = {
     "es": ["", "!", ".", " @tienda", "!!"],
 }
 
+#: Care-team replies end with an agent's initials, as brands sign tweets.
+REPLY_CLOSINGS = {"en": ["", ".", " ^JM", " ^AL", " ^SK"], "es": ["", ".", " ^MG", " ^LR", " ^PC"]}
+
+
+def _closings(lang: str, group: str) -> list[str]:
+    return REPLY_CLOSINGS[lang] if group == "reply" else CLOSINGS[lang]
+
+
 # Templates: {p} product, {i} intensifier (directly before an adjective).
 TEMPLATES: dict[tuple[str, str, int], list[str]] = {
     ("en", "post", 1): [
@@ -147,13 +155,13 @@ TEMPLATES: dict[tuple[str, str, int], list[str]] = {
     ],
     ("es", "post", 1): [
         "me encanta {p}, {i}contento",
-        "{p} llegó antes de tiempo y es {i}bonito",
+        "{p} llegó antes de tiempo, estoy {i}contento",
         "{i}satisfecho con {p}",
         "lo mejor que he comprado este año: {p}",
         "{p} no está nada mal, volvería a comprarlo",
         "{p} funciona perfecto, {i}feliz",
-        "acabo de recibir {p} y es {i}bueno",
-        "gran calidad {p} por ese precio",
+        "acabo de recibir {p} y estoy {i}satisfecho",
+        "la calidad de {p} es {i}buena para el precio",
         "{p} superó lo que esperaba",
         "nunca he tenido problemas con {p}, {i}fiable",
         "recomiendo {p} a todo el mundo",
@@ -175,19 +183,19 @@ TEMPLATES: dict[tuple[str, str, int], list[str]] = {
         "{p} no vale lo que cuesta",
         "{p} no funciona y nadie me ayuda",
         "lo peor que he comprado: {p}",
-        "{p} parece barato, {i}mala calidad",
+        "{p} es de {i}mala calidad",
         "sigo esperando {p}, {i}molesto",
-        "{p} no es nada bueno",
+        "la calidad de {p} no es nada buena",
         "devolví {p}, {i}mal acabado",
         "nunca más compro {p}",
         "odio cómo queda {p}",
     ],
     ("es", "complaint", -1): [
-        "{p} llegó dañado, arreglen esto por favor",
+        "{p} llegó con daños, arreglen esto por favor",
         "¿dónde está {p}? lo pedí hace dos semanas",
         "me cobraron dos veces {p}",
-        "{p} está roto y el reembolso nunca llegó",
-        "{i}enfadado: a {p} le faltan piezas",
+        "{p} vino con un defecto y el reembolso nunca llegó",
+        "{i}enfadado: {p} vino sin algunas piezas",
         "nadie responde sobre {p}, {i}harto",
         "{p} nunca llegó",
         "otra vez me mandan mal {p}, {i}molesto",
@@ -231,12 +239,19 @@ def build_text_table() -> TextTable:
     for (lang, group, pol), templates in TEMPLATES.items():
         begin = len(filled)
         for tpl, prod, inten, close in product(
-            templates, PRODUCTS[lang], INTENSIFIERS[lang], CLOSINGS[lang]
+            templates, PRODUCTS[lang], INTENSIFIERS[lang], _closings(lang, group)
         ):
             text = tpl.format(p=prod, i=inten) + close
+            if lang == "es":  # contractions: de + el = del, a + el = al
+                text = text.replace(" de el ", " del ").replace(" a el ", " al ")
             # Sentence case on the exclaimed/closed variants, as people type both.
             filled.append(text[0].upper() + text[1:] if close in ("!", ".") else text)
-        shape = (len(templates), len(PRODUCTS[lang]), len(INTENSIFIERS[lang]), len(CLOSINGS[lang]))
+        shape = (
+            len(templates),
+            len(PRODUCTS[lang]),
+            len(INTENSIFIERS[lang]),
+            len(_closings(lang, group)),
+        )
         shapes[(lang, group, pol)] = (begin, shape)
     uniques, inverse = np.unique(np.asarray(filled, dtype=object), return_inverse=True)
     strings = pd.Index(uniques, dtype="str")
