@@ -64,7 +64,7 @@ def generate(
     """Generate customers, transactions, engagement events and the truth.
 
     Purchases follow BG/NBD and spend Gamma-Gamma, shifted by engagement with
-    the planted effect sizes; ``--placebo`` (or all effects 0) gives a world in
+    the planted effect sizes; --placebo (or all effects 0) gives a world in
     which the social data carry no signal about purchasing.
     """
     if placebo:
