@@ -28,9 +28,9 @@ from clvml.data.datasets import (
     load_cdnow_summary,
 )
 from clvml.exceptions import DataValidationError
+from clvml.features._rfm_kernels import period_ordinals
 from clvml.features.rfm import (
     RowsExcludedWarning,
-    _period_ordinals,
     calibration_holdout_summary,
     rfm_summary,
 )
@@ -439,7 +439,7 @@ def test_period_ordinals_equal_pandas_to_period(freq, unit):
     values = np.asarray(seconds.astype("datetime64[s]"), dtype=f"datetime64[{unit}]")
     values = values + rng.integers(0, 1000, 5000).astype(f"timedelta64[{unit}]")
     expected = pd.DatetimeIndex(values).to_period(freq).asi8
-    np.testing.assert_array_equal(_period_ordinals(values, pd.PeriodDtype(freq)), expected)
+    np.testing.assert_array_equal(period_ordinals(values, pd.PeriodDtype(freq)), expected)
 
 
 def test_monthly_summary_counts_calendar_months():
