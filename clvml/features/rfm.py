@@ -358,12 +358,14 @@ def calibration_holdout_summary(
     customer_id_col, datetime_col : str
         As in :func:`rfm_summary`.
     calibration_period_end : date-like
-        Last moment of the calibration period (inclusive). Required.
+        Last moment of the calibration period (inclusive). Required; it defaults to
+        None only so that the arguments keep lifetimes' positional order.
     observation_period_end : date-like, optional
         Last moment of the holdout period (inclusive); defaults to the latest
-        transaction. Later transactions are set aside, counted in
-        ``attrs["n_rows_after_observation_end"]`` and reported with a
-        :class:`RowsExcludedWarning`.
+        transaction (lifetimes takes the ``max`` of the raw column, which differs only
+        for string timestamps that do not sort chronologically). Later transactions
+        are set aside, counted in ``attrs["n_rows_after_observation_end"]`` and
+        reported with a :class:`RowsExcludedWarning`.
     freq, freq_multiplier, datetime_format, monetary_value_col, include_first_transaction
         As in :func:`rfm_summary` (``include_first_transaction`` applies to the
         calibration columns).
