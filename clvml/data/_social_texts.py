@@ -13,6 +13,7 @@ Each template group has a known polarity: -1, 0 or +1.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import product
 
@@ -232,8 +233,9 @@ class TextTable:
     blocks: dict[tuple[str, str, int], np.ndarray]
 
 
+@functools.cache
 def build_text_table() -> TextTable:
-    """Expand every template with every product, intensifier and closing."""
+    """Expand every template with every product, intensifier and closing (cached; read-only)."""
     filled: list[str] = []
     shapes: dict[tuple[str, str, int], tuple[int, tuple[int, ...]]] = {}
     for (lang, group, pol), templates in TEMPLATES.items():

@@ -357,6 +357,10 @@ def generate_social_commerce(
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     if not horizon > 0 or engagement_scale < 0:
         raise ValueError("horizon must be > 0 and engagement_scale >= 0")
+    named = dict(zip(("r", "alpha", "a", "b", "p", "q", "v"), (*bgnbd, *gamma_gamma), strict=True))
+    for name, value in named.items():
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"model parameter {name} must be a finite number > 0, got {value!r}")
     start_ts = pd.Timestamp(start)
     cal_end = (
         pd.Timestamp(calibration_end)

@@ -397,6 +397,8 @@ def test_read_dataset_missing(tmp_path):
         ({"control_share": 1.5}, "control_share"),
         ({"calibration_end": "2023-06-01"}, "calibration_end"),
         ({"horizon": 0}, "horizon"),
+        ({"bgnbd": (0.6, -8.0, 1.0, 4.0)}, "alpha"),
+        ({"gamma_gamma": (6.0, 4.0, float("nan"))}, "v must be"),
     ],
 )
 def test_bad_arguments(kwargs, match):
