@@ -574,3 +574,21 @@ def test_rows_after_observation_end_are_counted_and_reported():
 def test_errors_are_value_errors():
     with pytest.raises(ValueError, match="missing"):
         rfm_summary(_log().drop(columns="customer_id"))
+
+
+@pytest.mark.slow
+def test_benchmark_script_agrees_with_lifetimes():
+    """benchmarks/bench_rfm.py at a small size: both implementations run and agree."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_rfm.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--sizes", "20k", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(" yes") == 2
