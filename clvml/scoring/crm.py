@@ -623,8 +623,8 @@ class ScoreRun:
         t = time.perf_counter()
         stage = tables.staging(f"_clvml_stage_{uuid.uuid4().hex[:16]}", temporary=not postgres)
         stage.create(conn)
-        # Staged in key order, the upsert walks the primary-key index (and, on later runs,
-        # the heap) page by page instead of at random: about half the buffer traffic.
+        # Staged in key order, the upsert walks the primary-key index page by page instead
+        # of at random (fewer buffer accesses; see benchmarks/RESULTS.md).
         valid = valid.take(valid["customer_id"].argsort().to_numpy())
         if postgres:
             _copy_postgres(conn, stage, valid)
