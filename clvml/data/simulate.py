@@ -22,9 +22,11 @@ import pandas as pd
 __all__ = [
     "Simulation",
     "bgnbd_process",
+    "simulate_beta_geo_beta",
     "simulate_bgnbd",
     "simulate_gamma_gamma",
     "simulate_mbgnbd",
+    "simulate_pareto_nbd",
 ]
 
 SeedLike = int | np.random.Generator | None
@@ -627,3 +629,189 @@ def simulate_gamma_gamma_covariates(
 
 
 __all__ += ["simulate_bgnbd_covariates", "simulate_gamma_gamma_covariates"]
+
+
+def simulate_pareto_nbd(
+    n: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    T: float | np.ndarray,
+    seed: SeedLike = None,
+    *,
+    transactions: bool = False,
+) -> Simulation:
+    r"""Simulate customers from the Pareto/NBD model (Schmittlein, Morrison & Colombo 1987).
+
+    .. math::
+
+        \lambda_i \sim \mathrm{Gamma}(r, \text{rate}=\alpha), \quad
+        \mu_i \sim \mathrm{Gamma}(s, \text{rate}=\beta), \quad
+        \tau_i \sim \mathrm{Exponential}(\mu_i),
+
+    then repeat purchases as a Poisson process of rate :math:`\lambda_i` on
+    :math:`(0, \min(\tau_i, T_i)]`. Given their number, the purchase times are
+    i.i.d. uniform on that window, so the recency is the window times the
+    maximum of ``frequency`` uniforms. The population mean of repeat purchases
+    in :math:`(0, t]` is :math:`\frac{r\beta}{\alpha(s-1)}[1 - (\beta/(\beta+t))^{s-1}]`.
+
+    Parameters
+    ----------
+    n : int
+        Number of customers.
+    r, alpha, s, beta : float
+        Pareto/NBD parameters (rates ``alpha`` and ``beta`` in the time unit of ``T``).
+    T : float or array of length n
+        Observation length per customer since their first purchase.
+    seed : int or numpy.random.Generator, optional
+        Random seed or generator; the same seed gives the same customers.
+    transactions : bool, default False
+        Also return the purchase log (``customer_id``, ``t``), first purchase at 0.
+
+    Returns
+    -------
+    Simulation
+        ``summary`` indexed by ``customer_id`` with ``frequency``, ``recency``, ``T``
+        and the latent ``lambda``, ``mu``, ``lifetime`` and ``alive`` (at ``T``).
+
+    Examples
+    --------
+    >>> sim = simulate_pareto_nbd(1000, r=0.553, alpha=10.578, s=0.606, beta=11.669, T=39, seed=1)
+    >>> bool((sim.summary["recency"] <= sim.summary["T"]).all())
+    True
+    """
+    _check_positive(r=r, alpha=alpha, s=s, beta=beta)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    rng = _rng(seed)
+    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
+        raise ValueError("T must be finite and >= 0")
+    lam = rng.gamma(r, 1.0 / alpha, size=n)
+    mu = rng.gamma(s, 1.0 / beta, size=n)
+    lifetime = rng.exponential(1.0, size=n) / mu
+    window = np.minimum(lifetime, T_arr)
+    frequency = rng.poisson(lam * window)
+    with np.errstate(divide="ignore"):
+        u_max = rng.random(n) ** (1.0 / np.maximum(frequency, 1))
+    recency = np.where(frequency > 0, window * u_max, 0.0)
+    summary = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": recency,
+            "T": T_arr,
+            "lambda": lam,
+            "mu": mu,
+            "lifetime": lifetime,
+            "alive": lifetime > T_arr,
+        },
+        index=pd.RangeIndex(n, name="customer_id"),
+    )
+    log = None
+    if transactions:
+        idx, t = _times_before(frequency, recency, rng)
+        idx = np.concatenate([np.arange(n), idx])
+        t = np.concatenate([np.zeros(n), t])
+        order = np.lexsort((t, idx))
+        log = pd.DataFrame({"customer_id": idx[order], "t": t[order]})
+    return Simulation(summary=summary, transactions=log)
+
+
+def simulate_beta_geo_beta(
+    n: int,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
+    n_periods: int | np.ndarray,
+    seed: SeedLike = None,
+) -> Simulation:
+    r"""Simulate customers from the BG/BB model (Fader, Hardie & Shang 2010).
+
+    .. math::
+
+        p_i \sim \mathrm{Beta}(\alpha, \beta), \quad \theta_i \sim \mathrm{Beta}(\gamma, \delta);
+
+    at each of ``n_periods`` discrete opportunities after the first purchase a
+    customer alive at its start dies with probability :math:`\theta_i` and
+    otherwise buys with probability :math:`p_i`. The number of opportunities
+    alive is geometric, so nothing loops over periods or customers.
+
+    Parameters
+    ----------
+    n : int
+        Number of customers.
+    alpha, beta, gamma, delta : float
+        BG/BB parameters.
+    n_periods : int or array of length n
+        Transaction opportunities observed per customer.
+    seed : int or numpy.random.Generator, optional
+        Random seed or generator.
+
+    Returns
+    -------
+    Simulation
+        ``summary`` indexed by ``customer_id`` with ``frequency`` (opportunities
+        with a purchase), ``recency`` (the last such opportunity, 0 if none),
+        ``n_periods`` and the latent ``p``, ``theta`` and ``alive`` (at the last
+        opportunity).
+
+    Examples
+    --------
+    >>> sim = simulate_beta_geo_beta(1000, 1.204, 0.750, 0.657, 2.783, n_periods=6, seed=1)
+    >>> bool((sim.summary["frequency"] <= sim.summary["recency"]).all())
+    True
+    """
+    _check_positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    rng = _rng(seed)
+    periods = np.broadcast_to(np.asarray(n_periods), (n,)).astype(np.int64)
+    if np.any(periods < 0):
+        raise ValueError("n_periods must be >= 0")
+    p = rng.beta(alpha, beta, size=n)
+    theta = rng.beta(gamma, delta, size=n)
+    # opportunities survived: dies at the start of opportunity k with prob theta (geometric)
+    alive_for = np.minimum(rng.geometric(np.clip(theta, 1e-300, 1.0)) - 1, periods)
+    frequency = rng.binomial(alive_for, p)
+    # recency: the last of `frequency` distinct opportunities among 1..alive_for chosen
+    # uniformly; its distribution is that of the maximum of a uniform random subset.
+    u = rng.random(n)
+    k, m = frequency.astype(float), alive_for.astype(float)
+    # P(max <= j) = C(j, k) / C(m, k); invert by searching j from m downwards in log space
+    recency = _max_of_subset(k, m, u)
+    summary = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": recency,
+            "n_periods": periods,
+            "p": p,
+            "theta": theta,
+            "alive": alive_for == periods,
+        },
+        index=pd.RangeIndex(n, name="customer_id"),
+    )
+    return Simulation(summary=summary)
+
+
+def _max_of_subset(k: np.ndarray, m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Maximum of a uniformly random ``k``-subset of {1..m}, by inverting its CDF.
+
+    ``P(max <= j) = C(j, k) / C(m, k)``; the smallest ``j >= k`` with CDF >= ``u``
+    is found by bisection on ``j`` (vectorised; 0 where ``k == 0``).
+    """
+    from scipy.special import gammaln
+
+    def log_cdf(j: np.ndarray) -> np.ndarray:
+        return gammaln(j + 1) - gammaln(j - k + 1) - gammaln(m + 1) + gammaln(m - k + 1)
+
+    lo = k.copy()  # CDF(k - 1) = 0 < u, answer in [k, m]
+    hi = m.copy()
+    log_u = np.log(u)
+    while np.any(hi > lo):
+        mid = np.floor((lo + hi) / 2)
+        ok = log_cdf(mid) >= log_u
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid + 1)
+    return np.where(k > 0, lo, 0).astype(np.int64)
