@@ -37,6 +37,7 @@ run's first start time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 import uuid
@@ -60,6 +61,8 @@ from clvml.scoring.schema import STAGED_COLUMNS, CRMTables, define_tables, migra
 from clvml.scoring.validation import split_scores
 
 __all__ = ["CRMSink", "RunResult", "ScoreRun"]
+
+logger = logging.getLogger(__name__)
 
 _RUN_NAMESPACE = uuid.UUID("6f1d3c1e-2f4b-5a8e-9c7d-0b1a2c3d4e5f")
 _CHUNK = 50_000
@@ -417,6 +420,14 @@ class ScoreRun:
                 _migrate_locked(conn, sink.tables)
                 self._start(conn)
             self._started = True
+            logger.info(
+                "scoring run %s started: %s table %s, model %s version %s",
+                self.run_id,
+                sink.safe_url,
+                sink.table,
+                self.model_name,
+                self.model_version,
+            )
         except sa.exc.DBAPIError as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)
             raise self._wrap(exc) from None
@@ -445,6 +456,7 @@ class ScoreRun:
                     conn.rollback()
                     with conn.begin():
                         self._finish(conn, "failed", error=reason)
+                    logger.warning("scoring run %s failed: %s", self.run_id, reason)
                 except sa.exc.DBAPIError:
                     pass  # the database is gone; the next run marks this one as failed
         finally:
@@ -608,6 +620,13 @@ class ScoreRun:
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from None
         self._done = True
+        logger.info(
+            "scoring run %s succeeded: %d read, %d written, %d quarantined",
+            self.run_id,
+            result.rows_read,
+            result.rows_written,
+            result.rows_quarantined,
+        )
         self.result = result
         return result
 

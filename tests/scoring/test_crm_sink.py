@@ -204,7 +204,7 @@ def test_killed_job_leaves_previous_scores_and_holds_lock_until_death(
             sys.executable,
             str(script),
             sink.url.render_as_string(hide_password=False),
-            "20000",
+            "5000",
             str(Path(__file__).parent),
         ],
         stdout=subprocess.PIPE,
@@ -281,7 +281,7 @@ def test_frame_level_errors_write_nothing(sink: CRMSink) -> None:
     assert sink.read_runs().set_index("model_version").loc[["x", "y"], "status"].eq("failed").all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     data_frames(
         [
@@ -494,7 +494,9 @@ def test_password_never_logged(pg_url: str, caplog: pytest.LogCaptureFixture) ->
                 sink.write(make_scores(3), **RUN)
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    assert caplog.records  # the engine did log
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
+    started = [r.getMessage() for r in caplog.records if r.name == "clvml.scoring.crm"]
+    assert "postgres:***@127.0.0.1" in started[0]
     assert "s3cr3t" not in caplog.text
     assert "s3cr3t" not in str(info.value)
 
