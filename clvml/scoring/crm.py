@@ -41,35 +41,32 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
 from clvml.scoring.lock import job_lock
-from clvml.scoring.schema import STAGED_COLUMNS, CRMTables, define_tables, migrate
-from clvml.scoring.validation import split_scores
+from clvml.scoring.schema import CRMTables, define_tables, migrate
+from clvml.scoring.staging import stage_rows, upsert_from_stage
+from clvml.scoring.validation import append_rejected, split_scores
 
 __all__ = ["CRMSink", "RunResult", "ScoreRun"]
 
 logger = logging.getLogger(__name__)
 
 _RUN_NAMESPACE = uuid.UUID("6f1d3c1e-2f4b-5a8e-9c7d-0b1a2c3d4e5f")
-_CHUNK = 50_000
 _CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
 #: Advisory-lock key serialising schema migrations of every clvml table ("clvml" in ASCII).
 _MIGRATION_LOCK = 0x636C766D6C
-_PG_TYPES = ["text", *["float8"] * 7, "text", "text"]
 
 
 @dataclass(frozen=True)
@@ -590,7 +587,7 @@ class ScoreRun:
         phase: dict[str, float] = {str(k): float(v) for k, v in (timings or {}).items()}
         t0 = time.perf_counter()
         split = split_scores(scores)
-        quarantine = _with_rejected(split.quarantined, rejected, start=len(scores))
+        quarantine = append_rejected(split.quarantined, rejected, start=len(scores))
         phase["validate"] = time.perf_counter() - t0
         n_written = len(split.valid)
         result = RunResult(
@@ -638,21 +635,21 @@ class ScoreRun:
         phase: dict[str, float],
     ) -> None:
         tables = self.sink.tables
-        postgres = conn.dialect.name == "postgresql"
         t = time.perf_counter()
-        stage = tables.staging(f"_clvml_stage_{uuid.uuid4().hex[:16]}", temporary=not postgres)
-        stage.create(conn)
-        # Staged in key order, the upsert walks the primary-key index page by page instead
-        # of at random (fewer buffer accesses; see benchmarks/RESULTS.md).
-        valid = valid.take(valid["customer_id"].argsort().to_numpy())
-        if postgres:
-            _copy_postgres(conn, stage, valid)
-        else:
-            _insert_sqlite(conn, stage, valid)
+        stage = stage_rows(conn, tables, valid)
         phase["stage"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        conn.execute(self._upsert(conn, stage))
+        assert self.scored_at is not None  # set when the run started
+        upsert_from_stage(
+            conn,
+            tables.scores,
+            stage,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            scored_at=self.scored_at,
+            run_id=self.run_id,
+        )
         stage.drop(conn)
         phase["upsert"] = time.perf_counter() - t
 
@@ -681,101 +678,3 @@ class ScoreRun:
 
     def _before_commit(self) -> None:
         """Called inside the write transaction just before it commits (tests inject crashes)."""
-
-    def _upsert(self, conn: Connection, stage: sa.Table) -> sa.Insert:
-        target = self.sink.tables.scores
-        run_values = {
-            "model_name": sa.literal(self.model_name, sa.Text()),
-            "model_version": sa.literal(self.model_version, sa.Text()),
-            "scored_at": sa.literal(self.scored_at, target.c.scored_at.type),
-            "run_id": sa.literal(self.run_id, sa.Text()),
-        }
-        cols = [*STAGED_COLUMNS, *run_values]
-        # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join constraint.
-        select = sa.select(*(stage.c[c] for c in STAGED_COLUMNS), *run_values.values()).where(
-            sa.true()
-        )
-        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        ins = insert_fn(target).from_select(cols, select)
-        return ins.on_conflict_do_update(
-            index_elements=[target.c.customer_id],
-            set_={c: ins.excluded[c] for c in cols if c != "customer_id"},
-        )
-
-
-def _with_rejected(
-    quarantined: pd.DataFrame, rejected: pd.DataFrame | None, start: int
-) -> pd.DataFrame:
-    """Append the caller's rejected customers (numbered after the score rows)."""
-    if rejected is None or len(rejected) == 0:
-        return quarantined
-    missing = {"customer_id", "reason"} - set(rejected.columns)
-    if missing:
-        raise DataValidationError(
-            "rejected rows need the columns customer_id and reason",
-            column=sorted(missing)[0],
-            n_rows=len(rejected),
-        )
-    ids = rejected["customer_id"].astype(object)
-    extra = pd.DataFrame(
-        {
-            "row_number": np.arange(start, start + len(rejected), dtype="int64"),
-            "customer_id": ids.where(ids.notna(), None).map(lambda v: v if v is None else str(v)),
-            "reason": rejected["reason"].astype(str).to_numpy(),
-            "payload": None,
-        }
-    )
-    return pd.concat([quarantined, extra], ignore_index=True)
-
-
-def _row_chunks(valid: pd.DataFrame) -> Iterator[Iterator[tuple[Any, ...]]]:
-    """Rows as tuples of Python values (None for NULL), in chunks to bound memory."""
-    for start in range(0, len(valid), _CHUNK):
-        part = valid.iloc[start : start + _CHUNK]
-        cols = []
-        for c in STAGED_COLUMNS:
-            s = part[c]
-            if s.dtype.kind == "f":
-                a = s.to_numpy()
-                nan = np.isnan(a)
-                if nan.any():
-                    obj = a.astype(object)
-                    obj[nan] = None
-                    cols.append(obj.tolist())
-                else:
-                    cols.append(a.tolist())
-            else:
-                cols.append(s.to_numpy(dtype=object, na_value=None).tolist())
-        yield zip(*cols, strict=True)
-
-
-def _copy_postgres(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> None:
-    """COPY the rows into ``stage`` through psycopg's binary COPY, inside the open transaction."""
-    prep = conn.dialect.identifier_preparer
-    sql = (
-        f"COPY {prep.format_table(stage)} ({', '.join(prep.quote(c) for c in STAGED_COLUMNS)}) "
-        "FROM STDIN (FORMAT BINARY)"
-    )
-    raw: Any = conn.connection.dbapi_connection
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types(_PG_TYPES)
-        for rows in _row_chunks(valid):
-            for row in rows:
-                copy.write_row(row)
-
-
-def _insert_sqlite(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> None:
-    """executemany the rows into the TEMP ``stage`` table, inside the open transaction."""
-    prep = conn.dialect.identifier_preparer
-    sql = (
-        f"INSERT INTO {prep.format_table(stage)} "
-        f"({', '.join(prep.quote(c) for c in STAGED_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(STAGED_COLUMNS))})"
-    )
-    raw: Any = conn.connection.dbapi_connection
-    cur = raw.cursor()
-    try:
-        for rows in _row_chunks(valid):
-            cur.executemany(sql, rows)
-    finally:
-        cur.close()

@@ -17,7 +17,7 @@ import pandas as pd
 from clvml.exceptions import DataValidationError
 from clvml.scoring.schema import SCORE_COLUMNS
 
-__all__ = ["ScoreSplit", "split_scores"]
+__all__ = ["ScoreSplit", "append_rejected", "split_scores"]
 
 REQUIRED = ("customer_id", "clv")
 _TEXT = ("segment", "value_tier")
@@ -199,3 +199,32 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
         }
     )
     return ScoreSplit(valid=valid, quarantined=quarantined)
+
+
+def append_rejected(
+    quarantined: pd.DataFrame, rejected: pd.DataFrame | None, start: int
+) -> pd.DataFrame:
+    """Append customers the job could not score to the quarantine frame.
+
+    ``rejected`` has ``customer_id`` and ``reason``; its rows are numbered after the
+    ``start`` score rows and have no payload.
+    """
+    if rejected is None or len(rejected) == 0:
+        return quarantined
+    missing = {"customer_id", "reason"} - set(rejected.columns)
+    if missing:
+        raise DataValidationError(
+            "rejected rows need the columns customer_id and reason",
+            column=sorted(missing)[0],
+            n_rows=len(rejected),
+        )
+    ids = rejected["customer_id"].astype(object)
+    extra = pd.DataFrame(
+        {
+            "row_number": np.arange(start, start + len(rejected), dtype="int64"),
+            "customer_id": ids.where(ids.notna(), None).map(lambda v: v if v is None else str(v)),
+            "reason": rejected["reason"].astype(str).to_numpy(),
+            "payload": None,
+        }
+    )
+    return pd.concat([quarantined, extra], ignore_index=True)
