@@ -20,7 +20,7 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from clvml.exceptions import ClvmlError, DataValidationError
 from clvml.scoring.crm import CRMSink, ScoreRun
-from clvml.scoring.errors import CRMConnectionError, CRMLockError
+from clvml.scoring.errors import CRMConnectionError, CRMError, CRMLockError
 from clvml.scoring.schema import SCHEMA_VERSION, validate_identifier
 from clvml.scoring.validation import split_scores
 
@@ -587,3 +587,12 @@ def test_job_killed_at_any_moment_leaves_old_or_new_table_whole(
     else:  # the commit happened before the kill: all of the new scores, nothing mixed
         pd.testing.assert_frame_equal(got, new, check_dtype=False)
         assert runs["new"] == "succeeded"
+
+
+@pytest.mark.postgres
+def test_missing_postgres_schema_is_one_line_error(pg_url: str) -> None:
+    with CRMSink(pg_url, schema="no_such_schema_x") as sink:
+        with pytest.raises(CRMError, match='schema "no_such_schema_x" does not exist') as info:
+            sink.write(make_scores(3), **RUN)
+        assert "\n" not in str(info.value)
+        assert not isinstance(info.value, CRMConnectionError)
