@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaincinv, hyp2f1
 
+from clvml.models.btyd.base import compress_rows
+
 __all__ = [
     "alive_expectation",
     "alive_purchases_quadrature",
@@ -19,6 +21,8 @@ def one_minus_power_hyp2f1(
     C: np.ndarray | float,
     z: np.ndarray | float,
     power: np.ndarray | float,
+    *,
+    dedupe: bool = True,
 ) -> np.ndarray:
     r"""Evaluate :math:`1 - (1 - z)^{\text{power}}\, {}_2F_1(A, B; C; z)` for ``0 <= z < 1``.
 
@@ -28,10 +32,24 @@ def one_minus_power_hyp2f1(
     parameters stay moderate, so the product is evaluated in log space without overflow.
     Where scipy's ``hyp2f1`` still fails (non-finite or non-positive) the untransformed
     series is tried; remaining failures give ``nan`` for the caller to flag.
+
+    ``hyp2f1`` is the expensive part, and in the BTYD formulas its arguments depend on
+    the data only through (x, T), not t_x: large inputs are therefore evaluated once per
+    distinct argument tuple.
     """
     A, B, C, z, power = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (A, B, C, z, power))
     )
+    if dedupe and C.size > 256:
+        args = (A.ravel(), B.ravel(), C.ravel(), z.ravel(), power.ravel())
+        varying = tuple(v for v in args if v.min() != v.max())
+        if varying:
+            _, _, inverse = compress_rows(varying)
+            first = np.zeros(int(inverse.max()) + 1, dtype=np.int64)
+            first[inverse[::-1]] = np.arange(inverse.size - 1, -1, -1)
+            if first.size < 0.8 * C.size:
+                unique = one_minus_power_hyp2f1(*(v[first] for v in args), dedupe=False)
+                return unique[inverse].reshape(C.shape)
     F = np.array(hyp2f1(A, B, C, z), dtype=float)
     bad = ~np.isfinite(F) | (F <= 0)
     if bad.any():
