@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.base import clone
@@ -24,8 +26,10 @@ from clvml.exceptions import DataValidationError
 from clvml.models.btyd import BetaGeo, GammaGamma, customer_lifetime_value
 from clvml.models.btyd.beta_geo_covariates import BetaGeoCovariates
 from clvml.models.btyd.covariate_likelihoods import (
+    bgnbd_covariates_expected_purchases,
     bgnbd_covariates_loglik,
     bgnbd_covariates_loglik_grad,
+    bgnbd_covariates_probability_alive,
     gamma_gamma_covariates_loglik,
     gamma_gamma_covariates_loglik_grad,
     weighted_bgnbd_covariates,
@@ -144,7 +148,7 @@ def test_clv_uses_each_customers_covariates(cdnow):
     bgc = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow)
     ggc = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow)
     out = customer_lifetime_value(
-        bgc, ggc, cdnow, horizon=3, discount_rate=0.0, period="W", random_state=0
+        bgc, ggc, cdnow, horizon=3, discount_rate=0.0, period="W", n_draws=40, random_state=0
     )
     months = [bgc.expected_purchases(cdnow, 4.345 * i) for i in (1, 2, 3)]
     expected = months[-1] * ggc.expected_average_spend(cdnow)  # no discounting: telescopes
@@ -282,6 +286,36 @@ def test_reported_parameters_are_the_papers_parameterisation(cdnow):
     z = (x - model.covariate_means_["noise"]) / model.covariate_scales_["noise"]
     internal = model.internal_params_[1] * np.exp(-model.internal_params_[4] * z)
     assert_allclose(reported, internal, rtol=1e-10)
+
+
+def test_weights_are_customer_counts(cdnow):
+    doubled = pd.concat([cdnow, cdnow], ignore_index=True)
+    spec = {"alpha": ["noise"], "b": ["flag"]}
+    weighted = BetaGeoCovariates(covariates=spec).fit(cdnow, weights=np.full(len(cdnow), 2.0))
+    stacked = BetaGeoCovariates(covariates=spec).fit(doubled)
+    assert weighted.n_customers_ == stacked.n_customers_ == 2 * len(cdnow)
+    for name, value in stacked.params_.items():
+        assert_allclose(weighted.params_[name], value, rtol=1e-5, atol=1e-7)
+    assert_allclose(weighted.log_likelihood_, stacked.log_likelihood_, rtol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    coefs=st.lists(st.floats(-1.5, 1.5), min_size=6, max_size=6),
+    x=st.integers(0, 30),
+    frac=st.floats(0.0, 1.0),
+    T=st.floats(0.5, 200.0),
+    z=st.lists(st.floats(-3.0, 3.0), min_size=2, max_size=2),
+)
+def test_predictions_are_probabilities_and_grow_with_t(coefs, x, frac, T, z):
+    params = np.r_[0.6, 8.0, 1.2, 4.0, coefs]
+    t_x = frac * T if x > 0 else 0.0
+    Z = np.array([z])
+    p_alive = bgnbd_covariates_probability_alive(params, x, t_x, T, Z)
+    assert 0.0 <= p_alive[0] <= 1.0
+    assert np.isfinite(bgnbd_covariates_loglik(params, x, t_x, T, Z)[0])
+    e = [bgnbd_covariates_expected_purchases(params, x, t_x, T, Z, t)[0] for t in (1, 10, 100)]
+    assert np.all(np.isfinite(e)) and 0.0 <= e[0] <= e[1] * (1 + 1e-9) <= e[2] * (1 + 1e-9)
 
 
 # ----------------------------------------------------------------------- recovery

@@ -136,7 +136,7 @@ class CovariateModel(BTYDModel):
         spec = self.covariates
         if spec is None:
             skip = set(RFM_COLUMNS) | ({weights} if isinstance(weights, str) else set())
-            cols = [
+            found = [
                 str(c)
                 for c in frame.columns
                 if str(c) not in skip
@@ -144,7 +144,7 @@ class CovariateModel(BTYDModel):
                     pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
                 )
             ]
-            return cols, np.ones((len(link_names), len(cols)), dtype=bool), False
+            return found, np.ones((len(link_names), len(found)), dtype=bool), False
         if isinstance(spec, str):
             spec = [spec]
         if isinstance(spec, Mapping):
@@ -283,7 +283,7 @@ class CovariateModel(BTYDModel):
         free = np.concatenate([np.ones(nb, dtype=bool), mask.ravel()])
         base0 = np.asarray(self._initial_base(scaled, counts), dtype=float)
         theta0 = np.concatenate([np.log(base0), np.zeros(mask.size)])[free]
-        fg = self._objective(scaled, counts, Z, free)
+        fg = self._covariate_objective(scaled, counts, Z, free)
         with threadpool_limits(limits=1, user_api="blas"):
             theta, _, hess, res = self._optimise(fg, theta0)
         grad = fg(theta)[1]
@@ -319,7 +319,7 @@ class CovariateModel(BTYDModel):
         self._set_covariance_cov(hess * n, internal, free, means, scales, mask)
         return self
 
-    def _objective(
+    def _covariate_objective(
         self, cols: tuple[np.ndarray, ...], counts: np.ndarray, Z: np.ndarray, free: np.ndarray
     ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
         """Weighted mean negative log-likelihood (+ L2) in (log baseline, coefficients)."""
