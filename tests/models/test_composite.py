@@ -1,0 +1,283 @@
+"""CLVModel: every CLV method side by side; hybrid identities, discounting, segments, skips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clvml.data.synthetic import generate_social_commerce
+from clvml.exceptions import DataValidationError
+from clvml.features.dataset import customer_features, holdout_targets
+from clvml.models.btyd import BetaGeo
+from clvml.models.composite import CLVModel, PoissonValueRegressor
+from clvml.models.engagement_value import engagement_value, mean_discount_factor
+from clvml.models.hybrid import (
+    bgnbd_probability_purchase,
+    bgnbd_probability_purchase_if_alive,
+    hybrid_probability_alive,
+)
+
+FAST = {"max_iter": 40, "n_draws": 40}
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = generate_social_commerce(1500, seed=11)
+    c = w.calibration_end - pd.Timedelta(days=1)
+    c0 = c - pd.Timedelta(weeks=52)
+    feats = customer_features(w.transactions, w.engagement, w.customers, cutoff=c)
+    labelled = customer_features(w.transactions, w.engagement, w.customers, cutoff=c0)
+    labels = holdout_targets(w.transactions, labelled.index, start=c0, end=c)
+    return feats, labelled, labels
+
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    feats, labelled, labels = world
+    model = CLVModel(methods=("closed_form", "btyd", "btyd_covariates", "hybrid", "ml"), **FAST)
+    return model.fit(feats, labelled, labels)
+
+
+# --------------------------------------------------------------------------- hybrid math
+
+
+def _simulate_bgnbd(n, r, alpha, a, b, T, H, seed):
+    """Repeat purchases in (0, T], alive at T, any purchase in (T, T + H] (BG/NBD process)."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    t = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    x = np.zeros(n)
+    buys_later = np.zeros(n, dtype=bool)
+    alive_at_T = np.ones(n, dtype=bool)
+    for _ in range(400):
+        if not alive.any():
+            break
+        t = t + rng.exponential(1 / lam)
+        in_cal = alive & (t <= T)
+        x += in_cal
+        later = alive & (t > T) & (t <= T + H)
+        buys_later |= later
+        alive &= t <= T  # past T we only need the first purchase after T
+        died = in_cal & (rng.random(n) < p)
+        alive_at_T &= ~died
+        alive &= ~died
+    return x, alive_at_T, buys_later
+
+
+@pytest.mark.parametrize("x_obs", [0, 2])
+def test_probability_of_purchase_if_alive_matches_simulation(x_obs):
+    r, alpha, a, b, T, H = 0.8, 6.0, 1.2, 3.0, 20.0, 15.0
+    x, alive_at_T, buys = _simulate_bgnbd(400_000, r, alpha, a, b, T, H, seed=x_obs)
+    keep = (x == x_obs) & alive_at_T
+    empirical = buys[keep].mean()
+    formula = float(bgnbd_probability_purchase_if_alive(r, alpha, x_obs, T, H))
+    se = np.sqrt(formula * (1 - formula) / keep.sum())
+    assert keep.sum() > 2000
+    assert abs(empirical - formula) < 4 * se
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    p_buy=st.floats(0, 1),
+    r=st.floats(0.05, 5),
+    alpha=st.floats(0.1, 50),
+    x=st.integers(0, 30),
+    T=st.floats(0.1, 100),
+    H=st.floats(0.1, 100),
+)
+def test_hybrid_alive_is_a_probability_consistent_with_the_classifier(p_buy, r, alpha, x, T, H):
+    q = float(bgnbd_probability_purchase_if_alive(r, alpha, x, T, H))
+    p_alive = float(hybrid_probability_alive(p_buy, q))
+    assert 0.0 <= p_alive <= 1.0
+    if p_buy <= q:
+        # the hybrid's own P(purchase) is the classifier's: the factorisation holds
+        np.testing.assert_allclose(p_alive * q, p_buy, rtol=1e-9, atol=1e-15)
+    else:
+        assert p_alive == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    p_alive=st.floats(1e-6, 1),
+    r=st.floats(0.05, 5),
+    alpha=st.floats(0.1, 50),
+    x=st.integers(0, 30),
+    T=st.floats(0.1, 100),
+    H=st.floats(0.1, 100),
+)
+def test_hybrid_with_bgnbds_own_purchase_probability_returns_its_alive_probability(
+    p_alive, r, alpha, x, T, H
+):
+    p_buy = bgnbd_probability_purchase(p_alive, r, alpha, x, T, H)
+    q = bgnbd_probability_purchase_if_alive(r, alpha, x, T, H)
+    np.testing.assert_allclose(hybrid_probability_alive(p_buy, q), p_alive, rtol=1e-9)
+
+
+class _BGNBDAsClassifier:
+    """A 'churn classifier' that answers BG/NBD's own P(no purchase in H)."""
+
+    classes_ = np.array([0.0, 1.0])
+
+    def __init__(self, bg: BetaGeo, horizon: float) -> None:
+        self.bg, self.h = bg, horizon
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        T = np.maximum(X["T"].to_numpy(dtype=float), 1 / 7)
+        frame = X.assign(T=T)
+        p_alive = self.bg.probability_alive(frame).to_numpy()
+        r, alpha = self.bg.params_["r"], self.bg.params_["alpha"]
+        p_buy = bgnbd_probability_purchase(p_alive, r, alpha, X["frequency"], T, self.h)
+        return np.column_stack([p_buy, 1 - p_buy])
+
+
+def test_hybrid_reproduces_btyd_when_the_classifier_is_bgnbd(world, fitted):
+    feats = world[0]
+    model = CLVModel(**{**fitted.get_params()}).fit(feats, *world[1:])
+    model.churn_classifier_ = _BGNBDAsClassifier(model.bgnbd_, 52.0)
+    out = model.predict(feats)
+    np.testing.assert_allclose(out["clv_hybrid"], out["clv_btyd"], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- CLVModel
+
+
+def test_predict_contract_and_fitted_attributes(world, fitted):
+    feats = world[0]
+    out = fitted.predict(feats)
+    expected = [
+        "clv", "clv_lower", "clv_upper", "p_alive", "churn_probability", "expected_purchases",
+        "expected_avg_spend", "engagement_value", "value_tier", "segment",
+    ]  # fmt: skip
+    assert list(out.columns[: len(expected)]) == expected
+    assert set(fitted.methods_) == {"closed_form", "btyd", "btyd_covariates", "hybrid", "ml"}
+    for m in fitted.methods_:
+        assert np.isfinite(out[f"clv_{m}"]).all() and (out[f"clv_{m}"] >= 0).all()
+    assert fitted.champion_ == "btyd"
+    np.testing.assert_allclose(out["clv"], out["clv_btyd"])
+    assert (out["clv_lower"] <= out["clv"] + 1e-9).all() and (out["clv"] <= out["clv_upper"]).all()
+    assert out["p_alive"].between(0, 1).all() and out["churn_probability"].between(0, 1).all()
+    assert out.index.name == "customer_id" and out.index.equals(feats.index.astype(str))
+    assert set(fitted.feature_columns_) <= set(feats.columns)
+    assert {"r", "alpha", "a", "b", "p", "q", "v"} <= set(fitted.btyd_params_)
+    # undiscounted BTYD CLV = expected purchases x expected spend
+    np.testing.assert_allclose(
+        out["clv_btyd"], out["expected_purchases"] * out["expected_avg_spend"], rtol=1e-9
+    )
+
+
+def test_chunked_scoring_gives_the_same_tiers_and_segments(world, fitted):
+    feats = world[0]
+    whole = fitted.predict(feats)
+    parts = pd.concat([fitted.predict(feats.iloc[:400]), fitted.predict(feats.iloc[400:])])
+    pd.testing.assert_frame_equal(whole, parts)
+    # tiers on the fitted customers follow the rank shares (1%, 10%, 50%), up to ties
+    share = whole["value_tier"].value_counts(normalize=True, sort=False)
+    assert share["top 1%"] == pytest.approx(0.01, abs=0.005)
+    assert share[["top 1%", "top 10%"]].sum() == pytest.approx(0.10, abs=0.01)
+    assert whole["segment"].notna().all()
+
+
+def test_methods_without_inputs_are_skipped_with_reasons(world):
+    feats = world[0]
+    rfm_only = feats[["frequency", "recency", "T", "monetary_value", "n_purchases",
+                      "total_spend", "mean_spend", "weeks_since_last_purchase"]]  # fmt: skip
+    model = CLVModel(**FAST).fit(rfm_only)
+    assert model.methods_ == ["btyd"]
+    assert set(model.skipped_methods_) == {"closed_form", "btyd_covariates", "hybrid", "ml"}
+    assert "engagement" in model.skipped_methods_["btyd_covariates"]
+    assert "labelled" in model.skipped_methods_["ml"]
+    out = model.predict(rfm_only)
+    assert out["engagement_value"].isna().all()
+    with pytest.raises(DataValidationError, match="'T'"):
+        model.predict(rfm_only.drop(columns="T"))
+
+
+def test_labels_of_another_horizon_are_refused(world):
+    feats, labelled, labels = world
+    short = labels.copy()
+    short.attrs = {**labels.attrs, "weeks": 26.0}
+    with pytest.raises(DataValidationError, match=r"26\.00 weeks"):
+        CLVModel(**FAST).fit(feats, labelled, short)
+
+
+def test_discounting_matches_weekly_end_of_week_discounting(world):
+    feats = world[0].iloc[:300]
+    d = 0.10
+    model = CLVModel(methods=("btyd",), annual_discount_rate=d, margin=0.4, interval=None)
+    out = model.fit(world[0]).predict(feats)
+    bg = model.bgnbd_
+    cumulative = np.column_stack(
+        [np.zeros(len(feats))]
+        + [bg.expected_purchases(feats, t=k).to_numpy() for k in range(1, 53)]
+    )
+    weekly = np.diff(cumulative, axis=1) / (1 + d) ** (np.arange(1, 53) / 52)
+    spend = model.predict(feats)["expected_avg_spend"].to_numpy()
+    np.testing.assert_allclose(out["clv_btyd"], 0.4 * spend * weekly.sum(axis=1), rtol=1e-9)
+    undiscounted = CLVModel(methods=("btyd",), margin=0.4, interval=None).fit(world[0])
+    assert (out["clv_btyd"] < undiscounted.predict(feats)["clv_btyd"]).all()
+
+
+def test_zero_spend_repeat_buyers_get_the_population_mean(world):
+    feats = world[0].copy()
+    ids = feats.index[feats["frequency"] > 2][:5]
+    feats.loc[ids, "monetary_value"] = 0.0
+    model = CLVModel(methods=("btyd",), interval=None).fit(feats)
+    out = model.predict(feats)
+    np.testing.assert_allclose(
+        out.loc[ids, "expected_avg_spend"], model.gamma_gamma_.population_mean_spend, rtol=1e-12
+    )
+
+
+def test_unknown_method_and_bad_frame():
+    with pytest.raises(ValueError, match="methods"):
+        CLVModel(methods=("nope",)).fit(pd.DataFrame({"frequency": [1.0]}))
+    with pytest.raises(DataValidationError, match="recency"):
+        CLVModel().fit(pd.DataFrame({"frequency": [1.0]}))
+
+
+# --------------------------------------------------------------------------- ML and engagement
+
+
+def test_poisson_regressor_recovers_planted_rates_and_offset_keeps_the_baseline():
+    rng = np.random.default_rng(0)
+    n = 6000
+    X = pd.DataFrame({"z": rng.normal(size=n), "noise": rng.normal(size=n)})
+    mean = np.exp(1.0 + 0.8 * X["z"].to_numpy())
+    y = rng.poisson(mean) * 10.0
+    m = PoissonValueRegressor(max_iter=200, learning_rate=0.1, min_samples_leaf=50).fit(X, y)
+    Xt = pd.DataFrame({"z": rng.normal(size=n), "noise": rng.normal(size=n)})
+    truth = 10 * np.exp(1.0 + 0.8 * Xt["z"].to_numpy())
+    assert np.corrcoef(np.log(m.predict(Xt)), np.log(truth))[0, 1] > 0.95
+    assert m.predict(X).sum() == pytest.approx(y.sum(), rel=0.01)
+    # with the true mean as offset there is nothing left to learn: predictions stay on it
+    Xo = X.assign(base=10 * mean)
+    mo = PoissonValueRegressor(max_iter=100, offset_column="base").fit(Xo, y)
+    ratio = mo.predict(Xo) / Xo["base"].to_numpy()
+    assert np.abs(np.log(ratio)).max() < 0.15
+
+
+def test_engagement_value_formula():
+    f = pd.DataFrame(
+        {"advocacy_score": [0.0, 2.0, 4.0, np.nan], "tenure_weeks": [10.0, 20.0, 20.0, 5.0]}
+    )
+    ev = engagement_value(f, 52, p_alive=np.array([1.0, 1.0, 0.5, 1.0]))
+    np.testing.assert_allclose(ev, [0.0, 2.0 / 20 * 52, 4.0 / 20 * 52 * 0.5, 0.0])
+    d = mean_discount_factor(52, 0.2)
+    rho = np.log(1.2)
+    assert d == pytest.approx((1 - np.exp(-rho)) / rho)
+    with pytest.raises(DataValidationError, match="advocacy_score"):
+        engagement_value(f.drop(columns="advocacy_score"), 52)
+
+
+def test_engagement_value_ranks_planted_advocates(world, fitted):
+    feats = world[0]
+    out = fitted.predict(feats)
+    w = generate_social_commerce(1500, seed=11)
+    advocacy = w.truth.set_index("customer_id")["advocacy"].reindex(out.index)
+    rho = pd.Series(out["engagement_value"]).corr(advocacy, method="spearman")
+    assert rho > 0.2
