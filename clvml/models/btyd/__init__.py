@@ -1,4 +1,5 @@
-"""Buy-till-you-die models: purchase counts (BG/NBD, MBG/NBD), spend (Gamma-Gamma), CLV.
+"""Buy-till-you-die models: purchase counts (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB), spend
+(Gamma-Gamma) and customer lifetime value.
 
 Every estimator follows the scikit-learn conventions (hyper-parameters in the
 constructor, ``fit(data, weights=None)`` returns self, fitted state ends in ``_``)
@@ -7,15 +8,19 @@ and shares the machinery of :class:`~clvml.models.btyd.base.BTYDModel`.
 
 from clvml.models.btyd.base import BTYDModel, TransactionModel
 from clvml.models.btyd.beta_geo import BetaGeo
+from clvml.models.btyd.beta_geo_beta import BetaGeoBeta
 from clvml.models.btyd.clv import customer_lifetime_value
 from clvml.models.btyd.gamma_gamma import GammaGamma
 from clvml.models.btyd.modified_beta_geo import ModifiedBetaGeo
+from clvml.models.btyd.pareto_nbd import ParetoNBD
 
 __all__ = [
     "BTYDModel",
     "BetaGeo",
+    "BetaGeoBeta",
     "GammaGamma",
     "ModifiedBetaGeo",
+    "ParetoNBD",
     "TransactionModel",
     "customer_lifetime_value",
 ]
