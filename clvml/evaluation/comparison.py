@@ -1,0 +1,348 @@
+"""An honest comparison of every CLV method on the same held-out customers.
+
+:func:`compare_methods` builds the customer frame at the calibration end, predicts each
+customer's value over the holdout with every method of
+:class:`clvml.models.composite.CLVModel`, and judges the predictions on the revenue
+each customer really brought in the holdout (:func:`clvml.evaluation.metrics.value_metrics`:
+normalised Gini, Spearman, top-decile and top-20% capture, MAE, bias of the total).
+
+Nothing is ever fitted on the holdout of the customers being evaluated:
+
+* the BTYD models are unsupervised and read only the calibration period;
+* the supervised parts (churn classifier, value regressors) are trained either on an
+  **earlier window** of the same length (``supervised="time"``: features at
+  ``calibration_end - H``, labels up to ``calibration_end``), or by **cross-fitting
+  over customer folds** (``supervised="customers"``: each customer is predicted by
+  models trained on the *other* folds' holdout labels, so the training customers share
+  the holdout's calendar period but never the evaluated customer's own outcome);
+* ``"auto"`` takes the earlier window when the history before the calibration end is at
+  least as long as the holdout, and the customer folds otherwise, and says which in
+  :attr:`ComparisonResult.supervision`.
+
+Reference rows: ``past spend`` ranks customers by their calibration revenue per week
+(times the holdout length), the baseline any model must beat; on generated data
+``truth`` is the planted expected value (:mod:`clvml.data.synthetic`), the best any
+method could do given the latent parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clvml.evaluation.classification import churn_metrics
+from clvml.evaluation.metrics import decile_table, value_metrics
+from clvml.exceptions import DataValidationError
+from clvml.features.dataset import build_customer_dataset, customer_features, holdout_targets
+from clvml.models.composite import DEFAULT_METHODS, METHODS, CLVModel
+from clvml.models.hybrid import bgnbd_probability_purchase_if_alive
+
+__all__ = ["TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
+
+#: Columns of :attr:`ComparisonResult.table`, in order.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "method",
+    "normalized_gini",
+    "spearman",
+    "top_decile_capture",
+    "top20_capture",
+    "mae",
+    "total_bias",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "predicted_total",
+    "realised_total",
+)
+#: Methods whose churn probability is the churn classifier's.
+_CLASSIFIER_METHODS = ("closed_form", "hybrid")
+
+
+@dataclass
+class ComparisonResult:
+    """What :func:`compare_methods` measured.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per method (:data:`TABLE_COLUMNS`), then the ``past spend`` baseline and,
+        on generated data, the ``truth``. ``roc_auc``, ``pr_auc`` and ``brier`` judge the
+        method's probability of no purchase in the holdout against the realised churn:
+        BG/NBD's (with or without covariates) on the BTYD rows, the churn classifier's on
+        ``closed_form`` and ``hybrid`` (whose alive probability is built from it), the
+        planted one on ``truth``; empty for methods with no such probability.
+    predictions : pandas.DataFrame
+        Per customer: ``clv_<method>``, ``past_spend``, ``truth`` (if any),
+        ``churn_probability_classifier`` (if fitted), ``realised_revenue``,
+        ``realised_purchases``, ``churned`` and ``fold`` (customer folds; 0 otherwise).
+    deciles : pandas.DataFrame
+        Decile calibration of every row of the table: ``method``, ``decile`` (1 = highest
+        predicted), ``customers``, ``mean_predicted``, ``mean_realised``,
+        ``total_realised``, ``share_of_realised``.
+    supervision : str
+        How the supervised parts were trained.
+    mode : {"time", "customers"}
+    calibration_end, holdout_end : pandas.Timestamp
+    horizon_weeks : float
+    skipped_methods : dict
+        Methods not fitted, with the reason.
+    """
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+    deciles: pd.DataFrame
+    supervision: str
+    mode: str
+    calibration_end: pd.Timestamp
+    holdout_end: pd.Timestamp
+    horizon_weeks: float
+    skipped_methods: dict[str, str] = field(default_factory=dict)
+
+    def best(self, metric: str = "normalized_gini") -> str:
+        """The method (reference rows excluded) with the highest ``metric``."""
+        rows = self.table[~self.table["method"].isin(["past spend", "truth"])]
+        return str(rows.loc[rows[metric].idxmax(), "method"])
+
+
+def _resolve_mode(
+    transactions: pd.DataFrame, cutoff: pd.Timestamp, holdout_end: pd.Timestamp, supervised: str
+) -> tuple[str, str]:
+    if supervised not in ("auto", "time", "customers"):
+        raise ValueError(f"supervised must be 'auto', 'time' or 'customers', got {supervised!r}")
+    first = pd.Timestamp(transactions["timestamp"].min()).normalize()
+    history = cutoff + pd.Timedelta(days=1) - first
+    holdout = holdout_end - cutoff
+    if supervised != "auto":
+        return supervised, ""
+    if history >= holdout:
+        why = (
+            f"auto: {history.days} days of history before the cut-off cover an earlier window "
+            f"as long as the {holdout.days}-day holdout"
+        )
+        return "time", why
+    why = (
+        f"auto: only {history.days} days of history before the cut-off, shorter than the "
+        f"{holdout.days}-day holdout, so no earlier window of the same length"
+    )
+    return "customers", why
+
+
+def _churn_row(churned: np.ndarray, p_churn: np.ndarray | None) -> dict[str, float]:
+    if p_churn is None:
+        return {"roc_auc": np.nan, "pr_auc": np.nan, "brier": np.nan}
+    m = churn_metrics(churned, np.clip(p_churn, 0.0, 1.0))
+    return {"roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "brier": m["brier"]}
+
+
+def _btyd_churn(model: CLVModel, features: pd.DataFrame, covariates: bool) -> np.ndarray:
+    """P(no purchase in the horizon) of the BG/NBD (with covariates) inside ``model``."""
+    from clvml.models.composite import _age_floor, _covariate_frame
+
+    frame = _age_floor(features)
+    h = float(model.horizon_weeks)
+    x, T = frame["frequency"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
+    if covariates:
+        tx = model.bgnbd_covariates_
+        cov = _covariate_frame(frame, model.covariate_spec_)
+        p_alive = np.asarray(tx.probability_alive(cov), dtype=float)
+        alpha_i = _covariate_alpha(tx, cov)
+        if_alive = bgnbd_probability_purchase_if_alive(tx.params_["r"], alpha_i, x, T, h)
+        return 1.0 - p_alive * if_alive
+    bg = model.bgnbd_
+    p_alive = np.asarray(bg.probability_alive(frame), dtype=float)
+    if_alive = bgnbd_probability_purchase_if_alive(bg.params_["r"], bg.params_["alpha"], x, T, h)
+    return 1.0 - p_alive * if_alive
+
+
+def _covariate_alpha(tx: Any, cov: pd.DataFrame) -> np.ndarray:
+    """alpha_i = alpha0 * exp(-gamma_alpha . x_i) of a fitted BetaGeoCovariates."""
+    log_alpha = np.full(len(cov), np.log(tx.params_["alpha0"]))
+    for key, value in tx.params_.items():
+        if key.startswith("alpha:"):
+            log_alpha -= value * cov[key.split(":", 1)[1]].to_numpy(dtype=float)
+    return np.exp(log_alpha)
+
+
+def compare_methods(
+    transactions: pd.DataFrame,
+    engagement: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    *,
+    calibration_end: object,
+    holdout_end: object,
+    truth: pd.DataFrame | None = None,
+    supervised: Literal["auto", "time", "customers"] = "auto",
+    n_folds: int = 2,
+    random_state: int = 0,
+    methods: tuple[str, ...] | None = None,
+    **model_params: Any,
+) -> ComparisonResult:
+    """Predict the holdout value of every customer with every method and judge them.
+
+    Parameters
+    ----------
+    transactions, engagement, customers : pandas.DataFrame
+        Validated tables (engagement and customers optional: without engagement the
+        BTYD-with-covariates method is skipped).
+    calibration_end : date-like
+        Last day (inclusive) of the calibration period. For data from
+        :func:`clvml.data.synthetic.generate_social_commerce`, whose
+        ``calibration_end`` is an exclusive midnight, pass the day before it.
+    holdout_end : date-like
+        Last day (inclusive) of the holdout.
+    truth : pandas.DataFrame, optional
+        The generator's truth (``customer_id``, ``expected_clv``, optionally
+        ``churn_probability``), for the reference row; it must describe the same holdout.
+    supervised : {"auto", "time", "customers"}, default "auto"
+        How the supervised parts are trained (see the module notes).
+    n_folds : int, default 2
+        Customer folds of ``supervised="customers"``.
+    random_state : int, default 0
+        Seed of the folds and of the models.
+    methods : tuple of str, optional
+        Methods to compare; default :data:`clvml.models.composite.DEFAULT_METHODS` plus
+        ``ml_two_part``.
+    **model_params
+        Further :class:`~clvml.models.composite.CLVModel` parameters (``max_iter``, ...).
+
+    Returns
+    -------
+    ComparisonResult
+
+    Examples
+    --------
+    >>> from clvml.data.datasets import load_cdnow_master
+    >>> res = compare_methods(load_cdnow_master(), calibration_end="1997-09-30",
+    ...                       holdout_end="1998-06-30", methods=("btyd",))  # doctest: +SKIP
+    >>> res.table.set_index("method").loc["btyd", "normalized_gini"].round(2)  # doctest: +SKIP
+    0.67
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    ds = build_customer_dataset(
+        transactions, engagement, customers, cutoff=calibration_end, holdout_end=holdout_end
+    )
+    features, targets = ds.features, ds.targets
+    c, h_end, H = ds.cutoff, ds.holdout_end, ds.horizon_weeks
+    wanted = tuple(methods) if methods is not None else (*DEFAULT_METHODS, "ml_two_part")
+    unknown = [m for m in wanted if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; choose from {METHODS}")
+    params = {"interval": None, **model_params}
+
+    def model() -> CLVModel:
+        return CLVModel(horizon_weeks=H, methods=wanted, random_state=random_state, **params)
+
+    mode, why = _resolve_mode(transactions, c, h_end, supervised)
+    fold = np.zeros(len(features), dtype=int)
+    if mode == "time":
+        c0 = c - (h_end - c)
+        try:
+            labelled = customer_features(transactions, engagement, customers, cutoff=c0)
+        except DataValidationError:
+            if supervised == "time":
+                raise
+            mode, why = "customers", why + "; but no customer had bought by the earlier cut-off"
+    if mode == "time":
+        labels = holdout_targets(transactions, labelled.index, start=c0, end=c)
+        fitted = model().fit(features, labelled, labels)
+        preds = fitted.predict(features)
+        models = [(fitted, np.ones(len(features), dtype=bool))]
+        supervision = (
+            f"supervised parts trained on an earlier window: features at {c0.date()}, labels "
+            f"{labels.attrs['start']} to {c.date()} ({labels.attrs['weeks']:.1f} weeks, "
+            f"{len(labelled):,} customers); the evaluated holdout was never read"
+        )
+    else:
+        rng = np.random.default_rng(random_state)
+        fold = rng.permutation(len(features)) % n_folds
+        parts, models = [], []
+        for k in range(n_folds):
+            test = fold == k
+            fitted = model().fit(features, features.loc[~test], targets.loc[~test])
+            parts.append(fitted.predict(features.loc[test]))
+            models.append((fitted, test))
+        preds = pd.concat(parts).reindex(features.index.astype(str))
+        supervision = (
+            f"supervised parts cross-fitted over {n_folds} customer folds: each customer is "
+            "predicted by models trained on the other folds' holdout labels (same calendar "
+            "window, never the customer's own outcome)"
+        )
+    if why:
+        supervision = f"{supervision} [{why}]"
+    first_model = models[0][0]
+    skipped = dict(first_model.skipped_methods_)
+
+    realised = targets["revenue"].to_numpy(dtype=float)
+    churned = targets["churned"].to_numpy(dtype=float)
+    out = pd.DataFrame(index=pd.Index(features.index.astype(str), name="customer_id"))
+    fitted_methods = [m for m in METHODS if f"clv_{m}" in preds.columns]
+    for m in fitted_methods:
+        out[f"clv_{m}"] = preds[f"clv_{m}"].to_numpy()
+    T = features["T"].to_numpy(dtype=float)
+    out["past_spend"] = features["total_spend"].to_numpy(dtype=float) * H / np.maximum(T, 1.0)
+    truth_churn = None
+    if truth is not None:
+        tr = truth.assign(customer_id=truth["customer_id"].astype(str)).set_index("customer_id")
+        if "expected_clv" not in tr.columns:
+            raise DataValidationError("is missing from the truth table", column="expected_clv")
+        aligned = tr.reindex(out.index)
+        if aligned["expected_clv"].isna().any():
+            raise DataValidationError(
+                "has no row for some evaluated customers",
+                column="expected_clv",
+                n_rows=int(aligned["expected_clv"].isna().sum()),
+            )
+        out["truth"] = aligned["expected_clv"].to_numpy(dtype=float)
+        if "churn_probability" in aligned.columns:
+            truth_churn = aligned["churn_probability"].to_numpy(dtype=float)
+
+    # churn probabilities per method
+    churn_by_method: dict[str, np.ndarray | None] = {m: None for m in fitted_methods}
+    btyd_churn = np.empty(len(features))
+    cov_churn = np.empty(len(features)) if "btyd_covariates" in fitted_methods else None
+    for fitted, rows in models:
+        sub = features.loc[rows]
+        btyd_churn[rows] = _btyd_churn(fitted, sub, covariates=False)
+        if cov_churn is not None:
+            cov_churn[rows] = _btyd_churn(fitted, sub, covariates=True)
+    churn_by_method["btyd"] = btyd_churn
+    if cov_churn is not None:
+        churn_by_method["btyd_covariates"] = cov_churn
+    if first_model.churn_classifier_ is not None:
+        clf = preds["churn_probability"].to_numpy(dtype=float)
+        out["churn_probability_classifier"] = clf
+        for m in _CLASSIFIER_METHODS:
+            if m in fitted_methods:
+                churn_by_method[m] = clf
+
+    rows, deciles = [], []
+    columns = [(m, f"clv_{m}", churn_by_method.get(m)) for m in fitted_methods]
+    columns.append(("past spend", "past_spend", None))
+    if "truth" in out.columns:
+        columns.append(("truth", "truth", truth_churn))
+    for name, col, p_churn in columns:
+        v = value_metrics(realised, out[col].to_numpy())
+        row = {"method": name, **v, **_churn_row(churned, p_churn)}
+        rows.append({k: row[k] for k in TABLE_COLUMNS})
+        d = decile_table(realised, out[col].to_numpy()).reset_index()
+        d.insert(0, "method", name)
+        deciles.append(d)
+    out["realised_revenue"] = realised
+    out["realised_purchases"] = targets["purchases"].to_numpy(dtype=float)
+    out["churned"] = churned
+    out["fold"] = fold
+    return ComparisonResult(
+        table=pd.DataFrame(rows, columns=list(TABLE_COLUMNS)),
+        predictions=out,
+        deciles=pd.concat(deciles, ignore_index=True),
+        supervision=supervision,
+        mode=mode,
+        calibration_end=c,
+        holdout_end=h_end,
+        horizon_weeks=H,
+        skipped_methods=skipped,
+    )

@@ -1,0 +1,131 @@
+"""compare_methods: every method judged on the same holdout, never fitted on it."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvml.data.synthetic import generate_social_commerce
+from clvml.evaluation.comparison import TABLE_COLUMNS, _resolve_mode, compare_methods
+from clvml.evaluation.value_plots import (
+    plot_decile_chart,
+    plot_gain_curves,
+    save_comparison_plots,
+)
+
+matplotlib.use("Agg")
+FAST = {"max_iter": 30}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_social_commerce(1200, seed=5)
+
+
+def _window(w):
+    return {
+        "calibration_end": w.calibration_end - pd.Timedelta(days=1),
+        "holdout_end": w.observation_end - pd.Timedelta(days=1),
+    }
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    w = world
+    return compare_methods(
+        w.transactions, w.engagement, w.customers, truth=w.truth, **_window(w), **FAST
+    )
+
+
+def test_table_rows_columns_and_reference_rows(result):
+    t = result.table
+    assert list(t.columns) == list(TABLE_COLUMNS)
+    assert list(t["method"]) == [
+        "closed_form", "btyd", "btyd_covariates", "hybrid", "ml", "ml_two_part",
+        "past spend", "truth",
+    ]  # fmt: skip
+    assert result.mode == "time" and "earlier window" in result.supervision
+    by = t.set_index("method")
+    # planted truth ranks best; every model beats random; past spend has no churn columns
+    assert (by.loc["truth", "normalized_gini"] > by["normalized_gini"].drop("truth")).all()
+    assert (by["normalized_gini"] > 0.3).all()
+    assert by.loc["past spend", ["roc_auc", "pr_auc", "brier"]].isna().all()
+    assert by.loc[["btyd", "hybrid", "truth"], "roc_auc"].between(0.6, 1).all()
+    # BG/NBD + GG is nearly unbiased on a BG/NBD + GG world
+    assert abs(by.loc["btyd", "total_bias"]) < 0.15
+    realised = result.predictions["realised_revenue"].sum()
+    np.testing.assert_allclose(by["realised_total"], realised)
+    assert result.best() in set(t["method"]) - {"truth", "past spend"}
+
+
+def test_deciles_and_predictions(result):
+    d = result.deciles
+    assert set(d["method"]) == set(result.table["method"])
+    assert (d.groupby("method")["customers"].sum() == len(result.predictions)).all()
+    np.testing.assert_allclose(d.groupby("method")["share_of_realised"].sum(), 1.0)
+    p = result.predictions
+    assert {"clv_btyd", "past_spend", "truth", "realised_revenue", "churned", "fold"} <= set(p)
+
+
+def test_time_split_never_reads_the_holdout(world):
+    """Changing every purchase after the calibration end leaves every prediction unchanged."""
+    w = world
+    win = _window(w)
+    tx = w.transactions
+    after = tx["timestamp"] >= w.calibration_end
+    rng = np.random.default_rng(0)
+    changed = tx.assign(
+        amount=np.where(after, tx["amount"] * rng.uniform(0.1, 5, len(tx)), tx["amount"])
+    )
+    kw = {"supervised": "time", "methods": ("btyd", "hybrid", "ml"), **FAST}
+    a = compare_methods(tx, w.engagement, w.customers, **win, **kw).predictions
+    b = compare_methods(changed, w.engagement, w.customers, **win, **kw).predictions
+    cols = ["clv_btyd", "clv_hybrid", "clv_ml"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert not np.allclose(a["realised_revenue"], b["realised_revenue"])
+
+
+def test_customer_folds_never_read_the_evaluated_customers_holdout(world):
+    """A customer's own holdout purchases do not change that customer's prediction."""
+    w = world
+    win = _window(w)
+    kw = {"supervised": "customers", "methods": ("btyd", "ml"), **FAST}
+    a = compare_methods(w.transactions, **win, **kw)
+    fold0 = a.predictions.index[a.predictions["fold"] == 0]
+    tx = w.transactions
+    mask = tx["customer_id"].astype(str).isin(fold0) & (tx["timestamp"] >= w.calibration_end)
+    changed = tx.assign(amount=np.where(mask, tx["amount"] * 7.0, tx["amount"]))
+    b = compare_methods(changed, **win, **kw)
+    assert a.mode == b.mode == "customers" and "cross-fitted over 2" in a.supervision
+    cols = ["clv_btyd", "clv_ml"]
+    pd.testing.assert_frame_equal(a.predictions.loc[fold0, cols], b.predictions.loc[fold0, cols])
+    other = a.predictions.index[a.predictions["fold"] == 1]
+    # the other fold's models did learn from the changed labels
+    assert not np.allclose(a.predictions.loc[other, "clv_ml"], b.predictions.loc[other, "clv_ml"])
+
+
+def test_auto_mode_follows_the_history_length():
+    tx = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01", "2024-06-01"])})
+    mode, why = _resolve_mode(tx, pd.Timestamp("2024-06-30"), pd.Timestamp("2024-12-15"), "auto")
+    assert mode == "time" and "auto" in why
+    mode, why = _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), "auto")
+    assert mode == "customers" and "shorter" in why
+    with pytest.raises(ValueError, match="supervised"):
+        _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), "x")
+
+
+def test_plots(result, tmp_path):
+    p = result.predictions
+    ax = plot_decile_chart(p["realised_revenue"], p["clv_btyd"])
+    assert len(ax.patches) == 20
+    ax = plot_gain_curves(p["realised_revenue"], {"btyd": p["clv_btyd"], "ml": p["clv_ml"]})
+    assert len(ax.lines) == 4
+    files = save_comparison_plots(result, tmp_path)
+    assert {f.name for f in files} >= {
+        "gain_curves.png",
+        "deciles_btyd.png",
+        "deciles_past_spend.png",
+    }
+    assert all(f.stat().st_size > 0 for f in files)
