@@ -49,7 +49,7 @@ _WEEK = pd.Timedelta(weeks=1)
 
 def _day(value: object, name: str) -> pd.Timestamp:
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise DataValidationError(f"{name} {value!r} is not a date") from exc
     if ts is pd.NaT:
