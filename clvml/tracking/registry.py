@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
-__all__ = ["CHAMPION_ALIAS", "GateDecision", "promote_if_better"]
+__all__ = ["CHAMPION_ALIAS", "GateDecision", "current_champion", "promote_if_better"]
 
 CHAMPION_ALIAS = "champion"
 
@@ -48,25 +49,50 @@ class GateDecision:
         """Plain dict, e.g. for ``mlflow.log_dict``."""
         return asdict(self)
 
+    @property
+    def summary(self) -> str:
+        """One sentence saying what was decided and why."""
+        new = f"version {self.version} ({self.metric} {self.new_value:.4f})"
+        if self.champion_version is None:
+            return f"{new} is the first champion of {self.model_name}"
+        if self.champion_version == self.version:
+            return f"{new} already is the champion"
+        old = f"champion version {self.champion_version}"
+        old += "" if self.champion_value is None else f" ({self.champion_value:.4f})"
+        verb = "beats" if self.promoted else "does not beat"
+        role = "takes the alias" if self.promoted else "is tagged challenger"
+        return f"{new} {verb} {old}: it {role}"
 
-def _champion(client, name: str) -> tuple[str | None, float | None, str]:
+
+def current_champion(client: Any, model_name: str) -> Any | None:
+    """The model version holding the ``champion`` alias, or None (no model, no alias)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        mv = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+        return client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     except MlflowException:
-        return None, None, ""
-    return mv.version, mv.tags, mv.run_id  # type: ignore[return-value]
+        return None
+
+
+def _stored_value(client: Any, mv: Any, metric: str) -> float | None:
+    tag = (mv.tags or {}).get(f"holdout_{metric}")
+    if tag is not None:
+        return float(tag)
+    if mv.run_id:
+        value = client.get_run(mv.run_id).data.metrics.get(f"holdout.{metric}")
+        return None if value is None else float(value)
+    return None
 
 
 def promote_if_better(
-    client,
+    client: Any,
     model_name: str,
     version: str | int,
     metric: str,
     new_value: float,
     *,
     greater_is_better: bool = True,
+    champion_value: float | None = None,
 ) -> GateDecision:
     """Give ``version`` the champion alias if it beats the current champion on ``metric``.
 
@@ -84,6 +110,11 @@ def promote_if_better(
         The new version's value of ``metric``.
     greater_is_better : bool, default True
         Direction of the metric.
+    champion_value : float, optional
+        The current champion's value of ``metric`` on the *same* holdout (the
+        caller re-scored it). When None, the value stored when the champion
+        was judged is used (its ``holdout_<metric>`` tag, else its run's
+        ``holdout.<metric>`` metric), which compares across holdouts.
 
     Returns
     -------
@@ -93,20 +124,18 @@ def promote_if_better(
 
     Notes
     -----
-    The champion's value is read from its ``holdout_<metric>`` version tag
-    (written by this function when it was judged), falling back to the metric
-    of the run that logged it. A NaN new value never wins; a missing champion
-    value always loses. Ties keep the current champion.
+    A NaN new value never wins; a champion without a value always loses.
+    Ties keep the current champion. Version tags record the decision:
+    ``holdout_<metric>`` (the value), ``role`` (``champion``, ``challenger``
+    or, on the dethroned version, ``former_champion``) and, on a challenger,
+    ``champion_at_decision`` and ``champion_holdout_<metric>``.
     """
     version = str(version)
-    champ_version, champ_tags, champ_run = _champion(client, model_name)
-    champ_value: float | None = None
-    if champ_version is not None:
-        tag = (champ_tags or {}).get(f"holdout_{metric}")
-        if tag is not None:
-            champ_value = float(tag)
-        elif champ_run:
-            champ_value = client.get_run(champ_run).data.metrics.get(metric)
+    mv = current_champion(client, model_name)
+    champ_version = None if mv is None else str(mv.version)
+    champ_value = champion_value
+    if mv is not None and champ_value is None:
+        champ_value = _stored_value(client, mv, metric)
     if champ_version == version:
         promoted = True
     elif math.isnan(new_value):
@@ -119,6 +148,12 @@ def promote_if_better(
     client.set_model_version_tag(
         model_name, version, "role", "champion" if promoted else "challenger"
     )
+    if not promoted and champ_version is not None:
+        client.set_model_version_tag(model_name, version, "champion_at_decision", champ_version)
+        if champ_value is not None:
+            client.set_model_version_tag(
+                model_name, version, f"champion_holdout_{metric}", repr(float(champ_value))
+            )
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
         if champ_version is not None and champ_version != version:

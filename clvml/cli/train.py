@@ -1,0 +1,87 @@
+"""``clvml train``: data to a registered champion model, tracked in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clvml.cli._app import app, console
+
+_SHOWN = ("normalized_gini", "spearman", "top_decile_capture", "mae", "total_bias", "roc_auc")
+
+
+@app.command()
+def train(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Data folder (as `clvml generate` writes it) or SQLAlchemy URL "
+            "[default: data.source of the config, else data/social].",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config (see configs/train.toml).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
+    ] = None,
+    model_name: Annotated[
+        str | None, typer.Option(help="Registered model name [default: clvml].")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="MLflow experiment [default: clvml].")
+    ] = None,
+    calibration_end: Annotated[
+        str | None,
+        typer.Option(help="Last day of the calibration period [default: from the data]."),
+    ] = None,
+    horizon_weeks: Annotated[
+        float | None, typer.Option(min=1, help="CLV horizon and holdout length [default: 52].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed [default: 0].")] = None,
+) -> None:
+    """Train, compare and register the CLV model; promote it if it beats the champion.
+
+    Runs data -> validation -> features -> models -> evaluation, logs everything to
+    MLflow (parent run with nested runs per method) and moves the alias `champion`
+    only if the new model beats the current champion on the holdout metric.
+    """
+    from clvml.tracking.pipeline import train as run_training
+
+    result = run_training(
+        config,
+        console=console,
+        data=data,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        experiment=experiment,
+        calibration_end=calibration_end,
+        horizon_weeks=horizon_weeks,
+        seed=seed,
+    )
+    table = Table(
+        title=f"Holdout {result.calibration_end} -> {result.holdout_end}",
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("method")
+    for c in _SHOWN:
+        table.add_column(c, justify="right")
+    for method, row in result.comparison.iterrows():
+        table.add_row(
+            str(method), *("" if row.get(c) != row.get(c) else f"{row[c]:.3f}" for c in _SHOWN)
+        )
+    console.print(table)
+    console.print(f"run {result.run_id} in {escape(result.tracking_uri)}", highlight=False)
+    console.print(f"model {result.model_uri}", highlight=False)
+    if result.decision is not None:
+        style = "bold green" if result.decision.promoted else "yellow"
+        console.print(result.decision.summary, style=style, highlight=False)
+    if result.skipped_plots:
+        console.print(f"plots skipped: {', '.join(result.skipped_plots)}", style="dim")

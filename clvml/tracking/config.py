@@ -1,0 +1,385 @@
+"""The training configuration: a TOML file, validated, with every key documented.
+
+A config names the data, the time window, the feature set, the models and the
+tracking target of :func:`clvml.tracking.pipeline.train`. Every key is
+optional; :data:`DEFAULTS` holds the values used when a key is absent, and
+``configs/train.toml`` is a commented example. Command-line flags override
+the file (:meth:`TrainConfig.override`).
+
+Keys
+----
+``[data]``
+    ``source``
+        A folder laid out as ``clvml generate`` writes it (``transactions``,
+        optional ``engagement`` and ``customers`` as CSV or Parquet) or a
+        SQLAlchemy URL of a database with tables of those names. Relative
+        folders are resolved against the config file's folder. Default
+        ``"data/social"``.
+    ``transactions``, ``engagement``, ``customers``
+        Override one table: a file path or a SQLAlchemy URL. With a URL, the
+        table of the same name is read, or ``<name>_query`` (a SELECT with
+        named bind parameters) when given.
+    ``returns``, ``duplicates``, ``invalid``
+        Validation policies (see :func:`clvml.data.validation.validate_transactions`).
+        Defaults ``"error"``, ``"error"``, ``"error"``.
+``[window]``
+    ``calibration_end``
+        Last day (inclusive) of the data the models see; the holdout is the
+        ``horizon_weeks`` after it. Default: ``calibration_end`` of the
+        folder's ``metadata.json`` when present, else the last transaction
+        day minus ``horizon_weeks``.
+    ``horizon_weeks``
+        Horizon of the CLV and length of the holdout, in weeks. Default 52.
+``[features]``
+    ``engagement``, ``customers``
+        Use the engagement events / the customers table when available.
+        Default ``true``. Switching one off drops its features everywhere.
+``[model]``
+    ``methods``
+        CLV methods to fit and compare. Default: the composite's own default.
+    ``champion``
+        Method whose CLV the model serves as ``clv``. Default ``"btyd"``.
+    ``margin``
+        Profit margin applied to revenue (0 < margin <= 1). Default 1.0.
+    ``annual_discount_rate``
+        Discount rate per year (>= 0). Default 0.0.
+    ``supervised``
+        How supervised methods get labels: ``"time"`` (an earlier window of
+        the same customers) or ``"customers"``. Default ``"time"``.
+    ``[model.params]``
+        Further keyword arguments of :class:`clvml.models.composite.CLVModel`
+        (hyper-parameters), passed as they are.
+``[evaluation]``
+    ``n_folds``
+        Folds of the customer-split comparison. Default 2.
+    ``supervised``
+        Supervision of the comparison (``"auto"``, ``"time"``,
+        ``"customers"``). Default ``"auto"``.
+``[gate]``
+    ``metric``
+        Holdout metric of the champion/challenger gate, computed on the
+        served model's predictions: a value metric (``normalized_gini``,
+        ``spearman``, ``top_decile_capture``, ``top20_capture``, ``mae``,
+        ``total_bias``) on ``clv`` or a churn metric (``roc_auc``,
+        ``pr_auc``, ``brier``) on ``churn_probability``. Default
+        ``"normalized_gini"``.
+``[tracking]``
+    ``uri``
+        Tracking URI; default ``MLFLOW_TRACKING_URI``, else the embedded
+        SQLite store ``mlruns.db`` in the working directory.
+    ``experiment``
+        Experiment name. Default ``"clvml"``.
+    ``model_name``
+        Registered model name. Default ``"clvml"``.
+    ``register``
+        Register the model and run the gate. Default ``true``.
+``seed``
+    Top-level key: the random seed of every model. Default 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clvml.exceptions import ClvmlError
+
+__all__ = [
+    "DEFAULTS",
+    "GATE_METRICS",
+    "ConfigError",
+    "TrainConfig",
+    "load_config",
+    "validate_config",
+]
+
+
+class ConfigError(ClvmlError, ValueError):
+    """A training configuration is malformed: unknown key, wrong type or value out of range."""
+
+
+#: Holdout metrics the gate may use, with their direction (True: greater is better).
+GATE_METRICS: dict[str, bool] = {
+    "normalized_gini": True,
+    "spearman": True,
+    "top_decile_capture": True,
+    "top20_capture": True,
+    "mae": False,
+    "total_bias": False,  # judged on its absolute value
+    "roc_auc": True,
+    "pr_auc": True,
+    "brier": False,
+}
+
+_POLICIES = {
+    "returns": ("error", "drop", "net"),
+    "duplicates": ("error", "drop", "keep"),
+    "invalid": ("error", "drop"),
+}
+
+#: Every key a config may hold, with its default (None: computed or the library's default).
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "data": {
+        "source": "data/social",
+        "transactions": None,
+        "engagement": None,
+        "customers": None,
+        "transactions_query": None,
+        "engagement_query": None,
+        "customers_query": None,
+        "returns": "error",
+        "duplicates": "error",
+        "invalid": "error",
+    },
+    "window": {"calibration_end": None, "horizon_weeks": 52},
+    "features": {"engagement": True, "customers": True},
+    "model": {
+        "methods": None,
+        "champion": "btyd",
+        "margin": 1.0,
+        "annual_discount_rate": 0.0,
+        "supervised": "time",
+        "params": {},
+    },
+    "evaluation": {"n_folds": 2, "supervised": "auto"},
+    "gate": {"metric": "normalized_gini"},
+    "tracking": {"uri": None, "experiment": "clvml", "model_name": "clvml", "register": True},
+}
+
+
+@dataclass
+class TrainConfig:
+    """A validated training configuration (see the module docstring for every key).
+
+    Attributes
+    ----------
+    values : dict
+        The merged configuration: :data:`DEFAULTS` updated with the file and the overrides.
+    path : pathlib.Path or None
+        The file it was read from.
+    """
+
+    values: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: Path | None = None
+
+    def __getitem__(self, section: str) -> Any:
+        return self.values[section]
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder against which relative data paths are resolved."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def override(self, **flags: Any) -> TrainConfig:
+        """A copy with command-line values applied (None means "not given").
+
+        Accepted: ``data``, ``tracking_uri``, ``model_name``, ``experiment``,
+        ``calibration_end``, ``horizon_weeks``, ``seed``.
+        """
+        where = {
+            "data": ("data", "source"),
+            "tracking_uri": ("tracking", "uri"),
+            "model_name": ("tracking", "model_name"),
+            "experiment": ("tracking", "experiment"),
+            "calibration_end": ("window", "calibration_end"),
+            "horizon_weeks": ("window", "horizon_weeks"),
+            "seed": ("seed", None),
+        }
+        values = copy.deepcopy(self.values)
+        for key, value in flags.items():
+            if key not in where:
+                raise ConfigError(f"unknown override {key!r}; expected one of {sorted(where)}")
+            if value is None:
+                continue
+            section, name = where[key]
+            if name is None:
+                values[section] = value
+            else:
+                values[section][name] = str(value) if key == "data" else value
+        path = self.path
+        if "data" in flags and flags["data"] is not None:
+            # a source given on the command line is relative to the working directory
+            src = str(flags["data"])
+            if "://" not in src:
+                values["data"]["source"] = str(Path(src).resolve())
+        return TrainConfig(validate_config(values, where="overrides"), path)
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    ts = t if isinstance(t, tuple) else (t,)
+    return " or ".join(
+        {
+            str: "a string",
+            bool: "true/false",
+            int: "an integer",
+            float: "a number",
+            list: "a list",
+            dict: "a table",
+        }[x]
+        for x in ts
+    )
+
+
+def _check_type(value: Any, expected: type | tuple[type, ...], key: str, where: str) -> None:
+    ts = expected if isinstance(expected, tuple) else (expected,)
+    ok = isinstance(value, ts) and not (isinstance(value, bool) and bool not in ts)
+    if not ok:
+        raise ConfigError(
+            f"{where}: {key} must be {_type_name(expected)}, got {type(value).__name__} {value!r}"
+        )
+
+
+_TYPES: dict[str, Any] = {
+    "seed": int,
+    "data": dict.fromkeys(
+        [
+            "source",
+            "transactions",
+            "engagement",
+            "customers",
+            "transactions_query",
+            "engagement_query",
+            "customers_query",
+            "returns",
+            "duplicates",
+            "invalid",
+        ],
+        str,
+    ),
+    "window": {"calibration_end": (str, dt.date), "horizon_weeks": (int, float)},
+    "features": {"engagement": bool, "customers": bool},
+    "model": {
+        "methods": list,
+        "champion": str,
+        "margin": (int, float),
+        "annual_discount_rate": (int, float),
+        "supervised": str,
+        "params": dict,
+    },
+    "evaluation": {"n_folds": int, "supervised": str},
+    "gate": {"metric": str},
+    "tracking": {"uri": str, "experiment": str, "model_name": str, "register": bool},
+}
+
+
+def validate_config(raw: dict[str, Any], *, where: str = "config") -> dict[str, Any]:
+    """Check ``raw`` against the schema and return it merged over :data:`DEFAULTS`.
+
+    Raises
+    ------
+    ConfigError
+        Unknown section or key (with the known ones listed), wrong type, or a
+        value out of range; the message names the key and the file.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table of sections, got {type(raw).__name__}")
+    out = copy.deepcopy(DEFAULTS)
+    for section, body in raw.items():
+        if section not in _TYPES:
+            raise ConfigError(f"{where}: unknown key {section!r}; expected one of {sorted(_TYPES)}")
+        spec = _TYPES[section]
+        if not isinstance(spec, dict):
+            if body is not None:
+                _check_type(body, spec, section, where)
+                out[section] = body
+            continue
+        _check_type(body, dict, f"[{section}]", where)
+        for key, value in body.items():
+            if key not in spec:
+                raise ConfigError(
+                    f"{where}: unknown key {section}.{key!r}; expected one of {sorted(spec)}"
+                )
+            if value is None:
+                continue
+            _check_type(value, spec[key], f"{section}.{key}", where)
+            out[section][key] = value
+    _check_values(out, where)
+    return out
+
+
+def _check_values(c: dict[str, Any], where: str) -> None:
+    def bad(key: str, msg: str) -> ConfigError:
+        return ConfigError(f"{where}: {key} {msg}")
+
+    for key, allowed in _POLICIES.items():
+        if c["data"][key] not in allowed:
+            raise bad(f"data.{key}", f"must be one of {list(allowed)}, got {c['data'][key]!r}")
+    end = c["window"]["calibration_end"]
+    if end is not None:
+        if isinstance(end, dt.datetime):
+            end = end.date()
+        if not isinstance(end, dt.date):
+            try:
+                end = dt.date.fromisoformat(str(end).strip())
+            except ValueError as exc:
+                raise bad("window.calibration_end", f"is not a date (YYYY-MM-DD): {end!r}") from exc
+        c["window"]["calibration_end"] = end.isoformat()
+    h = c["window"]["horizon_weeks"]
+    if not 0 < h <= 520:
+        raise bad("window.horizon_weeks", f"must be in (0, 520] weeks, got {h}")
+    m = c["model"]
+    if not 0 < m["margin"] <= 1:
+        raise bad("model.margin", f"must be in (0, 1], got {m['margin']}")
+    if not 0 <= m["annual_discount_rate"] < 1:
+        raise bad(
+            "model.annual_discount_rate", f"must be in [0, 1), got {m['annual_discount_rate']}"
+        )
+    if m["supervised"] not in ("time", "customers"):
+        raise bad("model.supervised", f"must be 'time' or 'customers', got {m['supervised']!r}")
+    if m["methods"] is not None:
+        if not m["methods"] or not all(isinstance(x, str) for x in m["methods"]):
+            raise bad("model.methods", f"must be a non-empty list of names, got {m['methods']!r}")
+        if m["champion"] not in m["methods"]:
+            raise bad(
+                "model.champion", f"{m['champion']!r} is not among model.methods {m['methods']}"
+            )
+    if c["evaluation"]["supervised"] not in ("auto", "time", "customers"):
+        raise bad("evaluation.supervised", "must be 'auto', 'time' or 'customers'")
+    if c["evaluation"]["n_folds"] < 2:
+        raise bad("evaluation.n_folds", f"must be >= 2, got {c['evaluation']['n_folds']}")
+    if c["gate"]["metric"] not in GATE_METRICS:
+        raise bad(
+            "gate.metric", f"must be one of {sorted(GATE_METRICS)}, got {c['gate']['metric']!r}"
+        )
+    name = c["tracking"]["model_name"]
+    if not name or any(ch in name for ch in "/:@"):
+        raise bad("tracking.model_name", f"must be non-empty without '/', ':' or '@': {name!r}")
+    if not isinstance(c["seed"], int) or c["seed"] < 0:
+        raise bad("seed", f"must be a non-negative integer, got {c['seed']!r}")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> TrainConfig:
+    """Read and validate a TOML training config (the defaults when ``path`` is None).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ConfigError
+        The file is not valid TOML (with line and column) or breaks the schema.
+
+    Examples
+    --------
+    >>> cfg = load_config()
+    >>> cfg["window"]["horizon_weeks"], cfg["tracking"]["model_name"]
+    (52, 'clvml')
+    """
+    if path is None:
+        return TrainConfig()
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    if p.suffix.lower() != ".toml":
+        raise ConfigError(f"{path}: expected a .toml file")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values = validate_config(raw, where=str(path))
+    return TrainConfig(values, p)
