@@ -266,10 +266,9 @@ def weighted_bgnbd_covariates(
 ) -> tuple[float, np.ndarray]:  # fmt: skip
     """``(sum(w * loglik), sum(w * grad, axis=0))`` on valid rows, for the optimiser."""
     params = np.asarray(params, dtype=float)
-    base = params[:4]
     r, alpha, a, b = bgnbd_covariates_individual(params, Z)
     ll, g = bgnbd_rows_loglik_grad(r, alpha, a, b, x, t_x, T)
-    return float(w @ ll), _bgnbd_chain(g, w, alpha, a, b, base, Z)
+    return float(w @ ll), _bgnbd_chain(g, w, alpha, a, b, params[:4], Z)
 
 
 def bgnbd_covariates_probability_alive(
