@@ -109,10 +109,11 @@ def _auc_gain(seed: int, **world_kw) -> float:
 
 @pytest.mark.slow
 def test_social_features_add_signal_beyond_seed_noise_and_nothing_in_placebo():
-    # measured at dev time (n=5000, H=26 weeks, seeds 10-13): see docs/churn.md
+    # Measured at dev time (n=5000, H=26 weeks, AUC_all - AUC_rfm, seeds 10-13):
+    # social world +0.0096 +0.0122 +0.0143 +0.0079; placebo -0.0067 -0.0033 +0.0008 -0.0090.
     seeds = (10, 11, 12)
     social = np.array([_auc_gain(s) for s in seeds])
     placebo = np.array([_auc_gain(s, **PLACEBO) for s in seeds])
-    assert (social > 0.0).all()
+    assert social.min() > max(placebo.max(), 0.0)
     assert social.mean() > placebo.mean() + 3 * max(placebo.std(ddof=1), 0.002)
     assert (np.abs(placebo) < 0.02).all()

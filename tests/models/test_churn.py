@@ -111,8 +111,8 @@ def test_unseen_category_and_column_order_do_not_break_prediction():
 
 def test_deterministic_and_seeded(frames):
     X, y, X_eval, _ = frames
-    a = predict_churn(make_churn_classifier(random_state=3).fit(X, y), X_eval)
-    b = predict_churn(make_churn_classifier(random_state=3).fit(X, y), X_eval)
+    a = predict_churn(make_churn_classifier(random_state=3, max_iter=60).fit(X, y), X_eval)
+    b = predict_churn(make_churn_classifier(random_state=3, max_iter=60).fit(X, y), X_eval)
     assert_array_equal(a.to_numpy(), b.to_numpy())
 
 
