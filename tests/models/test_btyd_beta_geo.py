@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -233,3 +235,28 @@ def test_predictions_evaluate_each_distinct_row_once(bg, cdnow, monkeypatch):
     big = pd.concat([cdnow] * 20, ignore_index=True)
     bg.expected_purchases(big, 10)
     assert seen == [cdnow.drop_duplicates().shape[0]]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    low=st.floats(min_value=0.0, max_value=0.5),
+    extra=st.floats(min_value=1e-3, max_value=2.0),
+    model=st.sampled_from([BetaGeo, ModifiedBetaGeo]),
+)
+def test_property_penalty_shrinks_with_the_penalizer(cdnow, low, extra, model):
+    # at penalised optima the penalty sum(params**2) (time rescaled: max(T) = 1) is
+    # non-increasing in the penalizer: (l2 - l1) * (g(theta2) - g(theta1)) <= 0
+    scale = cdnow["T"].max()
+
+    def penalty(m):
+        p = dict(m.params_)
+        p["alpha"] /= scale
+        return sum(v**2 for v in p.values())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        weak = model(penalizer=low).fit(cdnow)
+        strong = model(penalizer=low + extra).fit(cdnow)
+    assert penalty(strong) <= penalty(weak) * (1 + 1e-6)
