@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -85,8 +85,10 @@ __all__ = [
     "RFM_INPUTS",
     "STACKED_FEATURES",
     "SUPERVISED_METHODS",
+    "VALUE_MONOTONICITY",
     "CLVModel",
     "PoissonValueRegressor",
+    "fit_clv_model",
 ]
 
 #: Every method, in the order of the output columns.
@@ -215,6 +217,28 @@ def _spend_summary(frame: pd.DataFrame, spend_model: Any) -> pd.DataFrame:
     return frame.assign(monetary_value=m)
 
 
+def _all_nan_numeric(col: pd.Series) -> bool:
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+        return False
+    return not np.isfinite(pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)).any()
+
+
+#: Monotone shape of the value in some features (+1 never decreasing, -1 never increasing):
+#: more purchases, more spend and a higher BTYD forecast never lower a customer's value;
+#: a longer time since the last purchase never raises it.
+VALUE_MONOTONICITY: dict[str, int] = {
+    "frequency": 1,
+    "n_purchases": 1,
+    "total_spend": 1,
+    "recency": 1,
+    "weeks_since_last_purchase": -1,
+    "btyd_expected_purchases": 1,
+    "btyd_p_alive": 1,
+    "btyd_p_purchase": 1,
+    "btyd_clv": 1,
+}
+
+
 class PoissonValueRegressor(RegressorMixin, BaseEstimator):
     """Gradient-boosted trees with the Poisson deviance on a non-negative value (zeros included).
 
@@ -234,6 +258,11 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
         Shallow trees with large leaves and slow learning: heavy-tailed values make
         small leaves overfit.
     l2_regularization : float, default 1.0
+    monotonic : mapping of str to int, optional
+        Monotone constraints by column (+1, -1), default :data:`VALUE_MONOTONICITY`
+        (columns absent from ``X`` are ignored; pass ``{}`` for none). Shape constraints
+        from domain knowledge regularise the trees where the heavy-tailed values are
+        noisy.
     offset_column : str, optional
         A column of ``X`` holding a baseline prediction :math:`b(z) > 0` of the value
         (e.g. ``"btyd_clv"``); the trees then learn a multiplicative correction,
@@ -247,6 +276,7 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     features_ : list of str
+        Columns used: those of ``X`` with at least one finite value in ``fit``.
     categories_ : dict
         Levels of the string columns seen in ``fit``.
     regressor_ : HistGradientBoostingRegressor
@@ -259,9 +289,11 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
         max_leaf_nodes: int = 7,
         min_samples_leaf: int = 100,
         l2_regularization: float = 1.0,
+        monotonic: Mapping[str, int] | None = None,
         offset_column: str | None = None,
         random_state: int = 0,
     ) -> None:
+        self.monotonic = monotonic
         self.offset_column = offset_column
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -297,13 +329,17 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
             )
         if not (target > 0).any():
             raise DataValidationError("is 0 for every customer: nothing to learn", column="y")
-        self.features_ = [str(c) for c in X.columns]
+        # a column without any value carries nothing (and the binning cannot cut it)
+        self.features_ = [
+            str(c) for c in X.columns if X[c].notna().any() and not _all_nan_numeric(X[c])
+        ]
         self.categories_ = {
             c: sorted(X[c].astype(str).unique().tolist())
             for c in self.features_
             if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
         }
         mask = np.array([c in self.categories_ for c in self.features_])
+        shape = VALUE_MONOTONICITY if self.monotonic is None else self.monotonic
         base = self._offset(X)
         regressor = HistGradientBoostingRegressor(
             loss="poisson",
@@ -313,6 +349,9 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
             categorical_features=mask if mask.any() else None,
+            monotonic_cst=[
+                0 if c in self.categories_ else int(shape.get(c, 0)) for c in self.features_
+            ],
             early_stopping=False,
             random_state=self.random_state,
         )
@@ -763,7 +802,7 @@ class CLVModel(BaseEstimator):
                     max_iter=self.max_iter,
                     random_state=self.random_state,
                 ).fit(X, revenue * float(self.margin))
-            except DataValidationError as exc:
+            except ValueError as exc:  # DataValidationError, or a degenerate column
                 skipped["ml_two_part"] = f"value regressor not fitted: {exc}"
 
     # ------------------------------------------------------------------ predict
@@ -936,3 +975,97 @@ class CLVModel(BaseEstimator):
             pd.Categorical.from_codes(code_of[value_code * 3 + risk_code], categories=categories),
         )
         return out
+
+
+def fit_clv_model(
+    transactions: pd.DataFrame,
+    engagement: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    *,
+    cutoff: object,
+    horizon_weeks: float = 52,
+    supervised: Literal["time", "customers"] | None = "time",
+    **params: Any,
+) -> CLVModel:
+    """Build the customer frames and fit a :class:`CLVModel` at ``cutoff``.
+
+    Parameters
+    ----------
+    transactions, engagement, customers : pandas.DataFrame
+        Validated tables (:func:`clvml.features.dataset.customer_features`).
+    cutoff : date-like
+        Last day (inclusive) of the data the model may read for the BTYD parts.
+    horizon_weeks : float, default 52
+        Prediction horizon.
+    supervised : {"time", "customers"} or None, default "time"
+        How the supervised parts are trained:
+
+        * ``"time"``: on the customer frame at ``cutoff - horizon`` with labels from
+          then up to ``cutoff`` (an earlier window of the same length; nothing after the
+          cut-off is read). When no customer had bought by then, the supervised methods
+          are skipped (see ``skipped_methods_``).
+        * ``"customers"``: on the customer frame at ``cutoff`` with labels from
+          ``(cutoff, cutoff + horizon]``: for data that extend past the cut-off, e.g. to
+          fit on one group of customers and score another. Never evaluate such a model
+          on the customers it was fitted on (:func:`clvml.evaluation.comparison.compare_methods`
+          cross-fits over folds instead).
+        * ``None``: unsupervised methods only.
+    **params
+        :class:`CLVModel` parameters.
+
+    Returns
+    -------
+    CLVModel
+        Fitted; ``training_window_`` records the frames' cut-offs and label window.
+
+    Examples
+    --------
+    >>> from clvml.data.datasets import load_cdnow_master
+    >>> m = fit_clv_model(load_cdnow_master(), cutoff="1997-09-30", horizon_weeks=39,
+    ...                   supervised=None, interval=None)
+    >>> m.methods_, m.champion_
+    (['btyd'], 'btyd')
+    """
+    from clvml.features.dataset import customer_features, holdout_targets
+
+    if supervised not in ("time", "customers", None):
+        raise ValueError(f"supervised must be 'time', 'customers' or None, got {supervised!r}")
+    h = float(horizon_weeks)
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"horizon_weeks must be > 0, got {horizon_weeks!r}")
+    features = customer_features(transactions, engagement, customers, cutoff=cutoff)
+    c = pd.Timestamp(features.attrs["cutoff"])
+    span = pd.Timedelta(days=round(7 * h))
+    window: dict[str, Any] = {"cutoff": str(c.date()), "supervised": supervised}
+    labelled = labels = None
+    note = None
+    if supervised == "time":
+        c0 = c - span
+        try:
+            labelled = customer_features(transactions, engagement, customers, cutoff=c0)
+        except DataValidationError:
+            note = f"no customer had bought by {c0.date()}, one horizon before the cut-off"
+        else:
+            labels = holdout_targets(transactions, labelled.index, start=c0, end=c)
+            window.update(train_cutoff=str(c0.date()), label_start=labels.attrs["start"])
+            window["label_end"] = labels.attrs["end"]
+    elif supervised == "customers":
+        end = c + span
+        last = pd.Timestamp(transactions["timestamp"].max())
+        if last < end - pd.Timedelta(weeks=1):
+            raise DataValidationError(
+                f"supervised='customers' needs transactions up to {end.date()} (cut-off plus the "
+                f"horizon); they end on {last.date()}",
+                column="timestamp",
+            )
+        labelled = features
+        labels = holdout_targets(transactions, features.index, start=c, end=end)
+        window.update(train_cutoff=str(c.date()), label_start=labels.attrs["start"])
+        window["label_end"] = labels.attrs["end"]
+    model = CLVModel(horizon_weeks=h, **params).fit(features, labelled, labels)
+    if note is not None:
+        for m in list(model.skipped_methods_):
+            if m in SUPERVISED_METHODS and "labelled" in model.skipped_methods_[m]:
+                model.skipped_methods_[m] = note
+    model.training_window_ = window
+    return model

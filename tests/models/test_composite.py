@@ -281,3 +281,22 @@ def test_engagement_value_ranks_planted_advocates(world, fitted):
     advocacy = w.truth.set_index("customer_id")["advocacy"].reindex(out.index)
     rho = pd.Series(out["engagement_value"]).corr(advocacy, method="spearman")
     assert rho > 0.2
+
+
+def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window():
+    w = generate_social_commerce(900, seed=3)
+    c = w.calibration_end - pd.Timedelta(days=1)
+    tables = (w.transactions, w.engagement, w.customers)
+    from clvml.models.composite import fit_clv_model
+
+    m = fit_clv_model(*tables, cutoff=c, methods=("btyd", "ml"), **FAST)
+    assert m.methods_ == ["btyd", "ml"]
+    assert m.training_window_["train_cutoff"] == str((c - pd.Timedelta(weeks=52)).date())
+    assert m.training_window_["label_end"] == str(c.date())
+    none = fit_clv_model(*tables, cutoff=c, supervised=None, methods=("btyd", "ml"), **FAST)
+    assert none.methods_ == ["btyd"]
+    early = w.transactions["timestamp"].min() + pd.Timedelta(weeks=30)
+    m = fit_clv_model(*tables, cutoff=early, methods=("btyd", "ml"), **FAST)
+    assert "no customer had bought" in m.skipped_methods_["ml"]
+    with pytest.raises(DataValidationError, match="needs transactions up to"):
+        fit_clv_model(*tables, cutoff=c, supervised="customers", horizon_weeks=60, **FAST)

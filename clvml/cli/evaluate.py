@@ -1,0 +1,158 @@
+"""``clvml evaluate``: compare every CLV method on a data folder's holdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clvml.cli._app import app, console
+from clvml.exceptions import DataValidationError
+
+
+def _truth_for(folder: Path, cutoff: pd.Timestamp, horizon_weeks: float) -> pd.DataFrame | None:
+    """The generator's truth when the folder has one and it describes this holdout."""
+    from clvml.data.io import read_table
+
+    files = [p for p in folder.iterdir() if p.stem.lower() == "truth" and p.is_file()]
+    meta = folder / "metadata.json"
+    if not files or not meta.is_file():
+        return None
+    info = json.loads(meta.read_text())
+    end = pd.Timestamp(info.get("calibration_end", "NaT"))
+    weeks = float(info.get("horizon_weeks", "nan"))
+    # the generator's calibration_end is an exclusive midnight: its last day is the day before
+    if end - pd.Timedelta(days=1) != cutoff or abs(weeks - horizon_weeks) > 1 / 7:
+        return None
+    return read_table(files[0])
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path, typer.Option("--data", help="Folder with transactions[, engagement, customers].")
+    ],
+    calibration_end: Annotated[
+        str, typer.Option("--calibration-end", help="Last day of the calibration period.")
+    ],
+    holdout_end: Annotated[
+        str | None, typer.Option("--holdout-end", help="Last day of the holdout.")
+    ] = None,
+    horizon_weeks: Annotated[
+        float | None,
+        typer.Option("--horizon-weeks", help="Holdout length in weeks (instead of --holdout-end)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the table to FILE.csv or FILE.json.")
+    ] = None,
+    plots: Annotated[
+        Path | None, typer.Option("--plots", help="Folder for gain-curve and decile plots.")
+    ] = None,
+    supervised: Annotated[
+        str, typer.Option(help="How supervised parts train: auto, time or customers.")
+    ] = "auto",
+    folds: Annotated[int, typer.Option(min=2, help="Customer folds (customers mode).")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
+) -> None:
+    """Compare closed form, BTYD, BTYD with covariates, hybrid and ML on the holdout.
+
+    Every method predicts each customer's revenue after the calibration end and is
+    judged on what the customer really spent; supervised parts never see the evaluated
+    customers' holdout (an earlier window or other customers, printed below the table).
+    """
+    from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
+    from clvml.evaluation.comparison import compare_methods
+
+    if (holdout_end is None) == (horizon_weeks is None):
+        raise DataValidationError("give exactly one of --holdout-end and --horizon-weeks")
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise DataValidationError(f"--out must end in .csv or .json, got {out.name}")
+    if supervised not in ("auto", "time", "customers"):
+        raise DataValidationError(f"--supervised must be auto, time or customers: {supervised}")
+    cutoff = pd.Timestamp(calibration_end).normalize()
+    end = (
+        pd.Timestamp(holdout_end).normalize()
+        if holdout_end is not None
+        else cutoff + pd.Timedelta(days=round(7 * float(horizon_weeks)))  # type: ignore[arg-type]
+    )
+    from clvml.data.io import find_tables, read_table
+
+    found = find_tables(data)
+    tx = validate_transactions(read_table(found["transactions"]))
+    eng = validate_engagement(read_table(found["engagement"])) if "engagement" in found else None
+    cust = validate_customers(read_table(found["customers"])) if "customers" in found else None
+    weeks = (end - cutoff) / pd.Timedelta(weeks=1)
+    truth = _truth_for(Path(data), cutoff, weeks)
+    res = compare_methods(
+        tx,
+        eng,
+        cust,
+        calibration_end=cutoff,
+        holdout_end=end,
+        truth=truth,
+        supervised=supervised,  # type: ignore[arg-type]
+        n_folds=folds,
+        random_state=seed,
+    )
+
+    table = Table(
+        title=(
+            f"CLV methods on the {res.horizon_weeks:.0f}-week holdout "
+            f"(after {cutoff.date()} up to {end.date()}, {len(res.predictions):,} customers)"
+        ),
+        title_justify="left",
+        header_style="bold",
+    )
+    heads = ["method", "Gini", "Spearman", "top 10%", "top 20%", "MAE", "total bias"]
+    heads += ["ROC AUC", "PR AUC", "Brier"]
+    table.add_column(heads[0], no_wrap=True, min_width=15)
+    for h in heads[1:]:
+        table.add_column(h, justify="right", no_wrap=True)
+
+    def fmt(v: float, spec: str) -> str:
+        return "" if pd.isna(v) else format(v, spec)
+
+    best = res.best()
+    for row in res.table.itertuples(index=False):
+        table.add_row(
+            row.method,
+            fmt(row.normalized_gini, ".3f"),
+            fmt(row.spearman, ".3f"),
+            fmt(row.top_decile_capture, ".1%"),
+            fmt(row.top20_capture, ".1%"),
+            fmt(row.mae, ",.2f"),
+            fmt(row.total_bias, "+.1%"),
+            fmt(row.roc_auc, ".3f"),
+            fmt(row.pr_auc, ".3f"),
+            fmt(row.brier, ".3f"),
+            style="bold" if row.method == best else None,
+        )
+    console.print(table)
+    console.print(escape(res.supervision), highlight=False)
+    for method, reason in res.skipped_methods.items():
+        console.print(escape(f"skipped {method}: {reason}"), highlight=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            res.table.to_csv(out, index=False)
+        else:
+            payload = {
+                "calibration_end": str(res.calibration_end.date()),
+                "holdout_end": str(res.holdout_end.date()),
+                "horizon_weeks": res.horizon_weeks,
+                "supervision": res.supervision,
+                "skipped_methods": res.skipped_methods,
+                "methods": json.loads(res.table.to_json(orient="records")),
+            }
+            out.write_text(json.dumps(payload, indent=2))
+        console.print(escape(f"table written to {out}"), highlight=False)
+    if plots is not None:
+        from clvml.evaluation.value_plots import save_comparison_plots
+
+        written = save_comparison_plots(res, plots)
+        console.print(escape(f"{len(written)} plots written to {plots}"), highlight=False)
