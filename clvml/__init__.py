@@ -35,19 +35,32 @@ from clvml.exceptions import (
 from clvml.features.dataset import build_customer_dataset, customer_features
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.rfm import calibration_holdout_summary, rfm_summary
-from clvml.models.btyd import BetaGeo, GammaGamma, ModifiedBetaGeo, customer_lifetime_value
+from clvml.models.btyd import (
+    BetaGeo,
+    BetaGeoBeta,
+    BetaGeoCovariates,
+    GammaGamma,
+    GammaGammaCovariates,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    customer_lifetime_value,
+)
 from clvml.models.closed_form import closed_form_clv
 from clvml.segments import assign_segments, segment_summary
 
 __all__ = [
     "BetaGeo",
+    "BetaGeoBeta",
+    "BetaGeoCovariates",
     "ClvmlError",
     "ConvergenceError",
     "ConvergenceWarning",
     "DataValidationError",
     "EngagementFeatures",
     "GammaGamma",
+    "GammaGammaCovariates",
     "ModifiedBetaGeo",
+    "ParetoNBD",
     "__version__",
     "assign_segments",
     "build_customer_dataset",
