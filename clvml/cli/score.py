@@ -1,0 +1,124 @@
+"""``clvml score``: score every customer with the champion model and write to the CRM."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clvml.cli._app import app, console
+
+
+@app.command()
+def score(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="models:/<name>@<alias>, models:/<name>/<version>, runs:/<run_id>/<path> "
+            "or a models/ folder written by clvml export.",
+        ),
+    ] = "models:/clvml@champion",
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="Folder with transactions (and engagement, customers) as CSV/Parquet, "
+            "or a SQLAlchemy URL of a database holding those tables.",
+        ),
+    ] = "data",
+    crm_url: Annotated[
+        str | None,
+        typer.Option(
+            "--crm-url",
+            help="SQLAlchemy URL of the CRM database (postgresql+psycopg://... or "
+            "sqlite:///file.db) [default: sqlite:///crm.db in the working directory].",
+        ),
+    ] = None,
+    table: Annotated[
+        str, typer.Option("--table", help="Score table (lower-case letters, digits, _).")
+    ] = "customer_scores",
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="PostgreSQL schema of the CRM tables.")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Compute features with the data up to this day [default: last purchase].",
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Customers per prediction call.")
+    ] = 100_000,
+    bad_rows: Annotated[
+        str,
+        typer.Option(
+            "--bad-rows",
+            help="Rows breaking a rule and unknown customer ids: 'quarantine' (set aside "
+            "with the reason) or 'error' (refuse the job).",
+        ),
+    ] = "quarantine",
+    returns: Annotated[
+        str, typer.Option(help="Negative amounts: error, drop or net (as in training).")
+    ] = "error",
+    duplicates: Annotated[
+        str, typer.Option(help="Identical rows: error, drop or keep (as in training).")
+    ] = "error",
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for another job on the same table."),
+    ] = 0.0,
+) -> None:
+    """Score every customer and write the predictions into the CRM score table.
+
+    Loads the model, reads and validates the data, computes the features as of a
+    date, predicts in chunks and upserts the scores in one transaction. Rows that
+    fail validation go to the quarantine table; the run table records the counts.
+    """
+    from clvml.scoring.job import score_customers
+
+    if bad_rows not in ("quarantine", "error"):
+        raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
+    result = score_customers(
+        model,
+        data,
+        crm_url,
+        table=table,
+        schema=schema,
+        as_of=as_of,
+        chunk_size=chunk_size,
+        bad_rows=bad_rows,  # type: ignore[arg-type]
+        returns=returns,
+        duplicates=duplicates,
+        tracking_uri=tracking_uri,
+        lock_timeout=wait,
+        console=console,
+    )
+    run = result.run
+    out = Table(
+        title=f"Scored with {escape(result.model_name)} version {escape(result.model_version)} "
+        f"as of {result.as_of}",
+        title_justify="left",
+        header_style="bold",
+    )
+    out.add_column("rows")
+    out.add_column("count", justify="right")
+    out.add_row("read (customers scored + set aside)", f"{run.rows_read:,}")
+    out.add_row("scored", f"{run.rows_scored:,}")
+    out.add_row("written", f"{run.rows_written:,}")
+    out.add_row("quarantined", f"{run.rows_quarantined:,}")
+    for cause, n in result.set_aside.items():
+        out.add_row(f"  of which {cause.replace('_', ' ')}", f"{n:,}")
+    console.print(out)
+    phases = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    console.print(f"timings: {phases}", style="dim", highlight=False)
+    console.print(
+        f"run {run.run_id} -> table {escape(run.table)} in {escape(result.crm)}", highlight=False
+    )

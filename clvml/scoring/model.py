@@ -1,0 +1,298 @@
+"""Load the model a scoring job serves, and check it can score clvml's customer features.
+
+:func:`load_scoring_model` accepts the three ways a model is named:
+
+``models:/<name>@<alias>`` or ``models:/<name>/<version>``
+    A version of the MLflow Model Registry (default ``models:/clvml@champion``);
+    the CRM rows record the registered name and version.
+``runs:/<run_id>/<path>``
+    A model logged by a run; recorded as name ``<path>``, version ``run-<run_id>``.
+a folder (``models/clvml``)
+    An MLflow model on disk, e.g. written by ``clvml export``; its ``export.json``
+    gives the registered name and version it was copied from, otherwise the folder
+    name and a digest of its ``MLmodel`` file are recorded.
+
+The tracking/registry store is ``MLFLOW_TRACKING_URI`` or the embedded store of
+:func:`clvml.tracking.store.resolve_tracking`. Every failure is a one-line
+:class:`ModelLoadError`, and :func:`check_signature` refuses a model whose input
+schema does not match the customer features before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clvml.exceptions import ClvmlError, DataValidationError
+
+__all__ = [
+    "DEFAULT_MODEL_URI",
+    "ModelLoadError",
+    "ScoringModel",
+    "check_signature",
+    "load_scoring_model",
+]
+
+DEFAULT_MODEL_URI = "models:/clvml@champion"
+#: Output columns a model must produce to be written to the CRM.
+REQUIRED_OUTPUTS = ("customer_id", "clv")
+
+
+class ModelLoadError(ClvmlError, ValueError):
+    """The model cannot be found or loaded, or it is not a clvml CLV model."""
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A loaded pyfunc model and what identifies it in the CRM.
+
+    Attributes
+    ----------
+    uri : str
+        The URI or path it was loaded from.
+    name, version : str
+        Recorded on every score row and in the run table.
+    run_id : str or None
+        The MLflow run that logged it, when known.
+    inputs : list of (name, type, required)
+        The input schema (types as MLflow names them: ``double``, ``string``, ...).
+    outputs : list of str or None
+        Output column names from the signature (None when it has no output schema).
+    metrics : dict
+        The ``holdout.*`` metrics of its training run, when they can be read.
+    pyfunc : mlflow.pyfunc.PyFuncModel
+    """
+
+    uri: str
+    name: str
+    version: str
+    run_id: str | None
+    inputs: list[tuple[str, str, bool]]
+    outputs: list[str] | None
+    pyfunc: Any = field(repr=False)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Input columns other than ``customer_id``, in signature order."""
+        return [n for n, _, _ in self.inputs if n != "customer_id"]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _configure(tracking_uri: str | None, workdir: str | os.PathLike[str] | None) -> str:
+    """Point MLflow at the store (without creating an embedded one); return it, redacted."""
+    import mlflow
+
+    from clvml.tracking.store import redact_uri, resolve_tracking
+
+    cfg = resolve_tracking(tracking_uri, workdir)
+    uri = cfg.tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        raise ModelLoadError(
+            f"no MLflow store at {uri[len('sqlite:///') :]}: train a model first (clvml train), "
+            "set MLFLOW_TRACKING_URI, or give --model a models/ folder"
+        )
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return redact_uri(uri)
+
+
+def _registry_version(uri: str, where: str) -> tuple[str, str, str | None] | None:
+    """(name, version, run_id) of ``models:/name@alias`` or ``models:/name/N``; None otherwise."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    ref = uri[len("models:/") :]
+    client = mlflow.MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        elif "/" in ref and ref.split("/", 1)[1].isdigit():
+            name, number = ref.split("/", 1)
+            mv = client.get_model_version(name, number)
+        else:
+            return None
+    except MlflowException as exc:
+        raise ModelLoadError(f"{uri}: not found in {where} ({_first_line(exc)})") from None
+    return str(mv.name), str(mv.version), mv.run_id
+
+
+def _run_metrics(run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    import mlflow
+
+    try:
+        metrics = mlflow.MlflowClient().get_run(run_id).data.metrics
+    except Exception:  # metrics are a nicety of the report, never a reason to fail
+        return {}
+    return {k: float(v) for k, v in metrics.items() if k.startswith("holdout.")}
+
+
+def _local_identity(path: Path) -> tuple[str, str, str | None, dict[str, float]]:
+    provenance = path / "export.json"
+    if provenance.is_file():
+        try:
+            info = json.loads(provenance.read_text())
+        except (OSError, ValueError):
+            info = {}
+        if info.get("registered_name") and info.get("version"):
+            metrics = {k: float(v) for k, v in (info.get("metrics") or {}).items()}
+            return str(info["registered_name"]), str(info["version"]), info.get("run_id"), metrics
+    digest = hashlib.sha256((path / "MLmodel").read_bytes()).hexdigest()[:12]
+    return path.name, f"sha256-{digest}", None, {}
+
+
+def load_scoring_model(
+    uri: str = DEFAULT_MODEL_URI,
+    *,
+    tracking_uri: str | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+) -> ScoringModel:
+    """Load a pyfunc CLV model from the registry, a run or a folder.
+
+    Parameters
+    ----------
+    uri : str, default "models:/clvml@champion"
+        ``models:/<name>@<alias>``, ``models:/<name>/<version>``,
+        ``runs:/<run_id>/<path>`` or a folder holding an ``MLmodel`` file.
+    tracking_uri : str, optional
+        Tracking/registry store (default ``MLFLOW_TRACKING_URI``, else the
+        embedded store in ``workdir``).
+    workdir : path-like, optional
+        Folder of the embedded store (default: the working directory).
+
+    Returns
+    -------
+    ScoringModel
+
+    Raises
+    ------
+    ModelLoadError
+        No such model, alias, version, run or folder; the model does not load;
+        or it has no input signature.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(uri, str) or not uri.strip():
+        raise ModelLoadError("the model URI is empty")
+    run_id: str | None = None
+    metrics: dict[str, float] = {}
+    if "://" in uri or uri.startswith(("models:/", "runs:/")):
+        where = _configure(tracking_uri, workdir)
+        if uri.startswith("models:/"):
+            found = _registry_version(uri, where)
+            if found is not None:
+                name, version, run_id = found
+            else:
+                name, version = "logged-model", uri[len("models:/") :]
+        elif uri.startswith("runs:/"):
+            parts = uri[len("runs:/") :].strip("/").split("/", 1)
+            if len(parts) != 2 or not parts[0]:
+                raise ModelLoadError(f"{uri}: expected runs:/<run_id>/<model path>")
+            run_id = parts[0]
+            name, version = parts[1], f"run-{run_id}"
+        else:
+            name, version = uri.rstrip("/").rsplit("/", 1)[-1], uri
+        target = uri
+    else:
+        path = Path(uri).expanduser().resolve()
+        if not (path / "MLmodel").is_file():
+            raise ModelLoadError(
+                f"{uri}: no MLflow model there (no MLmodel file); give a models/ folder written "
+                "by clvml export, models:/<name>@<alias> or runs:/<run_id>/<path>"
+            )
+        name, version, run_id, metrics = _local_identity(path)
+        target = str(path)
+        where = str(path)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(target)
+    except (MlflowException, OSError, ImportError, ValueError) as exc:
+        raise ModelLoadError(f"{uri}: cannot load the model ({_first_line(exc)})") from None
+    schema = pyfunc.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        raise ModelLoadError(
+            f"{uri}: the model has no input signature with column names; "
+            "clvml scores only models logged with one (clvml train does)"
+        )
+    inputs = [
+        (str(c.name), getattr(c.type, "name", str(c.type)), bool(c.required)) for c in schema.inputs
+    ]
+    out_schema = pyfunc.metadata.get_output_schema()
+    outputs = (
+        None
+        if out_schema is None or not out_schema.has_input_names()
+        else [str(n) for n in out_schema.input_names()]
+    )
+    if outputs is not None:
+        missing = [c for c in REQUIRED_OUTPUTS if c not in outputs]
+        if missing:
+            raise ModelLoadError(
+                f"{uri}: the model's output lacks {missing}; expected a clvml CLV model "
+                f"(customer_id, clv, p_alive, ...), got {outputs[:8]}"
+            )
+    run_id = run_id or pyfunc.metadata.run_id
+    if not metrics:
+        metrics = _run_metrics(run_id) if "://" in uri or ":/" in uri else {}
+    return ScoringModel(
+        uri=uri,
+        name=name,
+        version=version,
+        run_id=run_id,
+        inputs=inputs,
+        outputs=outputs,
+        pyfunc=pyfunc,
+        metrics=metrics,
+    )
+
+
+_NUMERIC_TYPES = {"double", "float", "long", "integer", "boolean"}
+
+
+def check_signature(model: ScoringModel, features: pd.DataFrame, *, data_note: str = "") -> None:
+    """Refuse features that do not match the model's input schema (nothing is scored).
+
+    Every required input must be a column of ``features``; numeric inputs
+    (``double``, ``long``, ...) must be numeric or boolean columns.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the missing or mistyped columns and the model.
+    """
+    cols = set(map(str, features.columns))
+    missing = [n for n, _, req in model.inputs if req and n != "customer_id" and n not in cols]
+    if missing:
+        raise DataValidationError(
+            f"model {model.name} version {model.version} needs {len(missing)} feature column(s) "
+            f"the data do not give: {missing[:6]}{' ...' if len(missing) > 6 else ''}"
+            f"{data_note}; the model's signature does not match these data",
+            column=missing[0],
+            n_rows=len(features),
+        )
+    for name, typ, _ in model.inputs:
+        if name == "customer_id" or name not in cols or typ not in _NUMERIC_TYPES:
+            continue
+        s = features[name]
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+            converted = pd.to_numeric(s, errors="coerce")
+            bad = converted.isna() & s.notna()
+            raise DataValidationError(
+                f"has dtype {s.dtype} but model {model.name} version {model.version} expects "
+                f"numbers ({typ})",
+                column=name,
+                n_rows=int(bad.sum()),
+                example=None if not bad.any() else s[bad].iloc[0],
+            )
