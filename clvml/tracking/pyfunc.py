@@ -22,6 +22,7 @@ from __future__ import annotations
 import pickle
 import sys
 import tempfile
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,9 @@ def log_clv_model(
 
     sig = model_signature(model, features)
     example = input_example(model, features)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # mlflow.models.utils compares columns with a range (a pandas 4 deprecation in MLflow)
+        warnings.filterwarnings("ignore", "Operation with range is deprecated")
         path = Path(tmp) / f"{ARTIFACT_KEY}.pkl"
         with open(path, "wb") as fh:
             pickle.dump(model, fh, protocol=5)
