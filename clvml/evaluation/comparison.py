@@ -113,7 +113,7 @@ def _resolve_mode(
     if supervised not in ("auto", "time", "customers"):
         raise ValueError(f"supervised must be 'auto', 'time' or 'customers', got {supervised!r}")
     first = pd.Timestamp(transactions["timestamp"].min()).normalize()
-    history = cutoff + pd.Timedelta(days=1) - first
+    history = cutoff - first  # days of data before the cut-off day
     holdout = holdout_end - cutoff
     if supervised != "auto":
         return supervised, ""
@@ -145,7 +145,7 @@ def _btyd_churn(model: CLVModel, features: pd.DataFrame, covariates: bool) -> np
     h = float(model.horizon_weeks)
     x, T = frame["frequency"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
     if covariates:
-        tx = model.bgnbd_covariates_
+        tx: Any = model.bgnbd_covariates_
         cov = _covariate_frame(frame, model.covariate_spec_)
         p_alive = np.asarray(tx.probability_alive(cov), dtype=float)
         alpha_i = _covariate_alpha(tx, cov)
@@ -304,11 +304,11 @@ def compare_methods(
     churn_by_method: dict[str, np.ndarray | None] = {m: None for m in fitted_methods}
     btyd_churn = np.empty(len(features))
     cov_churn = np.empty(len(features)) if "btyd_covariates" in fitted_methods else None
-    for fitted, rows in models:
-        sub = features.loc[rows]
-        btyd_churn[rows] = _btyd_churn(fitted, sub, covariates=False)
+    for fitted, scored in models:
+        sub = features.loc[scored]
+        btyd_churn[scored] = _btyd_churn(fitted, sub, covariates=False)
         if cov_churn is not None:
-            cov_churn[rows] = _btyd_churn(fitted, sub, covariates=True)
+            cov_churn[scored] = _btyd_churn(fitted, sub, covariates=True)
     churn_by_method["btyd"] = btyd_churn
     if cov_churn is not None:
         churn_by_method["btyd_covariates"] = cov_churn

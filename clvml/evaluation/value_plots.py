@@ -44,7 +44,7 @@ def plot_decile_chart(
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> ax = plot_decile_chart([0, 10, 0, 30] * 5, [1, 2, 3, 4] * 5)
+    >>> ax = plot_decile_chart([0, 10, 0, 30] * 5, range(20))
     >>> len(ax.patches)
     20
     """

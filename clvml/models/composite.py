@@ -198,6 +198,17 @@ def _age_floor(features: pd.DataFrame) -> pd.DataFrame:
     return features.assign(T=np.where(young, MIN_AGE_WEEKS, T))
 
 
+def _same_cutoff(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two customer frames were built at the same cut-off."""
+    ca, cb = a.attrs.get("cutoff"), b.attrs.get("cutoff")
+    if ca is not None and cb is not None:
+        return bool(ca == cb)
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return False
+    return bool(np.allclose(a.loc[common, "T"].to_numpy(float), b.loc[common, "T"].to_numpy(float)))
+
+
 def _spend_summary(frame: pd.DataFrame, spend_model: Any) -> pd.DataFrame:
     """``frame`` with the $0 repeat buyers' mean spend set to their population mean.
 
@@ -260,9 +271,10 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
     l2_regularization : float, default 1.0
     monotonic : mapping of str to int, optional
         Monotone constraints by column (+1, -1), default :data:`VALUE_MONOTONICITY`
-        (columns absent from ``X`` are ignored; pass ``{}`` for none). Shape constraints
-        from domain knowledge regularise the trees where the heavy-tailed values are
-        noisy.
+        without an offset and none with one, since the correction of a baseline that
+        already grows with those features need not (columns absent from ``X`` are
+        ignored; pass ``{}`` for none). Shape constraints from domain knowledge
+        regularise the trees where the heavy-tailed values are noisy.
     offset_column : str, optional
         A column of ``X`` holding a baseline prediction :math:`b(z) > 0` of the value
         (e.g. ``"btyd_clv"``); the trees then learn a multiplicative correction,
@@ -339,7 +351,8 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
             if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
         }
         mask = np.array([c in self.categories_ for c in self.features_])
-        shape = VALUE_MONOTONICITY if self.monotonic is None else self.monotonic
+        default = {} if self.offset_column is not None else VALUE_MONOTONICITY
+        shape = default if self.monotonic is None else self.monotonic
         base = self._offset(X)
         regressor = HistGradientBoostingRegressor(
             loss="poisson",
@@ -411,10 +424,15 @@ class CLVModel(BaseEstimator):
         linked parameters)).
     stack_btyd : bool, default True
         Add :data:`STACKED_FEATURES` to the features of the supervised models.
-    ml_offset : bool, default True
-        With ``stack_btyd``, the ``ml`` regressor learns a multiplicative correction of
-        the BG/NBD + Gamma-Gamma CLV (``offset_column="btyd_clv"`` of
-        :class:`PoissonValueRegressor`) instead of the value itself.
+    ml_offset : bool or "auto", default "auto"
+        With ``stack_btyd``, whether the ``ml`` regressor learns a multiplicative
+        correction of the BG/NBD + Gamma-Gamma CLV (``offset_column="btyd_clv"`` of
+        :class:`PoissonValueRegressor`) instead of the value itself. ``"auto"`` uses the
+        offset when the customers of ``features`` are older than every labelled
+        customer (an earlier training window of a growing customer base: trees cannot
+        extrapolate in age, the BTYD baseline can) and the direct, monotone model
+        otherwise (training customers like the scored ones, e.g. other customers at
+        the same cut-off). ``ml_offset_`` records the choice.
     max_iter : int, default 300
         Boosting iterations of the value regressor and of the churn classifier.
     interval : float or None, default 0.95
@@ -478,7 +496,7 @@ class CLVModel(BaseEstimator):
         covariate_penalizer: float = 0.01,
         covariates: Mapping[str, tuple[str, str, Sequence[str]]] | None = None,
         stack_btyd: bool = True,
-        ml_offset: bool = True,
+        ml_offset: bool | Literal["auto"] = "auto",
         max_iter: int = 300,
         interval: float | None = 0.95,
         n_draws: int = 200,
@@ -630,14 +648,17 @@ class CLVModel(BaseEstimator):
         methods = self._check_params()
         features = _age_floor(self._check_frame(features, "features", RFM_INPUTS))
         skipped: dict[str, str] = {}
-        spec = dict(self.covariates) if self.covariates is not None else dict(DEFAULT_COVARIATES)
+        spec: dict[str, tuple[str, str, Sequence[str]]] = dict(
+            self.covariates if self.covariates is not None else DEFAULT_COVARIATES
+        )
 
         self.bgnbd_, self.gamma_gamma_ = self._fit_btyd(features)
         self.btyd_params_ = {**self.bgnbd_.params_, **self.gamma_gamma_.params_}
         if "btyd" not in methods:
             skipped["btyd"] = "not requested"
 
-        self.bgnbd_covariates_ = self.gamma_gamma_covariates_ = None
+        self.bgnbd_covariates_: Any = None
+        self.gamma_gamma_covariates_: Any = None
         self.covariate_params_: dict[str, float] = {}
         self.covariate_spec_: dict[str, tuple[str, str, tuple[str, ...]]] = {}
         if "btyd_covariates" in methods:
@@ -645,7 +666,9 @@ class CLVModel(BaseEstimator):
             if reason:
                 skipped["btyd_covariates"] = reason
 
-        self.churn_classifier_ = self.value_regressor_ = self.two_part_regressor_ = None
+        self.churn_classifier_: Any = None
+        self.value_regressor_: Any = None
+        self.two_part_regressor_: Any = None
         self.supervised_columns_: list[str] = []
         wanted = [m for m in methods if m in SUPERVISED_METHODS]
         if wanted:
@@ -774,8 +797,11 @@ class CLVModel(BaseEstimator):
         ]
         self.n_labelled_ = len(labelled)
         # the stacked BTYD features of the training rows come from BTYD models fitted at
-        # the training customers' own cut-off: only their pre-cut-off history
-        aux = self._fit_btyd(labelled) if self.stack_btyd else None
+        # the training customers' own cut-off (only their pre-cut-off history): the main
+        # models when the labelled customers share the cut-off of ``features``
+        aux = None
+        if self.stack_btyd and not _same_cutoff(labelled, features):
+            aux = self._fit_btyd(labelled)
         X = self._supervised_frame(labelled, aux)
         churned = labels["churned"].to_numpy(dtype=float)
         revenue = labels["revenue"].to_numpy(dtype=float)
@@ -791,7 +817,11 @@ class CLVModel(BaseEstimator):
                 )
                 self.churn_classifier_ = clf.fit(X, churned)
         if "ml" in wanted:
-            offset = "btyd_clv" if self.stack_btyd and self.ml_offset else None
+            use = self.ml_offset
+            if use == "auto":
+                use = float(features["T"].max()) > float(labelled["T"].max()) + 1.0
+            self.ml_offset_ = bool(use and self.stack_btyd)
+            offset = "btyd_clv" if self.ml_offset_ else None
             self.value_regressor_ = PoissonValueRegressor(
                 max_iter=2 * self.max_iter, offset_column=offset, random_state=self.random_state
             ).fit(X, revenue * float(self.margin))

@@ -50,7 +50,7 @@ def mean_discount_factor(horizon_weeks: float, annual_discount_rate: float = 0.0
     >>> mean_discount_factor(52, 0.0)
     1.0
     >>> round(mean_discount_factor(52, 0.1), 4)
-    0.9531
+    0.9538
     """
     if not (np.isfinite(annual_discount_rate) and annual_discount_rate > -1):
         raise ValueError(f"annual_discount_rate must be > -1, got {annual_discount_rate!r}")
