@@ -263,7 +263,15 @@ def pareto_nbd_log_integral(
     pos = t_x < T
     fast = pos & (z_tx <= _Z_FAST)
     if np.any(fast):
-        g1 = _log_G(a[fast], e[fast], z_tx[fast], w_tx[fast], m_tx[fast])
+        # G(t_x) is the same for every customer without repeat purchases: evaluate it once
+        zero = x[fast] == 0
+        g1 = np.empty(zero.size)
+        if zero.any():
+            first = np.flatnonzero(fast)[np.argmax(zero)]
+            g1[zero] = _log_G(a[[first]], e[[first]], z_tx[[first]], w_tx[[first]], m_tx[[first]])
+        if not zero.all():
+            rep = np.flatnonzero(fast)[~zero]
+            g1[~zero] = _log_G(a[rep], e[rep], z_tx[rep], w_tx[rep], m_tx[rep])
         g2 = _log_G(a[fast], e[fast], z_T[fast], w_T[fast], m_T[fast])
         diff = g2 - g1
         good = np.isfinite(diff) & (diff < np.log(_RATIO_FAST))
