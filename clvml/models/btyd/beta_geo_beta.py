@@ -151,7 +151,8 @@ class BetaGeoBeta(TransactionModel):
         """
         m = float(_whole(future_periods, "future_periods"))
         rows = self._rows(data)
-        values = bgbb_probability_alive(self._params_array(), *rows.columns, m)
+        x, t_x, n = rows.columns
+        values = bgbb_probability_alive(self._params_array(), x, t_x, n, m)
         return rows.expand(values, name="probability_alive")
 
     def expected_purchases(self, data: Any, t: float) -> Any:

@@ -58,7 +58,7 @@ def _columns(model: Any) -> tuple[str, str, str]:
     cols = tuple(getattr(model, "_data_columns", ("frequency", "recency", "T")))
     if len(cols) != 3:
         raise TypeError(f"{type(model).__name__} is not a purchase-count model")
-    return cols  # type: ignore[return-value]
+    return cols
 
 
 # ----------------------------------------------------------------- frequency / recency
