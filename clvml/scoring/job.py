@@ -274,7 +274,7 @@ def prepare_inputs(
     if len(unknown):
         parts.append(unknown)
         set_aside["unknown_customer"] = len(unknown)
-    timings["validate"] = time.perf_counter() - t
+    timings["validate_data"] = time.perf_counter() - t
 
     t = time.perf_counter()
     tx = frames["transactions"]

@@ -124,7 +124,7 @@ def test_score_folder_model_writes_every_customer_with_the_models_predictions(
     assert r["rows_read"] == r["rows_written"] + r["rows_quarantined"]
     assert r["rows_scored"] == len(expected)
     timings = json.loads(r["timings"]) if isinstance(r["timings"], str) else r["timings"]
-    for phase in ("load_model", "read", "validate", "features", "predict", "upsert"):
+    for phase in ("load_model", "read", "validate_data", "validate", "features", "predict", "upsert"):
         assert phase in timings
     # every customer of the customers table is accounted for: scored or quarantined
     q = sink.read_quarantine(res.run.run_id)

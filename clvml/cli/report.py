@@ -1,0 +1,96 @@
+"""``clvml report``: the marketer report as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from clvml.cli._app import app, console
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.", dir_okay=False)],
+    lang: Annotated[str, typer.Option("--lang", help="Language: en or es.")] = "en",
+    crm_url: Annotated[
+        str | None,
+        typer.Option("--crm-url", help="SQLAlchemy URL of the CRM database holding the scores."),
+    ] = None,
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores", help="Scores as CSV or Parquet instead of --crm-url.", dir_okay=False
+        ),
+    ] = None,
+    table: Annotated[
+        str, typer.Option(help="Score table in the CRM database.")
+    ] = "customer_scores",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Data folder or URL (customers for LTV:CAC; transactions, engagement and "
+            "customers for the social-care impact).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model URI or folder whose holdout metrics to show "
+            "[default: the version in the CRM run table, if the registry has it]."
+        ),
+    ] = None,
+    comparison: Annotated[
+        Path | None,
+        typer.Option(
+            help="Comparison table (CSV/Parquet, one row per method) for the "
+            "model-performance section.",
+            dir_okay=False,
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="High-value customers at risk to list.")] = 20,
+    impact_weeks: Annotated[
+        float, typer.Option(min=1, help="Holdout weeks of the social-care impact measures.")
+    ] = 52.0,
+    impact_cutoff: Annotated[
+        str | None,
+        typer.Option(help="Cut-off day of the social-care measures [default: last day - weeks]."),
+    ] = None,
+) -> None:
+    """Write the marketer report: headline figures, CLV distribution, tiers, value x risk,
+    LTV:CAC by channel, social-care impact, customers at risk and model performance."""
+    from clvml.reporting import build_report, load_report_inputs, write_report
+    from clvml.reporting.i18n import LANGUAGES
+
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"must be one of {', '.join(LANGUAGES)}", param_hint="--lang")
+    inputs = load_report_inputs(
+        crm_url=crm_url,
+        scores=scores,
+        table=table,
+        data=data,
+        model=model,
+        comparison=comparison,
+        tracking_uri=tracking_uri,
+    )
+    text = build_report(
+        inputs,
+        lang=lang,
+        top_n=top,
+        impact_horizon_weeks=impact_weeks,
+        impact_cutoff=impact_cutoff,
+    )
+    path = write_report(text, out)
+    size = path.stat().st_size / 1024
+    console.print(
+        f"wrote {escape(str(path))} ({size:,.0f} KiB, {len(inputs.scores):,} customers, "
+        f"language {lang})",
+        highlight=False,
+    )
