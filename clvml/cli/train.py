@@ -11,7 +11,15 @@ from rich.table import Table
 
 from clvml.cli._app import app, console
 
-_SHOWN = ("normalized_gini", "spearman", "top_decile_capture", "mae", "total_bias", "roc_auc")
+#: Comparison columns shown, with short headers.
+_SHOWN = {
+    "normalized_gini": "gini",
+    "spearman": "spearman",
+    "top_decile_capture": "top 10%",
+    "mae": "MAE",
+    "total_bias": "bias",
+    "roc_auc": "churn AUC",
+}
 
 
 @app.command()
@@ -71,8 +79,8 @@ def train(
         header_style="bold",
     )
     table.add_column("method")
-    for c in _SHOWN:
-        table.add_column(c, justify="right")
+    for header in _SHOWN.values():
+        table.add_column(header, justify="right")
     for method, row in result.comparison.iterrows():
         table.add_row(
             str(method), *("" if row.get(c) != row.get(c) else f"{row[c]:.3f}" for c in _SHOWN)

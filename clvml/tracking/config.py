@@ -44,8 +44,10 @@ Keys
     ``annual_discount_rate``
         Discount rate per year (>= 0). Default 0.0.
     ``supervised``
-        How supervised methods get labels: ``"time"`` (an earlier window of
-        the same customers) or ``"customers"``. Default ``"time"``.
+        Labels of the served model's supervised parts: ``"time"`` (the window
+        of ``horizon_weeks`` before ``calibration_end``, same customers) or
+        ``"none"`` (unsupervised methods only). Default ``"time"``. (Labels of
+        other customers over the holdout would leak it into the gate's metric.)
     ``[model.params]``
         Further keyword arguments of :class:`clvml.models.composite.CLVModel`
         (hyper-parameters), passed as they are.
@@ -330,8 +332,8 @@ def _check_values(c: dict[str, Any], where: str) -> None:
         raise bad(
             "model.annual_discount_rate", f"must be in [0, 1), got {m['annual_discount_rate']}"
         )
-    if m["supervised"] not in ("time", "customers"):
-        raise bad("model.supervised", f"must be 'time' or 'customers', got {m['supervised']!r}")
+    if m["supervised"] not in ("time", "none"):
+        raise bad("model.supervised", f"must be 'time' or 'none', got {m['supervised']!r}")
     if m["methods"] is not None:
         if not m["methods"] or not all(isinstance(x, str) for x in m["methods"]):
             raise bad("model.methods", f"must be a non-empty list of names, got {m['methods']!r}")

@@ -43,6 +43,8 @@ import pandas as pd
 from clvml._version import __version__
 from clvml.data.io import DataSourceError, is_database_url, load_tables, read_table
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
+from clvml.evaluation.comparison import ComparisonResult, compare_methods
+from clvml.evaluation.value_plots import save_comparison_plots
 from clvml.exceptions import DataValidationError
 from clvml.tracking.config import GATE_METRICS, ConfigError, TrainConfig, load_config
 from clvml.tracking.registry import GateDecision, current_champion, promote_if_better
@@ -322,36 +324,30 @@ def _model_params(cfg: TrainConfig, *, with_methods: bool) -> dict[str, Any]:
     return params
 
 
-def _fit(tx, eng, cust, *, cutoff, cfg: TrainConfig, features: pd.DataFrame) -> Any:
-    """Fit the served model on the data up to ``cutoff`` only."""
+def _fit(tx, eng, cust, *, cutoff: pd.Timestamp, cfg: TrainConfig) -> Any:
+    """Fit the served model on the data up to ``cutoff`` only (nothing of the holdout).
+
+    Supervised parts learn from the window of ``horizon_weeks`` before the cut-off
+    (``model.supervised = "time"``) or are left out (``"none"``).
+    """
+    from clvml.models.composite import fit_clv_model
+
     m = cfg["model"]
     params = _model_params(cfg, with_methods=True)
     params.update(champion=m["champion"], random_state=cfg["seed"])
-    h = float(cfg["window"]["horizon_weeks"])
     upto = cutoff + pd.Timedelta(days=1)
     tx = tx.loc[tx["timestamp"] < upto]
     eng = None if eng is None else eng.loc[eng["timestamp"] < upto]
-    try:
-        from clvml.models.composite import fit_clv_model
-    except ImportError:
-        fit_clv_model = None
-    if fit_clv_model is not None:
-        return fit_clv_model(
-            tx, eng, cust, cutoff=cutoff, horizon_weeks=h, supervised=m["supervised"], **params
-        )
-    # the same time split fit_clv_model makes: labels from the window before the cut-off
-    from clvml.features.dataset import build_customer_dataset
-    from clvml.models.composite import CLVModel
-
-    if m["supervised"] != "time":
-        raise ConfigError("model.supervised='customers' needs clvml.models.composite.fit_clv_model")
-    model = CLVModel(horizon_weeks=h, **params)
-    earlier = cutoff - pd.Timedelta(days=round(7 * h))
-    try:
-        labelled = build_customer_dataset(tx, eng, cust, cutoff=earlier, holdout_end=cutoff)
-    except DataValidationError:
-        return model.fit(features)  # no purchases before the earlier cut-off: BTYD only
-    return model.fit(features, labelled.features, labelled.targets)
+    supervised = None if m["supervised"] == "none" else m["supervised"]
+    return fit_clv_model(
+        tx,
+        eng,
+        cust,
+        cutoff=cutoff,
+        horizon_weeks=float(cfg["window"]["horizon_weeks"]),
+        supervised=supervised,
+        **params,
+    )
 
 
 def _btyd_models(model: Any) -> dict[str, Any]:
@@ -498,8 +494,24 @@ def _plots(
             label="served model",
         )
     clv = pred["clv"].to_numpy(dtype=float)
-    draw("evaluation/gain_chart.png", ev, "plot_gain_curve", y, clv)
-    draw("evaluation/decile_chart.png", ev, "plot_decile_chart", y, clv)
+    vp = "clvml.evaluation.value_plots"
+    draw(
+        "evaluation/decile_chart.png",
+        vp,
+        "plot_decile_chart",
+        y,
+        clv,
+        title="Served model: predicted vs realised value by decile",
+    )
+    curves = {"served model (clv)": clv}
+    curves.update(
+        {
+            c.removeprefix("clv_"): pred[c].to_numpy(dtype=float)
+            for c in pred.columns
+            if c.startswith("clv_") and c not in ("clv_lower", "clv_upper")
+        }
+    )
+    draw("evaluation/gain_chart.png", vp, "plot_gain_curves", y, curves)
     return figures, skipped
 
 
@@ -574,8 +586,6 @@ def train(
         ds = build_customer_dataset(tx, eng, cust, cutoff=cutoff, holdout_end=holdout_end)
         note(f"{len(ds.features):,} customers x {ds.features.shape[1]} features")
     with steps.step("compare methods", f"holdout to {holdout_end.date()}") as note:
-        from clvml.evaluation.comparison import compare_methods
-
         comparison = compare_methods(
             tx,
             eng,
@@ -594,7 +604,7 @@ def train(
         table.index.name = "method"
         note(f"{len(table)} methods")
     with steps.step("fit model", "up to the cut-off") as note:
-        model = _fit(tx, eng, cust, cutoff=cutoff, cfg=cfg, features=ds.features)
+        model = _fit(tx, eng, cust, cutoff=cutoff, cfg=cfg)
         note(
             f"champion method {getattr(model, 'champion_', '?')}, "
             f"methods {', '.join(getattr(model, 'methods_', []))}"
@@ -818,6 +828,10 @@ def _log_comparison(table: pd.DataFrame, comparison: Any, cutoff, holdout_end) -
         mlflow.log_metrics(
             _finite({f"{c}.{m}": v for m, row in table.iterrows() for c, v in row.items()})
         )
+        if isinstance(comparison, ComparisonResult):
+            with tempfile.TemporaryDirectory() as tmp:
+                save_comparison_plots(comparison, tmp)  # gain curves, a decile chart per method
+                mlflow.log_artifacts(tmp, "plots")
         for method, row in table.iterrows():
             with mlflow.start_run(
                 run_name=f"method {method}",

@@ -42,7 +42,7 @@ def test_train_then_export(data, tmp_path, capsys, monkeypatch):
         code = run([*args, "--model-name", "cli-model", "--seed", "5", "--horizon-weeks", "52"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "✓ compare methods" in out and "normalized_gini" in out
+    assert "✓ compare methods" in out and "gini" in out and "btyd" in out
     assert "is the first champion of cli-model" in out
     assert "Holdout 2025-06-29 -> 2026-06-28" in out
 

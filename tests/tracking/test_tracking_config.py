@@ -69,6 +69,7 @@ def test_file_values_and_flag_overrides(tmp_path):
         ("[model]\nannual_discount_rate = -0.1", r"annual_discount_rate must be in \[0, 1\)"),
         ("[model]\nmethods = ['ml']\nchampion = 'btyd'", r"'btyd' is not among model.methods"),
         ("[model]\nmethods = []", r"model.methods must be a non-empty list"),
+        ("[model]\nsupervised = 'customers'", r"model.supervised must be 'time' or 'none'"),
         ("[data]\nreturns = 'ignore'", r"data.returns must be one of \['error', 'drop', 'net'\]"),
         ("[gate]\nmetric = 'accuracy'", r"gate.metric must be one of"),
         ("[tracking]\nmodel_name = 'a/b'", r"tracking.model_name must be non-empty without"),

@@ -138,6 +138,9 @@ def test_artifacts_plots_and_inputs(runs, tables):
         "plots/diagnostics/period_transactions.png",
         "plots/diagnostics/probability_alive_matrix.png",
         "plots/evaluation/churn_calibration.png",
+        "plots/evaluation/decile_chart.png",
+        "plots/evaluation/gain_chart.png",
+        "plots/diagnostics/spend_fit.png",
         "params/bgnbd.csv",
         "validation/validation_transactions.csv",
         "evaluation/served_model_deciles.csv",
@@ -147,6 +150,9 @@ def test_artifacts_plots_and_inputs(runs, tables):
         "comparison.csv",
         "deciles.csv",
     }
+    comparison_plots = client.list_artifacts(first.child_run_ids["comparison"], "plots")
+    assert {f.path for f in comparison_plots} >= {"plots/gain_curves.png", "plots/deciles_btyd.png"}
+    assert first.skipped_plots == {}
     inputs = mlflow.get_run(first.run_id).inputs.dataset_inputs
     by_name = {i.dataset.name: i.dataset for i in inputs}
     assert set(by_name) == {"transactions", "engagement", "customers", "customer_features"}
