@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -67,7 +68,6 @@ def demo(
 ) -> None:
     """Run the main job on the bundled CDNOW data and print the results."""
     import numpy as np
-    import pandas as pd
 
     from clvml.data.datasets import CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, load_cdnow_master
     from clvml.evaluation.metrics import value_metrics
@@ -191,15 +191,12 @@ def demo(
     )
 
     # 4. diagnostics
-    try:
-        saved = _save_plots(bg, gg, feats, ds, out)
-    except ImportError:  # pragma: no cover - plotting module not in this build
-        saved = []
-    if saved:
-        console.print(f"Diagnostic plots written to {out}/: " + ", ".join(p.name for p in saved))
+    saved = _save_plots(bg, gg, spend, ds, out, tx)
+    console.print(f"Diagnostic plots written to {out}/: " + ", ".join(p.name for p in saved))
 
 
-def _save_plots(bg, gg, feats, ds, out: Path) -> list[Path]:
+def _save_plots(bg, gg, feats, ds, out: Path, transactions) -> list[Path]:
+    """Write the BTYD diagnostic plots of the CDNOW fit to ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,18 +204,42 @@ def _save_plots(bg, gg, feats, ds, out: Path) -> list[Path]:
 
     from clvml.models.btyd import plotting
 
-    out.mkdir(parents=True, exist_ok=True)
+    cal_holdout = pd.DataFrame(
+        {
+            "frequency_cal": feats["frequency"],
+            "recency_cal": feats["recency"],
+            "T_cal": feats["T"],
+            "frequency_holdout": ds.targets["purchases"],
+            "duration_holdout": ds.horizon_weeks,
+        }
+    )
+    weeks = round((ds.holdout_end - transactions["timestamp"].min()) / pd.Timedelta(weeks=1))
+    t_cal = round((ds.cutoff - transactions["timestamp"].min()) / pd.Timedelta(weeks=1))
+    tracking = {"freq": "D", "freq_multiplier": 7}
+    max_f, max_r = int(feats["frequency"].quantile(0.99)), float(feats["T"].max())
     figures = {
         "frequency_recency_matrix.png": lambda ax: plotting.plot_frequency_recency_matrix(
-            bg, ax=ax
+            bg, max_f, max_r, t=1.0, ax=ax
         ),
         "probability_alive_matrix.png": lambda ax: plotting.plot_probability_alive_matrix(
-            bg, ax=ax
+            bg, max_f, max_r, ax=ax
         ),
+        "calibration_vs_holdout.png": lambda ax: (
+            plotting.plot_calibration_purchases_vs_holdout_purchases(bg, cal_holdout, ax=ax)
+        ),
+        "period_transactions.png": lambda ax: plotting.plot_period_transactions(bg, feats, ax=ax),
+        "cumulative_transactions.png": lambda ax: plotting.plot_cumulative_transactions(
+            bg, transactions, weeks, t_cal, ax=ax, **tracking
+        ),
+        "incremental_transactions.png": lambda ax: plotting.plot_incremental_transactions(
+            bg, transactions, weeks, t_cal, ax=ax, **tracking
+        ),
+        "spend_fit.png": lambda ax: plotting.plot_spend_fit(gg, feats, ax=ax),
     }
+    out.mkdir(parents=True, exist_ok=True)
     saved = []
     for name, draw in figures.items():
-        fig, ax = plt.subplots(figsize=(6, 5))
+        fig, ax = plt.subplots(figsize=(7, 5))
         draw(ax)
         fig.tight_layout()
         path = out / name
