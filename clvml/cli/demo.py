@@ -213,8 +213,10 @@ def _save_plots(bg, gg, feats, ds, out: Path, transactions) -> list[Path]:
             "duration_holdout": ds.horizon_weeks,
         }
     )
-    weeks = round((ds.holdout_end - transactions["timestamp"].min()) / pd.Timedelta(weeks=1))
-    t_cal = round((ds.cutoff - transactions["timestamp"].min()) / pd.Timedelta(weeks=1))
+    # tracking plots step in days (freq "D") while the model's unit is the week (multiplier 7)
+    start = transactions["timestamp"].min()
+    days = (ds.holdout_end - start).days + 1
+    t_cal = (ds.cutoff - start).days + 1
     tracking = {"freq": "D", "freq_multiplier": 7}
     max_f, max_r = int(feats["frequency"].quantile(0.99)), float(feats["T"].max())
     figures = {
@@ -229,10 +231,10 @@ def _save_plots(bg, gg, feats, ds, out: Path, transactions) -> list[Path]:
         ),
         "period_transactions.png": lambda ax: plotting.plot_period_transactions(bg, feats, ax=ax),
         "cumulative_transactions.png": lambda ax: plotting.plot_cumulative_transactions(
-            bg, transactions, weeks, t_cal, ax=ax, **tracking
+            bg, transactions, days, t_cal, ax=ax, **tracking
         ),
         "incremental_transactions.png": lambda ax: plotting.plot_incremental_transactions(
-            bg, transactions, weeks, t_cal, ax=ax, **tracking
+            bg, transactions, days, t_cal, ax=ax, **tracking
         ),
         "spend_fit.png": lambda ax: plotting.plot_spend_fit(gg, feats, ax=ax),
     }
