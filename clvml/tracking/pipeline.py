@@ -568,7 +568,7 @@ def train(
                 for k, r in reports.items()
             )
         )
-    tx, eng, cust = (frames.get(k) for k in TABLES)
+    tx, eng, cust = frames["transactions"], frames.get("engagement"), frames.get("customers")
     cutoff = _calibration_end(cfg, tx)
     h = float(cfg["window"]["horizon_weeks"])
     holdout_end = cutoff + pd.Timedelta(days=round(7 * h))
@@ -773,7 +773,9 @@ def _log_inputs(frames: dict[str, pd.DataFrame], origins: dict[str, str], ds: An
     """
     import mlflow
     from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source import DatasetSource
     from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.pandas_dataset import from_pandas
 
     feats = ds.features.join(ds.targets[["revenue"]].rename(columns={"revenue": "holdout_revenue"}))
     with warnings.catch_warnings():
@@ -783,15 +785,14 @@ def _log_inputs(frames: dict[str, pd.DataFrame], origins: dict[str, str], ds: An
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
         for name, frame in frames.items():
             where = origins[name]
+            source: DatasetSource
             if "://" in where:  # a database (password already masked): no MLflow source type
                 source = CodeDatasetSource({"source": where})
             else:
                 source = resolve_dataset_source(Path(where).as_uri())
-            dataset = mlflow.data.from_pandas(
-                frame, source=source, name=name, digest=content_digest(frame)
-            )
+            dataset = from_pandas(frame, source=source, name=name, digest=content_digest(frame))
             mlflow.log_input(dataset, context="training")
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             feats.reset_index(drop=True),
             source=CodeDatasetSource({"source": "customer_features"}),
             name="customer_features",

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from clvml.exceptions import DataValidationError
 
@@ -131,29 +132,23 @@ def predict_frame(model: Any, model_input: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-try:  # the class needs mlflow; the helpers above do not
-    import mlflow.pyfunc
+class CLVPyfuncModel(PythonModel):
+    """MLflow pyfunc wrapper of a fitted :class:`~clvml.models.composite.CLVModel`.
 
-    class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
-        """MLflow pyfunc wrapper of a fitted :class:`~clvml.models.composite.CLVModel`.
+    ``predict`` takes the customer feature frame and returns the per-customer
+    outputs (see :func:`predict_frame`).
+    """
 
-        ``predict`` takes the customer feature frame and returns the
-        per-customer outputs (see :func:`predict_frame`).
-        """
+    def load_context(self, context: Any) -> None:
+        """Load the pickled estimator from the model's artifacts."""
+        with open(context.artifacts[ARTIFACT_KEY], "rb") as fh:
+            self.model_ = pickle.load(fh)
 
-        def load_context(self, context: Any) -> None:
-            """Load the pickled estimator from the model's artifacts."""
-            with open(context.artifacts[ARTIFACT_KEY], "rb") as fh:
-                self.model_ = pickle.load(fh)
-
-        def predict(
-            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-        ) -> pd.DataFrame:
-            """Per-customer CLV, P(alive), churn probability, expected purchases and spend."""
-            return predict_frame(self.model_, model_input)
-
-except ImportError:  # pragma: no cover - mlflow is a dependency
-    pass
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Per-customer CLV, P(alive), churn probability, expected purchases and spend."""
+        return predict_frame(self.model_, model_input)
 
 
 def model_signature(model: Any, features: pd.DataFrame):
@@ -163,10 +158,10 @@ def model_signature(model: Any, features: pd.DataFrame):
     too); numeric features are ``double``, text features ``string``.
     """
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, Schema, TensorSpec
 
     x = to_model_input(features, list(model.feature_columns_))
-    specs = [ColSpec("string", "customer_id", required=False)]
+    specs: list[ColSpec | TensorSpec] = [ColSpec("string", "customer_id", required=False)]
     for c in x.columns[1:]:
         specs.append(ColSpec("string" if _is_text(x[c]) else "double", c))
     outputs = infer_signature(x.head(50), predict_frame(model, x.head(50))).outputs
