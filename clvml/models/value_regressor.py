@@ -76,6 +76,8 @@ class TwoPartValueRegressor(RegressorMixin, BaseEstimator):
         P(V > 0 | z).
     regressor_ : HistGradientBoostingRegressor
         E[V | V > 0, z] (Poisson deviance, log link).
+    spend_columns_ : ndarray of int
+        Positions of the features the spend part uses (those with a value among buyers).
     n_train_, n_positive_ : int
         Training rows and rows with positive value.
 
@@ -161,8 +163,13 @@ class TwoPartValueRegressor(RegressorMixin, BaseEstimator):
         kw = self._hgb_kwargs()
         clf = HistGradientBoostingClassifier(categorical_features=cat_mask, **kw)
         self.classifier_ = CalibratedClassifierCV(clf, method="isotonic", cv=3).fit(Z, positive)
-        reg = HistGradientBoostingRegressor(loss="poisson", categorical_features=cat_mask, **kw)
-        self.regressor_ = reg.fit(Z[positive], target[positive])
+        # a column with no value among the buyers carries nothing for the spend part (and
+        # HistGradientBoosting cannot bin it): the spend part leaves it out
+        self.spend_columns_ = np.flatnonzero(~np.isnan(Z[positive]).all(axis=0))
+        reg = HistGradientBoostingRegressor(
+            loss="poisson", categorical_features=cat_mask[self.spend_columns_], **kw
+        )
+        self.regressor_ = reg.fit(Z[positive][:, self.spend_columns_], target[positive])
         self.features_ = columns
         self.categories_ = categories
         self.n_train_ = len(X)
@@ -177,12 +184,13 @@ class TwoPartValueRegressor(RegressorMixin, BaseEstimator):
     def predict_conditional(self, X: pd.DataFrame) -> np.ndarray:
         """E[V | V > 0] for each row of ``X``."""
         check_is_fitted(self, "regressor_")
-        return self.regressor_.predict(self._matrix(X))
+        return self.regressor_.predict(self._matrix(X)[:, self.spend_columns_])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected value in the window: P(V > 0) x E[V | V > 0]."""
         Z = self._matrix(X)
-        return self.classifier_.predict_proba(Z)[:, 1] * self.regressor_.predict(Z)
+        spend = self.regressor_.predict(Z[:, self.spend_columns_])
+        return self.classifier_.predict_proba(Z)[:, 1] * spend
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "regressor_")

@@ -40,3 +40,12 @@ def test_bad_input():
     m = TwoPartValueRegressor(max_iter=10).fit(X, y)
     with pytest.raises(DataValidationError, match="'noise'"):
         m.predict(X.drop(columns="noise"))
+
+
+def test_feature_without_values_among_buyers_is_left_to_the_classifier():
+    X, y, _ = world(600, 2)
+    X["only_non_buyers"] = np.where(y > 0, np.nan, 1.0)
+    m = TwoPartValueRegressor(max_iter=20).fit(X, y)
+    assert "only_non_buyers" in m.features_
+    assert m.features_.index("only_non_buyers") not in m.spend_columns_
+    assert np.isfinite(m.predict(X)).all()
