@@ -26,6 +26,7 @@ from clvml.data.validation import (
     validate_rfm_summary,
     validate_transactions,
 )
+from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import (
     ClvmlError,
     ConvergenceError,
@@ -45,13 +46,16 @@ from clvml.models.btyd import (
     ParetoNBD,
     customer_lifetime_value,
 )
+from clvml.models.churn import make_churn_classifier
 from clvml.models.closed_form import closed_form_clv
+from clvml.models.composite import CLVModel, fit_clv_model
 from clvml.segments import assign_segments, segment_summary
 
 __all__ = [
     "BetaGeo",
     "BetaGeoBeta",
     "BetaGeoCovariates",
+    "CLVModel",
     "ClvmlError",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -66,14 +70,17 @@ __all__ = [
     "build_customer_dataset",
     "calibration_holdout_summary",
     "closed_form_clv",
+    "compare_methods",
     "customer_features",
     "customer_lifetime_value",
+    "fit_clv_model",
     "generate_social_commerce",
     "load_cdnow_master",
     "load_cdnow_sample",
     "load_cdnow_summary",
     "load_donations",
     "load_folder",
+    "make_churn_classifier",
     "read_table",
     "rfm_summary",
     "segment_summary",
