@@ -66,7 +66,7 @@ def newcombe_diff(
     Examples
     --------
     >>> [round(v, 4) for v in newcombe_diff(56, 70, 48, 80)]
-    [0.2, 0.0575, 0.3305]
+    [0.2, 0.0524, 0.3339]
     """
     if n1 <= 0 or n2 <= 0:
         return _NAN3
@@ -100,7 +100,7 @@ def welch_diff(
     --------
     >>> d, lo, hi = welch_diff([1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 2.0])
     >>> round(d, 3), round(lo, 3), round(hi, 3)
-    (1.5, -0.693, 3.693)
+    (1.5, -0.732, 3.732)
     """
     a = np.asarray(x1, dtype=float)
     b = np.asarray(x2, dtype=float)

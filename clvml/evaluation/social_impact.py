@@ -211,10 +211,9 @@ class _Rows:
 
 
 def _costs(cost_per_contact: Mapping[str, float] | None) -> dict[str, float]:
-    if cost_per_contact is None:
-        return dict(DEFAULT_CONTACT_COSTS)
-    costs = {}
-    for key, value in cost_per_contact.items():
+    """:data:`DEFAULT_CONTACT_COSTS` overridden key by key by ``cost_per_contact``."""
+    costs = dict(DEFAULT_CONTACT_COSTS)
+    for key, value in (cost_per_contact or {}).items():
         try:
             v = float(value)
         except (TypeError, ValueError) as exc:
@@ -449,10 +448,11 @@ def social_impact_report(
     horizon_weeks : float
         Length of the holdout after the cut-off (``round(7 * horizon_weeks)`` days).
     cost_per_contact : mapping, optional
-        Cost of handling one contact per channel; the key ``social`` prices
-        every social channel not named. Default :data:`DEFAULT_CONTACT_COSTS`
-        (phone 6.0, email 2.5, social 1.0). Channels without a cost are listed
-        with a NaN cost and left out of the totals (said in the notes).
+        Cost of handling one contact per channel, overriding
+        :data:`DEFAULT_CONTACT_COSTS` (phone 6.0, email 2.5, social 1.0) key by
+        key; the key ``social`` prices every social channel not named.
+        Channels without a cost are listed with a NaN cost and left out of the
+        totals (said in the notes).
     clv : pandas.Series, optional
         A value per customer (indexed by ``customer_id``) compared in parts 1
         and 2 beside the realised holdout revenue, e.g. a model's CLV.
