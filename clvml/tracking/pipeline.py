@@ -39,7 +39,7 @@ from clvml.data.io import DataSourceError, is_database_url, load_tables, read_ta
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
-from clvml.tracking.config import GATE_METRICS, ConfigError, TrainConfig, load_config
+from clvml.tracking.config import DEFAULTS, GATE_METRICS, ConfigError, TrainConfig, load_config
 from clvml.tracking.registry import GateDecision, current_champion, promote_if_better
 from clvml.tracking.runlog import (
     content_digest,
@@ -139,9 +139,24 @@ def _resolve(cfg: TrainConfig, source: str) -> str:
     return str(p if p.is_absolute() else (cfg.base_dir / p).resolve())
 
 
+def _source(cfg: TrainConfig) -> str:
+    """The data source: a database URL or an absolute folder.
+
+    The default ``data/social`` falls back to the data set shipped with clvml
+    when there is no such folder under the working directory.
+    """
+    given = cfg["data"]["source"]
+    source = _resolve(cfg, given)
+    if given == DEFAULTS["data"]["source"] and not Path(source).is_dir():
+        from clvml.data.datasets import data_path
+
+        source = str(data_path("social/metadata.json").parent)
+    return source
+
+
 def _load(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     data = cfg["data"]
-    source = _resolve(cfg, data["source"])
+    source = _source(cfg)
     frames: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
     if not is_database_url(source) and not Path(source).is_dir():
@@ -195,7 +210,7 @@ def _calibration_end(cfg: TrainConfig, tx: pd.DataFrame) -> pd.Timestamp:
     given = cfg["window"]["calibration_end"]
     if given is not None:
         return pd.Timestamp(given).normalize()
-    source = _resolve(cfg, cfg["data"]["source"])
+    source = _source(cfg)
     meta = Path(source) / "metadata.json"
     if not is_database_url(source) and meta.is_file():
         value = json.loads(meta.read_text()).get("calibration_end")

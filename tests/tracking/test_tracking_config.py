@@ -111,3 +111,12 @@ def test_unknown_override_is_refused():
 def test_validate_config_does_not_mutate_the_defaults():
     validate_config({"model": {"params": {"max_iter": 5}}})
     assert DEFAULTS["model"]["params"] == {}
+
+
+def test_default_data_falls_back_to_the_shipped_data_set(tmp_path, monkeypatch):
+    from clvml.tracking.pipeline import _source
+
+    monkeypatch.chdir(tmp_path)  # no data/social here
+    assert Path(_source(load_config())) == ROOT / "data" / "social"
+    (tmp_path / "data" / "social").mkdir(parents=True)  # a local folder wins
+    assert Path(_source(load_config())) == tmp_path / "data" / "social"
