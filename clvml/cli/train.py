@@ -60,8 +60,14 @@ def train(
     MLflow (parent run with nested runs per method) and moves the alias `champion`
     only if the new model beats the current champion on the holdout metric.
     """
+    import logging
+
+    import mlflow  # noqa: F401  (configures its loggers on import; quieted below)
+
     from clvml.tracking.pipeline import train as run_training
 
+    # the progress lines say what happens; MLflow's INFO lines would repeat it
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     result = run_training(
         config,
         console=console,
