@@ -1,0 +1,130 @@
+"""A scoring run whose rows were staged by Spark executors (see :mod:`clvml.spark.score`).
+
+:class:`StagedRun` is a :class:`clvml.scoring.crm.ScoreRun` (same lock, migration,
+run record and failure handling) whose write is split in two: :meth:`create_stage`
+commits an empty ``UNLOGGED`` staging table that executors fill over their own
+connections, and :meth:`merge` runs the sink's single transaction (upsert from the
+stage, drop it, replace the run's quarantine rows, mark the run succeeded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from clvml.scoring.crm import RunResult, ScoreRun
+from clvml.scoring.errors import CRMError
+from clvml.scoring.schema import SCORE_COLUMNS
+from clvml.scoring.staging import upsert_from_stage
+
+__all__ = ["StagedRun"]
+
+
+class StagedRun(ScoreRun):
+    """A :class:`~clvml.scoring.crm.ScoreRun` fed through a committed staging table."""
+
+    def _stage_table(self) -> sa.Table:
+        digest = hashlib.sha1(self.run_id.encode()).hexdigest()[:16]
+        return sa.Table(
+            f"_clvml_stage_{digest}",
+            sa.MetaData(),
+            *(sa.Column(c, t) for c, t in SCORE_COLUMNS.items()),
+            sa.Column("_part", sa.Integer),
+            schema=self.sink.schema,
+            prefixes=["UNLOGGED"],
+        )
+
+    def create_stage(self) -> sa.Table:
+        """Create (or re-create, after a killed attempt) this run's empty staging table."""
+        conn = self._conn
+        if conn is None:
+            raise CRMError("StagedRun.create_stage must be called inside `with`")
+        stage = self._stage_table()
+        try:
+            with conn.begin():
+                stage.drop(conn, checkfirst=True)
+                stage.create(conn)
+        except sa.exc.DBAPIError as exc:
+            raise self._wrap(exc) from None
+        return stage
+
+    def merge(
+        self,
+        stage: sa.Table,
+        *,
+        n_scored: int,
+        n_valid: int,
+        quarantine: pd.DataFrame,
+        timings: Mapping[str, float] | None = None,
+    ) -> RunResult:
+        """Upsert the staged rows and finish the run, in one transaction."""
+        conn = self._conn
+        if conn is None:
+            raise CRMError("StagedRun.merge must be called inside `with`")
+        phase = {str(k): float(v) for k, v in (timings or {}).items()}
+        result = RunResult(
+            run_id=self.run_id,
+            table=self.sink.table,
+            rows_read=n_scored,
+            rows_scored=n_scored,
+            rows_written=n_valid,
+            rows_quarantined=len(quarantine),
+            timings=phase,
+        )
+        if result.rows_read != result.rows_written + result.rows_quarantined:
+            raise CRMError(
+                f"run {self.run_id}: {n_scored} rows scored but {n_valid} staged and "
+                f"{len(quarantine)} quarantined; nothing was written"
+            )
+        assert self.scored_at is not None
+        try:
+            with conn.begin():
+                t = time.perf_counter()
+                upsert_from_stage(
+                    conn,
+                    self.sink.tables.scores,
+                    stage,
+                    model_name=self.model_name,
+                    model_version=self.model_version,
+                    scored_at=self.scored_at,
+                    run_id=self.run_id,
+                )
+                stage.drop(conn)
+                phase["upsert"] = time.perf_counter() - t
+                q = self.sink.tables.quarantine
+                conn.execute(q.delete().where(q.c.run_id == self.run_id))
+                if len(quarantine):
+                    now = datetime.now(UTC)
+                    conn.execute(
+                        q.insert(),
+                        [
+                            {
+                                "run_id": self.run_id,
+                                "row_number": int(rn),
+                                "customer_id": cid,
+                                "reason": reason,
+                                "payload": payload,
+                                "quarantined_at": now,
+                            }
+                            for rn, cid, reason, payload in quarantine.itertuples(index=False)
+                        ],
+                    )
+                self._finish(
+                    conn,
+                    "succeeded",
+                    rows_read=result.rows_read,
+                    rows_scored=result.rows_scored,
+                    rows_written=n_valid,
+                    rows_quarantined=result.rows_quarantined,
+                    timings={k: round(v, 6) for k, v in phase.items()},
+                )
+        except sa.exc.DBAPIError as exc:
+            raise self._wrap(exc) from None
+        self._done = True
+        self.result = result
+        return result

@@ -1,0 +1,148 @@
+"""Spark scoring equals pandas scoring; the Spark CRM write equals the pandas sink's table."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+pytestmark = pytest.mark.spark
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="module")
+def world():
+    from clvml.data.synthetic import generate_social_commerce
+
+    return generate_social_commerce(300, seed=5)
+
+
+@pytest.fixture(scope="module")
+def logged_model(world, tmp_path_factory):
+    """A small CLV model (BG/NBD + Gamma-Gamma) logged as a pyfunc in a temporary store."""
+    import mlflow
+
+    from clvml.features.dataset import customer_features
+    from clvml.models.composite import CLVModel
+    from clvml.tracking.pyfunc import log_clv_model
+
+    features = customer_features(
+        world.transactions, world.engagement, world.customers, cutoff=world.calibration_end
+    )
+    model = CLVModel(horizon_weeks=26, methods=("btyd",), interval=None).fit(features)
+    root = tmp_path_factory.mktemp("mlflow")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+    try:
+        exp = mlflow.create_experiment("spark-tests", (root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=exp):
+            info = log_clv_model(model, features)
+        # executors load it from a path (a shared file system on a cluster)
+        local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return model, features, local
+
+
+@pytest.fixture(scope="module")
+def spark_scores(spark, world, logged_model):
+    from clvml.spark.features import customer_features
+    from clvml.spark.score import score_customers
+
+    _, _, uri = logged_model
+    feats = customer_features(
+        spark.createDataFrame(world.transactions),
+        spark.createDataFrame(world.engagement),
+        spark.createDataFrame(world.customers),
+        cutoff=world.calibration_end,
+    )
+    return score_customers(feats, uri).toPandas()
+
+
+def test_spark_scores_equal_pandas_scores(logged_model, spark_scores):
+    from clvml.tracking.pyfunc import predict_frame
+
+    model, features, _ = logged_model
+    expected = predict_frame(model, features).set_index("customer_id").sort_index()
+    got = spark_scores.set_index("customer_id").sort_index()
+    assert got.index.equals(expected.index)
+    assert list(got.columns) == list(expected.columns)
+    for col in expected.columns:
+        if expected[col].dtype.kind == "f":
+            assert_allclose(got[col].to_numpy(float), expected[col].to_numpy(float), rtol=1e-10)
+        else:
+            assert (got[col].astype(str) == expected[col].astype(str)).all(), col
+
+
+def test_spark_parquet_write_round_trips(spark, spark_scores, tmp_path):
+    from clvml.spark.score import write_parquet
+
+    write_parquet(spark.createDataFrame(spark_scores), str(tmp_path / "scores"))
+    back = pd.read_parquet(tmp_path / "scores").sort_values("customer_id", ignore_index=True)
+    exp = spark_scores.sort_values("customer_id", ignore_index=True)
+    assert_allclose(back["clv"].to_numpy(), exp["clv"].to_numpy(), rtol=0)
+
+
+@pytest.mark.postgres
+def test_spark_crm_write_equals_pandas_sink(spark, spark_scores):
+    import sqlalchemy as sa
+
+    from clvml.scoring.crm import CRMSink
+    from clvml.spark.score import write_crm
+
+    try:
+        sa.create_engine(PG_URL).connect().close()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    scores = spark_scores[
+        [
+            c
+            for c in spark_scores.columns
+            if c in ("customer_id", "clv", "p_alive", "expected_purchases", "segment", "value_tier")
+        ]
+    ].copy()
+    # rows the sink must quarantine: a duplicated id, a negative CLV, a missing id
+    bad = pd.DataFrame(
+        {"customer_id": [scores["customer_id"].iloc[0], "neg", None], "clv": [1.0, -5.0, 2.0]}
+    )
+    scores = pd.concat([scores, bad], ignore_index=True)
+    suffix = uuid.uuid4().hex[:8]
+    kw = dict(model_name="clvml", model_version="1", as_of="2026-11-23")
+    with (
+        CRMSink(PG_URL, table=f"scores_pd_{suffix}") as pd_sink,
+        CRMSink(PG_URL, table=f"scores_sp_{suffix}") as sp_sink,
+    ):
+        try:
+            expected = pd_sink.write(scores, **kw)
+            result = write_crm(spark.createDataFrame(scores), sp_sink, partitions=3, **kw)
+            a = pd_sink.read_scores().drop(columns=["run_id", "scored_at"])
+            b = sp_sink.read_scores().drop(columns=["run_id", "scored_at"])
+            pd.testing.assert_frame_equal(a, b)
+            qa = pd_sink.read_quarantine()[["row_number", "customer_id", "reason"]]
+            qb = sp_sink.read_quarantine()[["row_number", "customer_id", "reason"]]
+            sort = ["row_number"]
+            pd.testing.assert_frame_equal(
+                qa.sort_values(sort, ignore_index=True), qb.sort_values(sort, ignore_index=True)
+            )
+            assert (result.rows_read, result.rows_written, result.rows_quarantined) == (
+                expected.rows_read,
+                expected.rows_written,
+                expected.rows_quarantined,
+            )
+            runs = sp_sink.read_runs()
+            assert runs["status"].tolist() == ["succeeded"]
+            with sp_sink.connect() as conn:  # the staging table is gone
+                names = sa.inspect(conn).get_table_names()
+            assert not [n for n in names if n.startswith("_clvml_stage_")]
+            assert len(b) == len(np.unique(b["customer_id"]))
+        finally:
+            with pd_sink.connect() as conn, conn.begin():
+                for s in (pd_sink, sp_sink):
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {s.table}, {s.table}_quarantine")
+                    conn.exec_driver_sql(
+                        "DELETE FROM clvml_score_runs WHERE table_name = %(t)s", {"t": s.table}
+                    )
