@@ -64,9 +64,23 @@ def _published_comparison() -> Table:
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("out/demo"), help="Folder for the diagnostic plots."),
+    out: Path = typer.Option(Path("out/demo"), help="Folder for plots and the report."),
+    social: bool = typer.Option(True, help="Also run the social-commerce pipeline."),
 ) -> None:
-    """Run the main job on the bundled CDNOW data and print the results."""
+    """Run the main job on the bundled data: CDNOW, then train, score and report on social data.
+
+    The social-commerce part trains through MLflow (embedded store ``mlruns.db`` in the
+    working directory unless ``MLFLOW_TRACKING_URI`` is set), exports the champion to
+    ``models/clvml``, scores every customer into the embedded CRM database ``crm.db`` and
+    writes the marketers' report to ``out/demo/report.html``.
+    """
+    _cdnow(out)
+    if social:
+        _social(out)
+
+
+def _cdnow(out: Path) -> None:
+    """CDNOW: closed-form CLV by cohort, BTYD vs the papers, every method on the holdout."""
     import numpy as np
 
     from clvml.data.datasets import CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, load_cdnow_master
@@ -193,6 +207,66 @@ def demo(
     # 4. diagnostics
     saved = _save_plots(bg, gg, spend, ds, out, tx)
     console.print(f"Diagnostic plots written to {out}/: " + ", ".join(p.name for p in saved))
+
+
+def _social(out: Path) -> None:
+    """Train (MLflow), export, score into the CRM and segment the bundled social-commerce data."""
+    import logging
+
+    from clvml.data.datasets import data_path
+    from clvml.scoring.crm import CRMSink
+    from clvml.scoring.job import default_crm_url, score_customers
+    from clvml.segments import segment_summary
+    from clvml.tracking.export import export_model
+    from clvml.tracking.pipeline import train
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # keep the demo's output readable
+    data = data_path("social/customers.parquet").parent
+    console.rule("[bold]Social commerce: 5,000 generated customers with engagement and truth")
+    result = train(data=str(data), console=console)
+    t = _table(
+        f"Every CLV method on the holdout {result.calibration_end} -> {result.holdout_end}",
+        ["method", "normalised Gini", "Spearman", "top-10% capture", "total bias", "churn AUC"],
+    )
+    for method, row in result.comparison.iterrows():
+        auc = row.get("roc_auc", float("nan"))
+        t.add_row(
+            str(row.get("method", method)),
+            f"{row['normalized_gini']:.3f}",
+            f"{row['spearman']:.3f}",
+            f"{row['top_decile_capture']:.1%}",
+            f"{row['total_bias']:+.1%}",
+            "" if auc != auc else f"{auc:.3f}",
+        )
+    console.print(t)
+    if result.decision is not None:
+        console.print(f"Registry: {result.decision.summary}")
+
+    exported = export_model("models:/clvml@champion", "models/clvml")
+    console.print(f"Champion exported to {exported.path} (MLflow model format).")
+
+    crm_url = default_crm_url()
+    job = score_customers("models/clvml", data=str(data), crm_url=crm_url, console=console)
+    run = job.run
+    console.print(
+        f"Scored into {job.crm}: {run.rows_read:,} customers read, {run.rows_written:,} written, "
+        f"{run.rows_quarantined:,} quarantined (features as of {job.as_of})."
+    )
+    scores = CRMSink(crm_url).read_scores()
+    summary = segment_summary(scores, by="segment")
+    t = _table(
+        "Value x churn-risk segments",
+        ["segment", "customers", "share of value", "mean CLV", "mean churn risk"],
+    )
+    for seg, row in summary.iterrows():
+        t.add_row(
+            str(seg),
+            f"{row['n_customers']:,.0f}",
+            f"{row['share_of_value']:.1%}",
+            f"${row['mean_clv']:.2f}",
+            f"{row['mean_churn_probability']:.1%}",
+        )
+    console.print(t)
 
 
 def _save_plots(bg, gg, feats, ds, out: Path, transactions) -> list[Path]:
