@@ -33,7 +33,9 @@ def data_path(name: str) -> Path:
     source_tree = Path(__file__).resolve().parents[2] / "data" / name
     if source_tree.is_file():
         return source_tree
-    raise FileNotFoundError(f"bundled data file {name!r} not found (looked in the package and {source_tree})")
+    raise FileNotFoundError(
+        f"bundled data file {name!r} not found (looked in the package and {source_tree})"
+    )
 
 
 def _read_cdnow(path: Path, names: list[str], skiprows: int) -> pd.DataFrame:
@@ -98,9 +100,7 @@ def load_cdnow_summary(with_spend: bool = False) -> pd.DataFrame:
     """
     if with_spend:
         df = pd.read_csv(data_path("cdnow/cdnow_customers_summary_with_transactions.csv"))
-        df = df.rename(
-            columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
-        )
+        df = df.rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
     else:
         df = pd.read_csv(data_path("cdnow/cdnow_customers_summary.csv"))
     return df.set_index("ID")
