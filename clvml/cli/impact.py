@@ -127,10 +127,10 @@ def impact(
             "to take them from)"
         )
     found = find_tables(data)
-    for table in ("engagement", "customers"):
-        if table not in found:
+    for name in ("engagement", "customers"):
+        if name not in found:
             raise DataValidationError(
-                f"{data} has no {table} table; the impact report needs transactions, "
+                f"{data} has no {name} table; the impact report needs transactions, "
                 "engagement and customers"
             )
     tx = validate_transactions(read_table(found["transactions"]))

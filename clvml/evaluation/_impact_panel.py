@@ -84,7 +84,7 @@ def require(frame: object, name: str, columns: Sequence[str]) -> pd.DataFrame:
 def cutoff_day(value: object) -> pd.Timestamp:
     """The cut-off as a naive UTC midnight."""
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise DataValidationError(f"cutoff {value!r} is not a date") from exc
     if ts is pd.NaT:
