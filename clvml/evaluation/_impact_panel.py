@@ -323,6 +323,11 @@ def build_panel(
         ids, contacts["customer_id"], contacts["timestamp"].to_numpy(dtype="datetime64[ns]"), "min"
     )
     eligible = ~np.isnat(first_contact)
+    if not eligible.any():
+        notes.append(
+            f"no customer contacted the care team ({', '.join(contact_kinds)}) before the "
+            "cut-off: the causal and cross-sell contrasts are undefined (NaN)"
+        )
     treated = ~control
     engaged = by_customer(ids, replies["customer_id"], np.ones(len(replies), bool), "any")
     n_ctl = int((engaged & control).sum())

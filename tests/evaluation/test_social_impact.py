@@ -280,6 +280,15 @@ def test_bad_tables() -> None:
         social_impact_report(tx, ev, cust.assign(control_group=[None] + [False] * 8), **kw)
 
 
+def test_no_engagement_gives_nan_contrasts_and_a_note() -> None:
+    tx, ev, cust = _hand_world()
+    rep = social_impact_report(tx, ev.iloc[:0], cust, cutoff="2024-03-31", horizon_weeks=4)
+    row = rep.get("causal_itt", "treated_minus_control", "retention_diff")
+    assert row["n"] == 0 and np.isnan(row["estimate"])
+    assert any("no customer contacted the care team" in n for n in rep.notes)
+    assert_allclose(_est(rep, "retention_by_group", "not_engaged", "retention"), 3 / 5)
+
+
 def test_clv_replaces_revenue_in_groups() -> None:
     tx, ev, cust = _hand_world()
     clv = pd.Series(np.arange(8, dtype=float), index=list("ABCDEFGH"))
