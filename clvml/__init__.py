@@ -27,6 +27,7 @@ from clvml.data.validation import (
     validate_transactions,
 )
 from clvml.evaluation.comparison import compare_methods
+from clvml.evaluation.social_impact import social_impact_report
 from clvml.exceptions import (
     ClvmlError,
     ConvergenceError,
@@ -84,6 +85,7 @@ __all__ = [
     "read_table",
     "rfm_summary",
     "segment_summary",
+    "social_impact_report",
     "validate_customers",
     "validate_engagement",
     "validate_rfm_summary",
