@@ -8,6 +8,7 @@ judged on the 39-week holdout next to the closed-form CLV; diagnostic plots.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -242,6 +243,8 @@ def _social(out: Path) -> None:
     if result.decision is not None:
         console.print(f"Registry: {result.decision.summary}")
 
+    _impact(data)
+
     exported = export_model("models:/clvml@champion", "models/clvml")
     console.print(f"Champion exported to {exported.path} (MLflow model format).")
 
@@ -266,6 +269,55 @@ def _social(out: Path) -> None:
             f"${row['mean_clv']:.2f}",
             f"{row['mean_churn_probability']:.1%}",
         )
+    console.print(t)
+
+
+def _impact(data: Path) -> None:
+    """Print the headline of the social-care impact report (randomised control group)."""
+    from clvml.data.io import load_folder
+    from clvml.evaluation.social_impact import social_impact_report
+
+    frames = load_folder(data)
+    cutoff = pd.Timestamp(json.loads((data / "metadata.json").read_text())["calibration_end"])
+    report = social_impact_report(
+        frames["transactions"],
+        frames["engagement"],
+        frames["customers"],
+        cutoff=cutoff - pd.Timedelta(days=1),
+        horizon_weeks=52,
+    )
+    tab = report.table.set_index(["metric", "group", "statistic"])
+    rows = [
+        (
+            "Retention, customers who engaged with care",
+            ("retention_by_group", "engaged", "retention"),
+        ),
+        ("Retention, customers who did not", ("retention_by_group", "not_engaged", "retention")),
+        ("Retention, control group", ("retention_by_group", "control", "retention")),
+        (
+            "Causal effect on retention (treated - control)",
+            ("causal_itt", "treated_minus_control", "retention_diff"),
+        ),
+        (
+            "Causal effect on holdout revenue per customer",
+            ("causal_itt", "treated_minus_control", "revenue_diff"),
+        ),
+        (
+            "Naive engaged - not engaged (selection-biased)",
+            ("causal_itt", "naive_engaged_minus_not", "retention_diff"),
+        ),
+        (
+            "Saving vs handling the same contacts by phone",
+            ("cost_savings", "all", "saving_vs_phone"),
+        ),
+    ]
+    t = _table("Social-care impact (randomised control group)", ["metric", "estimate", "95% CI"])
+    for label, key in rows:
+        if key not in tab.index:
+            continue
+        r = tab.loc[key]
+        ci = "" if pd.isna(r["ci_low"]) else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        t.add_row(label, f"{r['estimate']:.3f}", ci)
     console.print(t)
 
 
