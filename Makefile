@@ -7,7 +7,7 @@ EXTRAS ?= dev,postgres,notebooks
 # Keep MLflow offline and quiet by default (no telemetry on deployments without internet).
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv demo test test-slow test-spark test-browser test-notebooks test-all bench lint clean
+.PHONY: venv demo test test-slow test-spark test-browser test-notebooks bench bench-quick lint clean
 
 venv: $(STAMP)
 
@@ -29,10 +29,10 @@ test: $(STAMP)
 
 ## Parameter recovery and other long tests.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q -m slow
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q --nbmake notebooks -m "" -p no:randomly
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --nbmake notebooks -m ""
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[spark]"
@@ -44,6 +44,9 @@ test-browser: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check clvml tests benchmarks
