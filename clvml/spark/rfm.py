@@ -82,9 +82,11 @@ def period_spec(freq: str) -> PeriodSpec:
     7
     """
     try:
-        offset = pd.tseries.frequencies.to_offset(freq)
+        offset = pd.PeriodDtype(freq).freq  # period aliases, as the pandas path reads them
     except (ValueError, TypeError) as exc:
-        raise DataValidationError(f"freq={freq!r} is not a pandas frequency ({exc})") from exc
+        raise DataValidationError(
+            f"freq={freq!r} is not a pandas period frequency ({exc})"
+        ) from exc
     fixed = {
         pd.offsets.Day: _US_PER_DAY,
         pd.offsets.Hour: 3_600_000_000,
