@@ -82,12 +82,11 @@ def demo(
 
 def _cdnow(out: Path) -> None:
     """CDNOW: closed-form CLV by cohort, BTYD vs the papers, every method on the holdout."""
-    import numpy as np
 
     from clvml.data.datasets import CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, load_cdnow_master
-    from clvml.evaluation.metrics import value_metrics
+    from clvml.evaluation.comparison import compare_methods
     from clvml.features.dataset import build_customer_dataset
-    from clvml.models.btyd import BetaGeo, GammaGamma, customer_lifetime_value
+    from clvml.models.btyd import BetaGeo, GammaGamma
     from clvml.models.closed_form import closed_form_clv
 
     tx = load_cdnow_master()
@@ -154,60 +153,47 @@ def _cdnow(out: Path) -> None:
         frequency=feats["frequency"].where(~zero, 0.0), recency=feats["recency"].where(~zero, 0.0)
     )
     gg = GammaGamma().fit(spend)
-    # E[spend | x, zbar = population mean] is the population mean, so this is exact.
-    summary = feats.assign(
-        monetary_value=feats["monetary_value"].where(~zero, gg.population_mean_spend)
-    )
     if zero.any():
         console.print(
             f"{int(zero.sum())} customers with only $0 repeat purchases get the "
             "population mean spend."
         )
-    months = ds.horizon_weeks * 12 / 52
-    btyd = customer_lifetime_value(
-        bg,
-        gg,
-        summary,
-        horizon=round(months),
-        discount_rate=0.0,
-        period="W",
-        random_state=0,
+    # every CLV method judged on the holdout (supervised parts never see the evaluated
+    # customers' holdout: they are cross-fitted over customer folds, see .supervision)
+    cmp = compare_methods(
+        tx,
+        calibration_end=CDNOW_CALIBRATION_END,
+        holdout_end=CDNOW_OBSERVATION_END,
+        methods=("closed_form", "btyd", "ml"),
     )
-    per_cust = cf.customers.reindex(feats.index)
-    closed = (
-        per_cust["value_per_period"]
-        * per_cust["retention"]
-        * (1 - per_cust["retention"] ** months)
-        / (1 - per_cust["retention"])
-    ).fillna(0.0)
-    methods = {
-        "BG/NBD + Gamma-Gamma": btyd["clv"],
-        "closed-form formula": closed,
-        "past spend (baseline)": feats["total_spend"] * ds.horizon_weeks / feats["T"].clip(lower=1),
-    }
-    t = _table(
-        f"Predicted vs realised revenue per customer, {ds.horizon_weeks:.0f}-week holdout",
-        ["method", "normalised Gini", "Spearman", "top-10% capture", "MAE", "total bias"],
+    _print_comparison(
+        cmp.table,
+        f"Every CLV method vs realised revenue per customer, {ds.horizon_weeks:.0f}-week holdout",
     )
-    for name, pred in methods.items():
-        m = value_metrics(realised.to_numpy(), np.asarray(pred, dtype=float))
-        t.add_row(
-            name,
-            f"{m['normalized_gini']:.3f}",
-            f"{m['spearman']:.3f}",
-            f"{m['top_decile_capture']:.1%}",
-            f"${m['mae']:.2f}",
-            f"{m['total_bias']:+.1%}",
-        )
-    console.print(t)
-    console.print(
-        f"Realised holdout revenue ${realised.sum():,.0f}; BG/NBD + Gamma-Gamma predicts "
-        f"${btyd['clv'].sum():,.0f} (95% interval per customer from a parametric bootstrap)."
-    )
+    console.print(f"Realised holdout revenue ${realised.sum():,.0f}. {cmp.supervision}")
 
     # 4. diagnostics
     saved = _save_plots(bg, gg, spend, ds, out, tx)
     console.print(f"Diagnostic plots written to {out}/: " + ", ".join(p.name for p in saved))
+
+
+def _print_comparison(table: pd.DataFrame, title: str) -> None:
+    """Print a comparison table (one row per method) with rich."""
+    t = _table(
+        title,
+        ["method", "normalised Gini", "Spearman", "top-10% capture", "total bias", "churn AUC"],
+    )
+    for method, row in table.iterrows():
+        auc = row.get("roc_auc", float("nan"))
+        t.add_row(
+            str(row.get("method", method)),
+            f"{row['normalized_gini']:.3f}",
+            f"{row['spearman']:.3f}",
+            f"{row['top_decile_capture']:.1%}",
+            f"{row['total_bias']:+.1%}",
+            "" if pd.isna(auc) else f"{auc:.3f}",
+        )
+    console.print(t)
 
 
 def _social(out: Path) -> None:
@@ -225,21 +211,10 @@ def _social(out: Path) -> None:
     data = data_path("social/customers.parquet").parent
     console.rule("[bold]Social commerce: 5,000 generated customers with engagement and truth")
     result = train(data=str(data), console=console)
-    t = _table(
+    _print_comparison(
+        result.comparison,
         f"Every CLV method on the holdout {result.calibration_end} -> {result.holdout_end}",
-        ["method", "normalised Gini", "Spearman", "top-10% capture", "total bias", "churn AUC"],
     )
-    for method, row in result.comparison.iterrows():
-        auc = row.get("roc_auc", float("nan"))
-        t.add_row(
-            str(row.get("method", method)),
-            f"{row['normalized_gini']:.3f}",
-            f"{row['spearman']:.3f}",
-            f"{row['top_decile_capture']:.1%}",
-            f"{row['total_bias']:+.1%}",
-            "" if auc != auc else f"{auc:.3f}",
-        )
-    console.print(t)
     if result.decision is not None:
         console.print(f"Registry: {result.decision.summary}")
 
