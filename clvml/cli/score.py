@@ -53,6 +53,9 @@ def score(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Customers per prediction call.")
     ] = 100_000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Threads scoring chunks at once.")
+    ] = 1,
     bad_rows: Annotated[
         str,
         typer.Option(
@@ -94,6 +97,7 @@ def score(
         schema=schema,
         as_of=as_of,
         chunk_size=chunk_size,
+        workers=workers,
         bad_rows=bad_rows,  # type: ignore[arg-type]
         returns=returns,
         duplicates=duplicates,

@@ -58,7 +58,7 @@ def distribution_chart(clv: np.ndarray, t: Callable[..., str]) -> Figure:
         lo, hi = np.quantile(positive, [0.001, 1.0])
         lo = max(lo, positive.min())
         bins = np.geomspace(lo, max(hi, lo * 1.01), 40)
-        ax.hist(np.clip(positive, lo, None), bins=bins, color=DARK, alpha=0.85)
+        ax.hist(np.clip(positive, lo, None), bins=list(bins), color=DARK, alpha=0.85)
         ax.set_xscale("log")
         median = float(np.median(clv))
         if median > 0:

@@ -123,12 +123,15 @@ def _read_data(data: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
 
     raw = load_tables(data)
     out: dict[str, pd.DataFrame] = {}
-    common = {"invalid": "drop", "duplicates": "keep"}
-    out["transactions"] = validate_transactions(raw["transactions"], returns="net", **common)
+    out["transactions"] = validate_transactions(
+        raw["transactions"], returns="net", invalid="drop", duplicates="keep"
+    )
     if "engagement" in raw:
-        out["engagement"] = validate_engagement(raw["engagement"], **common)
+        out["engagement"] = validate_engagement(
+            raw["engagement"], invalid="drop", duplicates="keep"
+        )
     if "customers" in raw:
-        out["customers"] = validate_customers(raw["customers"], **common)
+        out["customers"] = validate_customers(raw["customers"], invalid="drop", duplicates="keep")
     return out
 
 
@@ -543,7 +546,7 @@ def _impact(b: _Builder, inputs: ReportInputs, horizon_weeks: float, cutoff: obj
         ("m_cross_sell", fig_of("cross_sell", "treated_eligible", "incremental_revenue"), "money"),
     ]
 
-    def show(x: float, kind: str) -> str:
+    def show(x: float | None, kind: str) -> str:
         if x is None or not math.isfinite(x):
             return "\u2013"
         if kind == "points":

@@ -130,9 +130,9 @@ def _rejected(ids: Any, reasons: Any) -> pd.DataFrame:
 
 
 def _validate(
-    table: str, frame: pd.DataFrame, bad_rows: BadRows, policies: dict[str, str]
+    table: str, frame: pd.DataFrame, bad_rows: BadRows, policies: dict[str, object]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    opts = {"invalid": "drop" if bad_rows == "quarantine" else "error"}
+    opts: dict[str, object] = {"invalid": "drop" if bad_rows == "quarantine" else "error"}
     opts.update({k: v for k, v in policies.items() if k != "returns" or table == "transactions"})
     try:
         clean, report = _VALIDATORS[table](frame, return_report=True, **opts)
@@ -146,7 +146,13 @@ def _validate(
     aside = report.set_aside
     if aside is None or aside.empty:
         return clean, _rejected([], [])
-    messages = {o.rule: f"{o.column or 'row'}: {o.message}" for o in report.outcomes}
+    messages: dict[str, str] = {}
+    for o in report.outcomes:  # a rule may fire on several columns: name them all
+        if o.rule in messages:
+            cols, _, text = messages[o.rule].partition(": ")
+            messages[o.rule] = f"{cols}/{o.column or 'row'}: {text}"
+        else:
+            messages[o.rule] = f"{o.column or 'row'}: {o.message}"
     ids = aside["customer_id"] if "customer_id" in aside.columns else [None] * len(aside)
     reasons = [
         f"{table} row {label}: {messages.get(rule, rule)} [{rule}]"
@@ -162,7 +168,8 @@ def _unknown_customers(
     customers = frames.get("customers")
     if customers is not None:
         known = pd.Index(customers["customer_id"].astype(str).unique())
-        checked, where = ("transactions", "engagement"), "the customers table"
+        checked: tuple[str, ...] = ("transactions", "engagement")
+        where = "the customers table"
     else:
         known = pd.Index(frames["transactions"]["customer_id"].astype(str).unique())
         checked, where = ("engagement",), "the transactions (no customers table)"
@@ -178,7 +185,7 @@ def _unknown_customers(
             continue
         if bad_rows == "error":
             raise DataValidationError(
-                f"rows of table {table} belong to customers not in {where} (unknown customer ids)",
+                f"of table {table} belong to customers not in {where} (unknown customer ids)",
                 column="customer_id",
                 n_rows=int(unknown.sum()),
                 example=str(ids[unknown].iloc[0]),
@@ -258,7 +265,7 @@ def prepare_inputs(
     timings["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    policies = {"returns": returns, "duplicates": duplicates}
+    policies: dict[str, object] = {"returns": returns, "duplicates": duplicates}
     if now is not None:
         policies["now"] = now
     frames: dict[str, pd.DataFrame] = {}
@@ -311,14 +318,49 @@ def _data_note(tables: set[str]) -> str:
     return f" (the data have no {' or '.join(absent)} table)"
 
 
+def _score_chunk(model: ScoringModel, part: pd.DataFrame) -> pd.DataFrame:
+    """One chunk through the pyfunc model, with the output checked against its input."""
+    try:
+        pred = model.pyfunc.predict(part)
+    except DataValidationError:
+        raise
+    except Exception as exc:
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ModelLoadError(
+            f"model {model.name} version {model.version} failed to score the features: {line}"
+        ) from exc
+    if not isinstance(pred, pd.DataFrame):
+        pred = pd.DataFrame(pred)
+    if "customer_id" not in pred.columns and pred.index.name == "customer_id":
+        pred = pred.reset_index()
+    missing = [c for c in ("customer_id", "clv") if c not in pred.columns]
+    if missing:
+        raise ModelLoadError(
+            f"model {model.name} version {model.version} returned no {missing} column; "
+            "expected a clvml CLV model"
+        )
+    if len(pred) != len(part) or not np.array_equal(
+        pred["customer_id"].astype(str).to_numpy(), part["customer_id"].to_numpy(dtype=str)
+    ):
+        raise ModelLoadError(
+            f"model {model.name} version {model.version} returned {len(pred)} scores for "
+            f"{len(part)} customers, not one per customer in the order given"
+        )
+    return pred[[c for c in SCORE_COLUMNS if c in pred.columns]]
+
+
 def predict_in_chunks(
     model: ScoringModel,
     features: pd.DataFrame,
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 1,
     on_chunk: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Score ``features`` with the pyfunc model, ``chunk_size`` customers at a time.
+
+    With ``workers > 1`` chunks are scored in that many threads (the model's numerical
+    kernels release the GIL); the result does not depend on ``chunk_size`` or ``workers``.
 
     Returns the score columns the CRM table knows (``customer_id``, ``clv``, ...),
     one row per customer, in the order of ``features``.
@@ -327,37 +369,33 @@ def predict_in_chunks(
 
     if chunk_size < 1:
         raise DataValidationError("chunk size must be >= 1", example=chunk_size)
+    if workers < 1:
+        raise DataValidationError("workers must be >= 1", example=workers)
     columns = [c for c in model.feature_columns if c in features.columns]
+    starts = range(0, len(features), chunk_size)
+
+    def one(start: int) -> pd.DataFrame:
+        return _score_chunk(
+            model, to_model_input(features.iloc[start : start + chunk_size], columns)
+        )
+
     out: list[pd.DataFrame] = []
-    for start in range(0, len(features), chunk_size):
-        part = to_model_input(features.iloc[start : start + chunk_size], columns)
-        try:
-            pred = model.pyfunc.predict(part)
-        except DataValidationError:
-            raise
-        except Exception as exc:
-            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ModelLoadError(
-                f"model {model.name} version {model.version} failed to score the features: {line}"
-            ) from exc
-        if not isinstance(pred, pd.DataFrame):
-            pred = pd.DataFrame(pred)
-        if "customer_id" not in pred.columns and pred.index.name == "customer_id":
-            pred = pred.reset_index()
-        missing = [c for c in ("customer_id", "clv") if c not in pred.columns]
-        if missing:
-            raise ModelLoadError(
-                f"model {model.name} version {model.version} returned no {missing} column; "
-                "expected a clvml CLV model"
-            )
-        if len(pred) != len(part):
-            raise ModelLoadError(
-                f"model {model.name} version {model.version} returned {len(pred)} rows "
-                f"for {len(part)} customers"
-            )
-        out.append(pred[[c for c in SCORE_COLUMNS if c in pred.columns]])
-        if on_chunk is not None:
-            on_chunk(len(part))
+    if workers == 1 or len(starts) < 2:
+        results: Any = map(one, starts)
+        pool = None
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clvml-score")
+        results = pool.map(one, starts)  # in order; at most `workers` chunks in flight
+    try:
+        for pred in results:
+            out.append(pred)
+            if on_chunk is not None:
+                on_chunk(len(pred))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if not out:
         return pd.DataFrame(columns=["customer_id", "clv"])
     return pd.concat(out, ignore_index=True)
@@ -372,6 +410,7 @@ def score_customers(
     schema: str | None = None,
     as_of: object = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 1,
     bad_rows: BadRows = "quarantine",
     returns: str = "error",
     duplicates: str = "error",
@@ -400,6 +439,8 @@ def score_customers(
         the last transaction date.
     chunk_size : int, default 100000
         Customers per prediction call.
+    workers : int, default 1
+        Threads scoring chunks at once (e.g. the number of free cores).
     bad_rows : {"quarantine", "error"}, default "quarantine"
         Rows breaking a row-level rule and unknown customer ids: quarantine them
         with the reason, or refuse the whole job.
@@ -442,7 +483,7 @@ def score_customers(
         )
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))
-        source = safe_url(data) if is_database_url(data) else str(data)
+        source = safe_url(str(data)) if is_database_url(data) else str(data)
         logger.info(
             "scoring %d customers from %s with %s version %s as of %s",
             len(prep.features),
@@ -455,7 +496,7 @@ def score_customers(
             model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
         ) as run:
             t = time.perf_counter()
-            scores = _predict_with_progress(model, prep.features, chunk_size, console)
+            scores = _predict_with_progress(model, prep.features, chunk_size, workers, console)
             timings["predict"] = time.perf_counter() - t
             result = run.write(scores, rejected=prep.rejected, timings=timings)
     finally:
@@ -474,10 +515,10 @@ def score_customers(
 
 
 def _predict_with_progress(
-    model: ScoringModel, features: pd.DataFrame, chunk_size: int, console: Any | None
+    model: ScoringModel, features: pd.DataFrame, chunk_size: int, workers: int, console: Any | None
 ) -> pd.DataFrame:
     if console is None:
-        return predict_in_chunks(model, features, chunk_size=chunk_size)
+        return predict_in_chunks(model, features, chunk_size=chunk_size, workers=workers)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -502,5 +543,6 @@ def _predict_with_progress(
             model,
             features,
             chunk_size=chunk_size,
+            workers=workers,
             on_chunk=lambda n: progress.advance(task, n),
         )

@@ -280,7 +280,6 @@ def check_signature(model: ScoringModel, features: pd.DataFrame, *, data_note: s
             f"the data do not give: {missing[:6]}{' ...' if len(missing) > 6 else ''}"
             f"{data_note}; the model's signature does not match these data",
             column=missing[0],
-            n_rows=len(features),
         )
     for name, typ, _ in model.inputs:
         if name == "customer_id" or name not in cols or typ not in _NUMERIC_TYPES:
@@ -290,8 +289,8 @@ def check_signature(model: ScoringModel, features: pd.DataFrame, *, data_note: s
             converted = pd.to_numeric(s, errors="coerce")
             bad = converted.isna() & s.notna()
             raise DataValidationError(
-                f"has dtype {s.dtype} but model {model.name} version {model.version} expects "
-                f"numbers ({typ})",
+                f"hold text (dtype {s.dtype}) but model {model.name} version {model.version} "
+                f"expects numbers ({typ})",
                 column=name,
                 n_rows=int(bad.sum()),
                 example=None if not bad.any() else s[bad].iloc[0],

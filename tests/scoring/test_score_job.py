@@ -124,7 +124,15 @@ def test_score_folder_model_writes_every_customer_with_the_models_predictions(
     assert r["rows_read"] == r["rows_written"] + r["rows_quarantined"]
     assert r["rows_scored"] == len(expected)
     timings = json.loads(r["timings"]) if isinstance(r["timings"], str) else r["timings"]
-    for phase in ("load_model", "read", "validate_data", "validate", "features", "predict", "upsert"):
+    for phase in (
+        "load_model",
+        "read",
+        "validate_data",
+        "validate",
+        "features",
+        "predict",
+        "upsert",
+    ):
         assert phase in timings
     # every customer of the customers table is accounted for: scored or quarantined
     q = sink.read_quarantine(res.run.run_id)
@@ -147,13 +155,23 @@ def test_as_of_date_and_chunks(fitted, social_folder, tmp_path):
     b = score_customers(
         str(path), social_folder, _crm(tmp_path / "b"), as_of=as_of, chunk_size=37, workdir=tmp_path
     )
-    assert a.as_of == b.as_of == as_of
-    sa_, sb = (CRMSink(_crm(tmp_path / d)).read_scores() for d in "ab")
+    c = score_customers(
+        str(path),
+        social_folder,
+        _crm(tmp_path / "c"),
+        as_of=as_of,
+        chunk_size=50,
+        workers=2,
+        workdir=tmp_path,
+    )
+    assert a.as_of == b.as_of == c.as_of == as_of
+    sa_, sb, sc = (CRMSink(_crm(tmp_path / d)).read_scores() for d in "abc")
     expected = _expected(model, tx, eng, cust, as_of)
     assert len(sa_) == len(expected) < N_CUSTOMERS  # later customers had not bought yet
-    pd.testing.assert_frame_equal(
-        sa_.drop(columns=["scored_at", "run_id"]), sb.drop(columns=["scored_at", "run_id"])
-    )
+    for other in (sb, sc):
+        pd.testing.assert_frame_equal(
+            sa_.drop(columns=["scored_at", "run_id"]), other.drop(columns=["scored_at", "run_id"])
+        )
     assert_allclose(
         sa_.set_index("customer_id")["clv"], expected["clv"].reindex(sa_["customer_id"])
     )
@@ -417,6 +435,13 @@ def test_registry_alias_and_run_uri(fitted, social_folder, tmp_path, monkeypatch
     assert by_run.version == f"run-{run.info.run_id}"
     with pytest.raises(ModelLoadError, match="not found"):
         load_scoring_model("models:/clvml@no_such_alias")
+    # the report finds the scoring model's holdout metrics through the CRM run table
+    from clvml.reporting import load_report_inputs
+
+    inputs = load_report_inputs(crm_url=crm)
+    assert (inputs.model_name, inputs.model_version) == ("clvml", "1")
+    assert inputs.metrics is not None
+    assert inputs.metrics.loc["clvml", "normalized_gini"] == 0.5
 
 
 def test_prepare_inputs_counts(social_folder):
