@@ -444,6 +444,25 @@ def test_registry_alias_and_run_uri(fitted, social_folder, tmp_path, monkeypatch
     assert inputs.metrics.loc["clvml", "normalized_gini"] == 0.5
 
 
+def test_data_from_a_database_and_the_default_crm(fitted, social_folder, tmp_path, monkeypatch):
+    """--data may be a SQLAlchemy URL; without --crm-url the scores go to ./crm.db."""
+    import sqlalchemy as sa
+
+    _, path, _ = fitted
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = sa.create_engine(url)
+    for name, frame in _frames(social_folder).items():
+        frame.to_sql(name, engine, index=False)
+    engine.dispose()
+    monkeypatch.chdir(tmp_path)
+    from_db = score_customers(str(path), url, as_of=AS_OF)
+    assert from_db.crm == f"sqlite:///{tmp_path / 'crm.db'}"
+    score_customers(str(path), social_folder, _crm(tmp_path / "files"), as_of=AS_OF)
+    a = CRMSink(from_db.crm).read_scores().drop(columns=["scored_at", "run_id"])
+    b = CRMSink(_crm(tmp_path / "files")).read_scores().drop(columns=["scored_at", "run_id"])
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_prepare_inputs_counts(social_folder):
     f = _frames(social_folder)
     prep = prepare_inputs(f, as_of=AS_OF)
