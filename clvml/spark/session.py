@@ -69,6 +69,9 @@ def get_spark(
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "true",
+        # pandas writes nanosecond timestamps, which Spark's Parquet reader refuses otherwise;
+        # clvml.spark.job.read_tables converts them to timestamps
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
     }
     if master.startswith("local"):
         settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions or 4)

@@ -146,3 +146,28 @@ def test_spark_crm_write_equals_pandas_sink(spark, spark_scores):
                     conn.exec_driver_sql(
                         "DELETE FROM clvml_score_runs WHERE table_name = %(t)s", {"t": s.table}
                     )
+
+
+def test_spark_score_job_writes_the_pandas_scores(spark, world, logged_model, tmp_path):
+    from clvml.scoring.crm import CRMSink
+    from clvml.spark.job import score_job
+    from clvml.tracking.pyfunc import predict_frame
+
+    model, features, uri = logged_model
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("transactions", "engagement", "customers"):
+        getattr(world, name).to_parquet(data / f"{name}.parquet", index=False)
+    crm = f"sqlite:///{tmp_path / 'crm.db'}"
+    result = score_job(uri, str(data), crm_url=crm, as_of=world.calibration_end, spark=spark)
+    expected = predict_frame(model, features).sort_values("customer_id", ignore_index=True)
+    with CRMSink(crm) as sink:
+        got = sink.read_scores()
+    assert result.run.rows_written == len(expected) == len(got)
+    assert_allclose(got["clv"].to_numpy(), expected["clv"].to_numpy(), rtol=1e-10)
+    assert (got["customer_id"] == expected["customer_id"]).all()
+    out = score_job(
+        uri, str(data), output=str(tmp_path / "scores"), spark=spark, as_of=world.calibration_end
+    )
+    back = pd.read_parquet(out.output).sort_values("customer_id", ignore_index=True)
+    assert_allclose(back["clv"].to_numpy(), expected["clv"].to_numpy(), rtol=1e-10)
