@@ -404,7 +404,7 @@ def test_table_name_with_sql_is_refused_before_connecting(
             "--table",
             table,
         ],
-        "DataValidationError",
+        "DataValidationError: invalid table name",
     )
     _unchanged(previous)
 
