@@ -91,9 +91,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _configure(tracking_uri: str | None, workdir: str | os.PathLike[str] | None) -> str:
     """Point MLflow at the store (without creating an embedded one); return it, redacted."""
-    import mlflow
 
-    from clvml.tracking.store import redact_uri, resolve_tracking
+    from clvml.tracking.store import point_mlflow_at, redact_uri, resolve_tracking
 
     cfg = resolve_tracking(tracking_uri, workdir)
     uri = cfg.tracking_uri
@@ -102,8 +101,7 @@ def _configure(tracking_uri: str | None, workdir: str | os.PathLike[str] | None)
             f"no MLflow store at {uri[len('sqlite:///') :]}: train a model first (clvml train), "
             "set MLFLOW_TRACKING_URI, or give --model a models/ folder"
         )
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    point_mlflow_at(uri)
     return redact_uri(uri)
 
 

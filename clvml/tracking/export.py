@@ -21,7 +21,7 @@ from typing import Any
 
 from clvml._version import __version__
 from clvml.exceptions import ClvmlError
-from clvml.tracking.store import redact_uri, resolve_tracking
+from clvml.tracking.store import point_mlflow_at, redact_uri, resolve_tracking
 
 __all__ = ["ExportResult", "ModelExportError", "export_model"]
 
@@ -112,8 +112,7 @@ def export_model(
     from mlflow.exceptions import MlflowException
 
     cfg = resolve_tracking(tracking_uri, workdir)
-    mlflow.set_tracking_uri(cfg.tracking_uri)
-    mlflow.set_registry_uri(cfg.tracking_uri)
+    point_mlflow_at(cfg.tracking_uri)
     client = mlflow.MlflowClient()
     where = redact_uri(cfg.tracking_uri)
     try:

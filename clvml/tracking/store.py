@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TrackingConfig", "configure_mlflow", "redact_uri", "resolve_tracking"]
+__all__ = [
+    "TrackingConfig",
+    "configure_mlflow",
+    "point_mlflow_at",
+    "redact_uri",
+    "resolve_tracking",
+]
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -118,6 +124,25 @@ def resolve_tracking(
     return TrackingConfig(uri, None)
 
 
+def point_mlflow_at(tracking_uri: str) -> None:
+    """Set MLflow's tracking and registry URIs without touching ``MLFLOW_TRACKING_URI``.
+
+    ``mlflow.set_tracking_uri`` also writes the URI into the process environment,
+    where :func:`resolve_tracking` would later mistake it for the user's choice: a
+    notebook that trains into one folder and then another would keep writing to
+    the first store. The environment is restored to what the user had.
+    """
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 def configure_mlflow(
     uri: str | None = None, experiment: str = "clvml", workdir: str | os.PathLike[str] | None = None
 ) -> TrackingConfig:
@@ -129,8 +154,7 @@ def configure_mlflow(
     import mlflow
 
     cfg = resolve_tracking(uri, workdir)
-    mlflow.set_tracking_uri(cfg.tracking_uri)
-    mlflow.set_registry_uri(cfg.tracking_uri)
+    point_mlflow_at(cfg.tracking_uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=cfg.artifact_location)
     mlflow.set_experiment(experiment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,17 @@ def test_configure_mlflow_creates_the_store_in_workdir(tmp_path, monkeypatch):
     art = Path(mlflow.get_run(run.info.run_id).info.artifact_uri.removeprefix("file://"))
     assert (art / "a.txt").is_file() and work.resolve() in art.parents
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_configuring_mlflow_leaves_the_environment_as_the_user_set_it(tmp_path, monkeypatch):
+    # mlflow.set_tracking_uri exports the URI to the environment; a second store chosen by
+    # folder must not be redirected to the first one by that side effect.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = configure_mlflow(workdir=tmp_path / "a")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    second = configure_mlflow(workdir=tmp_path / "b")
+    assert first.tracking_uri != second.tracking_uri
+    assert second.tracking_uri.endswith("/b/mlruns.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", first.tracking_uri)
+    configure_mlflow(workdir=tmp_path / "b")
+    assert os.environ["MLFLOW_TRACKING_URI"] == first.tracking_uri
