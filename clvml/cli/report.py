@@ -40,7 +40,7 @@ def report(
         str | None,
         typer.Option(
             help="Model URI or folder whose holdout metrics to show "
-            "[default: the version in the CRM run table, if the registry has it]."
+            "(default: the version in the CRM run table, if the registry has it)."
         ),
     ] = None,
     comparison: Annotated[
@@ -53,7 +53,7 @@ def report(
     ] = None,
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
+        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="High-value customers at risk to list.")] = 20,
     impact_weeks: Annotated[
@@ -61,7 +61,7 @@ def report(
     ] = 52.0,
     impact_cutoff: Annotated[
         str | None,
-        typer.Option(help="Cut-off day of the social-care measures [default: last day - weeks]."),
+        typer.Option(help="Cut-off day of the social-care measures (default: last day - weeks)."),
     ] = None,
 ) -> None:
     """Write the marketer report: headline figures, CLV distribution, tiers, value x risk,

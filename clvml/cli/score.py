@@ -34,7 +34,7 @@ def score(
         typer.Option(
             "--crm-url",
             help="SQLAlchemy URL of the CRM database (postgresql+psycopg://... or "
-            "sqlite:///file.db) [default: sqlite:///crm.db in the working directory].",
+            "sqlite:///file.db) (default: sqlite:///crm.db in the working directory).",
         ),
     ] = None,
     table: Annotated[
@@ -47,7 +47,7 @@ def score(
         str | None,
         typer.Option(
             "--as-of",
-            help="Compute features with the data up to this day [default: last purchase].",
+            help="Compute features with the data up to this day (default: last purchase).",
         ),
     ] = None,
     chunk_size: Annotated[
@@ -72,7 +72,7 @@ def score(
     ] = "error",
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
+        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
     ] = None,
     wait: Annotated[
         float,
