@@ -18,6 +18,7 @@ from clvml.cli import evaluate as _evaluate  # noqa: F401
 from clvml.cli import export as _export  # noqa: F401
 from clvml.cli import generate as _generate  # noqa: F401
 from clvml.cli import impact as _impact  # noqa: F401
+from clvml.cli import report as _report  # noqa: F401
 from clvml.cli import score as _score  # noqa: F401
 from clvml.cli import segments as _segments  # noqa: F401
 from clvml.cli import train as _train  # noqa: F401
