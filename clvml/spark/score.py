@@ -303,14 +303,15 @@ def write_crm(
             run_id=run_id,
             scored_at=scored_at,
         )
-    with StagedRun(
+    run = StagedRun(
         sink,
         model_name=model_name,
         model_version=model_version,
         as_of=as_of,
         run_id=run_id,
         scored_at=scored_at,
-    ) as run:
+    )
+    with run:
         t0 = time.perf_counter()
         stage = run.create_stage()
         persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
