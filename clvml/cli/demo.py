@@ -246,6 +246,14 @@ def _social(out: Path) -> None:
         )
     console.print(t)
 
+    from clvml.reporting import build_report, load_report_inputs, write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = load_report_inputs(crm_url=crm_url, data=str(data), model="models/clvml")
+    for lang in ("en", "es"):
+        path = write_report(build_report(inputs, lang=lang), out / f"report_{lang}.html")
+        console.print(f"Marketer report ({lang}) written to {path}")
+
 
 def _impact(data: Path) -> None:
     """Print the headline of the social-care impact report (randomised control group)."""
