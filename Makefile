@@ -36,11 +36,11 @@ test-notebooks: $(STAMP)
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[spark]"
-	$(BIN)/python -m pytest -q -m spark
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:xdist -m spark tests/spark
 
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/python -m pytest -q -m browser
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:xdist -m browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
