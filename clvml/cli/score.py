@@ -78,6 +78,18 @@ def score(
         float,
         typer.Option(min=0, help="Seconds to wait for another job on the same table."),
     ] = 0.0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="'local' (this machine, chunked) or 'spark' (the `spark` extra; local[2] "
+            "unless SPARK_MASTER / spark-submit says otherwise).",
+        ),
+    ] = "local",
+    output: Annotated[
+        str | None,
+        typer.Option(help="With --engine spark: write the scores as Parquet here, not to the CRM."),
+    ] = None,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -85,8 +97,36 @@ def score(
     date, predicts in chunks and upserts the scores in one transaction. Rows that
     fail validation go to the quarantine table; the run table records the counts.
     """
-    from clvml.scoring.job import score_customers
+    from clvml.scoring.job import default_crm_url, score_customers
 
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
+    if engine == "spark":
+        from clvml.spark.job import score_job
+
+        spark_result = score_job(
+            model,
+            data,
+            crm_url=None if output else (crm_url or default_crm_url()),
+            output=output,
+            table=table,
+            schema=schema,
+            as_of=as_of,
+            tracking_uri=tracking_uri,
+            lock_timeout=wait,
+        )
+        where = spark_result.output
+        if spark_result.run is not None:
+            r = spark_result.run
+            where = f"{r.rows_written:,} written, {r.rows_quarantined:,} quarantined -> {where}"
+        console.print(
+            f"Scored on Spark with {escape(spark_result.model_name)} version "
+            f"{escape(spark_result.model_version)} as of {spark_result.as_of}: {escape(where)}",
+            highlight=False,
+        )
+        return
+    if output is not None:
+        raise typer.BadParameter("only with --engine spark", param_hint="--output")
     if bad_rows not in ("quarantine", "error"):
         raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
     result = score_customers(

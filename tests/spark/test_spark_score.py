@@ -171,3 +171,24 @@ def test_spark_score_job_writes_the_pandas_scores(spark, world, logged_model, tm
     )
     back = pd.read_parquet(out.output).sort_values("customer_id", ignore_index=True)
     assert_allclose(back["clv"].to_numpy(), expected["clv"].to_numpy(), rtol=1e-10)
+
+
+def test_cli_score_engine_spark_writes_the_pandas_scores(spark, world, logged_model, tmp_path):
+    import clvml.cli.score  # noqa: F401  (registers the command)
+    from clvml.cli._app import run
+    from clvml.tracking.pyfunc import predict_frame
+
+    model, features, uri = logged_model
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("transactions", "engagement", "customers"):
+        getattr(world, name).to_parquet(data / f"{name}.parquet", index=False)
+    out = tmp_path / "scores"
+    as_of = str(pd.Timestamp(world.calibration_end).date())
+    argv = ["score", "--engine", "spark", "--model", uri, "--data", str(data)]
+    assert run([*argv, "--output", str(out), "--as-of", as_of]) == 0
+    expected = predict_frame(model, features).sort_values("customer_id", ignore_index=True)
+    back = pd.read_parquet(out).sort_values("customer_id", ignore_index=True)
+    assert_allclose(back["clv"].to_numpy(), expected["clv"].to_numpy(), rtol=1e-10)
+    # --output belongs to the Spark engine; the local engine refuses it with a usage error
+    assert run(["score", "--model", uri, "--data", str(data), "--output", str(out)]) == 2
