@@ -204,7 +204,7 @@ def compare_methods(
         Seed of the folds and of the models.
     methods : tuple of str, optional
         Methods to compare; default :data:`clvml.models.composite.DEFAULT_METHODS` plus
-        ``ml_two_part``.
+        ``ml_two_part`` and ``blend``.
     **model_params
         Further :class:`~clvml.models.composite.CLVModel` parameters (``max_iter``, ...).
 
@@ -227,7 +227,7 @@ def compare_methods(
     )
     features, targets = ds.features, ds.targets
     c, h_end, H = ds.cutoff, ds.holdout_end, ds.horizon_weeks
-    wanted = tuple(methods) if methods is not None else (*DEFAULT_METHODS, "ml_two_part")
+    wanted = tuple(methods) if methods is not None else (*DEFAULT_METHODS, "ml_two_part", "blend")
     unknown = [m for m in wanted if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {METHODS}")

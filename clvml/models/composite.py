@@ -1,7 +1,7 @@
 r"""Per-customer CLV, many ways: one estimator that fits and predicts every method side by side.
 
 :class:`CLVModel` predicts each customer's value over a horizon of ``horizon_weeks``
-(times ``margin``, optionally discounted) with up to five methods:
+(times ``margin``, optionally discounted) with up to six methods:
 
 ``closed_form``
     The marketing formula :math:`m\,\bar v f \sum_{t=1}^{K} q^t`, :math:`q = r_i/(1+d)`,
@@ -28,10 +28,29 @@ r"""Per-customer CLV, many ways: one estimator that fits and predicts every meth
     extra features; they are computed from data before each frame's cut-off, so the
     stacking is leakage-free. The log link keeps predictions positive and the
     Poisson score equations keep the predicted total equal to the realised one on the
-    training window.
+    training window. The number of boosting iterations is chosen by an inner
+    cross-validation on the labelled customers only (``ml_cv``).
 ``ml_two_part`` (on request)
     The two-part (ZILN-style) alternative, P(value > 0) x E[value | value > 0]
     (:class:`clvml.models.value_regressor.TwoPartValueRegressor`), same features.
+``blend`` (on request)
+    The equal-weight geometric mean of ``ml`` and ``closed_form``, rescaled to the
+    level of ``ml``:
+
+    .. math::
+
+        \hat V^{\text{blend}}_i = k \sqrt{\hat V^{\text{ml}}_i \, \hat V^{\text{cf}}_i},
+        \qquad k = \frac{\sum_{j \in L} \hat V^{\text{ml}}_j}
+                         {\sum_{j \in L} \sqrt{\hat V^{\text{ml}}_j \hat V^{\text{cf}}_j}},
+
+    :math:`L` the customers of the frame at the cut-off passed to ``fit`` (their
+    features only, no label). Its ranking comes from both models
+    (log-linear pooling of two multiplicative forecasts that err differently: the
+    trees on the stacked BTYD outputs, the formula on the customer's own spend
+    rate and the classifier's retention); its level from ``ml``, whose total is
+    calibrated (the closed form's is not: it ignores the decay of purchasing among
+    the retained). The weight 1/2 is fixed, not tuned. ``k`` is a single number fixed
+    in ``fit``, so a customer's prediction does not depend on who else is scored.
 
 The BTYD parts are unsupervised and fit on the customer frame at the cut-off. The
 supervised parts (churn classifier, value regressor) need ``labelled_features`` and
@@ -61,6 +80,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import xlogy
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
@@ -99,11 +119,14 @@ METHODS: tuple[str, ...] = (
     "hybrid",
     "ml",
     "ml_two_part",
+    "blend",
 )
 #: Methods fitted by default (``ml_two_part`` is the alternative ML model, on request).
 DEFAULT_METHODS: tuple[str, ...] = METHODS[:5]
 #: Methods that need labelled training data.
-SUPERVISED_METHODS: frozenset[str] = frozenset({"closed_form", "hybrid", "ml", "ml_two_part"})
+SUPERVISED_METHODS: frozenset[str] = frozenset(
+    {"closed_form", "hybrid", "ml", "ml_two_part", "blend"}
+)
 #: Columns every method needs.
 RFM_INPUTS: tuple[str, ...] = (
     "frequency",
@@ -283,6 +306,15 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
         Where the training customers do not cover the customers scored (e.g. older
         customers than any in an earlier training window), the correction stays
         bounded while the baseline carries the extrapolation.
+    cv : int, optional
+        When given (>= 2), the number of boosting iterations is chosen by ``cv``-fold
+        cross-validation *on the training rows passed to* ``fit``: for every
+        candidate (multiples of ``max_iter / 24`` up to ``max_iter``), the mean Poisson
+        deviance of the held-out inner folds (staged predictions of one fit per fold);
+        the model is then refitted on all training rows with the best number
+        (``n_iter_``). Nothing outside ``X`` and ``y`` is read, so with customer
+        cross-fitting the evaluated fold never informs the choice. ``None`` (default)
+        uses ``max_iter``.
     random_state : int, default 0
 
     Attributes
@@ -292,6 +324,10 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
     categories_ : dict
         Levels of the string columns seen in ``fit``.
     regressor_ : HistGradientBoostingRegressor
+    n_iter_ : int
+        Boosting iterations of ``regressor_``.
+    cv_deviance_ : pandas.Series or None
+        Mean inner-fold Poisson deviance per candidate number of iterations (with ``cv``).
     """
 
     def __init__(
@@ -303,10 +339,12 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
         l2_regularization: float = 1.0,
         monotonic: Mapping[str, int] | None = None,
         offset_column: str | None = None,
+        cv: int | None = None,
         random_state: int = 0,
     ) -> None:
         self.monotonic = monotonic
         self.offset_column = offset_column
+        self.cv = cv
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -354,25 +392,71 @@ class PoissonValueRegressor(RegressorMixin, BaseEstimator):
         default = {} if self.offset_column is not None else VALUE_MONOTONICITY
         shape = default if self.monotonic is None else self.monotonic
         base = self._offset(X)
-        regressor = HistGradientBoostingRegressor(
-            loss="poisson",
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
-            categorical_features=mask if mask.any() else None,
-            monotonic_cst=[
-                0 if c in self.categories_ else int(shape.get(c, 0)) for c in self.features_
-            ],
-            early_stopping=False,
-            random_state=self.random_state,
+        Z = self._matrix(X)
+        # with an offset b: a Poisson model of V / b with weights b (same deviance)
+        z_target = target if base is None else target / base
+        weight = None if base is None else base
+
+        monotone = np.array(
+            [0 if c in self.categories_ else int(shape.get(c, 0)) for c in self.features_]
         )
-        if base is None:
-            self.regressor_ = regressor.fit(self._matrix(X), target)
-        else:
-            self.regressor_ = regressor.fit(self._matrix(X), target / base, sample_weight=base)
+
+        def regressor(n_iter: int, keep: np.ndarray | None = None) -> HistGradientBoostingRegressor:
+            """The booster on the columns ``keep`` (default all)."""
+            cols = np.ones(len(self.features_), dtype=bool) if keep is None else keep
+            return HistGradientBoostingRegressor(
+                loss="poisson",
+                max_iter=n_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
+                categorical_features=mask[cols] if mask[cols].any() else None,
+                monotonic_cst=monotone[cols].tolist(),
+                early_stopping=False,
+                random_state=self.random_state,
+            )
+
+        n_iter = int(self.max_iter)
+        self.cv_deviance_: pd.Series | None = None
+        if self.cv is not None:
+            self.cv_deviance_ = self._inner_cv(regressor, Z, z_target, weight)
+            n_iter = int(self.cv_deviance_.idxmin())
+        self.regressor_ = regressor(n_iter).fit(Z, z_target, sample_weight=weight)
+        self.n_iter_ = n_iter
         return self
+
+    def _inner_cv(
+        self,
+        regressor: Any,
+        Z: np.ndarray,
+        target: np.ndarray,
+        weight: np.ndarray | None,
+    ) -> pd.Series:
+        """Mean held-out Poisson deviance per candidate number of iterations."""
+        k = int(self.cv)  # type: ignore[arg-type]
+        if k < 2 or k > len(Z):
+            raise ValueError(f"cv must be between 2 and the number of rows, got {self.cv!r}")
+        n_max = int(self.max_iter)
+        step = max(1, round(n_max / 24))
+        grid = np.unique(np.append(np.arange(step, n_max + 1, step), n_max))
+        fold = np.random.default_rng(self.random_state).permutation(len(Z)) % k
+        w = np.ones(len(Z)) if weight is None else weight
+        dev = np.zeros(n_max)
+        for j in range(k):
+            test = fold == j
+            # a column without any value in this inner training part is left out of it
+            keep = ~np.isnan(Z[~test]).all(axis=0)
+            model = regressor(n_max, keep).fit(
+                Z[~test][:, keep],
+                target[~test],
+                sample_weight=None if weight is None else w[~test],
+            )
+            y, wt = target[test], w[test]
+            for i, mu in enumerate(model.staged_predict(Z[test][:, keep])):
+                # weighted Poisson deviance 2 w (y log(y / mu) - y + mu), mu > 0
+                dev[i] += 2.0 * float(np.sum(wt * (xlogy(y, y) - xlogy(y, mu) - y + mu))) / k
+        return pd.Series(dev[grid - 1], index=pd.Index(grid, name="n_iter"), name="deviance")
 
     def _offset(self, X: pd.DataFrame) -> np.ndarray | None:
         if self.offset_column is None:
@@ -433,8 +517,13 @@ class CLVModel(BaseEstimator):
         extrapolate in age, the BTYD baseline can) and the direct, monotone model
         otherwise (training customers like the scored ones, e.g. other customers at
         the same cut-off). ``ml_offset_`` records the choice.
+    ml_cv : int or None, default 3
+        Inner cross-validation folds (on the labelled customers only) choosing the
+        number of boosting iterations of the ``ml`` regressor, up to ``2 * max_iter``
+        (:class:`PoissonValueRegressor` ``cv``); ``None`` uses ``2 * max_iter``.
     max_iter : int, default 300
-        Boosting iterations of the value regressor and of the churn classifier.
+        Boosting iterations of the churn classifier and of the two-part model;
+        ``2 * max_iter`` is the most the ``ml`` regressor uses.
     interval : float or None, default 0.95
         Coverage of the parametric-bootstrap interval of the champion's CLV (BTYD
         champions, and hybrid with the classifier held fixed); NaN for the
@@ -470,6 +559,8 @@ class CLVModel(BaseEstimator):
         fitted customers' predictions), so that scoring in chunks gives the same tiers.
     value_level_thresholds_ : ndarray
         CLV values opening the ``high`` and ``medium`` value levels of the segment.
+    blend_scale_ : float
+        The factor :math:`k` of ``blend`` (NaN when not fitted).
     n_customers_, n_labelled_ : int
 
     Examples
@@ -497,6 +588,7 @@ class CLVModel(BaseEstimator):
         covariates: Mapping[str, tuple[str, str, Sequence[str]]] | None = None,
         stack_btyd: bool = True,
         ml_offset: bool | Literal["auto"] = "auto",
+        ml_cv: int | None = 3,
         max_iter: int = 300,
         interval: float | None = 0.95,
         n_draws: int = 200,
@@ -514,6 +606,7 @@ class CLVModel(BaseEstimator):
         self.covariates = covariates
         self.stack_btyd = stack_btyd
         self.ml_offset = ml_offset
+        self.ml_cv = ml_cv
         self.max_iter = max_iter
         self.interval = interval
         self.n_draws = n_draws
@@ -669,6 +762,7 @@ class CLVModel(BaseEstimator):
         self.churn_classifier_: Any = None
         self.value_regressor_: Any = None
         self.two_part_regressor_: Any = None
+        self.blend_scale_ = float("nan")
         self.supervised_columns_: list[str] = []
         wanted = [m for m in methods if m in SUPERVISED_METHODS]
         if wanted:
@@ -686,7 +780,7 @@ class CLVModel(BaseEstimator):
         self.skipped_methods_ = {m: skipped[m] for m in METHODS if m in skipped}
         if not self.methods_:
             raise ClvmlError(f"no method could be fitted: {self.skipped_methods_}")
-        order = [self.champion, "btyd", "hybrid", "ml", "ml_two_part", "btyd_covariates"]
+        order = [self.champion, "btyd", "hybrid", "ml", "blend", "ml_two_part", "btyd_covariates"]
         order.append("closed_form")
         self.champion_ = next(m for m in order if m in self.methods_)
 
@@ -805,10 +899,10 @@ class CLVModel(BaseEstimator):
         X = self._supervised_frame(labelled, aux)
         churned = labels["churned"].to_numpy(dtype=float)
         revenue = labels["revenue"].to_numpy(dtype=float)
-        need_clf = any(m in wanted for m in ("closed_form", "hybrid"))
+        need_clf = any(m in wanted for m in ("closed_form", "hybrid", "blend"))
         if need_clf:
             if churned.min() == churned.max():
-                for m in ("closed_form", "hybrid"):
+                for m in ("closed_form", "hybrid", "blend"):
                     if m in wanted:
                         skipped[m] = "the churn labels have a single class"
             else:
@@ -816,15 +910,34 @@ class CLVModel(BaseEstimator):
                     list(X.columns), random_state=self.random_state, max_iter=self.max_iter
                 )
                 self.churn_classifier_ = clf.fit(X, churned)
-        if "ml" in wanted:
+        if "ml" in wanted or "blend" in wanted:
             use = self.ml_offset
             if use == "auto":
                 use = float(features["T"].max()) > float(labelled["T"].max()) + 1.0
             self.ml_offset_ = bool(use and self.stack_btyd)
             offset = "btyd_clv" if self.ml_offset_ else None
             self.value_regressor_ = PoissonValueRegressor(
-                max_iter=2 * self.max_iter, offset_column=offset, random_state=self.random_state
+                max_iter=2 * self.max_iter,
+                offset_column=offset,
+                cv=self.ml_cv,
+                random_state=self.random_state,
             ).fit(X, revenue * float(self.margin))
+        self.blend_scale_ = float("nan")
+        if "blend" in wanted and "blend" not in skipped:
+            # the level of the blend: ml's total over the customers at the cut-off (their
+            # features only; an earlier training window's customers are younger, so a
+            # ratio fitted there would not carry over)
+            from clvml.models.churn import predict_churn
+
+            factor = mean_discount_factor(float(self.horizon_weeks), self.annual_discount_rate)
+            Xf = self._supervised_frame(features)
+            ml = self.value_regressor_.predict(Xf) * factor
+            cf = self._closed_form(features, predict_churn(self.churn_classifier_, Xf).to_numpy())
+            pooled = np.sqrt(ml * cf).sum()
+            if not pooled > 0:
+                skipped["blend"] = "the closed form predicts no value for any customer"
+            else:
+                self.blend_scale_ = float(ml.sum() / pooled)
         if "ml_two_part" in wanted:
             try:
                 self.two_part_regressor_ = TwoPartValueRegressor(
@@ -922,16 +1035,22 @@ class CLVModel(BaseEstimator):
                         "lower": lower * ratio,
                         "upper": upper * ratio,
                     }
-            if "closed_form" in self.methods_:
-                cols["clv_closed_form"] = self._closed_form(features, churn)
+            if "closed_form" in self.methods_ or "blend" in self.methods_:
+                closed_form = self._closed_form(features, churn)
+                if "closed_form" in self.methods_:
+                    cols["clv_closed_form"] = closed_form
         factor = mean_discount_factor(h, self.annual_discount_rate)
-        if self.value_regressor_ is not None and "ml" in self.methods_:
-            cols["clv_ml"] = self.value_regressor_.predict(X) * factor
+        if self.value_regressor_ is not None:
+            ml = self.value_regressor_.predict(X)
+            if "ml" in self.methods_:
+                cols["clv_ml"] = ml * factor
+            if "blend" in self.methods_:
+                cols["clv_blend"] = self.blend_scale_ * np.sqrt(ml * factor * closed_form)
         if self.two_part_regressor_ is not None and "ml_two_part" in self.methods_:
             cols["clv_ml_two_part"] = self.two_part_regressor_.predict(X) * factor
 
         if champion is None:  # during fit, before the champion is chosen
-            champion = next(m for m in ("btyd", "hybrid", "ml") if f"clv_{m}" in cols)
+            champion = next(m for m in METHODS if f"clv_{m}" in cols)
         clv = cols[f"clv_{champion}"] if f"clv_{champion}" in cols else btyd["clv"].to_numpy()
         if all(c in features.columns for c in ENGAGEMENT_VALUE_COLUMNS):
             ev = engagement_value(

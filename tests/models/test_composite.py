@@ -300,3 +300,39 @@ def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window():
     assert "no customer had bought" in m.skipped_methods_["ml"]
     with pytest.raises(DataValidationError, match="needs transactions up to"):
         fit_clv_model(*tables, cutoff=c, supervised="customers", horizon_weeks=60, **FAST)
+
+
+def test_blend_is_the_rescaled_geometric_mean_of_ml_and_closed_form(world):
+    feats, labelled, labels = world
+    methods = ("closed_form", "ml", "blend")
+    m = CLVModel(methods=methods, **FAST).fit(feats, labelled, labels)
+    assert m.methods_ == ["closed_form", "ml", "blend"]
+    out = m.predict(feats)
+    pooled = np.sqrt(out["clv_ml"] * out["clv_closed_form"]).to_numpy()
+    np.testing.assert_allclose(out["clv_blend"].to_numpy(), m.blend_scale_ * pooled, rtol=1e-12)
+    # its level is ml's: over the customers at the cut-off the totals agree
+    assert out["clv_blend"].sum() == pytest.approx(out["clv_ml"].sum(), rel=1e-9)
+    assert not np.allclose(out["clv_blend"], out["clv_ml"])
+    # blend alone fits the two models it pools, without reporting them
+    alone = CLVModel(methods=("blend",), champion="blend", **FAST).fit(feats, labelled, labels)
+    assert alone.methods_ == ["blend"] and alone.champion_ == "blend"
+    np.testing.assert_allclose(alone.predict(feats)["clv"], out["clv_blend"], rtol=1e-9)
+
+
+def test_poisson_regressor_inner_cv_stops_early_on_noise_and_late_on_signal():
+    rng = np.random.default_rng(1)
+    n = 3000
+    X = pd.DataFrame({"z": rng.normal(size=n), "noise": rng.normal(size=n)})
+    kw = {"max_iter": 240, "learning_rate": 0.2, "min_samples_leaf": 5, "max_leaf_nodes": 31}
+    noise = rng.gamma(0.3, 50.0, n)  # value independent of X: boosting only overfits
+    m = PoissonValueRegressor(cv=3, monotonic={}, **kw).fit(X, noise)
+    assert list(m.cv_deviance_.index) == list(range(10, 241, 10))
+    assert m.n_iter_ == m.regressor_.n_iter_ == int(m.cv_deviance_.idxmin())
+    assert m.n_iter_ <= 30
+    signal = rng.poisson(np.exp(0.5 + 1.2 * np.sin(2 * X["z"].to_numpy()))) * 1.0
+    s = PoissonValueRegressor(cv=3, monotonic={}, **{**kw, "learning_rate": 0.02}).fit(X, signal)
+    assert s.n_iter_ >= 120
+    # without cv the regressor boosts max_iter times
+    assert PoissonValueRegressor(max_iter=50).fit(X, signal).n_iter_ == 50
+    with pytest.raises(ValueError, match="cv must be"):
+        PoissonValueRegressor(cv=1).fit(X, signal)
