@@ -23,6 +23,8 @@ FULL = {
     "bench_features.py": ["--customers", "1000000", "--events", "10000000"],
     "bench_generate.py": ["--customers", "1000000"],
     "bench_crm.py": ["--rows", "1000000"],
+    "bench_score.py": ["--customers", "1000000", "--backend", "both"],
+    "bench_spark.py": ["--n", "10M", "--partitions", "8"],
 }
 QUICK = {
     "bench_rfm.py": ["--sizes", "100k", "--repeat", "1"],
@@ -30,6 +32,8 @@ QUICK = {
     "bench_features.py": ["--customers", "20000", "--events", "200000"],
     "bench_generate.py": ["--customers", "20000"],
     "bench_crm.py": ["--rows", "20000"],
+    "bench_score.py": ["--customers", "20000", "--sample", "5000", "--backend", "sqlite"],
+    "bench_spark.py": ["--n", "200k", "--partitions", "4"],
 }
 
 
