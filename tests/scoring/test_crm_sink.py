@@ -483,6 +483,42 @@ def test_unsupported_backend_is_refused() -> None:
 
 
 @pytest.mark.postgres
+def test_postgres_score_table_leaves_room_for_in_place_updates(pg_url: str) -> None:
+    # A rescoring job updates every row; with half-full pages PostgreSQL can put each new
+    # row version on the same page (a HOT update, no new index entry).
+    import time
+
+    from clvml.scoring.schema import SCORE_FILLFACTOR
+
+    with CRMSink(pg_url) as sink:
+        table = sink.table
+        sink.write(make_scores(200), **RUN)
+        sink.write(make_scores(200, seed=1), **{**RUN, "model_version": "4"})
+    # the sink's connections are closed: their statistics reach the collector on exit
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            options = conn.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE oid = to_regclass(:t)"),
+                {"t": table},
+            ).scalar_one()
+            stats = sa.text(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                "WHERE relid = to_regclass(:t)"
+            )
+            for _ in range(50):
+                conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+                upd, hot = conn.execute(stats, {"t": table}).one()
+                if upd >= 200:
+                    break
+                time.sleep(0.2)
+    finally:
+        engine.dispose()
+    assert f"fillfactor={SCORE_FILLFACTOR}" in options
+    assert upd >= 200 and hot == upd
+
+
+@pytest.mark.postgres
 def test_password_never_logged(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
     url = sa.make_url(pg_url).set(password="s3cr3t-Pa55")  # trust auth ignores it
     caplog.set_level(logging.DEBUG)
