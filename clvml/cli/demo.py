@@ -1,9 +1,11 @@
 """``clvml demo``: the main job on the bundled data, printed as tables.
 
 CDNOW (real purchases, 23,570 customers): the closed-form CLV of marketing
-teams by acquisition cohort; BG/NBD and Gamma-Gamma fitted to the 39-week
-calibration period, checked against the published parameters, and their CLV
-judged on the 39-week holdout next to the closed-form CLV; diagnostic plots.
+teams by acquisition cohort; the BTYD models fitted to the 39-week calibration
+period, checked against the published parameters; every CLV method judged on the
+39-week holdout; diagnostic plots. Then the bundled social-commerce data: the
+social-care impact, training through MLflow with the champion gate, export,
+a scoring job into the CRM, the segments and the marketer report.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def demo(
     The social-commerce part trains through MLflow (embedded store ``mlruns.db`` in the
     working directory unless ``MLFLOW_TRACKING_URI`` is set), exports the champion to
     ``models/clvml``, scores every customer into the embedded CRM database ``crm.db`` and
-    writes the marketers' report to ``out/demo/report.html``.
+    writes the marketers' report to ``out/demo/report_en.html`` and ``report_es.html``.
     """
     _cdnow(out)
     if social:
