@@ -74,8 +74,9 @@ def demo(
 
     The social-commerce part trains through MLflow (embedded store ``mlruns.db`` in the
     working directory unless ``MLFLOW_TRACKING_URI`` is set), exports the champion to
-    ``models/clvml``, scores every customer into the embedded CRM database ``crm.db`` and
-    writes the marketers' report to ``out/demo/report_en.html`` and ``report_es.html``.
+    ``out/demo/model`` (the committed ``models/clvml`` is left alone), scores every
+    customer into the embedded CRM database ``crm.db`` and writes the marketers' report
+    to ``out/demo/report_en.html`` and ``report_es.html``.
     """
     _cdnow(out)
     if social:
@@ -222,11 +223,12 @@ def _social(out: Path) -> None:
 
     _impact(data)
 
-    exported = export_model("models:/clvml@champion", "models/clvml")
+    model_dir = out / "model"  # `clvml export` writes models/clvml; the demo keeps it as committed
+    exported = export_model("models:/clvml@champion", model_dir)
     console.print(f"Champion exported to {exported.path} (MLflow model format).")
 
     crm_url = default_crm_url()
-    job = score_customers("models/clvml", data=str(data), crm_url=crm_url, console=console)
+    job = score_customers(str(model_dir), data=str(data), crm_url=crm_url, console=console)
     run = job.run
     console.print(
         f"Scored into {job.crm}: {run.rows_read:,} customers read, {run.rows_written:,} written, "
@@ -251,7 +253,7 @@ def _social(out: Path) -> None:
     from clvml.reporting import build_report, load_report_inputs, write_report
 
     out.mkdir(parents=True, exist_ok=True)
-    inputs = load_report_inputs(crm_url=crm_url, data=str(data), model="models/clvml")
+    inputs = load_report_inputs(crm_url=crm_url, data=str(data), model=str(model_dir))
     for lang in ("en", "es"):
         path = write_report(build_report(inputs, lang=lang), out / f"report_{lang}.html")
         console.print(f"Marketer report ({lang}) written to {path}")
