@@ -73,3 +73,14 @@ def test_unconverged_fit_warns_with_advice():
     with pytest.warns(ConvergenceWarning, match="maxiter"):
         fit = BetaGeo(maxiter=2).fit(load_cdnow_summary())
     assert not fit.converged_
+
+
+def test_inverse_information_inverts_or_warns_with_a_pseudo_inverse():
+    from clvml.models.btyd.base import inverse_information
+
+    h = np.array([[4.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(inverse_information(h, "M", "") @ h, np.eye(2), atol=1e-12)
+    singular = np.array([[1.0, 1.0], [1.0, 1.0]])
+    with pytest.warns(ConvergenceWarning, match="M: the Hessian is singular.*try this"):
+        cov = inverse_information(singular, "M", "try this")
+    np.testing.assert_allclose(cov, np.linalg.pinv(singular))

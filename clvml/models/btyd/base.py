@@ -111,7 +111,14 @@ from threadpoolctl import threadpool_limits
 from clvml.data.validation import validate_rfm_summary
 from clvml.exceptions import ConvergenceError, ConvergenceWarning, DataValidationError
 
-__all__ = ["BTYDModel", "CompressedRows", "TransactionModel", "check_horizon", "compress_rows"]
+__all__ = [
+    "BTYDModel",
+    "CompressedRows",
+    "TransactionModel",
+    "check_horizon",
+    "compress_rows",
+    "inverse_information",
+]
 
 _LOG_BOUND = 25.0  # |log(param)| <= 25 on the rescaled data: params in [1.4e-11, 7.2e10]
 _GRAD_TOL = 1e-6  # max |gradient| of the mean objective accepted as converged
@@ -222,6 +229,26 @@ def _key_codes(key: np.ndarray, n_key: int, n: int) -> tuple[np.ndarray, int]:
         return _dense_codes(key, n_key)
     codes, uniques = pd.factorize(key)
     return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def inverse_information(hess_total: np.ndarray, owner: str, hint: str) -> np.ndarray:
+    """Symmetric inverse of an observed-information matrix (the Hessian of the total NLL).
+
+    Falls back to a pseudo-inverse, with a :class:`ConvergenceWarning` naming ``owner`` and
+    saying what to try (``hint``), when the matrix is singular or not positive definite.
+    """
+    eig = np.linalg.eigvalsh(hess_total) if np.all(np.isfinite(hess_total)) else None
+    if eig is not None and eig.min() > 1e-10 * max(1.0, eig.max()):
+        cov = np.linalg.inv(hess_total)
+    else:
+        warnings.warn(
+            f"{owner}: the Hessian is singular or not positive definite at the estimate; "
+            f"standard errors use a pseudo-inverse and are unreliable. {hint}",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        cov = np.linalg.pinv(np.nan_to_num(hess_total))
+    return (cov + cov.T) / 2
 
 
 class BTYDModel(BaseEstimator):
@@ -590,19 +617,11 @@ class BTYDModel(BaseEstimator):
     def _set_covariance(self, hess_total: np.ndarray, params: np.ndarray) -> None:
         """Covariance from the Hessian of the total objective in log-parameters."""
         names = list(self._param_names)
-        eig = np.linalg.eigvalsh(hess_total) if np.all(np.isfinite(hess_total)) else None
-        if eig is not None and eig.min() > 1e-10 * max(1.0, eig.max()):
-            cov_theta = np.linalg.inv(hess_total)
-        else:
-            warnings.warn(
-                f"{type(self).__name__}: the Hessian is singular or not positive definite at the "
-                "estimate; standard errors use a pseudo-inverse and are unreliable. Try "
-                "penalizer=0.001 or check that the data identify every parameter.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-            cov_theta = np.linalg.pinv(np.nan_to_num(hess_total))
-        cov_theta = (cov_theta + cov_theta.T) / 2
+        cov_theta = inverse_information(
+            hess_total,
+            type(self).__name__,
+            "Try penalizer=0.001 or check that the data identify every parameter.",
+        )
         self.log_params_covariance_ = cov_theta
         cov = cov_theta * np.outer(params, params)
         self.covariance_ = pd.DataFrame(cov, index=names, columns=names)

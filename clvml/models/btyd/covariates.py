@@ -54,7 +54,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from clvml.exceptions import ConvergenceWarning, DataValidationError
-from clvml.models.btyd.base import BTYDModel, CompressedRows, compress_rows
+from clvml.models.btyd.base import BTYDModel, CompressedRows, compress_rows, inverse_information
 
 __all__ = ["RFM_COLUMNS", "CovariateModel", "CovariateWarning"]
 
@@ -356,19 +356,11 @@ class CovariateModel(BTYDModel):
     ) -> None:
         """Covariance, standard errors and intervals of the reported parameters."""
         nb, k = len(self._base_names), means.size
-        eig = np.linalg.eigvalsh(hess_total) if np.all(np.isfinite(hess_total)) else None
-        if eig is not None and eig.min() > 1e-10 * max(1.0, eig.max()):
-            cov = np.linalg.inv(hess_total)
-        else:
-            warnings.warn(
-                f"{type(self).__name__}: the Hessian is singular or not positive definite at "
-                "the estimate; standard errors use a pseudo-inverse and are unreliable. Check "
-                "for collinear covariates or try penalizer=0.001.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-            cov = np.linalg.pinv(np.nan_to_num(hess_total))
-        cov = (cov + cov.T) / 2
+        cov = inverse_information(
+            hess_total,
+            type(self).__name__,
+            "Check for collinear covariates or try penalizer=0.001.",
+        )
         self.internal_covariance_ = cov  # of (log baseline, per-SD coefficients), free entries
         self._free_ = free
 
