@@ -654,7 +654,14 @@ class ScoreRun:
         phase["upsert"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        q = tables.quarantine
+        self._replace_quarantine(conn, quarantine)
+        phase["quarantine"] = time.perf_counter() - t
+        # A test hook point: everything is staged and upserted but not committed.
+        self._before_commit()
+
+    def _replace_quarantine(self, conn: Connection, quarantine: pd.DataFrame) -> None:
+        """Replace this run's quarantine rows (a re-run never doubles them)."""
+        q = self.sink.tables.quarantine
         conn.execute(q.delete().where(q.c.run_id == self.run_id))
         if len(quarantine):
             now = datetime.now(UTC)
@@ -672,9 +679,6 @@ class ScoreRun:
                     for rn, cid, reason, payload in quarantine.itertuples(index=False)
                 ],
             )
-        phase["quarantine"] = time.perf_counter() - t
-        # A test hook point: everything is staged and upserted but not committed.
-        self._before_commit()
 
     def _before_commit(self) -> None:
         """Called inside the write transaction just before it commits (tests inject crashes)."""

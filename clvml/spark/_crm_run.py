@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -96,24 +95,7 @@ class StagedRun(ScoreRun):
                 )
                 stage.drop(conn)
                 phase["upsert"] = time.perf_counter() - t
-                q = self.sink.tables.quarantine
-                conn.execute(q.delete().where(q.c.run_id == self.run_id))
-                if len(quarantine):
-                    now = datetime.now(UTC)
-                    conn.execute(
-                        q.insert(),
-                        [
-                            {
-                                "run_id": self.run_id,
-                                "row_number": int(rn),
-                                "customer_id": cid,
-                                "reason": reason,
-                                "payload": payload,
-                                "quarantined_at": now,
-                            }
-                            for rn, cid, reason, payload in quarantine.itertuples(index=False)
-                        ],
-                    )
+                self._replace_quarantine(conn, quarantine)
                 self._finish(
                     conn,
                     "succeeded",
