@@ -398,6 +398,19 @@ class BTYDModel(BaseEstimator):
             )
         return w
 
+    def _rescale(self, cols: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], float]:
+        """Divide the scaled columns by ``s = max(scale column)`` (1 when off); return both."""
+        scale = 1.0
+        if self._scale_column is not None:
+            scale = float(np.max(cols[self._data_columns.index(self._scale_column)]))
+            if not (scale > 0 and np.isfinite(scale)):
+                scale = 1.0
+        scaled = tuple(
+            c / scale if name in self._scaled_columns else c
+            for name, c in zip(self._data_columns, cols, strict=True)
+        )
+        return scaled, scale
+
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any, weights: Any = None) -> BTYDModel:
         """Estimate the parameters by maximum (penalised) likelihood.
@@ -436,15 +449,7 @@ class BTYDModel(BaseEstimator):
         if counts.size == 0:
             raise DataValidationError("no rows with positive weight are left to fit the model on")
 
-        scale = 1.0
-        if self._scale_column is not None:
-            scale = float(np.max(cols[self._data_columns.index(self._scale_column)]))
-            if not (scale > 0 and np.isfinite(scale)):
-                scale = 1.0
-        scaled = tuple(
-            c / scale if name in self._scaled_columns else c
-            for name, c in zip(self._data_columns, cols, strict=True)
-        )
+        scaled, scale = self._rescale(cols)
         pscale = np.array([scale if p in self._scaled_params else 1.0 for p in self._param_names])
 
         if self.initial_params is not None:

@@ -268,15 +268,7 @@ class CovariateModel(BTYDModel):
             means, scales = means[~constant], scales[~constant]
         Z = (Xu - means) / scales if columns else Xu
 
-        scale = 1.0
-        if self._scale_column is not None:
-            scale = float(np.max(cols[self._data_columns.index(self._scale_column)]))
-            if not (scale > 0 and np.isfinite(scale)):
-                scale = 1.0
-        scaled = tuple(
-            c / scale if name in self._scaled_columns else c
-            for name, c in zip(self._data_columns, cols, strict=True)
-        )
+        scaled, scale = self._rescale(cols)
         pscale = np.array([scale if p in self._scaled_params else 1.0 for p in self._base_names])
 
         nb = len(self._base_names)
