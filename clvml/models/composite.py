@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -678,6 +678,23 @@ class CLVModel(BaseEstimator):
         gg = GammaGamma(penalizer=self.penalizer).fit(spend)
         return bg, gg
 
+    @staticmethod
+    def _check_btyd(models: Any, name: str) -> tuple[BetaGeo, GammaGamma]:
+        try:
+            bg, gg = models
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must be a (BetaGeo, GammaGamma) pair, got {models!r}"
+            ) from None
+        if not (isinstance(bg, BetaGeo) and isinstance(gg, GammaGamma)):
+            raise ValueError(
+                f"{name} must be a (BetaGeo, GammaGamma) pair, got "
+                f"({type(bg).__name__}, {type(gg).__name__})"
+            )
+        if not (hasattr(bg, "params_") and hasattr(gg, "params_")):
+            raise ValueError(f"{name}: the BetaGeo and GammaGamma models must be fitted")
+        return bg, gg
+
     def _steps(self) -> tuple[int, float, float]:
         """Horizon steps, step length (weeks) and the discount rate per step."""
         h = float(self.horizon_weeks)
@@ -718,6 +735,9 @@ class CLVModel(BaseEstimator):
         features: pd.DataFrame,
         labelled_features: pd.DataFrame | None = None,
         labels: pd.DataFrame | None = None,
+        *,
+        btyd: tuple[BetaGeo, GammaGamma] | None = None,
+        labelled_btyd: tuple[BetaGeo, GammaGamma] | None = None,
     ) -> CLVModel:
         """Fit every method whose inputs are present.
 
@@ -733,6 +753,14 @@ class CLVModel(BaseEstimator):
             ``revenue`` and ``churned`` of ``labelled_features``' customers over a window
             of ``horizon_weeks`` after their cut-off
             (:func:`clvml.features.dataset.holdout_targets`).
+        btyd : (BetaGeo, GammaGamma), optional
+            Fitted BG/NBD and Gamma-Gamma models to use instead of fitting them on
+            ``features``: models fitted on every customer when ``features`` is a sample
+            (:mod:`clvml.spark.train` fits them from Spark's compressed summaries). They
+            must have been fitted on the same cut-off and time unit (weeks).
+        labelled_btyd : (BetaGeo, GammaGamma), optional
+            Likewise for the stacked BTYD features of ``labelled_features`` when they
+            have another cut-off than ``features``.
 
         Returns
         -------
@@ -745,7 +773,9 @@ class CLVModel(BaseEstimator):
             self.covariates if self.covariates is not None else DEFAULT_COVARIATES
         )
 
-        self.bgnbd_, self.gamma_gamma_ = self._fit_btyd(features)
+        self.bgnbd_, self.gamma_gamma_ = (
+            self._fit_btyd(features) if btyd is None else self._check_btyd(btyd, "btyd")
+        )
         self.btyd_params_ = {**self.bgnbd_.params_, **self.gamma_gamma_.params_}
         if "btyd" not in methods:
             skipped["btyd"] = "not requested"
@@ -774,7 +804,10 @@ class CLVModel(BaseEstimator):
                     self._check_frame(labelled_features, "labelled_features", RFM_INPUTS)
                 )
                 labels = self._check_labels(labelled_features, labels)
-                self._fit_supervised(features, labelled_features, labels, wanted, skipped)
+                aux = None
+                if labelled_btyd is not None:
+                    aux = self._check_btyd(labelled_btyd, "labelled_btyd")
+                self._fit_supervised(features, labelled_features, labels, wanted, skipped, aux)
 
         self.methods_ = [m for m in METHODS if m in methods and m not in skipped]
         self.skipped_methods_ = {m: skipped[m] for m in METHODS if m in skipped}
@@ -883,6 +916,7 @@ class CLVModel(BaseEstimator):
         labels: pd.DataFrame,
         wanted: list[str],
         skipped: dict[str, str],
+        aux: tuple[BetaGeo, GammaGamma] | None = None,
     ) -> None:
         from clvml.models.churn import make_churn_classifier
 
@@ -893,8 +927,9 @@ class CLVModel(BaseEstimator):
         # the stacked BTYD features of the training rows come from BTYD models fitted at
         # the training customers' own cut-off (only their pre-cut-off history): the main
         # models when the labelled customers share the cut-off of ``features``
-        aux = None
-        if self.stack_btyd and not _same_cutoff(labelled, features):
+        if not self.stack_btyd or _same_cutoff(labelled, features):
+            aux = None
+        elif aux is None:
             aux = self._fit_btyd(labelled)
         X = self._supervised_frame(labelled, aux)
         churned = labels["churned"].to_numpy(dtype=float)
@@ -1134,6 +1169,7 @@ def fit_clv_model(
     cutoff: object,
     horizon_weeks: float = 52,
     supervised: Literal["time", "customers"] | None = "time",
+    btyd_fitter: Callable[[pd.Timestamp], tuple[BetaGeo, GammaGamma]] | None = None,
     **params: Any,
 ) -> CLVModel:
     """Build the customer frames and fit a :class:`CLVModel` at ``cutoff``.
@@ -1159,6 +1195,12 @@ def fit_clv_model(
           on the customers it was fitted on (:func:`clvml.evaluation.comparison.compare_methods`
           cross-fits over folds instead).
         * ``None``: unsupervised methods only.
+    btyd_fitter : callable, optional
+        ``btyd_fitter(day) -> (BetaGeo, GammaGamma)`` fitted on the customers as of
+        ``day`` (inclusive), called for the cut-off and, with ``supervised="time"``, for
+        the training cut-off; it replaces the fits on ``transactions``' customers (see
+        :meth:`CLVModel.fit` ``btyd``). The Spark engine passes fits on every customer
+        while ``transactions`` holds a sample of them.
     **params
         :class:`CLVModel` parameters.
 
@@ -1211,7 +1253,12 @@ def fit_clv_model(
         labels = holdout_targets(transactions, features.index, start=c, end=end)
         window.update(train_cutoff=str(c.date()), label_start=labels.attrs["start"])
         window["label_end"] = labels.attrs["end"]
-    model = CLVModel(horizon_weeks=h, **params).fit(features, labelled, labels)
+    fits: dict[str, Any] = {}
+    if btyd_fitter is not None:
+        fits["btyd"] = btyd_fitter(c)
+        if labelled is not None and supervised == "time":
+            fits["labelled_btyd"] = btyd_fitter(c - span)
+    model = CLVModel(horizon_weeks=h, **params).fit(features, labelled, labels, **fits)
     if note is not None:
         for m in list(model.skipped_methods_):
             if m in SUPERVISED_METHODS and "labelled" in model.skipped_methods_[m]:

@@ -108,7 +108,7 @@ class TrainResult:
     model: Any = field(default=None, repr=False)
 
 
-class _Steps:
+class Steps:
     """Progress display and timings of the pipeline's steps (rich, when a console is given)."""
 
     def __init__(self, console: Any | None) -> None:
@@ -139,7 +139,7 @@ def _resolve(cfg: TrainConfig, source: str) -> str:
     return str(p if p.is_absolute() else (cfg.base_dir / p).resolve())
 
 
-def _source(cfg: TrainConfig) -> str:
+def data_source(cfg: TrainConfig) -> str:
     """The data source: a database URL or an absolute folder.
 
     The default ``data/social`` falls back to the data set shipped with clvml
@@ -156,7 +156,7 @@ def _source(cfg: TrainConfig) -> str:
 
 def _load(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     data = cfg["data"]
-    source = _source(cfg)
+    source = data_source(cfg)
     frames: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
     if not is_database_url(source) and not Path(source).is_dir():
@@ -206,11 +206,16 @@ def _validate(frames: dict[str, pd.DataFrame], cfg: TrainConfig) -> tuple[dict, 
     return out, reports
 
 
-def _calibration_end(cfg: TrainConfig, tx: pd.DataFrame) -> pd.Timestamp:
+def calibration_end(cfg: TrainConfig, last: pd.Timestamp) -> pd.Timestamp:
+    """The last day of the calibration period.
+
+    ``window.calibration_end`` when given, else the generator's ``metadata.json`` of a
+    data folder, else one horizon before ``last`` (the last transaction).
+    """
     given = cfg["window"]["calibration_end"]
     if given is not None:
         return pd.Timestamp(given).normalize()
-    source = _source(cfg)
+    source = data_source(cfg)
     meta = Path(source) / "metadata.json"
     if not is_database_url(source) and meta.is_file():
         value = json.loads(meta.read_text()).get("calibration_end")
@@ -218,12 +223,13 @@ def _calibration_end(cfg: TrainConfig, tx: pd.DataFrame) -> pd.Timestamp:
             # the generator's calibration end is an exclusive midnight: the day before is the
             # last day of the calibration period
             return (pd.Timestamp(value) - pd.Timedelta(microseconds=1)).normalize()
-    last = tx["timestamp"].max().normalize()
-    return last - pd.Timedelta(days=round(7 * cfg["window"]["horizon_weeks"]))
+    return pd.Timestamp(last).normalize() - pd.Timedelta(
+        days=round(7 * cfg["window"]["horizon_weeks"])
+    )
 
 
 # ---------------------------------------------------------------------------- models
-def _model_params(cfg: TrainConfig, *, with_methods: bool) -> dict[str, Any]:
+def model_params(cfg: TrainConfig, *, with_methods: bool) -> dict[str, Any]:
     m = cfg["model"]
     params: dict[str, Any] = dict(
         margin=float(m["margin"]),
@@ -235,16 +241,26 @@ def _model_params(cfg: TrainConfig, *, with_methods: bool) -> dict[str, Any]:
     return params
 
 
-def _fit(tx, eng, cust, *, cutoff: pd.Timestamp, cfg: TrainConfig) -> Any:
+def fit_served_model(
+    tx: pd.DataFrame,
+    eng: pd.DataFrame | None,
+    cust: pd.DataFrame | None,
+    *,
+    cutoff: pd.Timestamp,
+    cfg: TrainConfig,
+    btyd_fitter: Callable[[pd.Timestamp], tuple[Any, Any]] | None = None,
+) -> Any:
     """Fit the served model on the data up to ``cutoff`` only (nothing of the holdout).
 
     Supervised parts learn from the window of ``horizon_weeks`` before the cut-off
-    (``model.supervised = "time"``) or are left out (``"none"``).
+    (``model.supervised = "time"``) or are left out (``"none"``). ``btyd_fitter`` is
+    passed to :func:`clvml.models.composite.fit_clv_model` (the Spark engine fits the
+    BTYD parts on every customer while the tables here are a sample).
     """
     from clvml.models.composite import fit_clv_model
 
     m = cfg["model"]
-    params = _model_params(cfg, with_methods=True)
+    params = model_params(cfg, with_methods=True)
     params.update(champion=m["champion"], random_state=cfg["seed"])
     upto = cutoff + pd.Timedelta(days=1)
     tx = tx.loc[tx["timestamp"] < upto]
@@ -257,11 +273,12 @@ def _fit(tx, eng, cust, *, cutoff: pd.Timestamp, cfg: TrainConfig) -> Any:
         cutoff=cutoff,
         horizon_weeks=float(cfg["window"]["horizon_weeks"]),
         supervised=supervised,
+        btyd_fitter=btyd_fitter,
         **params,
     )
 
 
-def _holdout_metrics(pred: pd.DataFrame, targets: pd.DataFrame) -> dict[str, float]:
+def holdout_metrics(pred: pd.DataFrame, targets: pd.DataFrame) -> dict[str, float]:
     from clvml.evaluation.classification import churn_metrics
     from clvml.evaluation.metrics import value_metrics
 
@@ -290,12 +307,136 @@ def _champion_on_holdout(name: str, metric: str, features, targets) -> tuple[flo
 
         pred = loaded.predict(to_model_input(features))
         pred = pred.set_index(pred["customer_id"].astype(str))
-        return _gate_value(metric, _holdout_metrics(pred, targets)), "re-scored on this holdout"
+        return _gate_value(metric, holdout_metrics(pred, targets)), "re-scored on this holdout"
     except Exception as exc:
         return None, f"stored value (could not re-score: {type(exc).__name__})"
 
 
 # ---------------------------------------------------------------------------- train
+@dataclass
+class Prepared:
+    """Everything a training engine hands to :func:`log_training`.
+
+    ``frames`` are the validated pandas tables the driver-side steps read (the whole
+    data on the pandas engine, a customer sample on Spark), ``reports`` the validation
+    reports of the whole data, ``ds`` the customer frame at the cut-off with its holdout
+    targets, ``table``/``comparison`` the method comparison and ``model``/``pred``/``holdout``
+    the served model, its predictions on ``ds`` and their holdout metrics. ``params``
+    and ``metrics`` are logged as they are (engine details).
+    """
+
+    frames: dict[str, pd.DataFrame]
+    origins: dict[str, str]
+    reports: dict[str, Any]
+    ds: Any
+    table: pd.DataFrame
+    comparison: Any
+    model: Any
+    pred: pd.DataFrame
+    holdout: dict[str, float]
+    cutoff: pd.Timestamp
+    holdout_end: pd.Timestamp
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def holdout_window(cfg: TrainConfig, last: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The calibration end and the holdout end; refuses data ending before the holdout does."""
+    cutoff = calibration_end(cfg, last)
+    h = float(cfg["window"]["horizon_weeks"])
+    holdout_end = cutoff + pd.Timedelta(days=round(7 * h))
+    if last < holdout_end - pd.Timedelta(weeks=1):
+        raise DataValidationError(
+            f"the transactions end on {last.date()}, before the holdout end {holdout_end.date()} "
+            f"(calibration end {cutoff.date()} + {h:g} weeks); move window.calibration_end "
+            "earlier or shorten window.horizon_weeks",
+            column="timestamp",
+        )
+    return cutoff, holdout_end
+
+
+def comparison_table(comparison: Any) -> pd.DataFrame:
+    """The comparison's table indexed by method (spaces replaced, for MLflow metric names)."""
+    table = comparison.table
+    if "method" in table.columns:
+        table = table.set_index("method")
+    table.index = [str(m).replace(" ", "_") for m in table.index]
+    table.index.name = "method"
+    return table
+
+
+def compare_and_fit(
+    steps: Steps,
+    cfg: TrainConfig,
+    frames: dict[str, pd.DataFrame],
+    *,
+    cutoff: pd.Timestamp,
+    holdout_end: pd.Timestamp,
+    btyd_fitter: Callable[[pd.Timestamp], tuple[Any, Any]] | None = None,
+) -> tuple[Any, pd.DataFrame, Any, Any, pd.DataFrame, dict[str, float]]:
+    """Features, method comparison, served model and its holdout metrics on ``frames``.
+
+    Returns ``(ds, table, comparison, model, pred, holdout)``.
+    """
+    tx, eng, cust = frames["transactions"], frames.get("engagement"), frames.get("customers")
+    metric = cfg["gate"]["metric"]
+    with steps.step("features", f"cut-off {cutoff.date()}") as note:
+        from clvml.features.dataset import build_customer_dataset
+
+        ds = build_customer_dataset(tx, eng, cust, cutoff=cutoff, holdout_end=holdout_end)
+        note(f"{len(ds.features):,} customers x {ds.features.shape[1]} features")
+    with steps.step("compare methods", f"holdout to {holdout_end.date()}") as note:
+        comparison = compare_methods(
+            tx,
+            eng,
+            cust,
+            calibration_end=cutoff,
+            holdout_end=holdout_end,
+            supervised=cfg["evaluation"]["supervised"],
+            n_folds=cfg["evaluation"]["n_folds"],
+            random_state=int(cfg["seed"]),
+            **model_params(cfg, with_methods=True),
+        )
+        table = comparison_table(comparison)
+        note(f"{len(table)} methods")
+    with steps.step("fit model", "up to the cut-off") as note:
+        model = fit_served_model(tx, eng, cust, cutoff=cutoff, cfg=cfg, btyd_fitter=btyd_fitter)
+        note(
+            f"champion method {getattr(model, 'champion_', '?')}, "
+            f"methods {', '.join(getattr(model, 'methods_', []))}"
+        )
+    with steps.step("evaluate model") as note:
+        from clvml.tracking.pyfunc import predict_frame
+
+        pred = predict_frame(model, ds.features)
+        pred = pred.set_index(pred["customer_id"]).drop(columns="customer_id")
+        holdout = holdout_metrics(pred, ds.targets)
+        note(f"{metric} {holdout.get(metric, float('nan')):.4f}")
+    return ds, table, comparison, model, pred, holdout
+
+
+def _prepare(cfg: TrainConfig, steps: Steps) -> Prepared:
+    """The single-machine engine: everything in pandas on the driver."""
+    with steps.step("load data", str(redact_uri(cfg["data"]["source"]))) as note:
+        raw, origins = _load(cfg)
+        note(", ".join(f"{k} {len(v):,} rows" for k, v in raw.items()))
+    with steps.step("validate") as note:
+        frames, reports = _validate(raw, cfg)
+        note(
+            ", ".join(
+                f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
+                for k, r in reports.items()
+            )
+        )
+    cutoff, holdout_end = holdout_window(cfg, frames["transactions"]["timestamp"].max())
+    ds, table, comparison, model, pred, holdout = compare_and_fit(
+        steps, cfg, frames, cutoff=cutoff, holdout_end=holdout_end
+    )
+    return Prepared(
+        frames, origins, reports, ds, table, comparison, model, pred, holdout, cutoff, holdout_end
+    )
+
+
 def train(
     config: TrainConfig | str | os.PathLike[str] | None = None,
     *,
@@ -322,80 +463,39 @@ def train(
     -------
     TrainResult
 
+    See Also
+    --------
+    clvml.spark.train.train : the same on Spark (BTYD fits on every customer).
+
     Examples
     --------
     >>> result = train(data="data/social", workdir="/tmp/clvml-runs")  # doctest: +SKIP
     >>> result.decision.summary  # doctest: +SKIP
     'version 1 (normalized_gini 0.6012) is the first champion of clvml'
     """
-    import mlflow
-
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     cfg = cfg.override(**overrides)
-    steps = _Steps(console)
+    steps = Steps(console)
+    return log_training(cfg, steps, _prepare(cfg, steps), workdir=workdir)
+
+
+def log_training(
+    cfg: TrainConfig,
+    steps: Steps,
+    prep: Prepared,
+    *,
+    workdir: str | os.PathLike[str] | None = None,
+) -> TrainResult:
+    """Log a prepared training to MLflow, register the model and apply the gate."""
+    import mlflow
+
     seed = int(cfg["seed"])
     metric = cfg["gate"]["metric"]
     tracking = cfg["tracking"]
-
-    with steps.step("load data", str(redact_uri(cfg["data"]["source"]))) as note:
-        raw, origins = _load(cfg)
-        note(", ".join(f"{k} {len(v):,} rows" for k, v in raw.items()))
-    with steps.step("validate") as note:
-        frames, reports = _validate(raw, cfg)
-        note(
-            ", ".join(
-                f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
-                for k, r in reports.items()
-            )
-        )
-    tx, eng, cust = frames["transactions"], frames.get("engagement"), frames.get("customers")
-    cutoff = _calibration_end(cfg, tx)
     h = float(cfg["window"]["horizon_weeks"])
-    holdout_end = cutoff + pd.Timedelta(days=round(7 * h))
-    last = tx["timestamp"].max()
-    if last < holdout_end - pd.Timedelta(weeks=1):
-        raise DataValidationError(
-            f"the transactions end on {last.date()}, before the holdout end {holdout_end.date()} "
-            f"(calibration end {cutoff.date()} + {h:g} weeks); move window.calibration_end "
-            "earlier or shorten window.horizon_weeks",
-            column="timestamp",
-        )
-    with steps.step("features", f"cut-off {cutoff.date()}") as note:
-        from clvml.features.dataset import build_customer_dataset
-
-        ds = build_customer_dataset(tx, eng, cust, cutoff=cutoff, holdout_end=holdout_end)
-        note(f"{len(ds.features):,} customers x {ds.features.shape[1]} features")
-    with steps.step("compare methods", f"holdout to {holdout_end.date()}") as note:
-        comparison = compare_methods(
-            tx,
-            eng,
-            cust,
-            calibration_end=cutoff,
-            holdout_end=holdout_end,
-            supervised=cfg["evaluation"]["supervised"],
-            n_folds=cfg["evaluation"]["n_folds"],
-            random_state=seed,
-            **_model_params(cfg, with_methods=True),
-        )
-        table = comparison.table
-        if "method" in table.columns:
-            table = table.set_index("method")
-        table.index = [str(m).replace(" ", "_") for m in table.index]
-        table.index.name = "method"
-        note(f"{len(table)} methods")
-    with steps.step("fit model", "up to the cut-off") as note:
-        model = _fit(tx, eng, cust, cutoff=cutoff, cfg=cfg)
-        note(
-            f"champion method {getattr(model, 'champion_', '?')}, "
-            f"methods {', '.join(getattr(model, 'methods_', []))}"
-        )
-    with steps.step("evaluate model") as note:
-        from clvml.tracking.pyfunc import predict_frame
-
-        pred = predict_frame(model, ds.features)
-        pred = pred.set_index(pred["customer_id"]).drop(columns="customer_id")
-        holdout = _holdout_metrics(pred, ds.targets)
-        note(f"{metric} {holdout.get(metric, float('nan')):.4f}")
+    frames, origins, reports, ds = prep.frames, prep.origins, prep.reports, prep.ds
+    table, comparison, model, pred = prep.table, prep.comparison, prep.model, prep.pred
+    holdout, cutoff, holdout_end = prep.holdout, prep.cutoff, prep.holdout_end
 
     cfg_track = configure_mlflow(tracking["uri"], tracking["experiment"], workdir)
     client = mlflow.MlflowClient()
@@ -434,9 +534,11 @@ def train(
                     "git_commit": commit or "unknown",
                 }
             )
+            params.update(prep.params)
             mlflow.log_params(params)
             log_inputs(frames, origins, ds)
             mlflow.log_metrics(data_metrics(reports, ds))
+            mlflow.log_metrics(finite(prep.metrics))
             mlflow.log_metrics(finite({f"holdout.{k}": v for k, v in holdout.items()}))
             per_method = {f"{c}.{m}": v for m, row in table.iterrows() for c, v in row.items()}
             mlflow.log_metrics(finite(per_method))

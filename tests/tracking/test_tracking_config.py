@@ -114,9 +114,9 @@ def test_validate_config_does_not_mutate_the_defaults():
 
 
 def test_default_data_falls_back_to_the_shipped_data_set(tmp_path, monkeypatch):
-    from clvml.tracking.pipeline import _source
+    from clvml.tracking.pipeline import data_source
 
     monkeypatch.chdir(tmp_path)  # no data/social here
-    assert Path(_source(load_config())) == ROOT / "data" / "social"
+    assert Path(data_source(load_config())) == ROOT / "data" / "social"
     (tmp_path / "data" / "social").mkdir(parents=True)  # a local folder wins
-    assert Path(_source(load_config())) == tmp_path / "data" / "social"
+    assert Path(data_source(load_config())) == tmp_path / "data" / "social"
