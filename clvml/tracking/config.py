@@ -75,6 +75,21 @@ Keys
         Registered model name. Default ``"clvml"``.
     ``register``
         Register the model and run the gate. Default ``true``.
+``[spark]``
+    Settings of the Spark engine (``clvml train --engine spark``, :mod:`clvml.spark.train`).
+    ``sample_customers``
+        Most customers whose rows are collected to the driver for the comparison, the
+        supervised parts and the holdout evaluation; the BTYD models are fitted on every
+        customer in Spark whatever this is. Default 200000.
+    ``time_resolution``
+        Steps per week recency and T are rounded to before the BTYD fit on every
+        customer is compressed (``1``: whole weeks). Default: exact days.
+    ``monetary_decimals``
+        Decimals the mean spend is rounded to before the Gamma-Gamma fit is compressed
+        (``2``: cents). Default: not rounded.
+    ``master``
+        Spark master URL. Default ``$CLVML_SPARK_MASTER``, else ``local[2]`` (ignored
+        under ``spark-submit``, where the session exists already).
 ``seed``
     Top-level key: the random seed of every model. Default 0.
 """
@@ -152,6 +167,12 @@ DEFAULTS: dict[str, Any] = {
     "evaluation": {"n_folds": 2, "supervised": "auto"},
     "gate": {"metric": "normalized_gini"},
     "tracking": {"uri": None, "experiment": "clvml", "model_name": "clvml", "register": True},
+    "spark": {
+        "sample_customers": 200_000,
+        "time_resolution": None,
+        "monetary_decimals": None,
+        "master": None,
+    },
 }
 
 
@@ -182,7 +203,7 @@ class TrainConfig:
         """A copy with command-line values applied (None means "not given").
 
         Accepted: ``data``, ``tracking_uri``, ``model_name``, ``experiment``,
-        ``calibration_end``, ``horizon_weeks``, ``seed``.
+        ``calibration_end``, ``horizon_weeks``, ``seed``, ``sample_customers``.
         """
         where = {
             "data": ("data", "source"),
@@ -192,6 +213,7 @@ class TrainConfig:
             "calibration_end": ("window", "calibration_end"),
             "horizon_weeks": ("window", "horizon_weeks"),
             "seed": ("seed", None),
+            "sample_customers": ("spark", "sample_customers"),
         }
         values = copy.deepcopy(self.values)
         for key, value in flags.items():
@@ -267,6 +289,12 @@ _TYPES: dict[str, Any] = {
     "evaluation": {"n_folds": int, "supervised": str},
     "gate": {"metric": str},
     "tracking": {"uri": str, "experiment": str, "model_name": str, "register": bool},
+    "spark": {
+        "sample_customers": int,
+        "time_resolution": (int, float),
+        "monetary_decimals": int,
+        "master": str,
+    },
 }
 
 
@@ -322,6 +350,13 @@ def _check_values(c: dict[str, Any], where: str) -> None:
             except ValueError as exc:
                 raise bad("window.calibration_end", f"is not a date (YYYY-MM-DD): {end!r}") from exc
         c["window"]["calibration_end"] = end.isoformat()
+    if c["spark"]["sample_customers"] < 100:
+        raise ConfigError(
+            f"{where}: spark.sample_customers must be >= 100, got {c['spark']['sample_customers']}"
+        )
+    k = c["spark"]["time_resolution"]
+    if k is not None and not 0 < k <= 7:
+        raise bad("spark.time_resolution", f"must be in (0, 7] steps per week, got {k}")
     h = c["window"]["horizon_weeks"]
     if not 0 < h <= 520:
         raise bad("window.horizon_weeks", f"must be in (0, 520] weeks, got {h}")

@@ -336,3 +336,35 @@ def test_poisson_regressor_inner_cv_stops_early_on_noise_and_late_on_signal():
     assert PoissonValueRegressor(max_iter=50).fit(X, signal).n_iter_ == 50
     with pytest.raises(ValueError, match="cv must be"):
         PoissonValueRegressor(cv=1).fit(X, signal)
+
+
+def test_btyd_fitter_replaces_both_btyd_fits_and_changes_nothing_else():
+    """The Spark engine's hook: prefitted BTYD models (e.g. on every customer) are used
+    as they are, for the served parts and the stacked features of the training window."""
+    from clvml.models.composite import fit_clv_model
+
+    w = generate_social_commerce(900, seed=3)
+    c = w.calibration_end - pd.Timedelta(days=1)
+    tables = (w.transactions, w.engagement, w.customers)
+    kw = dict(cutoff=c, methods=("btyd", "hybrid", "ml"), interval=None, **FAST)
+    own = fit_clv_model(*tables, **kw)
+    days: list[pd.Timestamp] = []
+
+    def same_fits(day):  # what the model fits itself, handed in from outside
+        days.append(day)
+        X = customer_features(*tables, cutoff=day)
+        return CLVModel()._fit_btyd(X.assign(T=X["T"].clip(lower=1 / 7)))
+
+    given = fit_clv_model(*tables, btyd_fitter=same_fits, **kw)
+    assert days == [c, c - pd.Timedelta(weeks=52)]
+    X = customer_features(*tables, cutoff=c)
+    pd.testing.assert_frame_equal(given.predict(X), own.predict(X))
+
+    other = CLVModel()._fit_btyd(X.iloc[: len(X) // 2])  # another, valid fit
+    shifted = fit_clv_model(*tables, btyd_fitter=lambda day: other, **kw)
+    assert shifted.bgnbd_ is other[0] and shifted.gamma_gamma_ is other[1]
+    assert shifted.btyd_params_ == {**other[0].params_, **other[1].params_}
+    with pytest.raises(ValueError, match="must be a \\(BetaGeo, GammaGamma\\) pair"):
+        CLVModel().fit(X, btyd=(other[1], other[0]))
+    with pytest.raises(ValueError, match="must be fitted"):
+        CLVModel().fit(X, btyd=(BetaGeo(), other[1]))
