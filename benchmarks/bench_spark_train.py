@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             steps = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
             print(f"\n{name}: {took:.1f} s  ({steps})")
             print(f"  holdout normalized_gini {result.holdout['normalized_gini']:.4f}")
-            print(f"  BTYD {', '.join(f'{k}={v:.6g}' for k, v in result.model.btyd_params_.items())}")
+            params = result.model.btyd_params_.items()
+            print(f"  BTYD {', '.join(f'{k}={v:.6g}' for k, v in params)}")
         spark.stop()
     print(f"\nload average after: {_load()}")
 
