@@ -11,7 +11,10 @@ Submodules are imported explicitly so that ``import clvml.spark`` works without 
   :class:`clvml.features.engagement.EngagementFeatures`) and the customer frame;
 * :mod:`clvml.spark.fit` -- BTYD and Gamma-Gamma fits from compressed summaries;
 * :mod:`clvml.spark.score` -- scoring with the MLflow pyfunc model, written to Parquet
-  or the CRM (same staging-and-merge guarantee as :mod:`clvml.scoring`).
+  or the CRM (same staging-and-merge guarantee as :mod:`clvml.scoring`);
+* :mod:`clvml.spark.job` -- the batch scoring job (``clvml score --engine spark``);
+* :mod:`clvml.spark.train` -- training (``clvml train --engine spark``): BTYD on every
+  customer, the rest on a customer sample, logged and registered in MLflow.
 
 See ``docs/scaling.md``.
 """

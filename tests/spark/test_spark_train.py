@@ -80,7 +80,7 @@ def test_spark_train_equals_the_local_train_when_every_customer_fits(local_run, 
     assert spark_run.decision is not None and spark_run.decision.promoted
 
 
-def test_cli_train_engine_spark_on_a_sample_keeps_btyd_on_every_customer(
+def test_cli_train_engine_spark_on_a_sample_validates_and_keeps_btyd_on_every_customer(
     spark, local_run, tmp_path
 ):
     import mlflow
@@ -88,9 +88,23 @@ def test_cli_train_engine_spark_on_a_sample_keeps_btyd_on_every_customer(
     import clvml.cli.train  # noqa: F401  (registers the command)
     from clvml.cli._app import run
 
+    # the shipped data plus 40 repeated purchases and 25 refunds, which the config's
+    # policies set aside: what is left is the shipped data again
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("engagement", "customers"):
+        pd.read_parquet(_folder() / f"{name}.parquet").to_parquet(data / f"{name}.parquet")
+    tx = pd.read_parquet(_folder() / "transactions.parquet")
+    rng = np.random.default_rng(5)
+    refunds = tx.iloc[rng.choice(len(tx), 25, replace=False)].assign(amount=lambda d: -d["amount"])
+    dirty = pd.concat([tx, tx.iloc[rng.choice(len(tx), 40, replace=False)], refunds])
+    dirty.sample(frac=1.0, random_state=1).to_parquet(data / "transactions.parquet", index=False)
+    (data / "metadata.json").write_text((_folder() / "metadata.json").read_text())
+    config = tmp_path / "train.toml"
+    config.write_text('[data]\nduplicates = "drop"\nreturns = "drop"\n')
     uri = f"sqlite:///{tmp_path}/m.db"
-    argv = ["train", "--engine", "spark", "--data", str(_folder()), "--tracking-uri", uri]
-    assert run([*argv, "--sample-customers", "2000"]) == 0
+    argv = ["train", "--engine", "spark", "--data", str(data), "--tracking-uri", uri]
+    assert run([*argv, "--config", str(config), "--sample-customers", "2000"]) == 0
     client = mlflow.MlflowClient(uri)
     (found,) = client.search_runs(
         [client.get_experiment_by_name("clvml").experiment_id],
@@ -99,6 +113,9 @@ def test_cli_train_engine_spark_on_a_sample_keeps_btyd_on_every_customer(
     params, metrics = found.data.params, found.data.metrics
     assert params["engine"] == "spark" and params["spark.sampled"] == "true"
     assert metrics["data.customers_total"] == 5000
+    assert metrics["data.transactions.rows_read"] == len(dirty)
+    assert metrics["data.transactions.rows_set_aside"] == 65
+    assert metrics["data.transactions.rows_kept"] == len(tx)
     # a hash sample of rate 0.4: 2,000 +- 35 (one binomial sd); 6 sd either side
     assert 1790 <= metrics["data.customers_sampled"] <= 2210
     assert metrics["data.customers_at_cutoff"] < 0.5 * 5000
