@@ -14,6 +14,7 @@ __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
     "DataValidationError",
+    "MissingDependencyError",
 ]
 
 
@@ -68,6 +69,10 @@ class DataValidationError(ClvmlError, ValueError):
 
 class ConvergenceError(ClvmlError, RuntimeError):
     """An optimiser did not converge; the message says what to try next."""
+
+
+class MissingDependencyError(ClvmlError, ImportError):
+    """An optional dependency (an extra such as ``spark``) is not installed; says how to."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -13,15 +13,17 @@ import os
 import sys
 from typing import Any
 
+from clvml.exceptions import MissingDependencyError
+
 __all__ = ["get_spark", "require_pyspark"]
 
 
 def require_pyspark() -> Any:
-    """Import and return :mod:`pyspark`, or raise ImportError saying how to install it."""
+    """Import and return :mod:`pyspark`, or raise MissingDependencyError (an ImportError)."""
     try:
         import pyspark
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
+        raise MissingDependencyError(
             "clvml.spark needs PySpark >= 4.0 and Java 17: pip install 'clvml[spark]'"
         ) from exc
     return pyspark

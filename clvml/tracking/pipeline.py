@@ -433,7 +433,18 @@ def _prepare(cfg: TrainConfig, steps: Steps) -> Prepared:
         steps, cfg, frames, cutoff=cutoff, holdout_end=holdout_end
     )
     return Prepared(
-        frames, origins, reports, ds, table, comparison, model, pred, holdout, cutoff, holdout_end
+        frames,
+        origins,
+        reports,
+        ds,
+        table,
+        comparison,
+        model,
+        pred,
+        holdout,
+        cutoff,
+        holdout_end,
+        params={"engine": "local"},
     )
 
 

@@ -86,3 +86,14 @@ def test_export_without_champion_is_a_user_error(tmp_path, capsys):
     code = run(["export", "--tracking-uri", store, "--out", str(tmp_path / "m")])
     err = capsys.readouterr().err
     assert code == 2 and "models:/clvml@champion: not found" in err
+
+
+def test_engine_spark_without_pyspark_is_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the extra were not installed
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert run(["train", "--engine", "spark", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'clvml[spark]'" in err[0]
+    assert run(["train", "--engine", "dask", "--tracking-uri", uri]) == 2
