@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    # PySpark's Python workers warn about pandas >= 3 on every batch (docs/scaling.md)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import logging
 

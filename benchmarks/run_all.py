@@ -25,6 +25,7 @@ FULL = {
     "bench_crm.py": ["--rows", "1000000"],
     "bench_score.py": ["--customers", "1000000", "--backend", "both"],
     "bench_spark.py": ["--n", "10M", "--partitions", "8"],
+    "bench_spark_train.py": ["--customers", "50000"],
 }
 QUICK = {
     "bench_rfm.py": ["--sizes", "100k", "--repeat", "1"],
@@ -34,6 +35,7 @@ QUICK = {
     "bench_crm.py": ["--rows", "20000"],
     "bench_score.py": ["--customers", "20000", "--sample", "5000", "--backend", "sqlite"],
     "bench_spark.py": ["--n", "200k", "--partitions", "4"],
+    "bench_spark_train.py": ["--customers", "2000", "--sample", "500"],
 }
 
 
