@@ -101,6 +101,8 @@ def score(
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
+    if bad_rows not in ("quarantine", "error"):
+        raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
     if engine == "spark":
         from clvml.spark.job import score_job
 
@@ -112,6 +114,9 @@ def score(
             table=table,
             schema=schema,
             as_of=as_of,
+            bad_rows=bad_rows,
+            returns=returns,
+            duplicates=duplicates,
             tracking_uri=tracking_uri,
             lock_timeout=wait,
         )
@@ -119,6 +124,11 @@ def score(
         if spark_result.run is not None:
             r = spark_result.run
             where = f"{r.rows_written:,} written, {r.rows_quarantined:,} quarantined -> {where}"
+        else:
+            from clvml.spark.job import quarantine_path
+
+            n = sum(spark_result.set_aside.values())
+            where = f"{where} ({n:,} quarantined -> {quarantine_path(where)})"
         console.print(
             f"Scored on Spark with {escape(spark_result.model_name)} version "
             f"{escape(spark_result.model_version)} as of {spark_result.as_of}: {escape(where)}",
@@ -127,8 +137,6 @@ def score(
         return
     if output is not None:
         raise typer.BadParameter("only with --engine spark", param_hint="--output")
-    if bad_rows not in ("quarantine", "error"):
-        raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
     result = score_customers(
         model,
         data,

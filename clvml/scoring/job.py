@@ -65,6 +65,7 @@ __all__ = [
     "default_crm_url",
     "predict_in_chunks",
     "prepare_inputs",
+    "rule_messages",
     "score_customers",
 ]
 
@@ -129,6 +130,22 @@ def _rejected(ids: Any, reasons: Any) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ids, "reason": reasons})
 
 
+def rule_messages(report: Any) -> dict[str, str]:
+    """Per rule of a validation report, the text of its quarantine reasons.
+
+    ``"<column>: <message>"``; a rule that fired on several columns names them all
+    (``"a/b: <message of the first>"``). Shared with the Spark job (:mod:`clvml.spark.job`).
+    """
+    messages: dict[str, str] = {}
+    for o in report.outcomes:
+        if o.rule in messages:
+            cols, _, text = messages[o.rule].partition(": ")
+            messages[o.rule] = f"{cols}/{o.column or 'row'}: {text}"
+        else:
+            messages[o.rule] = f"{o.column or 'row'}: {o.message}"
+    return messages
+
+
 def _validate(
     table: str, frame: pd.DataFrame, bad_rows: BadRows, policies: dict[str, object]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -146,13 +163,7 @@ def _validate(
     aside = report.set_aside
     if aside is None or aside.empty:
         return clean, _rejected([], [])
-    messages: dict[str, str] = {}
-    for o in report.outcomes:  # a rule may fire on several columns: name them all
-        if o.rule in messages:
-            cols, _, text = messages[o.rule].partition(": ")
-            messages[o.rule] = f"{cols}/{o.column or 'row'}: {text}"
-        else:
-            messages[o.rule] = f"{o.column or 'row'}: {o.message}"
+    messages = rule_messages(report)
     ids = aside["customer_id"] if "customer_id" in aside.columns else [None] * len(aside)
     reasons = [
         f"{table} row {label}: {messages.get(rule, rule)} [{rule}]"

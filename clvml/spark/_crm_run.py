@@ -20,6 +20,7 @@ from clvml.scoring.crm import RunResult, ScoreRun
 from clvml.scoring.errors import CRMError
 from clvml.scoring.schema import SCORE_COLUMNS
 from clvml.scoring.staging import upsert_from_stage
+from clvml.scoring.validation import append_rejected
 
 __all__ = ["StagedRun"]
 
@@ -59,17 +60,26 @@ class StagedRun(ScoreRun):
         n_scored: int,
         n_valid: int,
         quarantine: pd.DataFrame,
+        rejected: pd.DataFrame | None = None,
         timings: Mapping[str, float] | None = None,
     ) -> RunResult:
-        """Upsert the staged rows and finish the run, in one transaction."""
+        """Upsert the staged rows and finish the run, in one transaction.
+
+        ``quarantine`` holds the score rows refused by the executors; ``rejected``
+        (``customer_id``, ``reason``) the input rows and customers the job could not
+        score. Both go to the quarantine table and count as read, as in
+        :meth:`clvml.scoring.crm.ScoreRun.write`.
+        """
         conn = self._conn
         if conn is None:
             raise CRMError("StagedRun.merge must be called inside `with`")
         phase = {str(k): float(v) for k, v in (timings or {}).items()}
+        n_rejected = 0 if rejected is None else len(rejected)
+        quarantine = append_rejected(quarantine, rejected, start=n_scored)
         result = RunResult(
             run_id=self.run_id,
             table=self.sink.table,
-            rows_read=n_scored,
+            rows_read=n_scored + n_rejected,
             rows_scored=n_scored,
             rows_written=n_valid,
             rows_quarantined=len(quarantine),
@@ -77,8 +87,8 @@ class StagedRun(ScoreRun):
         )
         if result.rows_read != result.rows_written + result.rows_quarantined:
             raise CRMError(
-                f"run {self.run_id}: {n_scored} rows scored but {n_valid} staged and "
-                f"{len(quarantine)} quarantined; nothing was written"
+                f"run {self.run_id}: {n_scored} rows scored and {n_rejected} rejected but "
+                f"{n_valid} staged and {len(quarantine)} quarantined; nothing was written"
             )
         assert self.scored_at is not None
         try:

@@ -3,17 +3,40 @@
 :func:`score_job` is the Spark engine of ``clvml score`` (:mod:`clvml.scoring.job` is the
 single-machine one). It reads ``transactions`` (required), ``engagement`` and
 ``customers`` as Parquet from a folder (``<name>.parquet``, a file or a directory of
-part files, on any file system Spark reads), computes the customer frame as of a date
-(:func:`clvml.spark.features.customer_features`), scores it with the model
+part files, on any file system Spark reads), validates them, computes the customer frame
+as of a date (:func:`clvml.spark.features.customer_features`), scores it with the model
 (:func:`clvml.spark.score.score_customers`) and writes the scores to the CRM
 (:func:`clvml.spark.score.write_crm`, same atomic guarantee) or to a Parquet folder.
 
-Differences from the single-machine job, stated: input rows are checked for missing IDs,
-timestamps and amounts (the job stops with a counted
-:class:`~clvml.exceptions.DataValidationError`), but rows breaking the other row rules
-of :mod:`clvml.data.validation` are not quarantined one by one, and customers without a
-purchase by ``as_of`` are left out rather than quarantined. Run the single-machine
-validation on a sample first when the data source is new.
+Bad input rows are handled as by the single-machine job (:func:`clvml.scoring.job.
+prepare_inputs`), on every row:
+
+* each table is checked with the pandas rules (:func:`clvml.spark.validate.validate_table`,
+  policies ``returns`` and ``duplicates``). With ``bad_rows="quarantine"`` (default) rows
+  breaking a row rule are set aside and become quarantine entries with the reason
+  ``"<table> row <label>: <column>: <message> [<rule>]"``; ``bad_rows="error"`` raises a
+  :class:`~clvml.exceptions.DataValidationError` naming the column and the count;
+* events and purchases of customers absent from the customers table (without one:
+  engagement of ids that never bought) are dropped and quarantined once per customer
+  (``unknown customer id: ...``), or an error with ``bad_rows="error"``;
+* customers with no purchase by ``as_of`` (default: the last valid purchase day) are
+  quarantined (``no purchase on or before the as-of date ...``).
+
+The quarantine entries go to the CRM quarantine table in the sink's one transaction,
+after the score rows the sink refuses, and the run's counts add up as in the pandas sink:
+``rows_read = rows_written + rows_quarantined``. The score rows, the multiset of
+quarantined ``(customer_id, rule)`` and the run counts equal the pandas job's
+(``tests/spark/test_spark_job_quarantine.py``). One difference, stated: the ``<label>``
+of an input row is its Spark row id (``monotonically_increasing_id`` of the read), which
+equals the pandas label (the row's position in the table) only when Spark reads the
+table as one partition; larger tables get other labels (the rest of the reason is the
+same). The quarantine entries (customer id and reason, not the rows) are collected to
+the driver, which writes them in the run's transaction, like the score rows the
+executors refuse.
+
+With ``output=`` (Parquet) the scores go to ``output`` and the quarantine entries
+(``customer_id``, ``reason``) to the sibling folder ``<output>_quarantine``, both
+overwritten (an empty table when nothing is quarantined).
 """
 
 from __future__ import annotations
@@ -29,7 +52,7 @@ import pandas as pd
 from clvml.exceptions import DataValidationError
 from clvml.spark.session import get_spark
 
-__all__ = ["SparkScoreResult", "read_tables", "score_job"]
+__all__ = ["SparkScoreResult", "quarantine_path", "read_tables", "score_job"]
 
 _TABLES = ("transactions", "engagement", "customers")
 
@@ -39,6 +62,9 @@ class SparkScoreResult:
     """What :func:`score_job` did.
 
     ``run`` is the CRM :class:`~clvml.scoring.crm.RunResult` (None when writing Parquet).
+    ``input_rows`` counts the rows read per table and ``set_aside`` the quarantine
+    entries made by the job, by cause (``<table>``, ``unknown_customer``,
+    ``no_purchase``), as in :class:`clvml.scoring.job.ScoreJobResult`.
     """
 
     model_name: str
@@ -47,6 +73,13 @@ class SparkScoreResult:
     output: str
     run: Any = None
     timings: dict[str, float] = field(default_factory=dict)
+    input_rows: dict[str, int] = field(default_factory=dict)
+    set_aside: dict[str, int] = field(default_factory=dict)
+
+
+def quarantine_path(output: str) -> str:
+    """Where :func:`score_job` writes the quarantine entries of a Parquet run."""
+    return f"{output.rstrip('/')}_quarantine"
 
 
 def _nanosecond_columns(path: str) -> list[str]:
@@ -98,6 +131,108 @@ def read_tables(spark: Any, folder: str) -> dict[str, Any]:
     return tables
 
 
+def _validate(
+    name: str, frame: Any, bad_rows: str, policies: dict[str, Any]
+) -> tuple[Any, Any, int, int]:
+    """One table validated: (clean frame, quarantine entries, rows read, entries)."""
+    from pyspark.sql import functions as F
+
+    from clvml.data.validation import Invalid
+    from clvml.scoring.job import rule_messages
+    from clvml.spark.validate import validate_table
+
+    opts = {k: v for k, v in policies.items() if k != "returns" or name == "transactions"}
+    invalid: Invalid = "drop" if bad_rows == "quarantine" else "error"
+    clean, report, aside = validate_table(frame, name, invalid=invalid, with_set_aside=True, **opts)
+    report.raise_for_errors()  # names the table, the column and the count
+    assert clean is not None and aside is not None
+    n_aside = report.rows_set_aside
+    messages = rule_messages(report)
+    if messages:
+        text = F.create_map(*[F.lit(x) for kv in messages.items() for x in kv])
+        message = F.coalesce(F.element_at(text, F.col("rule")), F.col("rule"))
+    else:
+        message = F.col("rule")
+    entries = aside.select(
+        "customer_id",
+        F.concat(
+            F.lit(f"{name} row "),
+            F.col("row").cast("string"),
+            F.lit(": "),
+            message,
+            F.lit(" ["),
+            F.col("rule"),
+            F.lit("]"),
+        ).alias("reason"),
+        F.lit(0).alias("_cause"),
+        F.col("row").alias("_order"),
+    )
+    return clean, entries, report.rows_read, n_aside
+
+
+def _unknown_customers(
+    frames: dict[str, Any], bad_rows: str
+) -> tuple[dict[str, Any], Any | None, int]:
+    """Drop (and quarantine per customer) rows of customers the job does not know.
+
+    As :func:`clvml.scoring.job._unknown_customers`: known are the ids of the customers
+    table, or without one the ids that bought (then only engagement is checked).
+    """
+    from pyspark.sql import functions as F
+
+    if "customers" in frames:
+        known = frames["customers"].select("customer_id").distinct()
+        checked: tuple[str, ...] = ("transactions", "engagement")
+        where = "the customers table"
+    else:
+        known = frames["transactions"].select("customer_id").distinct()
+        checked, where = ("engagement",), "the transactions (no customers table)"
+    out = dict(frames)
+    counts = []
+    for name in checked:
+        frame = frames.get(name)
+        if frame is None:
+            continue
+        unknown = frame.join(known, "customer_id", "left_anti")
+        per = unknown.groupBy("customer_id").agg(F.count(F.lit(1)).alias(name)).cache()
+        n_rows = per.agg(F.sum(name)).first()[0]
+        if not n_rows:
+            per.unpersist()
+            continue
+        if bad_rows == "error":
+            example = per.orderBy("customer_id").first()["customer_id"]
+            per.unpersist()
+            raise DataValidationError(
+                f"of table {name} belong to customers not in {where} (unknown customer ids)",
+                column="customer_id",
+                n_rows=int(n_rows),
+                example=str(example),
+            )
+        counts.append((name, per))
+        out[name] = frame.join(known, "customer_id", "left_semi")
+    if not counts:
+        return out, None, 0
+    table = counts[0][1]
+    for _, per in counts[1:]:
+        table = table.join(per, "customer_id", "full_outer")
+    parts = [
+        F.when(F.coalesce(F.col(name), F.lit(0)) > 0, F.format_string(f"%d {name} rows", name))
+        for name, _ in counts
+    ]
+    entries = table.select(
+        "customer_id",
+        F.concat(
+            F.lit(f"unknown customer id: not in {where} ("), F.concat_ws(", ", *parts), F.lit(")")
+        ).alias("reason"),
+        F.lit(1).alias("_cause"),
+        F.lit(0).cast("long").alias("_order"),
+    )
+    n = table.count()
+    for _, per in counts:
+        per.unpersist()
+    return out, entries, int(n)
+
+
 def score_job(
     model_uri: str,
     data: str,
@@ -107,6 +242,9 @@ def score_job(
     table: str = "customer_scores",
     schema: str | None = None,
     as_of: Any = None,
+    bad_rows: str = "quarantine",
+    returns: str = "error",
+    duplicates: str = "error",
     tracking_uri: str | None = None,
     lock_timeout: float = 0.0,
     model_dir: str | None = None,
@@ -124,11 +262,18 @@ def score_job(
         CRM database (PostgreSQL for distributed staging; SQLite is written from the
         driver). Exactly one of ``crm_url`` and ``output`` is required.
     output : str, optional
-        Parquet folder to write the scores to instead (overwritten).
+        Parquet folder to write the scores to instead (overwritten); the quarantine
+        entries go to :func:`quarantine_path` (``<output>_quarantine``, overwritten).
     table, schema, lock_timeout
         As for :class:`clvml.scoring.crm.CRMSink`.
     as_of : date-like, optional
-        Cut-off day (inclusive); default the day of the last purchase.
+        Cut-off day (inclusive); default the day of the last valid purchase.
+    bad_rows : {"quarantine", "error"}, default "quarantine"
+        Rows breaking a row rule and unknown customer ids: quarantine them with the
+        reason, or refuse the whole job (see the module documentation).
+    returns, duplicates : str, default "error"
+        Validation policies for negative amounts and duplicate rows, as in
+        :func:`clvml.scoring.job.score_customers`.
     tracking_uri : str, optional
         MLflow store of ``models:/`` and ``runs:/`` URIs.
     model_dir : str, optional
@@ -141,8 +286,17 @@ def score_job(
     Returns
     -------
     SparkScoreResult
+
+    Raises
+    ------
+    DataValidationError
+        A table breaks a rule that is an error (always for whole-column problems; for
+        every row rule and unknown customer ids with ``bad_rows="error"``), or no
+        transactions are left.
     """
     import mlflow
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     from clvml.scoring.crm import CRMSink
     from clvml.scoring.model import load_scoring_model
@@ -151,6 +305,8 @@ def score_job(
 
     if (crm_url is None) == (output is None):
         raise DataValidationError("give exactly one of crm_url (the CRM) or output (Parquet)")
+    if bad_rows not in ("quarantine", "error"):
+        raise DataValidationError(f"bad_rows must be 'quarantine' or 'error', not {bad_rows!r}")
     timings: dict[str, float] = {}
     t = time.perf_counter()
     model = load_scoring_model(model_uri, tracking_uri=tracking_uri)
@@ -168,35 +324,100 @@ def score_job(
             )
         t = time.perf_counter()
         tables = read_tables(spark, data)
-        tx = tables["transactions"]
-        if as_of is None:
-            from pyspark.sql import functions as F
+        policies: dict[str, Any] = {"returns": returns, "duplicates": duplicates}
+        frames: dict[str, Any] = {}
+        entries: list[Any] = []
+        input_rows: dict[str, int] = {}
+        set_aside: dict[str, int] = {}
+        for name in _TABLES:
+            if name in tables:
+                frames[name], rej, input_rows[name], n = _validate(
+                    name, tables[name], bad_rows, policies
+                )
+                entries.append(rej)
+                if n:
+                    set_aside[name] = n
+        frames, unknown, n_unknown = _unknown_customers(frames, bad_rows)
+        if unknown is not None:
+            entries.append(unknown)
+            set_aside["unknown_customer"] = n_unknown
+        timings["validate"] = time.perf_counter() - t
 
+        t = time.perf_counter()
+        tx = frames["transactions"]
+        if as_of is None:
             last = tx.agg(F.max("timestamp")).first()[0]
             if last is None:
-                raise DataValidationError("the transactions are empty", column="timestamp")
+                raise DataValidationError("no transactions to score", column="timestamp")
             as_of = pd.Timestamp(last).normalize()
-        day = pd.Timestamp(as_of).normalize()
+        day = pd.Timestamp(as_of)
+        if day.tzinfo is not None:
+            day = day.tz_convert("UTC").tz_localize(None)
+        day = day.normalize()
         features = customer_features(
-            tx, tables.get("engagement"), tables.get("customers"), cutoff=day
-        )
-        scores = score_customers(features, path)
-        if output is not None:
-            write_parquet(scores, output)
-            timings["features_score_write"] = time.perf_counter() - t
-            return SparkScoreResult(
-                model.name, model.version, str(day.date()), output, None, timings
+            tx, frames.get("engagement"), frames.get("customers"), cutoff=day
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            seen = tx.select("customer_id")
+            if "customers" in frames:
+                seen = seen.unionByName(frames["customers"].select("customer_id"))
+            no_purchase = (
+                seen.distinct()
+                .join(features.select("customer_id"), "customer_id", "left_anti")
+                .select(
+                    "customer_id",
+                    F.lit(f"no purchase on or before the as-of date {day.date()}").alias("reason"),
+                    F.lit(2).alias("_cause"),
+                    F.lit(0).cast("long").alias("_order"),
+                )
+                .localCheckpoint(eager=True)
             )
-        assert sink is not None
-        with sink:
-            run = write_crm(
-                scores,
-                sink,
-                model_name=model.name,
-                model_version=model.version,
-                as_of=day.date(),
+            n_none = no_purchase.count()
+            if n_none:
+                set_aside["no_purchase"] = n_none
+                entries.append(no_purchase)
+            rejected = entries[0]
+            for part in entries[1:]:
+                rejected = rejected.unionByName(part)
+            # the pandas job's order: tables, unknown customers, no purchase
+            rejected = rejected.orderBy("_cause", "_order", "customer_id").select(
+                "customer_id", "reason"
             )
+            scores = score_customers(features, path)
+            if output is not None:
+                write_parquet(scores, output)
+                rejected.coalesce(1).write.mode("overwrite").parquet(quarantine_path(output))
+                timings["features_score_write"] = time.perf_counter() - t
+                return SparkScoreResult(
+                    model.name,
+                    model.version,
+                    str(day.date()),
+                    output,
+                    None,
+                    timings,
+                    input_rows,
+                    set_aside,
+                )
+            assert sink is not None
+            with sink:
+                run = write_crm(
+                    scores,
+                    sink,
+                    model_name=model.name,
+                    model_version=model.version,
+                    as_of=day.date(),
+                    rejected=rejected,
+                )
+        finally:
+            features.unpersist()
         timings["features_score_write"] = time.perf_counter() - t
         return SparkScoreResult(
-            model.name, model.version, str(day.date()), sink.safe_url, run, timings
+            model.name,
+            model.version,
+            str(day.date()),
+            sink.safe_url,
+            run,
+            timings,
+            input_rows,
+            set_aside,
         )

@@ -259,6 +259,7 @@ def write_crm(
     run_id: str | None = None,
     scored_at: Any = None,
     partitions: int | None = None,
+    rejected: Any = None,
 ) -> Any:
     """Write Spark scores to the CRM score table atomically (see the module documentation).
 
@@ -274,6 +275,13 @@ def write_crm(
     partitions : int, optional
         Number of staging tasks (parallel COPY connections). Default: the session's
         shuffle partitions.
+    rejected : pyspark.sql.DataFrame or pandas.DataFrame, optional
+        Input rows and customers the job read but could not score (``customer_id``,
+        ``reason``; other columns are ignored), e.g. from :func:`clvml.spark.job.score_job`.
+        They are collected to the driver and written to the quarantine table in the
+        same transaction, after the score rows, and count as read: ``rows_read =
+        rows_written + rows_quarantined`` as in
+        :meth:`clvml.scoring.crm.ScoreRun.write`.
 
     Returns
     -------
@@ -293,10 +301,18 @@ def write_crm(
     if "customer_id" not in keep or "clv" not in keep:
         raise DataValidationError("scores need the columns customer_id and clv", column="clv")
     frame = scores.select(*keep)
+    if rejected is not None and not isinstance(rejected, pd.DataFrame):
+        missing = [c for c in ("customer_id", "reason") if c not in rejected.columns]
+        if missing:
+            raise DataValidationError(
+                "rejected rows need the columns customer_id and reason", column=missing[0]
+            )
+        rejected = rejected.select("customer_id", "reason").toPandas()
     if sink.url.get_backend_name() != "postgresql":
         # one file on one machine: collect and let the sink write it
         return sink.write(
             frame.toPandas(),
+            rejected=rejected,
             model_name=model_name,
             model_version=model_version,
             as_of=as_of,
@@ -351,5 +367,6 @@ def write_crm(
             n_scored=int(summary["n_scored"].sum()),
             n_valid=int(summary["n_valid"].sum()),
             quarantine=quarantine[["row_number", "customer_id", "reason", "payload"]],
+            rejected=rejected,
             timings={"score_and_stage": staged},
         )

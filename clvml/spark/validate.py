@@ -36,8 +36,11 @@ the number of rows, in the pandas order. Messages and examples come from the low
 bucket where the rule fired; the refund total of ``return_unmatched`` is the sum of the
 buckets' totals, each rounded to cents. Examples that name a row (``"row 12"``) give its
 ``monotonically_increasing_id`` in the input (its position when the input has one
-partition). :attr:`ValidationReport.set_aside` stays empty: the set-aside rows are only
-counted, never collected to the driver.
+partition). :attr:`ValidationReport.set_aside` stays empty: the set-aside rows are never
+collected to the driver. With ``with_set_aside=True`` they come back as a third, lazy Spark
+frame (``customer_id`` as the input wrote it, ``rule``, ``row``: the
+``monotonically_increasing_id`` label above), written by the buckets next to the cleaned
+rows in the same checkpoint, e.g. for a quarantine table (:mod:`clvml.spark.job`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import pickle
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -66,6 +69,9 @@ _ROW = "__clvml_row"
 _BUCKET = "__clvml_bucket"
 _IS_DATA = "__clvml_is_data"
 _REPORT = "__clvml_report"
+_ASIDE_ID = "__clvml_aside_id"
+_ASIDE_RULE = "__clvml_aside_rule"
+_ASIDE_ROW = "__clvml_aside_row"
 
 # Python's str.strip() removes what str.isspace() calls white space: Java's Unicode
 # \s plus the separators \x1c-\x1f. Stripping this superset can only merge buckets.
@@ -278,8 +284,14 @@ def _bucket_checker(
     kw: dict[str, Any],
     names: list[str],
     float_text: list[str],
+    with_set_aside: bool = False,
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The function run on each bucket: its cleaned rows, its report on the first row."""
+    """The function run on each bucket: its cleaned rows, its report on the first row.
+
+    With ``with_set_aside`` the bucket's set-aside rows follow its cleaned rows (data
+    columns null, ``_IS_DATA`` false, the id as text, the rule and the row label in the
+    ``_ASIDE_*`` columns, null on the other rows).
+    """
     contract = CONTRACTS[table]
 
     def check(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -302,17 +314,61 @@ def _bucket_checker(
                 "offsets": offsets,
             }
         )
+        aside = report.set_aside if with_set_aside else None
+        extra = {_ASIDE_ID: None, _ASIDE_RULE: None, _ASIDE_ROW: None} if with_set_aside else {}
+        if aside is not None and len(aside):
+            ids = aside["customer_id"] if "customer_id" in aside.columns else [None] * len(aside)
+            aside_rows = pd.DataFrame(
+                {
+                    _IS_DATA: False,
+                    _ASIDE_ID: [None if _missing(v) else str(v) for v in ids],
+                    _ASIDE_RULE: aside["rule"].astype(str).to_numpy(dtype=object),
+                    _ASIDE_ROW: np.asarray(aside.index, dtype=np.int64),
+                }
+            )
+        else:
+            aside_rows = None
         if clean is None or clean.empty:
-            row = dict.fromkeys(names) | {_IS_DATA: False, _REPORT: payload}
+            if aside_rows is not None:
+                data = pd.DataFrame({n: [None] * len(aside_rows) for n in names}, dtype=object)
+                out = pd.concat([data, aside_rows], axis=1)
+                reports = np.full(len(out), None, dtype=object)
+                reports[0] = payload
+                out[_REPORT] = reports
+                return out
+            row = dict.fromkeys(names) | {_IS_DATA: False, _REPORT: payload} | extra
             return pd.DataFrame({k: [v] for k, v in row.items()}, dtype=object)
         out = clean.reset_index(drop=True)
         out[_IS_DATA] = True
+        if with_set_aside:
+            out = out.assign(**extra)
+            if aside_rows is not None:
+                # the data columns of set-aside rows repeat a clean row (never read:
+                # _IS_DATA is false), so every column keeps its type through Arrow
+                filler = out.iloc[[0] * len(aside_rows)].reset_index(drop=True)
+                filler[list(aside_rows.columns)] = aside_rows
+                out = _arrow_safe(pd.concat([out, filler], ignore_index=True))
         reports = np.full(len(out), None, dtype=object)
         reports[0] = payload
         out[_REPORT] = reports
         return out
 
     return check
+
+
+def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text columns as Python objects (a concatenated Arrow-backed text
+    column is chunked, which Spark's Arrow conversion does not take)."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
+
+
+def _missing(value: object) -> bool:
+    """A missing id as pandas sees one (None, NaN, NaT, pd.NA)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _rank(contract: Contract, key: _Key) -> tuple[int, int, int]:
@@ -435,6 +491,7 @@ def _mixed_time_zones(payloads: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return found
 
 
+@overload
 def validate_table(
     frame: Any,
     table: str,
@@ -447,7 +504,41 @@ def validate_table(
     timestamp_format: str | None = None,
     n_buckets: int | None = None,
     source: str | None = None,
-) -> tuple[Any | None, ValidationReport]:
+    with_set_aside: Literal[False] = False,
+) -> tuple[Any | None, ValidationReport]: ...
+
+
+@overload
+def validate_table(
+    frame: Any,
+    table: str,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    n_buckets: int | None = None,
+    source: str | None = None,
+    with_set_aside: Literal[True],
+) -> tuple[Any | None, ValidationReport, Any | None]: ...
+
+
+def validate_table(
+    frame: Any,
+    table: str,
+    *,
+    returns: Returns = "error",
+    duplicates: Duplicates = "error",
+    invalid: Invalid = "error",
+    now: object = None,
+    tz: str = "UTC",
+    timestamp_format: str | None = None,
+    n_buckets: int | None = None,
+    source: str | None = None,
+    with_set_aside: bool = False,
+) -> tuple[Any | None, ValidationReport] | tuple[Any | None, ValidationReport, Any | None]:
     """Check a Spark DataFrame against the contract ``table``, every row of it.
 
     The Spark counterpart of :func:`clvml.data.validation.check_table`: the same rules and
@@ -473,6 +564,9 @@ def validate_table(
         ``customer_id`` form one more bucket.
     source : str, optional
         Where the data came from, recorded in the report.
+    with_set_aside : bool, default False
+        Also return the set-aside rows as a Spark frame (third item). Off, the result is
+        the pair of earlier versions.
 
     Returns
     -------
@@ -489,6 +583,14 @@ def validate_table(
         Rows read and kept and every rule that fired, with counts (summed over the
         buckets) and one example each. ``set_aside`` is empty: set-aside rows are counted
         in the outcomes, not collected.
+    set_aside : pyspark.sql.DataFrame or None
+        Only with ``with_set_aside=True``: one row per input row set aside, with
+        ``customer_id`` (string: the id as the input wrote it, as ``str`` of the pandas
+        value -- not stripped -- null when missing), ``rule`` (the rule that set it
+        aside, as in :attr:`ValidationReport.set_aside`) and ``row`` (long: the row's
+        ``monotonically_increasing_id`` in the input, its position when the input has
+        one partition). Read from the same checkpoint as the cleaned rows, nothing is
+        collected. None when the report has errors (as ``frame``).
 
     Raises
     ------
@@ -532,7 +634,7 @@ def validate_table(
         raise ValueError(f"columns {reserved} use the prefix '__clvml_' reserved for validation")
     failed = _structure_report(frame, contract, invalid, source)
     if failed is not None:
-        return None, failed
+        return (None, failed, None) if with_set_aside else (None, failed)
 
     names = list(frame.columns)
     kinds = {c.name: c.kind for c in contract.columns}
@@ -558,6 +660,15 @@ def validate_table(
             *fields,
             T.StructField(_IS_DATA, T.BooleanType(), True),
             T.StructField(_REPORT, T.BinaryType(), True),
+            *(
+                [
+                    T.StructField(_ASIDE_ID, T.StringType(), True),
+                    T.StructField(_ASIDE_RULE, T.StringType(), True),
+                    T.StructField(_ASIDE_ROW, T.LongType(), True),
+                ]
+                if with_set_aside
+                else []
+            ),
         ]
     )
     float_text = _floating_ids_as_text(frame, contract)
@@ -579,20 +690,28 @@ def validate_table(
             bucket.cast("int").alias(_BUCKET),
         )
         .groupBy(_BUCKET)
-        .applyInPandas(_bucket_checker(table, kw, names, float_text), schema)
+        .applyInPandas(_bucket_checker(table, kw, names, float_text, with_set_aside), schema)
         .localCheckpoint(eager=True)
     )
     rows = checked.where(F.col(_REPORT).isNotNull()).select(_REPORT).collect()
     payloads = sorted((pickle.loads(r[0]) for r in rows), key=lambda p: p["bucket"])
     if not payloads:
-        return None, _empty_report(contract, names, invalid, source, 0)
+        empty = _empty_report(contract, names, invalid, source, 0)
+        return (None, empty, None) if with_set_aside else (None, empty)
     report = _merge(contract, payloads, source)
     if not report.ok:
-        return None, report
+        return (None, report, None) if with_set_aside else (None, report)
     clean = checked.where(F.col(_IS_DATA)).select(
         *[(_col(n).cast(restore[n]) if n in restore else _col(n)).alias(n) for n in names]
     )
-    return clean, report
+    if not with_set_aside:
+        return clean, report
+    aside = checked.where(F.col(_ASIDE_RULE).isNotNull()).select(
+        F.col(_ASIDE_ID).alias("customer_id"),
+        F.col(_ASIDE_RULE).alias("rule"),
+        F.col(_ASIDE_ROW).alias("row"),
+    )
+    return clean, report, aside
 
 
 def validate_or_raise(

@@ -401,3 +401,63 @@ def test_validate_or_raise(transactions):
     assert clean.count() > 0
     with pytest.raises(ValueError, match="returns="):
         validate_or_raise(sdf, "transactions", returns="refund")
+
+
+def _full(o) -> tuple:
+    return (o.rule, o.column, o.n_rows, o.action, o.message, o.example)
+
+
+@pytest.mark.parametrize(
+    ("table", "kw"),
+    [
+        ("transactions", dict(returns="net", duplicates="drop")),
+        ("transactions", dict(returns="drop", duplicates="keep")),
+        ("engagement", dict(duplicates="drop")),
+        ("customers", dict(duplicates="drop")),
+    ],
+)
+def test_set_aside_rows_equal_pandas(spark, transactions, engagement, table, kw):
+    """``with_set_aside=True``: the set-aside rows (id, rule, row label) are the pandas
+    ``report.set_aside`` rows; the frame and the report are those of the pair form."""
+    from clvml.spark.validate import validate_table
+
+    if table == "transactions":
+        pdf = transactions[0]
+    elif table == "engagement":
+        pdf = engagement[0]
+    else:
+        pdf = _dirty_customers(duplicate_ids=False)
+    sdf = spark.createDataFrame(pdf).coalesce(1)  # one partition: labels are positions
+    kw = dict(kw, invalid="drop", now=NOW)
+    _, want = check_table(pdf, table, **kw)
+    assert want.rows_set_aside > 0  # the fixture is dirty
+    clean, report, aside = validate_table(
+        sdf, table, n_buckets=N_BUCKETS, with_set_aside=True, **kw
+    )
+    pair_clean, pair_report = validate_table(sdf, table, n_buckets=N_BUCKETS, **kw)
+    assert [o[:5] for o in map(_full, report.outcomes)] == [
+        o[:5] for o in map(_full, pair_report.outcomes)
+    ]
+    assert report.ok
+    assert _rows(clean) == _rows(pair_clean)
+    assert aside.columns == ["customer_id", "rule", "row"]
+    expected = sorted(
+        ("\0" if pd.isna(c) else str(c), r, int(i))
+        for c, r, i in zip(
+            want.set_aside["customer_id"],
+            want.set_aside["rule"],
+            want.set_aside.index,
+            strict=True,
+        )
+    )
+    got = sorted((r["customer_id"] or "\0", r["rule"], r["row"]) for r in aside.collect())
+    assert got == expected
+    assert report.set_aside.empty
+
+
+def test_set_aside_is_none_on_errors(transactions):
+    from clvml.spark.validate import validate_table
+
+    _, sdf = transactions
+    clean, report, aside = validate_table(sdf, "transactions", now=NOW, with_set_aside=True)
+    assert not report.ok and clean is None and aside is None
