@@ -50,9 +50,10 @@ from typing import Any
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
+from clvml.spark.io import read_tables
 from clvml.spark.session import get_spark
 
-__all__ = ["SparkScoreResult", "quarantine_path", "read_tables", "score_job"]
+__all__ = ["SparkScoreResult", "quarantine_path", "score_job"]
 
 _TABLES = ("transactions", "engagement", "customers")
 
@@ -80,55 +81,6 @@ class SparkScoreResult:
 def quarantine_path(output: str) -> str:
     """Where :func:`score_job` writes the quarantine entries of a Parquet run."""
     return f"{output.rstrip('/')}_quarantine"
-
-
-def _nanosecond_columns(path: str) -> list[str]:
-    """Columns stored as nanosecond timestamps (pandas' default) in a local Parquet table."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    p = Path(path)
-    files = [p] if p.is_file() else sorted(p.glob("*.parquet"))
-    if not files:
-        return []
-    schema = pq.read_schema(files[0])
-    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
-
-
-def read_tables(spark: Any, folder: str) -> dict[str, Any]:
-    """Read ``transactions`` (required), ``engagement`` and ``customers`` Parquet tables.
-
-    Parameters
-    ----------
-    spark : pyspark.sql.SparkSession
-    folder : str
-        Folder (local path or a URI Spark reads, e.g. ``s3a://bucket/shop``) holding
-        ``<name>.parquet`` files or directories.
-
-    Notes
-    -----
-    Spark cannot read Parquet nanosecond timestamps, pandas' default. In local folders
-    they are detected from the Parquet schema and converted (truncated to microseconds);
-    on remote storage write microsecond timestamps
-    (``df.to_parquet(..., coerce_timestamps="us")``).
-    """
-    from pyspark.sql import functions as F
-
-    tables = {}
-    local = "://" not in folder
-    for name in _TABLES:
-        path = f"{folder.rstrip('/')}/{name}.parquet"
-        if local and not Path(path).exists():
-            continue
-        frame = spark.read.parquet(path)
-        for column in _nanosecond_columns(path) if local else ():
-            # read as int64 nanoseconds (spark.sql.legacy.parquet.nanosAsLong, set by
-            # get_spark): whole microseconds, as Spark timestamps hold
-            frame = frame.withColumn(column, F.timestamp_micros(F.expr(f"`{column}` div 1000")))
-        tables[name] = frame
-    if "transactions" not in tables:
-        raise DataValidationError(f"no transactions.parquet in {folder}")
-    return tables
 
 
 def _validate(
@@ -257,7 +209,8 @@ def score_job(
     model_uri : str
         As for :func:`clvml.scoring.model.load_scoring_model`.
     data : str
-        Folder of Parquet tables (see :func:`read_tables`).
+        Folder of Parquet tables or ``table:<database>`` (see
+        :func:`clvml.spark.io.read_tables`).
     crm_url : str, optional
         CRM database (PostgreSQL for distributed staging; SQLite is written from the
         driver). Exactly one of ``crm_url`` and ``output`` is required.

@@ -72,7 +72,7 @@ def get_spark(
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "true",
         # pandas writes nanosecond timestamps, which Spark's Parquet reader refuses otherwise;
-        # clvml.spark.job.read_tables converts them to timestamps
+        # clvml.spark.io.read_tables converts them to timestamps
         "spark.sql.legacy.parquet.nanosAsLong": "true",
     }
     if master.startswith("local"):

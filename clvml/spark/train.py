@@ -8,7 +8,7 @@ in where each step runs:
 =========================================  ===============================================
 step                                       where
 =========================================  ===============================================
-read ``<name>.parquet`` tables             Spark (:func:`clvml.spark.job.read_tables`)
+read the tables (Parquet or catalog)      Spark (:func:`clvml.spark.io.read_tables`)
 validation, every row rule and policy      Spark, per customer bucket, with the pandas
                                            rules themselves (:mod:`clvml.spark.validate`)
 BG/NBD and Gamma-Gamma of the served       Spark summaries of **every** customer,
@@ -68,8 +68,7 @@ _SAMPLE_GRID = 1_000_000
 
 
 def _tables(cfg: TrainConfig, spark: Any) -> tuple[dict[str, Any], str]:
-    from clvml.data.io import is_database_url
-    from clvml.spark.job import read_tables
+    from clvml.spark.io import is_spark_source, read_tables
 
     data = cfg["data"]
     for name in _TABLES:
@@ -77,14 +76,15 @@ def _tables(cfg: TrainConfig, spark: Any) -> tuple[dict[str, Any], str]:
             if data[key] is not None:
                 raise ConfigError(
                     f"data.{key}: the Spark engine reads the tables of data.source only "
-                    "(a folder of <name>.parquet); leave it unset or use --engine local"
+                    "(a folder of <name>.parquet or table:<database>); leave it unset or "
+                    "use --engine local"
                 )
     source = data_source(cfg)
-    if is_database_url(source):
+    if not is_spark_source(source):
         raise ConfigError(
             f"data.source {redact_uri(source)}: the Spark engine reads a folder of Parquet "
-            "tables (<name>.parquet, local or any file system Spark reads); export the "
-            "tables to Parquet or use --engine local"
+            "tables (<name>.parquet, local or any file system Spark reads) or "
+            "table:<database> of the Spark catalog; use --engine local for databases"
         )
     tables = read_tables(spark, source)
     if not cfg["features"]["engagement"]:

@@ -548,7 +548,7 @@ def validate_table(
     Parameters
     ----------
     frame : pyspark.sql.DataFrame
-        The table as read (e.g. by :func:`clvml.spark.job.read_tables`). Spark timestamps
+        The table as read (e.g. by :func:`clvml.spark.io.read_tables`). Spark timestamps
         are read as the naive wall-clock values of the session time zone (UTC in sessions
         of :func:`clvml.spark.session.get_spark`), i.e. like naive pandas timestamps:
         ``tz`` applies to them.

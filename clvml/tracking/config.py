@@ -13,7 +13,9 @@ Keys
         A folder laid out as ``clvml generate`` writes it (``transactions``,
         optional ``engagement`` and ``customers`` as CSV or Parquet) or a
         SQLAlchemy URL of a database with tables of those names. Relative
-        folders are resolved against the config file's folder. Default
+        folders are resolved against the config file's folder. The Spark engine
+        reads a folder of Parquet tables (local or on a file system Spark reads,
+        ``s3a://...``) or ``table:<database>`` of the Spark catalog. Default
         ``"data/social"``.
     ``transactions``, ``engagement``, ``customers``
         Override one table: a file path or a SQLAlchemy URL. With a URL, the
@@ -230,7 +232,7 @@ class TrainConfig:
         if "data" in flags and flags["data"] is not None:
             # a source given on the command line is relative to the working directory
             src = str(flags["data"])
-            if "://" not in src:
+            if "://" not in src and not src.startswith("table:"):
                 values["data"]["source"] = str(Path(src).resolve())
         return TrainConfig(validate_config(values, where="overrides"), path)
 

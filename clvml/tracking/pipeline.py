@@ -133,7 +133,7 @@ class Steps:
 
 # ---------------------------------------------------------------------------- data
 def _resolve(cfg: TrainConfig, source: str) -> str:
-    if is_database_url(source):
+    if is_database_url(source) or source.startswith("table:"):  # a URL, a Spark catalog
         return source
     p = Path(source)
     return str(p if p.is_absolute() else (cfg.base_dir / p).resolve())
@@ -159,6 +159,8 @@ def _load(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     source = data_source(cfg)
     frames: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
+    if source.startswith("table:"):
+        raise ConfigError(f"data.source {source}: Spark catalog tables need --engine spark")
     if not is_database_url(source) and not Path(source).is_dir():
         raise FileNotFoundError(f"{source}: no such data folder (data.source / --data)")
     base = load_tables(source)

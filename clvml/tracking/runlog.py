@@ -308,7 +308,8 @@ def log_inputs(frames: dict[str, pd.DataFrame], origins: dict[str, str], ds: Any
         for name, frame in frames.items():
             where = origins[name]
             source: DatasetSource
-            if "://" in where:  # a database (password already masked): no MLflow source type
+            if "://" in where or not Path(where).is_absolute():
+                # a database (password already masked) or a Spark catalog: no MLflow type
                 source = CodeDatasetSource({"source": where})
             else:
                 source = resolve_dataset_source(Path(where).as_uri())

@@ -21,6 +21,10 @@ def _folder():
     return data_path("social/metadata.json").parent
 
 
+#: the last calibration day of data/social (its metadata.json's exclusive midnight, minus a day)
+CUTOFF = "2025-06-29"
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     from clvml.tracking.pipeline import train
@@ -31,11 +35,16 @@ def local_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def spark_run(spark, tmp_path_factory):
+    """The Spark engine reading the same tables from the Spark catalog (global temp views)."""
+    from clvml.spark.io import read_tables
     from clvml.spark.train import train
 
+    for name, frame in read_tables(spark, str(_folder())).items():
+        frame.createOrReplaceGlobalTempView(name)
     where = tmp_path_factory.mktemp("spark")
     return train(
-        data=str(_folder()),
+        data="table:global_temp",
+        calibration_end=CUTOFF,
         workdir=where,
         tracking_uri=f"sqlite:///{where}/m.db",
         sample_customers=10_000,
@@ -50,6 +59,7 @@ def _run(result):
 
 
 def test_spark_train_equals_the_local_train_when_every_customer_fits(local_run, spark_run):
+    assert local_run.calibration_end == CUTOFF  # the local run read it from metadata.json
     # the BTYD fits: Spark's compressed summaries vs pandas' own rows (same likelihood)
     for name, value in local_run.model.btyd_params_.items():
         assert_allclose(spark_run.model.btyd_params_[name], value, rtol=1e-6, err_msg=name)
@@ -68,7 +78,8 @@ def test_spark_train_equals_the_local_train_when_every_customer_fits(local_run, 
         local_run.holdout_end,
     )
     data = _run(spark_run)
-    assert data.params["engine"] == "spark"
+    assert data.params["engine"] == "spark" and _run(local_run).params["engine"] == "local"
+    assert data.params["data.source"] == "table:global_temp"
     assert data.params["spark.sampled"] == "false"
     assert data.metrics["data.customers_total"] == data.metrics["data.customers_sampled"] == 5000
     # the validation counts are the local engine's (read = kept on this clean data)
@@ -198,3 +209,32 @@ def test_btyd_fitter_rounding_to_whole_weeks_compresses_and_keeps_the_fit_close(
         assert_allclose(weeks_bg.params_[name], value, rtol=0.05, err_msg=name)
     for name, value in exact_gg.params_.items():
         assert_allclose(cents_gg.params_[name], value, rtol=0.05, err_msg=name)
+
+
+def test_read_tables_from_a_folder_uri_the_catalog_and_refusals(spark, tmp_path):
+    from clvml.exceptions import DataValidationError
+    from clvml.spark.io import read_tables
+
+    local = read_tables(spark, str(_folder()))
+    assert set(local) == {"transactions", "engagement", "customers"}
+    # a file-system URI is read as remote storage: the absent optional tables are skipped
+    only = tmp_path / "only"
+    only.mkdir()
+    pd.read_parquet(_folder() / "transactions.parquet").to_parquet(
+        only / "transactions.parquet", coerce_timestamps="us", allow_truncated_timestamps=True
+    )
+    remote = read_tables(spark, only.as_uri())
+    assert set(remote) == {"transactions"}
+    assert remote["transactions"].count() == local["transactions"].count()
+    local["customers"].createOrReplaceGlobalTempView("customers")
+    local["transactions"].createOrReplaceGlobalTempView("transactions")
+    catalog = read_tables(spark, "table:global_temp")
+    assert catalog["customers"].count() == local["customers"].count()
+    with pytest.raises(DataValidationError, match="letters, digits and underscores"):
+        read_tables(spark, "table:global_temp; DROP TABLE x")
+    with pytest.raises(DataValidationError, match="no transactions table in nowhere"):
+        read_tables(spark, "table:nowhere")
+    with pytest.raises(DataValidationError, match="not a database URL"):
+        read_tables(spark, "postgresql://crm@db/shop")
+    with pytest.raises(DataValidationError, match=r"no transactions\.parquet"):
+        read_tables(spark, (tmp_path / "empty").as_uri())

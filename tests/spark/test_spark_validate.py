@@ -348,7 +348,7 @@ def test_customers_equal_pandas(spark, duplicate_ids, duplicates, invalid):
 
 def test_social_tables_validate_clean(spark):
     from clvml.data.datasets import data_path
-    from clvml.spark.job import read_tables
+    from clvml.spark.io import read_tables
     from clvml.spark.validate import validate_table
 
     folder = data_path("social/metadata.json").parent
