@@ -4,6 +4,8 @@ Needs the ``spark`` extra (``pip install "clvml[spark]"``: PySpark >= 4.0 and Ja
 Submodules are imported explicitly so that ``import clvml.spark`` works without PySpark:
 
 * :mod:`clvml.spark.session` -- a configured :class:`pyspark.sql.SparkSession`;
+* :mod:`clvml.spark.io` -- the tables from a Parquet folder (any file system Spark reads)
+  or a catalog database (``table:<database>``);
 * :mod:`clvml.spark.validate` -- every row checked against the data contracts (as ``check_table``);
 * :mod:`clvml.spark.rfm` -- RFM and calibration/holdout summaries (equal to
   :mod:`clvml.features.rfm`);
