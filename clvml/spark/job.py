@@ -50,12 +50,10 @@ from typing import Any
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.spark.io import read_tables
+from clvml.spark.io import TABLES, read_tables
 from clvml.spark.session import get_spark
 
 __all__ = ["SparkScoreResult", "quarantine_path", "score_job"]
-
-_TABLES = ("transactions", "engagement", "customers")
 
 
 @dataclass(frozen=True)
@@ -282,7 +280,7 @@ def score_job(
         entries: list[Any] = []
         input_rows: dict[str, int] = {}
         set_aside: dict[str, int] = {}
-        for name in _TABLES:
+        for name in TABLES:
             if name in tables:
                 frames[name], rej, input_rows[name], n = _validate(
                     name, tables[name], bad_rows, policies

@@ -62,16 +62,15 @@ from clvml.tracking.store import redact_uri
 
 __all__ = ["btyd_fitter", "sample_customers", "train"]
 
-_TABLES = ("transactions", "engagement", "customers")
 #: Resolution of the hash sample (fractions are multiples of 1 / _SAMPLE_GRID).
 _SAMPLE_GRID = 1_000_000
 
 
 def _tables(cfg: TrainConfig, spark: Any) -> tuple[dict[str, Any], str]:
-    from clvml.spark.io import is_spark_source, read_tables
+    from clvml.spark.io import TABLES, is_spark_source, read_tables
 
     data = cfg["data"]
-    for name in _TABLES:
+    for name in TABLES:
         for key in (name, f"{name}_query"):
             if data[key] is not None:
                 raise ConfigError(
