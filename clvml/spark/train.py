@@ -303,9 +303,11 @@ def _prepare(cfg: TrainConfig, steps: Steps, spark: Any) -> Prepared:
     for frame in (*tables.values(), ids):
         frame.unpersist()
     sampled = n_sampled < n_total
+    # the MLflow inputs are the tables the driver read: name a sample as one
+    logged = {f"{k}_sample" if sampled else k: v for k, v in frames.items()}
     return Prepared(
-        frames=frames,
-        origins=dict.fromkeys(frames, source),
+        frames=logged,
+        origins=dict.fromkeys(logged, source),
         reports=reports,
         ds=ds,
         table=table,

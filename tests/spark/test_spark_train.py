@@ -129,6 +129,9 @@ def test_cli_train_engine_spark_on_a_sample_validates_and_keeps_btyd_on_every_cu
     assert metrics["data.transactions.rows_kept"] == len(tx)
     # a hash sample of rate 0.4: 2,000 +- 35 (one binomial sd); 6 sd either side
     assert 1790 <= metrics["data.customers_sampled"] <= 2210
+    # the MLflow inputs are the sample the driver read, named as such
+    inputs = {d.dataset.name for d in found.inputs.dataset_inputs}
+    assert {"transactions_sample", "customers_sample", "customer_features"} <= inputs
     assert metrics["data.customers_at_cutoff"] < 0.5 * 5000
     # the served BG/NBD and Gamma-Gamma are still the fits on all 5,000 customers
     fitted = {k: v for k, v in metrics.items() if k.startswith("param.")}
