@@ -589,29 +589,14 @@ class ScoreRun:
         split = split_scores(scores)
         quarantine = append_rejected(split.quarantined, rejected, start=len(scores))
         phase["validate"] = time.perf_counter() - t0
-        n_written = len(split.valid)
-        result = RunResult(
-            run_id=self.run_id,
-            table=self.sink.table,
-            rows_read=len(scores) + (0 if rejected is None else len(rejected)),
-            rows_scored=len(scores),
-            rows_written=n_written,
-            rows_quarantined=len(quarantine),
-            timings=phase,
-        )
-        assert result.rows_read == result.rows_written + result.rows_quarantined
+        n_rejected = 0 if rejected is None else len(rejected)
+        result = self._result(len(scores), n_rejected, len(split.valid), quarantine, phase)
         try:
             with conn.begin():
-                self._transaction(conn, split.valid, quarantine, phase)
-                self._finish(
-                    conn,
-                    "succeeded",
-                    rows_read=result.rows_read,
-                    rows_scored=result.rows_scored,
-                    rows_written=n_written,
-                    rows_quarantined=result.rows_quarantined,
-                    timings={k: round(v, 6) for k, v in phase.items()},
-                )
+                t = time.perf_counter()
+                stage = stage_rows(conn, self.sink.tables, split.valid)
+                phase["stage"] = time.perf_counter() - t
+                self._merge_stage(conn, stage, quarantine, result, phase)
                 t = time.perf_counter()
             phase["commit"] = time.perf_counter() - t
         except sa.exc.DBAPIError as exc:
@@ -627,23 +612,50 @@ class ScoreRun:
         self.result = result
         return result
 
-    def _transaction(
+    def _result(
         self,
-        conn: Connection,
-        valid: pd.DataFrame,
+        n_scored: int,
+        n_rejected: int,
+        n_written: int,
         quarantine: pd.DataFrame,
         phase: dict[str, float],
-    ) -> None:
-        tables = self.sink.tables
-        t = time.perf_counter()
-        stage = stage_rows(conn, tables, valid)
-        phase["stage"] = time.perf_counter() - t
+    ) -> RunResult:
+        """The run's counts; refuses to write when they do not add up."""
+        result = RunResult(
+            run_id=self.run_id,
+            table=self.sink.table,
+            rows_read=n_scored + n_rejected,
+            rows_scored=n_scored,
+            rows_written=n_written,
+            rows_quarantined=len(quarantine),
+            timings=phase,
+        )
+        if result.rows_read != result.rows_written + result.rows_quarantined:
+            raise CRMError(
+                f"run {self.run_id}: {n_scored} rows scored and {n_rejected} rejected but "
+                f"{n_written} to write and {len(quarantine)} quarantined; nothing was written"
+            )
+        return result
 
+    def _merge_stage(
+        self,
+        conn: Connection,
+        stage: sa.Table,
+        quarantine: pd.DataFrame,
+        result: RunResult,
+        phase: dict[str, float],
+    ) -> None:
+        """Inside the run's one transaction: the staged rows become the scores.
+
+        Upserts ``stage`` into the score table and drops it, replaces the run's quarantine
+        rows and marks the run succeeded; the caller's commit makes all of it visible at
+        once (a crash before leaves the previous scores whole).
+        """
         t = time.perf_counter()
         assert self.scored_at is not None  # set when the run started
         upsert_from_stage(
             conn,
-            tables.scores,
+            self.sink.tables.scores,
             stage,
             model_name=self.model_name,
             model_version=self.model_version,
@@ -658,6 +670,15 @@ class ScoreRun:
         phase["quarantine"] = time.perf_counter() - t
         # A test hook point: everything is staged and upserted but not committed.
         self._before_commit()
+        self._finish(
+            conn,
+            "succeeded",
+            rows_read=result.rows_read,
+            rows_scored=result.rows_scored,
+            rows_written=result.rows_written,
+            rows_quarantined=result.rows_quarantined,
+            timings={k: round(v, 6) for k, v in phase.items()},
+        )
 
     def _replace_quarantine(self, conn: Connection, quarantine: pd.DataFrame) -> None:
         """Replace this run's quarantine rows (a re-run never doubles them)."""

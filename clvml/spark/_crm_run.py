@@ -10,7 +10,6 @@ stage, drop it, replace the run's quarantine rows, mark the run succeeded).
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Mapping
 
 import pandas as pd
@@ -19,7 +18,6 @@ import sqlalchemy as sa
 from clvml.scoring.crm import RunResult, ScoreRun
 from clvml.scoring.errors import CRMError
 from clvml.scoring.schema import SCORE_COLUMNS
-from clvml.scoring.staging import upsert_from_stage
 from clvml.scoring.validation import append_rejected
 
 __all__ = ["StagedRun"]
@@ -76,45 +74,10 @@ class StagedRun(ScoreRun):
         phase = {str(k): float(v) for k, v in (timings or {}).items()}
         n_rejected = 0 if rejected is None else len(rejected)
         quarantine = append_rejected(quarantine, rejected, start=n_scored)
-        result = RunResult(
-            run_id=self.run_id,
-            table=self.sink.table,
-            rows_read=n_scored + n_rejected,
-            rows_scored=n_scored,
-            rows_written=n_valid,
-            rows_quarantined=len(quarantine),
-            timings=phase,
-        )
-        if result.rows_read != result.rows_written + result.rows_quarantined:
-            raise CRMError(
-                f"run {self.run_id}: {n_scored} rows scored and {n_rejected} rejected but "
-                f"{n_valid} staged and {len(quarantine)} quarantined; nothing was written"
-            )
-        assert self.scored_at is not None
+        result = self._result(n_scored, n_rejected, n_valid, quarantine, phase)
         try:
             with conn.begin():
-                t = time.perf_counter()
-                upsert_from_stage(
-                    conn,
-                    self.sink.tables.scores,
-                    stage,
-                    model_name=self.model_name,
-                    model_version=self.model_version,
-                    scored_at=self.scored_at,
-                    run_id=self.run_id,
-                )
-                stage.drop(conn)
-                phase["upsert"] = time.perf_counter() - t
-                self._replace_quarantine(conn, quarantine)
-                self._finish(
-                    conn,
-                    "succeeded",
-                    rows_read=result.rows_read,
-                    rows_scored=result.rows_scored,
-                    rows_written=n_valid,
-                    rows_quarantined=result.rows_quarantined,
-                    timings={k: round(v, 6) for k, v in phase.items()},
-                )
+                self._merge_stage(conn, stage, quarantine, result, phase)
         except sa.exc.DBAPIError as exc:
             raise self._wrap(exc) from None
         self._done = True
