@@ -11,8 +11,6 @@ from numpy.testing import assert_allclose
 
 pytestmark = pytest.mark.spark
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
 
 @pytest.fixture(scope="module")
 def world():
@@ -88,16 +86,13 @@ def test_spark_parquet_write_round_trips(spark, spark_scores, tmp_path):
 
 
 @pytest.mark.postgres
-def test_spark_crm_write_equals_pandas_sink(spark, spark_scores):
+@pytest.mark.postgres
+def test_spark_crm_write_equals_pandas_sink(spark, spark_scores, pg_url):
     import sqlalchemy as sa
 
     from clvml.scoring.crm import CRMSink
     from clvml.spark.score import write_crm
 
-    try:
-        sa.create_engine(PG_URL).connect().close()
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
     scores = spark_scores[
         [
             c
@@ -113,8 +108,8 @@ def test_spark_crm_write_equals_pandas_sink(spark, spark_scores):
     suffix = uuid.uuid4().hex[:8]
     kw = dict(model_name="clvml", model_version="1", as_of="2026-11-23")
     with (
-        CRMSink(PG_URL, table=f"scores_pd_{suffix}") as pd_sink,
-        CRMSink(PG_URL, table=f"scores_sp_{suffix}") as sp_sink,
+        CRMSink(pg_url, table=f"scores_pd_{suffix}") as pd_sink,
+        CRMSink(pg_url, table=f"scores_sp_{suffix}") as sp_sink,
     ):
         try:
             expected = pd_sink.write(scores, **kw)
@@ -146,6 +141,35 @@ def test_spark_crm_write_equals_pandas_sink(spark, spark_scores):
                     conn.exec_driver_sql(
                         "DELETE FROM clvml_score_runs WHERE table_name = %(t)s", {"t": s.table}
                     )
+
+
+@pytest.mark.postgres
+def test_spark_crm_merge_crash_keeps_previous_scores(spark, spark_scores, pg_url, monkeypatch):
+    """A crash inside the Spark run's merge transaction leaves the previous scores whole."""
+    import sqlalchemy as sa
+
+    from clvml.scoring.crm import CRMSink, ScoreRun
+    from clvml.spark.score import write_crm
+
+    scores = spark_scores[["customer_id", "clv"]].copy()
+    kw = dict(model_name="clvml", as_of="2026-11-23", partitions=2)
+    with CRMSink(pg_url, table="scores_crash") as sink:
+        write_crm(spark.createDataFrame(scores), sink, model_version="1", **kw)
+        before = sink.read_scores()
+
+        def crash(self: ScoreRun) -> None:  # staged and upserted, not committed
+            raise RuntimeError("power cut")
+
+        monkeypatch.setattr(ScoreRun, "_before_commit", crash)
+        doubled = spark.createDataFrame(scores.assign(clv=scores["clv"] * 2 + 1))
+        with pytest.raises(RuntimeError, match="power cut"):
+            write_crm(doubled, sink, model_version="2", **kw)
+        pd.testing.assert_frame_equal(sink.read_scores(), before)
+        runs = sink.read_runs().set_index("model_version")
+        assert runs.loc["1", "status"] == "succeeded" and runs.loc["2", "status"] == "failed"
+        with sink.connect() as conn:  # the upsert and the stage drop were rolled back
+            names = sa.inspect(conn).get_table_names()
+        assert [n for n in names if n.startswith("_clvml_stage_")]
 
 
 def test_spark_score_job_writes_the_pandas_scores(spark, world, logged_model, tmp_path):
