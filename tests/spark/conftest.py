@@ -30,3 +30,43 @@ def spark():
     session = get_spark("local[2]", app_name="clvml-tests", shuffle_partitions=2)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def world():
+    """A small generated social-commerce world (300 customers) for the scoring tests."""
+    from clvml.data.synthetic import generate_social_commerce
+
+    return generate_social_commerce(300, seed=5)
+
+
+@pytest.fixture(scope="session")
+def logged_model(world, tmp_path_factory):
+    """A small CLV model (BG/NBD + Gamma-Gamma) logged as a pyfunc in a temporary store.
+
+    Returns ``(model, features, path)``: the fitted model, its customer frame and the
+    pyfunc downloaded to a local folder (executors load it from a path, a shared file
+    system on a cluster).
+    """
+    import mlflow
+
+    from clvml.features.dataset import customer_features
+    from clvml.models.composite import CLVModel
+    from clvml.tracking.pyfunc import log_clv_model
+    from clvml.tracking.store import point_mlflow_at
+
+    features = customer_features(
+        world.transactions, world.engagement, world.customers, cutoff=world.calibration_end
+    )
+    model = CLVModel(horizon_weeks=26, methods=("btyd",), interval=None).fit(features)
+    root = tmp_path_factory.mktemp("mlflow")
+    previous = mlflow.get_tracking_uri()
+    point_mlflow_at(f"sqlite:///{root}/mlflow.db")
+    try:
+        exp = mlflow.create_experiment("spark-tests", (root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=exp):
+            info = log_clv_model(model, features)
+        local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
+    finally:
+        point_mlflow_at(previous)
+    return model, features, local

@@ -40,35 +40,9 @@ def _same(reason: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world():
-    from clvml.data.synthetic import generate_social_commerce
-
-    return generate_social_commerce(300, seed=5)
-
-
-@pytest.fixture(scope="module")
-def model_path(world, tmp_path_factory):
-    """A small CLV model (BG/NBD + Gamma-Gamma) logged as a pyfunc, as a local folder."""
-    import mlflow
-
-    from clvml.features.dataset import customer_features
-    from clvml.models.composite import CLVModel
-    from clvml.tracking.pyfunc import log_clv_model
-
-    features = customer_features(
-        world.transactions, world.engagement, world.customers, cutoff=world.calibration_end
-    )
-    model = CLVModel(horizon_weeks=26, methods=("btyd",), interval=None).fit(features)
-    root = tmp_path_factory.mktemp("mlflow")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
-    try:
-        exp = mlflow.create_experiment("spark-job-tests", (root / "artifacts").as_uri())
-        with mlflow.start_run(experiment_id=exp):
-            info = log_clv_model(model, features)
-        return mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
-    finally:
-        mlflow.set_tracking_uri(previous)
+def model_path(logged_model):
+    """The pyfunc of ``logged_model`` (tests/spark/conftest.py) as a local folder."""
+    return logged_model[2]
 
 
 def _dirty(world) -> dict[str, pd.DataFrame]:

@@ -13,40 +13,6 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def world():
-    from clvml.data.synthetic import generate_social_commerce
-
-    return generate_social_commerce(300, seed=5)
-
-
-@pytest.fixture(scope="module")
-def logged_model(world, tmp_path_factory):
-    """A small CLV model (BG/NBD + Gamma-Gamma) logged as a pyfunc in a temporary store."""
-    import mlflow
-
-    from clvml.features.dataset import customer_features
-    from clvml.models.composite import CLVModel
-    from clvml.tracking.pyfunc import log_clv_model
-
-    features = customer_features(
-        world.transactions, world.engagement, world.customers, cutoff=world.calibration_end
-    )
-    model = CLVModel(horizon_weeks=26, methods=("btyd",), interval=None).fit(features)
-    root = tmp_path_factory.mktemp("mlflow")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
-    try:
-        exp = mlflow.create_experiment("spark-tests", (root / "artifacts").as_uri())
-        with mlflow.start_run(experiment_id=exp):
-            info = log_clv_model(model, features)
-        # executors load it from a path (a shared file system on a cluster)
-        local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
-    finally:
-        mlflow.set_tracking_uri(previous)
-    return model, features, local
-
-
-@pytest.fixture(scope="module")
 def spark_scores(spark, world, logged_model):
     from clvml.spark.features import customer_features
     from clvml.spark.score import score_customers
