@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 
     from clvml.data.synthetic import generate_social_commerce, write_dataset
+    from clvml.pipelines.train import train as local_train
     from clvml.spark.session import get_spark
     from clvml.spark.train import train as spark_train
-    from clvml.tracking.pipeline import train as local_train
 
     sample = args.sample or max(100, args.customers // 4)
     print(f"load average before: {_load()}")

@@ -204,11 +204,11 @@ def _social(out: Path) -> None:
     import logging
 
     from clvml.data.datasets import data_path
+    from clvml.pipelines.train import train
     from clvml.scoring.crm import CRMSink
     from clvml.scoring.job import default_crm_url, score_customers
     from clvml.segments import segment_summary
     from clvml.tracking.export import export_model
-    from clvml.tracking.pipeline import train
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # keep the demo's output readable
     data = data_path("social/customers.parquet").parent

@@ -94,7 +94,7 @@ def train(
     else:
         if sample_customers is not None:
             raise typer.BadParameter("only with --engine spark", param_hint="--sample-customers")
-        from clvml.tracking.pipeline import train as run_training
+        from clvml.pipelines.train import train as run_training
 
     # the progress lines say what happens; MLflow's INFO lines would repeat it
     logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -376,7 +376,7 @@ def predict_in_chunks(
     Returns the score columns the CRM table knows (``customer_id``, ``clv``, ...),
     one row per customer, in the order of ``features``.
     """
-    from clvml.tracking.pyfunc import to_model_input
+    from clvml.models.model_input import to_model_input
 
     if chunk_size < 1:
         raise DataValidationError("chunk size must be >= 1", example=chunk_size)

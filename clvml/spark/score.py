@@ -3,7 +3,7 @@
 :func:`score_customers` runs the clvml pyfunc model (:mod:`clvml.tracking.pyfunc`) on
 every partition of a Spark customer frame with ``mapInPandas``: each Python worker
 loads the model once (cached per process and model URI) and scores Arrow batches with
-the same :func:`~clvml.tracking.pyfunc.predict_frame` the single-machine job calls, so
+the same :func:`~clvml.models.model_input.predict_frame` the single-machine job calls, so
 the scores are the pandas scores (``tests/spark/test_spark_score.py``). The output
 schema is the model's logged output signature.
 
@@ -120,7 +120,7 @@ def score_customers(features: Any, model_uri: str) -> Any:
     names = [f.name for f in schema.fields]
 
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from clvml.tracking.pyfunc import predict_frame
+        from clvml.models.model_input import predict_frame
 
         estimator = _load(model_uri).unwrap_python_model().model_
         for batch in batches:

@@ -1,7 +1,7 @@
 """Training on Spark: BTYD on every customer, the rest on a customer sample on the driver.
 
 :func:`train` is the Spark engine of ``clvml train`` (``--engine spark``);
-:func:`clvml.tracking.pipeline.train` is the single-machine one. Both log the same
+:func:`clvml.pipelines.train.train` is the single-machine one. Both log the same
 MLflow run, register the same kind of pyfunc model and apply the same gate; they differ
 in where each step runs:
 
@@ -46,9 +46,8 @@ from typing import Any
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.spark.session import get_spark, require_pyspark
-from clvml.tracking.config import ConfigError, TrainConfig, load_config
-from clvml.tracking.pipeline import (
+from clvml.pipelines.config import ConfigError, TrainConfig, load_config
+from clvml.pipelines.train import (
     Prepared,
     Steps,
     TrainResult,
@@ -58,6 +57,7 @@ from clvml.tracking.pipeline import (
     log_training,
     model_params,
 )
+from clvml.spark.session import get_spark, require_pyspark
 from clvml.tracking.store import redact_uri
 
 __all__ = ["btyd_fitter", "sample_customers", "train"]
@@ -335,7 +335,7 @@ def train(
     spark: Any = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train on Spark, log to MLflow, register and gate, as :func:`clvml.tracking.pipeline.train`.
+    """Train on Spark, log to MLflow, register and gate, as :func:`clvml.pipelines.train.train`.
 
     Parameters
     ----------
@@ -348,7 +348,7 @@ def train(
     spark : pyspark.sql.SparkSession, optional
         Default :func:`clvml.spark.session.get_spark` with ``spark.master``.
     **overrides
-        As for :func:`clvml.tracking.pipeline.train`, plus ``sample_customers``.
+        As for :func:`clvml.pipelines.train.train`, plus ``sample_customers``.
 
     Returns
     -------

@@ -1,14 +1,17 @@
-"""Training tracked in MLflow: config, pipeline, pyfunc model, champion/challenger gate, export.
+"""The MLflow adapter: store, pyfunc model, registry and champion/challenger gate, run log, export.
 
-* :func:`train` (:mod:`clvml.tracking.pipeline`): data → validation → features →
-  models → evaluation, logged to MLflow, registered, gated.
-* :func:`load_config` (:mod:`clvml.tracking.config`): the TOML training config.
 * :func:`promote_if_better` (:mod:`clvml.tracking.registry`): the gate.
 * :func:`export_model` (:mod:`clvml.tracking.export`): the champion to ``models/``.
 * :func:`configure_mlflow`, :func:`resolve_tracking` (:mod:`clvml.tracking.store`):
   the embedded SQLite store by default.
 
 Names are imported on first use, so ``import clvml.tracking`` does not import MLflow.
+
+The training workflow lives in the application layer: :func:`clvml.pipelines.train.train`
+and :func:`clvml.pipelines.config.load_config`. ``clvml.tracking.train``,
+``load_config``, ``TrainConfig``, ``TrainResult`` and ``ConfigError`` still resolve to
+them for code written against earlier versions (the only import from this package up
+into :mod:`clvml.pipelines`, done lazily, on first use).
 """
 
 from __future__ import annotations
@@ -35,15 +38,15 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ConfigError": "config",
-    "TrainConfig": "config",
-    "load_config": "config",
+    "ConfigError": "clvml.pipelines.config",
+    "TrainConfig": "clvml.pipelines.config",
+    "load_config": "clvml.pipelines.config",
+    "TrainResult": "clvml.pipelines.train",
+    "train": "clvml.pipelines.train",
     "ExportResult": "export",
     "export_model": "export",
     "GateDecision": "registry",
     "promote_if_better": "registry",
-    "TrainResult": "pipeline",
-    "train": "pipeline",
     "configure_mlflow": "store",
     "resolve_tracking": "store",
 }
@@ -51,7 +54,9 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        return getattr(importlib.import_module(f"clvml.tracking.{_WHERE[name]}"), name)
+        where = _WHERE[name]
+        module = where if where.startswith("clvml.") else f"clvml.tracking.{where}"
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'clvml.tracking' has no attribute {name!r}")
 
 

@@ -27,19 +27,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from clvml.exceptions import DataValidationError
+from clvml.models.model_input import is_text, predict_frame, to_model_input
 
 __all__ = [
     "CLVPyfuncModel",
     "log_clv_model",
     "model_signature",
     "pip_requirements",
-    "predict_frame",
-    "to_model_input",
 ]
 
 #: Name of the pickled estimator among the model's artifacts.
@@ -58,77 +55,6 @@ def pip_requirements() -> list[str]:
             out.append(f"{name}=={version(name)}")
         except PackageNotFoundError:  # pragma: no cover - e.g. clvml run from a source tree
             out.append(name)
-    return out
-
-
-def _is_text(s: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
-
-
-def _text(s: pd.Series, missing: str) -> np.ndarray:
-    """Strings as an object array (what MLflow's ``string`` columns hold), ``missing`` for NA."""
-    return s.astype("str").fillna(missing).to_numpy(dtype=object)
-
-
-def to_model_input(features: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """The frame the pyfunc model takes: ``customer_id`` column, then features in order.
-
-    Numeric and boolean features become ``float64`` (the signature's
-    ``double``); text features (``acquisition_channel``) stay strings.
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        Customer frame indexed by ``customer_id`` (or with a ``customer_id`` column).
-    columns : list of str, optional
-        Feature columns to keep, in order (default: all but ``customer_id``).
-
-    Raises
-    ------
-    DataValidationError
-        A required feature column is missing.
-    """
-    frame = features
-    if "customer_id" in frame.columns:
-        ids = frame["customer_id"]
-        frame = frame.drop(columns="customer_id")
-    else:
-        ids = pd.Series(frame.index, index=frame.index)
-    cols = list(frame.columns) if columns is None else list(columns)
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"the customer frame lacks {len(missing)} feature column(s) the model needs: "
-            f"{missing[:5]}",
-            column=missing[0],
-        )
-    out = pd.DataFrame({"customer_id": np.asarray(ids).astype(str)})
-    for c in cols:
-        s = frame[c]
-        if _is_text(s):
-            out[c] = _text(s, "unknown")
-        else:
-            out[c] = pd.to_numeric(s).astype("float64").to_numpy()
-    return out
-
-
-def predict_frame(model: Any, model_input: pd.DataFrame) -> pd.DataFrame:
-    """Per-customer predictions of a fitted CLV model, ``customer_id`` as the first column.
-
-    Numeric outputs are ``float64`` and labels (value tier, segment) strings,
-    so the output matches the logged signature whatever the input's dtypes.
-    """
-    cols = list(getattr(model, "feature_columns_", [c for c in model_input if c != "customer_id"]))
-    x = to_model_input(model_input, cols)
-    frame = x.drop(columns="customer_id").set_index(pd.Index(x["customer_id"], name="customer_id"))
-    pred = model.predict(frame)
-    out = pd.DataFrame({"customer_id": pred.index.astype(str).to_numpy()})
-    for c in pred.columns:
-        s = pred[c]
-        if _is_text(s):
-            out[c] = _text(s, "")
-        else:
-            out[c] = pd.to_numeric(s).astype("float64").to_numpy()
     return out
 
 
@@ -163,7 +89,7 @@ def model_signature(model: Any, features: pd.DataFrame):
     x = to_model_input(features, list(model.feature_columns_))
     specs: list[ColSpec | TensorSpec] = [ColSpec("string", "customer_id", required=False)]
     for c in x.columns[1:]:
-        specs.append(ColSpec("string" if _is_text(x[c]) else "double", c))
+        specs.append(ColSpec("string" if is_text(x[c]) else "double", c))
     outputs = infer_signature(x.head(50), predict_frame(model, x.head(50))).outputs
     return ModelSignature(inputs=Schema(specs), outputs=outputs)
 

@@ -1,6 +1,6 @@
 """What a training run records in MLflow, apart from the model: parameters, data, plots.
 
-Helpers of :func:`clvml.tracking.pipeline.train`: the run parameters with
+Helpers of the train pipeline (:func:`clvml.pipelines.train.train`): the run parameters with
 passwords masked (:func:`run_params`), content digests of the data sets
 (:func:`content_digest`), the git commit (:func:`git_commit`), the inputs
 (:func:`log_inputs`), the fitted BTYD parameters (:func:`log_fitted_params`),
@@ -18,6 +18,7 @@ import platform
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ import pandas as pd
 from clvml._version import __version__
 from clvml.evaluation.comparison import ComparisonResult
 from clvml.evaluation.value_plots import save_comparison_plots
-from clvml.tracking.config import TrainConfig
 from clvml.tracking.store import redact_uri
 
 __all__ = [
@@ -111,7 +111,7 @@ def safe_param(value: Any) -> str:
 
 
 def run_params(
-    cfg: TrainConfig, origins: dict[str, str], tracking_uri: str | None = None
+    config: Mapping[str, Any], origins: dict[str, str], tracking_uri: str | None = None
 ) -> dict[str, str]:
     """The MLflow parameters of a training run: the config, data origins and versions.
 
@@ -120,14 +120,12 @@ def run_params(
 
     Examples
     --------
-    >>> from clvml.tracking.config import load_config
-    >>> cfg = load_config().override(data="postgresql://me:secret@db/shop")
-    >>> run_params(cfg, {})["data.source"]
+    >>> run_params({"data": {"source": "postgresql://me:secret@db/shop"}}, {})["data.source"]
     'postgresql://me:***@db/shop'
     """
     import mlflow
 
-    params = {k: safe_param(v) for k, v in flatten(cfg.values).items() if v is not None}
+    params = {k: safe_param(v) for k, v in flatten(config).items() if v is not None}
     params.update({f"data.origin.{k}": safe_param(v) for k, v in origins.items()})
     if tracking_uri is not None:
         params["tracking.uri"] = redact_uri(tracking_uri)

@@ -28,7 +28,7 @@ def spark_scores(spark, world, logged_model):
 
 
 def test_spark_scores_equal_pandas_scores(logged_model, spark_scores):
-    from clvml.tracking.pyfunc import predict_frame
+    from clvml.models.model_input import predict_frame
 
     model, features, _ = logged_model
     expected = predict_frame(model, features).set_index("customer_id").sort_index()
@@ -139,9 +139,9 @@ def test_spark_crm_merge_crash_keeps_previous_scores(spark, spark_scores, pg_url
 
 
 def test_spark_score_job_writes_the_pandas_scores(spark, world, logged_model, tmp_path):
+    from clvml.models.model_input import predict_frame
     from clvml.scoring.crm import CRMSink
     from clvml.spark.job import score_job
-    from clvml.tracking.pyfunc import predict_frame
 
     model, features, uri = logged_model
     data = tmp_path / "data"
@@ -166,7 +166,7 @@ def test_spark_score_job_writes_the_pandas_scores(spark, world, logged_model, tm
 def test_cli_score_engine_spark_writes_the_pandas_scores(spark, world, logged_model, tmp_path):
     import clvml.cli.score  # noqa: F401  (registers the command)
     from clvml.cli._app import run
-    from clvml.tracking.pyfunc import predict_frame
+    from clvml.models.model_input import predict_frame
 
     model, features, uri = logged_model
     data = tmp_path / "data"

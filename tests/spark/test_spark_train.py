@@ -27,7 +27,7 @@ CUTOFF = "2025-06-29"
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    from clvml.tracking.pipeline import train
+    from clvml.pipelines.train import train
 
     where = tmp_path_factory.mktemp("local")
     return train(data=str(_folder()), workdir=where, tracking_uri=f"sqlite:///{where}/m.db")

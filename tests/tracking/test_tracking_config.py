@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clvml.tracking.config import DEFAULTS, ConfigError, load_config, validate_config
+from clvml.pipelines.config import DEFAULTS, ConfigError, load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_validate_config_does_not_mutate_the_defaults():
 
 
 def test_default_data_falls_back_to_the_shipped_data_set(tmp_path, monkeypatch):
-    from clvml.tracking.pipeline import data_source
+    from clvml.pipelines.train import data_source
 
     monkeypatch.chdir(tmp_path)  # no data/social here
     assert Path(data_source(load_config())) == ROOT / "data" / "social"

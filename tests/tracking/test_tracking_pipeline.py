@@ -15,8 +15,9 @@ from numpy.testing import assert_allclose
 from clvml.data.io import load_folder
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.features.dataset import customer_features
-from clvml.tracking.pipeline import content_digest, train
-from clvml.tracking.pyfunc import predict_frame, to_model_input
+from clvml.models.model_input import predict_frame, to_model_input
+from clvml.pipelines.train import train
+from clvml.tracking.runlog import content_digest
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from clvml.tracking.pipeline import train
+from clvml.pipelines.train import train
 
 PASSWORD = "Sup3r-S3cret-pw"
 

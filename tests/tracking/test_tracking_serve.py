@@ -20,8 +20,8 @@ from numpy.testing import assert_allclose
 from clvml.data.io import load_folder
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.features.dataset import customer_features
-from clvml.tracking.pipeline import train
-from clvml.tracking.pyfunc import predict_frame, to_model_input
+from clvml.models.model_input import predict_frame, to_model_input
+from clvml.pipelines.train import train
 
 STARTUP_TIMEOUT = 180  # seconds; the machine may be busy
 

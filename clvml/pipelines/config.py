@@ -1,7 +1,7 @@
 """The training configuration: a TOML file, validated, with every key documented.
 
 A config names the data, the time window, the feature set, the models and the
-tracking target of :func:`clvml.tracking.pipeline.train`. Every key is
+tracking target of :func:`clvml.pipelines.train.train`. Every key is
 optional; :data:`DEFAULTS` holds the values used when a key is absent, and
 ``configs/train.toml`` is a commented example. Command-line flags override
 the file (:meth:`TrainConfig.override`).

@@ -1,6 +1,6 @@
 """Training tracked in MLflow: data → validation → features → models → evaluation → registry.
 
-:func:`train` runs the whole path for a :class:`~clvml.tracking.config.TrainConfig`
+:func:`train` runs the whole path for a :class:`~clvml.pipelines.config.TrainConfig`
 and records it in one parent MLflow run with nested runs:
 
 * parent run ``train <model> @ <cut-off> +<h>w``: the config as parameters
@@ -39,10 +39,9 @@ from clvml.data.io import DataSourceError, is_database_url, load_tables, read_ta
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
-from clvml.tracking.config import DEFAULTS, GATE_METRICS, ConfigError, TrainConfig, load_config
+from clvml.pipelines.config import DEFAULTS, GATE_METRICS, ConfigError, TrainConfig, load_config
 from clvml.tracking.registry import GateDecision, current_champion, promote_if_better
 from clvml.tracking.runlog import (
-    content_digest,
     data_metrics,
     draw_plots,
     finite,
@@ -55,7 +54,7 @@ from clvml.tracking.runlog import (
 )
 from clvml.tracking.store import configure_mlflow, redact_uri
 
-__all__ = ["TrainResult", "content_digest", "git_commit", "run_params", "train"]
+__all__ = ["TrainResult", "train"]
 
 TABLES = ("transactions", "engagement", "customers")
 
@@ -305,7 +304,7 @@ def _champion_on_holdout(name: str, metric: str, features, targets) -> tuple[flo
 
     try:
         loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
-        from clvml.tracking.pyfunc import to_model_input
+        from clvml.models.model_input import to_model_input
 
         pred = loaded.predict(to_model_input(features))
         pred = pred.set_index(pred["customer_id"].astype(str))
@@ -408,7 +407,7 @@ def compare_and_fit(
             f"methods {', '.join(getattr(model, 'methods_', []))}"
         )
     with steps.step("evaluate model") as note:
-        from clvml.tracking.pyfunc import predict_frame
+        from clvml.models.model_input import predict_frame
 
         pred = predict_frame(model, ds.features)
         pred = pred.set_index(pred["customer_id"]).drop(columns="customer_id")
@@ -536,7 +535,7 @@ def log_training(
     version: str | None = None
     with mlflow.start_run(run_name=run_name, tags=tags) as run:
         with steps.step("log to MLflow", redact_uri(cfg_track.tracking_uri)):
-            params = run_params(cfg, origins, cfg_track.tracking_uri)
+            params = run_params(cfg.values, origins, cfg_track.tracking_uri)
             params.update(
                 {
                     "resolved.calibration_end": str(cutoff.date()),
