@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/clvml demo
 
-## The default test run (fast tier; < 15 min on 2 cores).
+## The default test run (fast tier; < 15 min on 2 cores), then the docstring examples.
 # Two pytest workers on two cores: one OpenMP thread each (more threads oversubscribe the
 # cores and slow gradient boosting down by an order of magnitude).
+# The doctests skip clvml/spark/ unless pyspark is installed (conftest.py).
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q --doctest-modules clvml
 
 ## Parameter recovery and other long tests.
 test-slow: $(STAMP)
@@ -51,6 +53,7 @@ bench-quick: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check clvml tests benchmarks
 	$(BIN)/ruff format --check clvml tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+
+if TYPE_CHECKING:
+    from clvml.tracking.pipeline import TrainResult
 
 #: Comparison columns shown, with short headers.
 _SHOWN = {
@@ -86,11 +91,11 @@ def train(
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
-    extra = {}
+    run_training: Callable[..., TrainResult]
     if engine == "spark":
-        from clvml.spark.train import train as run_training
+        from clvml.spark.train import train as spark_training
 
-        extra["sample_customers"] = sample_customers
+        run_training = partial(spark_training, sample_customers=sample_customers)
     else:
         if sample_customers is not None:
             raise typer.BadParameter("only with --engine spark", param_hint="--sample-customers")
@@ -101,7 +106,6 @@ def train(
     result = run_training(
         config,
         console=console,
-        **extra,
         data=data,
         tracking_uri=tracking_uri,
         model_name=model_name,

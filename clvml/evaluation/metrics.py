@@ -67,6 +67,11 @@ def gain_curve(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     """
     t, p = _arrays(y_true, y_pred)
     n = t.size
+    # the shares do not depend on the unit; on a unit scale tie-group means of tiny values
+    # do not underflow to zero
+    scale = np.abs(t).max()
+    if scale > 0:
+        t = t / scale
     order = np.argsort(-p, kind="stable")
     p_sorted, t_sorted = p[order], t[order]
     # tie groups: consecutive equal predictions get their mean realised value
