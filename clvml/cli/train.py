@@ -14,7 +14,7 @@ from rich.table import Table
 from clvml.cli._app import app, console
 
 if TYPE_CHECKING:
-    from clvml.tracking.pipeline import TrainResult
+    from clvml.pipelines.train import TrainResult
 
 #: Comparison columns shown, with short headers.
 _SHOWN = {

@@ -89,7 +89,7 @@ def git_commit(path: str | os.PathLike[str] | None = None) -> tuple[str | None, 
         return None, None
 
 
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
