@@ -40,6 +40,7 @@ from clvml.features.rfm import calibration_holdout_summary, rfm_summary
 from clvml.models.btyd import (
     BetaGeo,
     BetaGeoBeta,
+    BetaGeoBetaBinom,
     BetaGeoCovariates,
     GammaGamma,
     GammaGammaCovariates,
@@ -55,6 +56,7 @@ from clvml.segments import assign_segments, segment_summary
 __all__ = [
     "BetaGeo",
     "BetaGeoBeta",
+    "BetaGeoBetaBinom",
     "BetaGeoCovariates",
     "CLVModel",
     "ClvmlError",

@@ -115,7 +115,7 @@ def _cdnow(out: Path) -> None:
         period="M",
         customers=customers,
         segment_col="cohort",
-        observation_end=CDNOW_CALIBRATION_END,
+        cutoff=CDNOW_CALIBRATION_END,
     )
     t = _table(
         "Closed-form CLV by acquisition cohort (monthly retention = (CF - CN) / CI, calibration)",

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.models.closed_form import HEALTHY_LTV_CAC, ltv_cac_ratio
+from clvml.models.closed_form.formula import HEALTHY_LTV_CAC, ltv_cac_ratio
 from clvml.segments._validation import validate_predictions
 
 __all__ = ["ltv_cac_by_channel"]

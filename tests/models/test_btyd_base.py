@@ -70,8 +70,8 @@ def test_non_finite_optimum_raises_convergence_error_with_advice():
 
 
 def test_unconverged_fit_warns_with_advice():
-    with pytest.warns(ConvergenceWarning, match="maxiter"):
-        fit = BetaGeo(maxiter=2).fit(load_cdnow_summary())
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        fit = BetaGeo(max_iter=2).fit(load_cdnow_summary())
     assert not fit.converged_
 
 

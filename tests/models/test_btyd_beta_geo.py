@@ -153,8 +153,8 @@ def test_summary_aic_bic_and_intervals(bg):
 
 
 def test_sklearn_conventions(bg):
-    model = BetaGeo(penalizer=0.01, maxiter=50)
-    assert model.get_params() == {"penalizer": 0.01, "initial_params": None, "maxiter": 50}
+    model = BetaGeo(penalizer=0.01, max_iter=50)
+    assert model.get_params() == {"penalizer": 0.01, "initial_params": None, "max_iter": 50}
     copy = clone(bg)
     assert not hasattr(copy, "params_")
     assert copy.get_params() == bg.get_params()

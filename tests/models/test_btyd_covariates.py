@@ -269,7 +269,7 @@ def test_estimator_conventions_and_summary(cdnow):
     assert_allclose(row["upper 95%"] - row["coef"], 1.959964 * row["se(coef)"], rtol=1e-6)
     assert model.covariance_.shape == (6, 6)
     assert_allclose(np.sqrt(np.diag(model.covariance_)), model.standard_errors_, rtol=1e-12)
-    draws = model.sample_params(50, seed=0)
+    draws = model.sample_params(50, random_state=0)
     assert draws.shape == (50, 10) and np.all(draws[:, :4] > 0)
     assert np.all(draws[:, [5, 6, 7, 8]] == 0)  # a:* and unlinked columns stay zero
     shrunk = BetaGeoCovariates(penalizer=0.1, covariates=["noise"]).fit(cdnow)

@@ -250,13 +250,14 @@ def first_row(df: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda d: d.drop(columns="amount"), "lacks required column"),
+        # the data layer's transactions contract: each error names the column and the row count
+        (lambda d: d.drop(columns="amount"), r"'amount': is missing from transactions"),
         (lambda d: d.iloc[:0], "empty"),
-        (lambda d: first_row(d, "customer_id", None), "1 row missing"),
-        (lambda d: first_row(d, "amount", -1.0), "amounts must be >= 0"),
-        (lambda d: first_row(d, "amount", "x"), "finite numbers"),
-        (lambda d: first_row(d, "amount", np.nan), "finite numbers"),
-        (lambda d: first_row(d, "timestamp", "not a date"), "unparseable"),
+        (lambda d: first_row(d, "customer_id", None), r"'customer_id': 1 row are missing"),
+        (lambda d: first_row(d, "amount", -1.0), r"'amount': 1 row are negative"),
+        (lambda d: first_row(d, "amount", "x"), r"'amount': 1 row are not finite numbers"),
+        (lambda d: first_row(d, "amount", np.nan), r"'amount': 1 row are missing"),
+        (lambda d: first_row(d, "timestamp", "not a date"), r"'timestamp': 1 row cannot be read"),
     ],
 )
 def test_bad_transactions(mutate, match):
@@ -268,12 +269,12 @@ def test_bad_customers_and_parameters():
     log, cust = tiny_log(), tiny_customers()
     with pytest.raises(DataValidationError, match="missing from the customers table"):
         closed_form_clv(log, customers=cust.iloc[:2])
-    with pytest.raises(DataValidationError, match="duplicated customer ids"):
+    with pytest.raises(DataValidationError, match=r"'customer_id': 2 rows share a customer id"):
         closed_form_clv(log, customers=pd.concat([cust, cust.iloc[:1]]))
     early = cust.assign(acquisition_date=pd.to_datetime(["2020-04-01"] * 3))
     with pytest.raises(DataValidationError, match="before the customer's acquisition_date"):
         closed_form_clv(log, customers=early)
-    with pytest.raises(DataValidationError, match="acquisition costs must be finite"):
+    with pytest.raises(DataValidationError, match=r"'acquisition_cost': 1 row are negative"):
         closed_form_clv(log, customers=cust.assign(acquisition_cost=[1.0, -2.0, 3.0]))
     with pytest.raises(DataValidationError, match="missing segment values"):
         closed_form_clv(

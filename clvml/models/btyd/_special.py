@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaincinv, hyp2f1
 
-from clvml.models.btyd.base import compress_rows
+from clvml.models.btyd.rows import compress_rows
 
 __all__ = [
     "alive_expectation",

@@ -15,8 +15,8 @@ import numpy as np
 from scipy.special import betaln, expit, gammaln, xlogy
 
 from clvml.models.btyd._special import alive_expectation, nbd_tail
-from clvml.models.btyd.base import TransactionModel
 from clvml.models.btyd.likelihoods import bgnbd_loglik, bgnbd_loglik_grad, weighted_bgnbd
+from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = [
     "BetaGeo",
@@ -130,8 +130,8 @@ class BetaGeo(TransactionModel):
         ``penalizer_coef`` in lifetimes.
     initial_params : mapping, optional
         Starting values ``{"r", "alpha", "a", "b"}`` in the data's time unit.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

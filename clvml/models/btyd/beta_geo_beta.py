@@ -6,6 +6,8 @@ to the shared machinery of :class:`~clvml.models.btyd.base.TransactionModel`.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,6 @@ import pandas as pd
 
 from clvml.data.validation import validate_rfm_summary
 from clvml.exceptions import DataValidationError
-from clvml.models.btyd.base import TransactionModel, check_horizon
 from clvml.models.btyd.bgbb_math import (
     bgbb_conditional_expected_purchases,
     bgbb_expected_purchases,
@@ -22,8 +23,10 @@ from clvml.models.btyd.bgbb_math import (
     bgbb_probability_alive,
     bgbb_probability_of_purchases,
 )
+from clvml.models.btyd.rows import check_horizon
+from clvml.models.btyd.transaction import TransactionModel
 
-__all__ = ["BetaGeoBeta"]
+__all__ = ["BetaGeoBeta", "BetaGeoBetaBinom"]
 
 
 def _whole(values: Any, name: str) -> np.ndarray:
@@ -39,7 +42,7 @@ def _whole(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-class BetaGeoBeta(TransactionModel):
+class BetaGeoBetaBinom(TransactionModel):
     r"""BG/BB model of repeat transactions at discrete opportunities (e.g. yearly donations).
 
     While alive, a customer transacts at each opportunity with probability
@@ -71,8 +74,8 @@ class BetaGeoBeta(TransactionModel):
         L2 penalty on the parameters, as ``penalizer_coef`` in lifetimes.
     initial_params : mapping, optional
         Starting values ``{"alpha", "beta", "gamma", "delta"}``.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------
@@ -86,7 +89,7 @@ class BetaGeoBeta(TransactionModel):
     --------
     >>> from clvml.data.datasets import load_donations
     >>> donations = load_donations()
-    >>> model = BetaGeoBeta().fit(donations, weights="weights")
+    >>> model = BetaGeoBetaBinom().fit(donations, weights="weights")
     >>> {k: round(v, 3) for k, v in model.params_.items()}
     {'alpha': 1.204, 'beta': 0.75, 'gamma': 0.657, 'delta': 2.783}
     >>> round(model.log_likelihood_, 1)
@@ -171,3 +174,22 @@ class BetaGeoBeta(TransactionModel):
         """P(X(t) = x): ``x`` transactions in the first ``t`` opportunities (eq. 7)."""
         _whole(t, "t")
         return super().probability_of_purchases(x, t)
+
+
+class BetaGeoBeta(BetaGeoBetaBinom):
+    """Deprecated name of :class:`BetaGeoBetaBinom` (the same model; warns when created)."""
+
+    def __init__(
+        self,
+        penalizer: float = 0.0,
+        initial_params: Mapping[str, float] | None = None,
+        max_iter: int = 2000,
+        *,
+        maxiter: int | None = None,
+    ) -> None:
+        warnings.warn(
+            "BetaGeoBeta is deprecated; use BetaGeoBetaBinom (the same model)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(penalizer, initial_params, max_iter, maxiter=maxiter)

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clvml.models.btyd.base import TransactionModel, check_horizon
 from clvml.models.btyd.beta_geo import (
     bgnbd_expected_purchases_new_customer,
     bgnbd_probability_of_purchases,
@@ -27,6 +26,8 @@ from clvml.models.btyd.covariate_likelihoods import (
 )
 from clvml.models.btyd.covariates import CovariateModel, _stack
 from clvml.models.btyd.likelihoods import weighted_bgnbd
+from clvml.models.btyd.rows import check_horizon
+from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = ["BetaGeoCovariates"]
 
@@ -84,8 +85,8 @@ class BetaGeoCovariates(CovariateModel, TransactionModel):
         ``{"alpha": ["advocacy_score"], "b": ["care_resolved"]}`` links columns to chosen
         parameters; ``None`` takes every numeric non-RFM column. Covariates are
         standardised inside the estimator.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

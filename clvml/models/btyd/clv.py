@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.models.btyd.base import BTYDModel, TransactionModel, compress_rows
+from clvml.models.btyd.base import BTYDModel
+from clvml.models.btyd.rows import compress_rows
+from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
 

@@ -43,7 +43,6 @@ with the fitted means and scales.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -51,31 +50,24 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
-from clvml.exceptions import ConvergenceWarning, DataValidationError
-from clvml.models.btyd.base import BTYDModel, CompressedRows, compress_rows, inverse_information
+from clvml._deprecated import renamed_kwarg
+from clvml.exceptions import DataValidationError
+from clvml.models.btyd.base import BTYDModel, _log_start
+from clvml.models.btyd.covariate_design import (
+    RFM_COLUMNS,
+    CovariateWarning,
+    covariate_spec,
+    covariate_values,
+    reported_parameters,
+    stack_columns,
+)
+from clvml.models.btyd.optimise import inverse_information
+from clvml.models.btyd.rows import CompressedRows, FitProblem, compress_rows
 
 __all__ = ["RFM_COLUMNS", "CovariateModel", "CovariateWarning"]
 
-_LOG_BOUND = 25.0
-_GRAD_TOL = 1e-6
-#: Columns never taken as covariates when ``covariates=None``.
-RFM_COLUMNS: frozenset[str] = frozenset({"frequency", "recency", "T", "monetary_value"})
-
-
-class CovariateWarning(UserWarning):
-    """A covariate was set aside (e.g. constant over the fitted customers)."""
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value (readable in error messages)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _stack(columns: Sequence[np.ndarray], n: int) -> np.ndarray:
-    """Covariate columns as an ``(n, k)`` matrix."""
-    return np.column_stack(columns) if len(columns) else np.zeros((n, 0))
+_stack = stack_columns  # the name the model modules import
 
 
 class CovariateModel(BTYDModel):
@@ -92,11 +84,16 @@ class CovariateModel(BTYDModel):
         to its columns (parameters left out get none); ``None`` takes every numeric or
         boolean column that is not an RFM column (``frequency``, ``recency``, ``T``,
         ``monetary_value``) or the weights column.
-    maxiter : int, default 2000
-        Maximum L-BFGS-B iterations.
+    max_iter : int, default 2000
+        Maximum L-BFGS-B iterations (``maxiter=`` is its deprecated spelling).
+    initial_params : mapping of str to float, optional
+        Starting values: every baseline parameter (at covariates 0, in the data's units)
+        and optionally coefficients per unit of a covariate, keyed as in ``params_``
+        (``"alpha:<column>"``; missing ones start at 0). Default: the model's own start.
     """
 
     _base_names: ClassVar[tuple[str, ...]] = ()
+    _convergence_hint = ", fewer covariates"
     #: (linked parameter, index in the baseline parameters, sign of the exponent)
     _links: ClassVar[tuple[tuple[str, int, int], ...]] = ()
     # the base's declarations, with the covariate matrix Z as the last column:
@@ -107,11 +104,13 @@ class CovariateModel(BTYDModel):
         self,
         penalizer: float = 0.0,
         covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-        maxiter: int = 2000,
+        max_iter: int = 2000,
+        initial_params: Mapping[str, float] | None = None,
+        *,
+        maxiter: int | None = None,
     ) -> None:
-        self.penalizer = penalizer
+        super().__init__(penalizer, initial_params, max_iter, maxiter=maxiter)
         self.covariates = covariates
-        self.maxiter = maxiter
 
     # ------------------------------------------------------------------ hooks
     def _initial_base(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
@@ -131,77 +130,22 @@ class CovariateModel(BTYDModel):
     def _covariate_spec(
         self, frame: pd.DataFrame, weights: Any
     ) -> tuple[list[str], np.ndarray, bool]:
-        """Covariate columns, the (links x columns) link mask, and whether they were named."""
-        link_names = [name for name, _, _ in self._links]
-        spec = self.covariates
-        if spec is None:
-            skip = set(RFM_COLUMNS) | ({weights} if isinstance(weights, str) else set())
-            found = [
-                str(c)
-                for c in frame.columns
-                if str(c) not in skip
-                and (
-                    pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-                )
-            ]
-            return found, np.ones((len(link_names), len(found)), dtype=bool), False
-        if isinstance(spec, str):
-            spec = [spec]
-        if isinstance(spec, Mapping):
-            unknown = sorted(set(map(str, spec)) - set(link_names))
-            if unknown:
-                raise ValueError(
-                    f"covariates maps {unknown}, which are not parameters linked to covariates "
-                    f"in {type(self).__name__}; expected keys among {link_names}"
-                )
-            per_link = {name: [str(c) for c in spec.get(name, ())] for name in link_names}
-        else:
-            per_link = {name: [str(c) for c in spec] for name in link_names}
-        cols: list[str] = []
-        for name in link_names:
-            cols.extend(c for c in per_link[name] if c not in cols)
-        for c in cols:
-            if c in RFM_COLUMNS:
-                raise ValueError(f"{c!r} is an RFM column of the likelihood, not a covariate")
-        mask = np.array([[c in per_link[name] for c in cols] for name in link_names], dtype=bool)
-        return cols, mask.reshape(len(link_names), len(cols)), True
+        links = [name for name, _, _ in self._links]
+        return covariate_spec(self.covariates, links, type(self).__name__, frame, weights)
 
-    @staticmethod
-    def _covariate_values(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-        """Covariate columns as a float matrix, with the contract checked column by column."""
-        out = np.empty((len(frame), len(columns)))
-        for j, col in enumerate(columns):
-            if col not in frame.columns:
-                raise DataValidationError(
-                    f"covariate missing from the data (has {list(map(str, frame.columns))})",
-                    column=col,
-                )
-            series = frame[col]
-            if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
-                raise DataValidationError(
-                    f"is not numeric (dtype {series.dtype}); encode categories as 0/1 columns",
-                    column=col,
-                )
-            values = series.astype("float64").to_numpy(dtype=float, na_value=np.nan)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                raise DataValidationError(
-                    "are NaN or infinite; expected finite covariate values (fill or drop them)",
-                    column=col,
-                    n_rows=int(bad.sum()),
-                    example=_plain(series.iloc[int(np.flatnonzero(bad)[0])]),
-                )
-            out[:, j] = values
-        return out
+    _covariate_values = staticmethod(covariate_values)
 
     def _rfm_arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
         present = [c for c in self._data_columns if c in frame.columns]
         checked = self._validate(frame[present])
         return tuple(checked[c].to_numpy(dtype=float) for c in self._data_columns)
 
-    # ------------------------------------------------------------------ fit
+    # ------------------------------------------------------------------ fit hooks
     def fit(self, data: Any, weights: Any = None) -> CovariateModel:
         """Estimate the baseline parameters and covariate coefficients by maximum likelihood.
+
+        The template of :meth:`BTYDModel.fit <clvml.models.btyd.base.BTYDModel.fit>` with
+        this class's hooks (covariates, standardisation, coefficient blocks).
 
         Parameters
         ----------
@@ -224,8 +168,11 @@ class CovariateModel(BTYDModel):
         ConvergenceError
             The optimiser ended at a non-finite likelihood.
         """
-        if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
-            raise ValueError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}")
+        super().fit(data, weights)
+        return self
+
+    def _prepare_fit(self, data: Any, weights: Any) -> FitProblem:
+        """Distinct (summary, covariates) rows, standardised covariates, free entries."""
         frame = self._frame(data)
         columns, mask, named = self._covariate_spec(frame, weights)
         rfm = self._rfm_arrays(frame)
@@ -240,7 +187,7 @@ class CovariateModel(BTYDModel):
         uniq, counts = tuple(c[keep] for c in uniq), counts[keep]
         if counts.size == 0:
             raise DataValidationError("no rows with positive weight are left to fit the model on")
-        cols, Xu = uniq[: len(rfm)], _stack(uniq[len(rfm) :], counts.size)
+        cols, Xu = uniq[: len(rfm)], stack_columns(uniq[len(rfm) :], counts.size)
 
         means = np.average(Xu, axis=0, weights=counts) if columns else np.zeros(0)
         scales = (
@@ -261,55 +208,105 @@ class CovariateModel(BTYDModel):
                 f"{type(self).__name__}: covariates {names} are constant over the fitted "
                 "customers and were dropped",
                 CovariateWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
             columns = [c for c, k in zip(columns, constant, strict=True) if not k]
             mask, Xu = mask[:, ~constant], Xu[:, ~constant]
             means, scales = means[~constant], scales[~constant]
         Z = (Xu - means) / scales if columns else Xu
-
         scaled, scale = self._rescale(cols)
-        pscale = np.array([scale if p in self._scaled_params else 1.0 for p in self._base_names])
+        free = np.concatenate([np.ones(len(self._base_names), dtype=bool), mask.ravel()])
+        extra = {"Z": Z, "free": free, "mask": mask, "means": means, "scales": scales}
+        return FitProblem(cols, scaled, counts, total, scale, {**extra, "columns": columns})
 
-        nb = len(self._base_names)
-        free = np.concatenate([np.ones(nb, dtype=bool), mask.ravel()])
-        base0 = np.asarray(self._initial_base(scaled, counts), dtype=float)
-        theta0 = np.concatenate([np.log(base0), np.zeros(mask.size)])[free]
-        fg = self._covariate_objective(scaled, counts, Z, free)
-        with threadpool_limits(limits=1, user_api="blas"):
-            theta, _, hess, res = self._optimise(fg, theta0)
-        grad = fg(theta)[1]
-        on_bound = np.abs(theta) >= _LOG_BOUND - 1e-6
-        self.converged_ = bool(np.max(np.abs(grad[~on_bound]), initial=0.0) < _GRAD_TOL)
-        self.n_iter_ = int(res.nit)
-        if on_bound.any() or not self.converged_:
-            warnings.warn(
-                f"{type(self).__name__}: the optimiser stopped with gradient "
-                f"{np.max(np.abs(grad)):.2e} ({res.message}); parameters may be at their bounds "
-                "or not identified. Try penalizer=0.001, fewer covariates or a larger maxiter.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+    def _coefficient_names(self, columns: Sequence[str]) -> list[str]:
+        """``"<parameter>:<column>"`` for every link and column, link by link."""
+        return [f"{link}:{col}" for link, _, _ in self._links for col in columns]
 
+    def _start_point(self, problem: FitProblem) -> np.ndarray:
+        """``(log baseline at mean covariates, per-SD coefficients)`` of the free entries.
+
+        ``initial_params`` gives the baseline parameters (at covariates 0, data units)
+        and optionally coefficients per unit of a covariate (``"alpha:<column>"``;
+        missing ones start at 0), mapped to the internal parameterisation.
+        """
+        ex = problem.extra
+        means, scales = ex["means"], ex["scales"]
+        k = means.size
+        gam = np.zeros((len(self._links), k))
+        base0 = self._natural_start(problem, self._base_names)
+        if base0 is None:
+            base0 = np.asarray(self._initial_base(problem.scaled, problem.counts), dtype=float)
+        else:
+            assert self.initial_params is not None
+            coef_names = self._coefficient_names(ex["columns"])
+            known = set(self._base_names) | set(coef_names)
+            unknown = sorted(set(self.initial_params) - known)
+            if unknown:
+                raise ValueError(
+                    f"initial_params has {unknown}, which are neither baseline parameters "
+                    f"{list(self._base_names)} nor coefficients of the fitted covariates "
+                    f"(e.g. {coef_names[:3]})"
+                )
+            for name, value in self.initial_params.items():
+                if ":" in name:
+                    pos = coef_names.index(name)
+                    gam[pos // k, pos % k] = float(value)
+            for li, (_, bi, sign) in enumerate(self._links):
+                # the baseline at the mean covariates: theta0 * exp(s * gamma' mean)
+                base0[bi] *= float(np.exp(sign * gam[li] @ means)) if k else 1.0
+        theta0 = np.concatenate([_log_start(base0), (gam * scales).ravel()])
+        return theta0[ex["free"]]
+
+    def _theta_names(self, problem: FitProblem) -> list[str]:
+        names = list(self._base_names) + self._coefficient_names(problem.extra["columns"])
+        return [n for n, f in zip(names, problem.extra["free"], strict=True) if f]
+
+    def _set_results(self, problem: FitProblem, theta: np.ndarray, hess: np.ndarray) -> None:
+        """Internal and reported parameters, standardisation, counts and covariance."""
+        ex = problem.extra
+        free, columns, nb = ex["free"], ex["columns"], len(self._base_names)
         full = np.zeros(free.size)
         full[free] = theta
+        pscale = self._param_scale(self._base_names, problem.scale)
         internal = np.concatenate([np.exp(full[:nb]) * pscale, full[nb:]])
         self.internal_params_ = internal
         self.covariates_ = list(columns)
-        self.covariate_means_ = pd.Series(means, index=columns, name="mean", dtype=float)
-        self.covariate_scales_ = pd.Series(scales, index=columns, name="scale", dtype=float)
-        self.link_mask_ = pd.DataFrame(mask, index=[n for n, _, _ in self._links], columns=columns)
-        n = float(counts.sum())
-        self.n_customers_ = n
-        self.n_excluded_ = total - n
-        self.n_distinct_ = int(counts.size)
-        ll = type(self)._loglik(internal, *cols, Z)
-        self.log_likelihood_ = float(counts @ ll)
-        n_free = int(free.sum())
-        self.aic_ = 2 * n_free - 2 * self.log_likelihood_
-        self.bic_ = n_free * math.log(n) - 2 * self.log_likelihood_
-        self._set_covariance_cov(hess * n, internal, free, means, scales, mask)
-        return self
+        self.covariate_means_ = pd.Series(ex["means"], index=columns, name="mean", dtype=float)
+        self.covariate_scales_ = pd.Series(ex["scales"], index=columns, name="scale", dtype=float)
+        self.link_mask_ = pd.DataFrame(
+            ex["mask"], index=[n for n, _, _ in self._links], columns=columns
+        )
+        loglik = type(self)._loglik(internal, *problem.columns, ex["Z"])
+        self._set_counts(problem, loglik, int(free.sum()))
+        self._set_covariance_cov(
+            hess * self.n_customers_, internal, free, ex["means"], ex["scales"]
+        )
+
+    def _fit_objective(self, problem: FitProblem) -> Callable[[np.ndarray], tuple[float, Any]]:
+        ex = problem.extra
+        return self._covariate_objective(problem.scaled, problem.counts, ex["Z"], ex["free"])
+
+    def _set_covariance_cov(
+        self,
+        hess_total: np.ndarray,
+        internal: np.ndarray,
+        free: np.ndarray,
+        means: np.ndarray,
+        scales: np.ndarray,
+    ) -> None:
+        """Covariance, standard errors and intervals of the reported parameters."""
+        cov = inverse_information(
+            hess_total,
+            type(self).__name__,
+            "Check for collinear covariates or try penalizer=0.001.",
+        )
+        self.internal_covariance_ = cov  # of (log baseline, per-SD coefficients), free entries
+        self._free_ = free
+        names = list(self._base_names) + self._coefficient_names(self.covariates_)
+        self.params_, self.covariance_, self.standard_errors_, self.confidence_intervals_ = (
+            reported_parameters(internal, cov, free, means, scales, self._links, names)
+        )
 
     def _covariate_objective(
         self, cols: tuple[np.ndarray, ...], counts: np.ndarray, Z: np.ndarray, free: np.ndarray
@@ -336,62 +333,6 @@ class CovariateModel(BTYDModel):
             return val, g[free]
 
         return fg
-
-    def _set_covariance_cov(
-        self,
-        hess_total: np.ndarray,
-        internal: np.ndarray,
-        free: np.ndarray,
-        means: np.ndarray,
-        scales: np.ndarray,
-        mask: np.ndarray,
-    ) -> None:
-        """Covariance, standard errors and intervals of the reported parameters."""
-        nb, k = len(self._base_names), means.size
-        cov = inverse_information(
-            hess_total,
-            type(self).__name__,
-            "Check for collinear covariates or try penalizer=0.001.",
-        )
-        self.internal_covariance_ = cov  # of (log baseline, per-SD coefficients), free entries
-        self._free_ = free
-
-        # linear map from the internal (log theta0 at the means, gamma per SD) to the reported
-        # (log theta0 at x = 0, gamma per unit), restricted to the free entries
-        n_full = free.size
-        J = np.zeros((n_full, n_full))
-        J[:nb, :nb] = np.eye(nb)
-        gam_z = internal[nb:].reshape(len(self._links), k)
-        log_base = np.log(internal[:nb]).copy()
-        for li, (_, bi, sign) in enumerate(self._links):
-            block = slice(nb + li * k, nb + (li + 1) * k)
-            J[bi, block] = -sign * means / scales
-            J[block, block] = np.diag(1.0 / scales)
-            log_base[bi] -= sign * float(gam_z[li] @ (means / scales))
-        J = J[np.ix_(free, free)]
-        gam_raw = (gam_z / scales).ravel() if k else np.zeros(0)
-        public = np.concatenate([np.exp(log_base), gam_raw])[free]
-        names = list(self._base_names) + [
-            f"{link}:{col}" for link, _, _ in self._links for col in self.covariates_
-        ]
-        names = [nm for nm, f in zip(names, free, strict=True) if f]
-        cov_pub = J @ cov @ J.T
-        se_log = np.sqrt(np.clip(np.diag(cov_pub), 0, None))
-        is_base = np.arange(len(names)) < nb
-        d = np.where(is_base, public, 1.0)  # delta method for the positive parameters
-        self.params_ = dict(zip(names, map(float, public), strict=True))
-        self.covariance_ = pd.DataFrame(cov_pub * np.outer(d, d), index=names, columns=names)
-        self.standard_errors_ = pd.Series(se_log * d, index=names, name="se(coef)")
-        zq = stats.norm.ppf(0.975)
-        lower = np.where(
-            is_base, np.exp(np.log(np.abs(public)) - zq * se_log), public - zq * se_log
-        )
-        upper = np.where(
-            is_base, np.exp(np.log(np.abs(public)) + zq * se_log), public + zq * se_log
-        )
-        self.confidence_intervals_ = pd.DataFrame(
-            {"lower 95%": lower, "upper 95%": upper}, index=names
-        )
 
     # ------------------------------------------------------------------ results
     def _params_array(self) -> np.ndarray:
@@ -424,19 +365,26 @@ class CovariateModel(BTYDModel):
         return out.join(self.confidence_intervals_)
 
     def sample_params(
-        self, n_draws: int, seed: int | np.random.Generator | None = None
+        self,
+        n_draws: int,
+        random_state: int | np.random.Generator | None = None,
+        *,
+        seed: int | np.random.Generator | None = None,
     ) -> np.ndarray:
         """Draw ``internal_params_`` vectors from the asymptotic normal of the estimate.
 
         The log-baseline parameters and the coefficients are drawn jointly; returns an
         array of shape ``(n_draws, len(internal_params_))`` for parametric-bootstrap
-        intervals (e.g. :func:`clvml.models.btyd.clv.customer_lifetime_value`).
+        intervals (e.g. :func:`clvml.models.btyd.clv.customer_lifetime_value`); ``seed=`` is
+        the deprecated spelling of ``random_state=``.
         """
-        self._check_fitted()
+        random_state = renamed_kwarg(
+            "sample_params", "seed", "random_state", seed, random_state, None
+        )
         nb = len(self._base_names)
         internal = self._params_array()
         theta = np.concatenate([np.log(internal[:nb]), internal[nb:]])
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(random_state)
         draws = np.tile(theta, (n_draws, 1))
         draws[:, self._free_] = rng.multivariate_normal(
             theta[self._free_], self.internal_covariance_, size=n_draws

@@ -66,8 +66,8 @@ class GammaGamma(BTYDModel):
         ``penalizer_coef`` in lifetimes.
     initial_params : mapping, optional
         Starting values ``{"p", "q", "v"}``, ``v`` in the data's currency.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

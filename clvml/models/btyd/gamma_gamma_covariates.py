@@ -55,8 +55,8 @@ class GammaGammaCovariates(CovariateModel):
     covariates : list of str, ``{"v": [...]}`` or None, default None
         Covariate columns (standardised inside the estimator); ``None`` takes every
         numeric column other than the RFM columns.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

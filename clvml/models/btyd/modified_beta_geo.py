@@ -13,8 +13,8 @@ import numpy as np
 from scipy.special import betaln, expit, gammaln, xlogy
 
 from clvml.models.btyd._special import alive_expectation, nbd_tail
-from clvml.models.btyd.base import TransactionModel
 from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad, weighted_mbgnbd
+from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = [
     "ModifiedBetaGeo",
@@ -117,8 +117,8 @@ class ModifiedBetaGeo(TransactionModel):
         L2 penalty on the parameters (time rescaled so that max(T) = 1).
     initial_params : mapping, optional
         Starting values ``{"r", "alpha", "a", "b"}`` in the data's time unit.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

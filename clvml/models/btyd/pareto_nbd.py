@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from clvml.models.btyd.base import TransactionModel
 from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_conditional_expected_purchases,
     pareto_nbd_expected_purchases,
@@ -16,6 +15,7 @@ from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_probability_alive,
     pareto_nbd_probability_of_purchases,
 )
+from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = ["ParetoNBD"]
 
@@ -47,8 +47,8 @@ class ParetoNBD(TransactionModel):
         ``penalizer_coef`` in lifetimes.
     initial_params : mapping, optional
         Starting values ``{"r", "alpha", "s", "beta"}`` in the data's time unit.
-    maxiter : int, default 2000
-        Maximum optimiser iterations.
+    max_iter : int, default 2000
+        Maximum optimiser iterations (``maxiter=`` is its deprecated spelling).
 
     Attributes
     ----------

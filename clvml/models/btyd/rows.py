@@ -1,0 +1,243 @@
+"""Distinct rows of a summary: compression into weights and expansion back.
+
+Every BTYD fit and prediction evaluates each distinct row of its columns once:
+:func:`compress_rows` finds them in O(n) and :class:`CompressedRows` maps per-row values
+back to every customer. :func:`check_horizon` checks a prediction horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvml.exceptions import DataValidationError
+
+__all__ = [
+    "CompressedRows",
+    "FitProblem",
+    "as_frame",
+    "check_horizon",
+    "compress_rows",
+    "row_weights",
+    "validated_rows",
+]
+
+
+@dataclass(frozen=True)
+class CompressedRows:
+    """Distinct rows of a summary and how to map values back to every customer.
+
+    Attributes
+    ----------
+    columns : tuple of ndarray
+        One float array per column, one element per distinct row.
+    counts : ndarray
+        Number of customers (or summed weights) behind each distinct row.
+    inverse : ndarray
+        ``columns[j][inverse]`` rebuilds column ``j`` of the original data.
+    index : pandas.Index or None
+        Index of the original frame (predictions become a Series on it), or ``None``
+        when the input was arrays (predictions stay arrays).
+    """
+
+    columns: tuple[np.ndarray, ...]
+    counts: np.ndarray
+    inverse: np.ndarray
+    index: pd.Index | None
+
+    def expand(self, values: np.ndarray, name: str | None = None) -> pd.Series | np.ndarray:
+        """Map per-distinct-row ``values`` back to one value per original row."""
+        full = np.asarray(values)[self.inverse]
+        if self.index is None:
+            return full
+        return pd.Series(full, index=self.index, name=name)
+
+
+def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Codes 0..k-1 (in sorted order) of non-negative ints below ``size``, and k."""
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    position = np.cumsum(present) - 1
+    return position[values], int(position[-1]) + 1 if size else 0
+
+
+def _column_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's distinct values and their number.
+
+    Whole-number columns with a modest range (counts, ages in whole days or weeks) use a
+    dense lookup table; anything else (fractional values, NaN, huge ranges) is hashed
+    with :func:`pandas.factorize`.
+    """
+    n = col.size
+    if n and col.dtype.kind == "f":
+        lo, hi = np.min(col), np.max(col)
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 4 * n + 1000:
+            shifted = col - lo
+            as_int = shifted.astype(np.int64)
+            if np.array_equal(as_int, shifted):
+                return _dense_codes(as_int, int(hi - lo) + 1)
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def compress_rows(
+    columns: tuple[np.ndarray, ...], weights: np.ndarray | None = None
+) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Find the distinct rows of equally long 1-d arrays in O(n) (no sort).
+
+    Parameters
+    ----------
+    columns : tuple of ndarray
+        Columns of the table.
+    weights : ndarray, optional
+        Weight of each row; the returned counts sum them (default: 1 per row).
+
+    Returns
+    -------
+    unique_columns, counts, inverse
+        The distinct rows (column-wise), their summed weights, and for every
+        original row the position of its distinct row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (u,), counts, inv = compress_rows((np.array([1.0, 2.0, 1.0]),))
+    >>> u.tolist(), counts.tolist(), inv.tolist()
+    ([1.0, 2.0], [2.0, 1.0], [0, 1, 0])
+    """
+    n = columns[0].size
+    key = np.zeros(n, dtype=np.int64)
+    n_key = 1
+    for col in columns:
+        codes, n_codes = _column_codes(np.asarray(col))
+        if n_key * n_codes >= 2**62:  # keep the combined key inside int64
+            key, n_key = _key_codes(key, n_key, n)
+        key = key * n_codes + codes
+        n_key *= n_codes
+    inverse, n_unique = _key_codes(key, n_key, n)
+    first_row = np.empty(n_unique, dtype=np.int64)
+    first_row[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    unique_columns = tuple(np.asarray(c)[first_row] for c in columns)
+    counts = np.bincount(inverse, weights=weights, minlength=n_unique).astype(float)
+    return unique_columns, counts, inverse
+
+
+def _key_codes(key: np.ndarray, n_key: int, n: int) -> tuple[np.ndarray, int]:
+    """Renumber combined row keys 0..k-1: dense table when small, hashing otherwise."""
+    if n_key <= 4 * n + 1000:
+        return _dense_codes(key, n_key)
+    codes, uniques = pd.factorize(key)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def check_horizon(t: Any, name: str = "t") -> np.ndarray:
+    """Return ``t`` as a float array after checking it is finite and >= 0."""
+    arr = np.asarray(t, dtype=float)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        raise DataValidationError(
+            "must be finite and >= 0 (a length of time in the data's unit)",
+            column=name,
+            n_rows=int(bad.sum()),
+            example=float(arr[bad].flat[0]),
+        )
+    return arr
+
+
+@dataclass
+class FitProblem:
+    """What the ``fit`` template optimises: distinct rows, their weights and the scale.
+
+    Attributes
+    ----------
+    columns : tuple of ndarray
+        Distinct rows of the likelihood's columns, in the data's units.
+    scaled : tuple of ndarray
+        The same rows with the scaled columns divided by ``scale``.
+    counts : ndarray
+        Customers (summed weights) behind each row; all > 0.
+    total : float
+        Customers before the fit mask (``n_excluded_ = total - counts.sum()``).
+    scale : float
+        The unit of the fit (max of the scale column, 1 when off).
+    extra : dict
+        Whatever else a subclass's hooks share (the covariate matrix, link mask, ...).
+    """
+
+    columns: tuple[np.ndarray, ...]
+    scaled: tuple[np.ndarray, ...]
+    counts: np.ndarray
+    total: float
+    scale: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def row_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
+    """Per-row weights (an array or the name of a column of ``frame``), checked >= 0."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise DataValidationError("weights column not found", column=weights)
+        weights = frame[weights]
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (len(frame),):
+        raise DataValidationError(
+            f"weights must be one number per row: got shape {w.shape} for {len(frame)} rows",
+            column="weights",
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DataValidationError(
+            "are negative, NaN or infinite; expected weights >= 0",
+            column="weights",
+            n_rows=int(bad.sum()),
+            example=float(w[np.flatnonzero(bad)[0]]),
+        )
+    return w
+
+
+def as_frame(data: Any, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A DataFrame as is; a mapping of arrays or a 2-d array as a frame of ``columns``."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, Mapping):
+        return pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise DataValidationError(
+            f"expected a DataFrame or a 2-d array with columns {list(columns)}, "
+            f"got an array of shape {arr.shape}"
+        )
+    return pd.DataFrame(arr, columns=list(columns))
+
+
+def validated_rows(
+    frame: pd.DataFrame,
+    columns: tuple[str, ...],
+    weights: np.ndarray | None,
+    validate: Callable[[pd.DataFrame], pd.DataFrame],
+    index: pd.Index | None,
+) -> CompressedRows:
+    """Distinct rows of ``columns``, checked with ``validate``.
+
+    Validation runs on the distinct rows (a row is valid or not regardless of how often
+    it occurs); on failure the full frame is validated again so the error reports the
+    true number of offending rows.
+    """
+    try:
+        arrays = tuple(frame[c].to_numpy(dtype=float) for c in columns)
+    except (KeyError, TypeError, ValueError):
+        validate(frame)  # raises the descriptive error
+        raise
+    uniq, counts, inverse = compress_rows(arrays, weights)
+    try:
+        validate(pd.DataFrame(dict(zip(columns, uniq, strict=True))))
+    except DataValidationError:
+        validate(frame)  # same failure, counted over every row
+        raise
+    return CompressedRows(uniq, counts, inverse, index)

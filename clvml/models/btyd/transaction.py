@@ -1,0 +1,99 @@
+"""Purchase-count models: the BTYD base plus the four standard predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from clvml.exceptions import DataValidationError
+from clvml.models.btyd.base import BTYDModel
+from clvml.models.btyd.rows import check_horizon
+
+__all__ = ["TransactionModel"]
+
+
+class TransactionModel(BTYDModel):
+    """A BTYD model of purchase counts: the base plus the four standard predictions.
+
+    A subclass declares, besides the :class:`BTYDModel` attributes, four pure
+    functions of a parameter vector (``_param_names`` order) as staticmethods:
+
+    ``_expected_purchases(params, *columns, t)``
+        Conditional expected purchases in the next ``t`` periods, per row.
+    ``_probability_alive(params, *columns)``
+        P(active at the end of the observation), per row.
+    ``_expected_purchases_new(params, t)``
+        Expected purchases in ``(0, t]`` of a new customer (t broadcasts).
+    ``_probability_of_purchases(params, x, t)``
+        P(X(t) = x) for a new customer (x, t broadcast).
+
+    and gets ``expected_purchases``, ``probability_alive``,
+    ``expected_purchases_new_customer`` and ``probability_of_purchases``, which check
+    the fit and inputs and evaluate each distinct row once.
+    """
+
+    _expected_purchases: ClassVar[Callable[..., np.ndarray]]
+    _probability_alive: ClassVar[Callable[..., np.ndarray]]
+    _expected_purchases_new: ClassVar[Callable[..., np.ndarray]]
+    _probability_of_purchases: ClassVar[Callable[..., np.ndarray]]
+
+    # ---------------------------------------------------------------- predictions
+    def expected_purchases(self, data: Any, t: float) -> Any:
+        """Expected repeat purchases of each customer in the next ``t`` periods (conditional).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, mapping or 2-d array
+            RFM summary (``frequency``, ``recency``, ``T``) in the fit's time unit.
+        t : float
+            Length of the future period (>= 0).
+
+        Returns
+        -------
+        pandas.Series or ndarray
+            A Series on ``data``'s index for a frame, an array otherwise. Each
+            distinct (frequency, recency, T) is evaluated once.
+        """
+        t_arr = check_horizon(t)
+        if t_arr.ndim != 0:
+            raise DataValidationError("expected a single horizon t; call once per horizon")
+        rows = self._rows(data)
+        values = type(self)._expected_purchases(self._params_array(), *rows.columns, float(t_arr))
+        return rows.expand(values, name="expected_purchases")
+
+    def probability_alive(self, data: Any) -> Any:
+        """Probability that each customer is still active at the end of the data (age T).
+
+        Returns a Series on ``data``'s index for a frame, an array otherwise.
+        """
+        rows = self._rows(data)
+        values = type(self)._probability_alive(self._params_array(), *rows.columns)
+        return rows.expand(values, name="probability_alive")
+
+    def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray | float:
+        """Expected repeat purchases in the first ``t`` periods of a newly acquired customer."""
+        t_arr = check_horizon(t)
+        values = type(self)._expected_purchases_new(self._params_array(), t_arr)
+        return float(values) if np.ndim(values) == 0 else values
+
+    def probability_of_purchases(
+        self, x: int | np.ndarray, t: float | np.ndarray
+    ) -> np.ndarray | float:
+        """P(X(t) = x): probability of exactly ``x`` repeat purchases by a new customer in ``t``.
+
+        ``x`` and ``t`` broadcast against each other.
+        """
+        x_arr = np.asarray(x, dtype=float)
+        bad = ~np.isfinite(x_arr) | (x_arr < 0) | (x_arr != np.floor(x_arr))
+        if bad.any():
+            raise DataValidationError(
+                "must be whole numbers >= 0",
+                column="x",
+                n_rows=int(bad.sum()),
+                example=float(x_arr[bad].flat[0]),
+            )
+        t_arr = check_horizon(t)
+        values = type(self)._probability_of_purchases(self._params_array(), x_arr, t_arr)
+        return float(values) if np.ndim(values) == 0 else values
