@@ -10,7 +10,9 @@ purchase before acquisition) and the calendar periods.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +80,7 @@ def ordinals(ts: pd.Series, period: str) -> np.ndarray:
 def to_cutoff(value: object) -> pd.Timestamp:
     """A cut-off date as a naive UTC timestamp (clvml's ``cutoff``: the last day seen)."""
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise DataValidationError(f"cannot be read as a date: {exc}", column="cutoff") from None
     if ts is pd.NaT:
@@ -88,10 +90,13 @@ def to_cutoff(value: object) -> pd.Timestamp:
     return ts
 
 
-def _checked(validate: object, frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+def _checked(
+    validate: Callable[[pd.DataFrame], Any], frame: pd.DataFrame, names: dict[str, str]
+) -> pd.DataFrame:
     """Run a data-layer validator on ``frame`` and name the caller's columns in its errors."""
     try:
-        return validate(frame)  # type: ignore[operator, no-any-return]
+        out: pd.DataFrame = validate(frame)
+        return out
     except DataValidationError as err:
         if err.column not in names:
             raise
@@ -196,8 +201,9 @@ def read_universe(
             n_rows=int(early.sum()),
             example=tx_ids[early][0],
         )
-    cac = cust["acquisition_cost"].to_numpy(dtype=float) if has_cost else None
-    if cac is None:
+    if has_cost:
+        cac = cust["acquisition_cost"].to_numpy(dtype=float)
+    else:
         cac = np.full(len(index), default_cac)
     segments = np.full(len(index), ALL, dtype=object)
     if segment_col is not None:
