@@ -93,7 +93,7 @@ def make_model(folder: Path, out: Path, cutoff: pd.Timestamp, sample: int, seed:
 def bench(
     model: Path, data: Path, url: str, table: str, as_of: str, label: str, workers: int
 ) -> None:
-    from clvml.scoring.job import score_customers
+    from clvml.pipelines.score import score_customers
 
     for job in ("first load", "re-run"):
         t = time.perf_counter()

@@ -204,9 +204,9 @@ def _social(out: Path) -> None:
     import logging
 
     from clvml.data.datasets import data_path
+    from clvml.pipelines.score import default_crm_url, score_customers
     from clvml.pipelines.train import train
     from clvml.scoring.crm import CRMSink
-    from clvml.scoring.job import default_crm_url, score_customers
     from clvml.segments import segment_summary
     from clvml.tracking.export import export_model
 
@@ -250,7 +250,8 @@ def _social(out: Path) -> None:
         )
     console.print(t)
 
-    from clvml.reporting import build_report, load_report_inputs, write_report
+    from clvml.pipelines.report import load_report_inputs
+    from clvml.reporting import build_report, write_report
 
     out.mkdir(parents=True, exist_ok=True)
     inputs = load_report_inputs(crm_url=crm_url, data=str(data), model=str(model_dir))

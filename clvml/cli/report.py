@@ -66,7 +66,8 @@ def report(
 ) -> None:
     """Write the marketer report: headline figures, CLV distribution, tiers, value x risk,
     LTV:CAC by channel, social-care impact, customers at risk and model performance."""
-    from clvml.reporting import build_report, load_report_inputs, write_report
+    from clvml.pipelines.report import load_report_inputs
+    from clvml.reporting import build_report, write_report
     from clvml.reporting.i18n import LANGUAGES
 
     if lang not in LANGUAGES:

@@ -97,7 +97,7 @@ def score(
     date, predicts in chunks and upserts the scores in one transaction. Rows that
     fail validation go to the quarantine table; the run table records the counts.
     """
-    from clvml.scoring.job import default_crm_url, score_customers
+    from clvml.pipelines.score import default_crm_url, score_customers
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")

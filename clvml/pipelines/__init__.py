@@ -10,7 +10,12 @@ below them, never a pipeline (the one exception is the lazy compatibility names 
 * :mod:`clvml.pipelines.config` -- the TOML training configuration (:func:`load_config`);
 * :mod:`clvml.pipelines.train` -- ``clvml train``: data → validation → features → method
   comparison → served model → holdout evaluation, logged to MLflow, registered, gated
-  (:func:`train`).
+  (:func:`train`);
+* :mod:`clvml.pipelines.score` -- ``clvml score``: data → validation → customer frame →
+  pyfunc model → CRM sink, with quarantine (:func:`~clvml.pipelines.score.score_customers`);
+* :mod:`clvml.pipelines.report` -- ``clvml report``: the scores, data and holdout metrics
+  the renderer :mod:`clvml.reporting` is handed
+  (:func:`~clvml.pipelines.report.load_report_inputs`).
 
 Names are imported on first use, so ``import clvml.pipelines`` stays light.
 """

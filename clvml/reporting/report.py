@@ -1,13 +1,9 @@
 """The marketer report: one self-contained, responsive HTML file in English or Spanish.
 
-:func:`load_report_inputs` gathers what the report shows: the scores (from the
-CRM table ``clvml score`` wrote, or a CSV/Parquet file), optionally the data
-folder (customers for LTV:CAC by channel; transactions, engagement and
-customers for the social-care impact measures) and the model's holdout metrics
-(the ``holdout.*`` metrics of the MLflow run behind ``--model``, of the model
-version named in the CRM run table, or a comparison table file).
-:func:`build_report` turns them into HTML; :func:`write_report` writes it
-atomically.
+:func:`build_report` turns the :class:`ReportInputs` it is handed into HTML;
+:func:`write_report` writes it atomically. This module opens no database and no
+tracking store: :func:`clvml.pipelines.report.load_report_inputs` gathers the inputs
+(the scores from the CRM or a file, the data, the model's holdout metrics).
 
 The file embeds every chart as a base64 PNG and its CSS inline; it loads
 nothing from the network, so it opens offline and can be mailed. A viewport
@@ -41,7 +37,7 @@ from clvml.reporting.i18n import (
     translator,
 )
 
-__all__ = ["ReportInputs", "build_report", "load_report_inputs", "write_report"]
+__all__ = ["ReportInputs", "build_report", "write_report"]
 
 _METRICS = (
     "normalized_gini",
@@ -85,142 +81,6 @@ class ReportInputs:
     as_of: str | None = None
     metrics: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------------ inputs
-def _metrics_frame(holdout: dict[str, float], label: str) -> pd.DataFrame | None:
-    row = {k.split(".", 1)[1]: v for k, v in holdout.items() if k.startswith("holdout.")}
-    if not row:
-        return None
-    return pd.DataFrame([row], index=pd.Index([label], name="method"))
-
-
-def _registry_metrics(name: str, version: str, tracking_uri: str | None) -> dict[str, float]:
-    """Holdout metrics of a registered version, if a tracking store is configured and has it."""
-    from clvml.tracking.store import resolve_tracking
-
-    uri = resolve_tracking(tracking_uri).tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
-        return {}  # no embedded store here: do not create one
-    try:
-        import mlflow
-
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        mv = client.get_model_version(name, version)
-        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-    except Exception:  # a nicety: the report says the metrics are missing
-        return {}
-    return {k: float(v) for k, v in metrics.items() if k.startswith("holdout.")}
-
-
-def _read_data(data: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    from clvml.data.io import load_tables
-    from clvml.data.validation import (
-        validate_customers,
-        validate_engagement,
-        validate_transactions,
-    )
-
-    raw = load_tables(data)
-    out: dict[str, pd.DataFrame] = {}
-    out["transactions"] = validate_transactions(
-        raw["transactions"], returns="net", invalid="drop", duplicates="keep"
-    )
-    if "engagement" in raw:
-        out["engagement"] = validate_engagement(
-            raw["engagement"], invalid="drop", duplicates="keep"
-        )
-    if "customers" in raw:
-        out["customers"] = validate_customers(raw["customers"], invalid="drop", duplicates="keep")
-    return out
-
-
-def load_report_inputs(
-    *,
-    crm_url: str | None = None,
-    scores: str | os.PathLike[str] | None = None,
-    table: str = "customer_scores",
-    data: str | os.PathLike[str] | None = None,
-    model: str | None = None,
-    comparison: str | os.PathLike[str] | None = None,
-    tracking_uri: str | None = None,
-) -> ReportInputs:
-    """Read the scores, the data and the model's holdout metrics for a report.
-
-    Parameters
-    ----------
-    crm_url : str, optional
-        CRM database holding the score table (exactly one of ``crm_url`` and ``scores``).
-    scores : path, optional
-        Scores as CSV or Parquet (``customer_id``, ``clv``, ``churn_probability`` ...).
-    table : str, default "customer_scores"
-        Score table in the CRM database.
-    data : path or URL, optional
-        Data folder or database (transactions, engagement, customers).
-    model : str, optional
-        Model URI or folder whose training run's ``holdout.*`` metrics to show.
-    comparison : path, optional
-        A comparison table (CSV/Parquet, one row per method, metric columns),
-        e.g. ``compare_methods(...).table`` saved to a file.
-    tracking_uri : str, optional
-        MLflow store (default ``MLFLOW_TRACKING_URI``, else ``./mlruns.db`` if it exists).
-    """
-    from clvml.data.io import read_table
-
-    if (crm_url is None) == (scores is None):
-        raise DataValidationError("give exactly one of --crm-url URL or --scores FILE")
-    inputs = ReportInputs(scores=pd.DataFrame())
-    if crm_url is not None:
-        from clvml.scoring.crm import CRMSink
-
-        with CRMSink(crm_url, table=table) as sink:
-            frame = sink.read_scores()
-            runs = sink.read_runs()
-        if frame.empty:
-            raise DataValidationError(
-                f"no scores in table {table} of {sink.safe_url}; run clvml score first"
-            )
-        done = runs.loc[runs["status"] == "succeeded"] if len(runs) else runs
-        if len(done):
-            last = done.iloc[-1]
-            inputs.model_name, inputs.model_version = last["model_name"], last["model_version"]
-            inputs.as_of = None if pd.isna(last["as_of"]) else str(last["as_of"])[:10]
-    else:
-        frame = read_table(scores)  # type: ignore[arg-type]
-        for col, attr in (("model_name", "model_name"), ("model_version", "model_version")):
-            if col in frame.columns and frame[col].nunique() == 1:
-                setattr(inputs, attr, str(frame[col].iloc[0]))
-    if "customer_id" not in frame.columns:
-        raise DataValidationError("the scores have no customer_id column", column="customer_id")
-    inputs.scores = frame.assign(customer_id=frame["customer_id"].astype(str))
-
-    if data is not None:
-        tables = _read_data(data)
-        inputs.transactions = tables.get("transactions")
-        inputs.engagement = tables.get("engagement")
-        inputs.customers = tables.get("customers")
-
-    if comparison is not None:
-        comp = read_table(comparison)
-        if "method" in comp.columns:
-            comp = comp.set_index("method")
-        known = [c for c in _METRICS if c in comp.columns]
-        if not known:
-            raise DataValidationError(
-                f"{comparison}: no metric columns (expected some of {list(_METRICS)})"
-            )
-        inputs.metrics = comp[known]
-    elif model is not None:
-        from clvml.scoring.model import load_scoring_model
-
-        loaded = load_scoring_model(model, tracking_uri=tracking_uri)
-        inputs.metrics = _metrics_frame(loaded.metrics, loaded.name)
-        inputs.model_name = inputs.model_name or loaded.name
-        inputs.model_version = inputs.model_version or loaded.version
-    elif inputs.model_name and inputs.model_version:
-        found = _registry_metrics(inputs.model_name, inputs.model_version, tracking_uri)
-        inputs.metrics = _metrics_frame(found, inputs.model_name)
-    return inputs
 
 
 # ------------------------------------------------------------------------------ HTML
@@ -670,7 +530,7 @@ def build_report(
     Parameters
     ----------
     inputs : ReportInputs
-        See :func:`load_report_inputs`.
+        See :func:`clvml.pipelines.report.load_report_inputs`.
     lang : {"en", "es"}, default "en"
     top_n : int, default 20
         Customers listed among the high-value customers at risk.

@@ -1,6 +1,6 @@
 """The batch scoring job on Spark: Parquet tables -> features -> pyfunc scores -> CRM/Parquet.
 
-:func:`score_job` is the Spark engine of ``clvml score`` (:mod:`clvml.scoring.job` is the
+:func:`score_job` is the Spark engine of ``clvml score`` (:mod:`clvml.pipelines.score` is the
 single-machine one). It reads ``transactions`` (required), ``engagement`` and
 ``customers`` as Parquet from a folder (``<name>.parquet``, a file or a directory of
 part files, on any file system Spark reads), validates them, computes the customer frame
@@ -8,7 +8,7 @@ as of a date (:func:`clvml.spark.features.customer_features`), scores it with th
 (:func:`clvml.spark.score.score_customers`) and writes the scores to the CRM
 (:func:`clvml.spark.score.write_crm`, same atomic guarantee) or to a Parquet folder.
 
-Bad input rows are handled as by the single-machine job (:func:`clvml.scoring.job.
+Bad input rows are handled as by the single-machine job (:func:`clvml.pipelines.score.
 prepare_inputs`), on every row:
 
 * each table is checked with the pandas rules (:func:`clvml.spark.validate.validate_table`,
@@ -63,7 +63,7 @@ class SparkScoreResult:
     ``run`` is the CRM :class:`~clvml.scoring.crm.RunResult` (None when writing Parquet).
     ``input_rows`` counts the rows read per table and ``set_aside`` the quarantine
     entries made by the job, by cause (``<table>``, ``unknown_customer``,
-    ``no_purchase``), as in :class:`clvml.scoring.job.ScoreJobResult`.
+    ``no_purchase``), as in :class:`clvml.pipelines.score.ScoreJobResult`.
     """
 
     model_name: str
@@ -88,7 +88,7 @@ def _validate(
     from pyspark.sql import functions as F
 
     from clvml.data.validation import Invalid
-    from clvml.scoring.job import rule_messages
+    from clvml.pipelines.score import rule_messages
     from clvml.spark.validate import validate_table
 
     opts = {k: v for k, v in policies.items() if k != "returns" or name == "transactions"}
@@ -125,7 +125,7 @@ def _unknown_customers(
 ) -> tuple[dict[str, Any], Any | None, int]:
     """Drop (and quarantine per customer) rows of customers the job does not know.
 
-    As :func:`clvml.scoring.job._unknown_customers`: known are the ids of the customers
+    As :func:`clvml.pipelines.score._unknown_customers`: known are the ids of the customers
     table, or without one the ids that bought (then only engagement is checked).
     """
     from pyspark.sql import functions as F
@@ -205,7 +205,7 @@ def score_job(
     Parameters
     ----------
     model_uri : str
-        As for :func:`clvml.scoring.model.load_scoring_model`.
+        As for :func:`clvml.tracking.scoring_model.load_scoring_model`.
     data : str
         Folder of Parquet tables or ``table:<database>`` (see
         :func:`clvml.spark.io.read_tables`).
@@ -224,7 +224,7 @@ def score_job(
         reason, or refuse the whole job (see the module documentation).
     returns, duplicates : str, default "error"
         Validation policies for negative amounts and duplicate rows, as in
-        :func:`clvml.scoring.job.score_customers`.
+        :func:`clvml.pipelines.score.score_customers`.
     tracking_uri : str, optional
         MLflow store of ``models:/`` and ``runs:/`` URIs.
     model_dir : str, optional
@@ -250,9 +250,9 @@ def score_job(
     from pyspark.sql import functions as F
 
     from clvml.scoring.crm import CRMSink
-    from clvml.scoring.model import load_scoring_model
     from clvml.spark.features import customer_features
     from clvml.spark.score import score_customers, write_crm, write_parquet
+    from clvml.tracking.scoring_model import load_scoring_model
 
     if (crm_url is None) == (output is None):
         raise DataValidationError("give exactly one of crm_url (the CRM) or output (Parquet)")

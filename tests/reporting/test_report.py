@@ -19,7 +19,8 @@ import pytest
 import clvml.cli.report  # noqa: F401  (registers the command)
 from clvml.cli._app import run as cli_run
 from clvml.exceptions import DataValidationError
-from clvml.reporting import ReportInputs, build_report, load_report_inputs
+from clvml.pipelines.report import load_report_inputs
+from clvml.reporting import ReportInputs, build_report
 from clvml.reporting.i18n import STRINGS, fmt_number, fmt_pct, translator
 from clvml.scoring.crm import CRMSink
 
@@ -203,7 +204,7 @@ def test_full_report_from_crm_with_data_and_comparison(tmp_path, social, capsys)
 
 def test_metrics_from_a_model_folder_export_json(tmp_path):
     """A models/ folder written by clvml export carries its run's holdout metrics."""
-    from clvml.reporting.report import _metrics_frame
+    from clvml.pipelines.report import _metrics_frame
 
     frame = _metrics_frame({"holdout.normalized_gini": 0.5, "other": 1.0}, "clvml")
     assert frame is not None and frame.loc["clvml", "normalized_gini"] == 0.5

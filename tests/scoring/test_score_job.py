@@ -23,9 +23,9 @@ import clvml.cli.score  # noqa: F401  (registers the command)
 from clvml.cli._app import run as cli_run
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features
+from clvml.pipelines.score import prepare_inputs, score_customers
 from clvml.scoring.crm import CRMSink
-from clvml.scoring.job import prepare_inputs, score_customers
-from clvml.scoring.model import ModelLoadError, check_signature, load_scoring_model
+from clvml.tracking.scoring_model import ModelLoadError, check_signature, load_scoring_model
 
 N_CUSTOMERS = 600
 AS_OF = "2025-06-30"
@@ -436,7 +436,7 @@ def test_registry_alias_and_run_uri(fitted, social_folder, tmp_path, monkeypatch
     with pytest.raises(ModelLoadError, match="not found"):
         load_scoring_model("models:/clvml@no_such_alias")
     # the report finds the scoring model's holdout metrics through the CRM run table
-    from clvml.reporting import load_report_inputs
+    from clvml.pipelines.report import load_report_inputs
 
     inputs = load_report_inputs(crm_url=crm)
     assert (inputs.model_name, inputs.model_version) == ("clvml", "1")

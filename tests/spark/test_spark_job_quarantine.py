@@ -1,7 +1,7 @@
 """The Spark scoring job equals the single-machine job on dirty data.
 
 The property: on the same Parquet folder, :func:`clvml.spark.job.score_job` writes the
-score rows of :func:`clvml.scoring.job.score_customers` (to 1e-10), quarantines the same
+score rows of :func:`clvml.pipelines.score.score_customers` (to 1e-10), quarantines the same
 multiset of ``(customer_id, reason)`` -- reasons compared without the row label, which
 is Spark's row id (see :mod:`clvml.spark.job`) -- and records the same run counts.
 """
@@ -119,8 +119,8 @@ def _assert_same_scores(expected: pd.DataFrame, got: pd.DataFrame) -> None:
 
 
 def _assert_parity(spark, model_path, data, crm_pd: str, crm_sp: str, **kw) -> None:
+    from clvml.pipelines.score import score_customers
     from clvml.scoring.crm import CRMSink
-    from clvml.scoring.job import score_customers
     from clvml.spark.job import score_job
 
     want = score_customers(model_path, str(data), crm_pd, **kw)
@@ -146,7 +146,7 @@ def _assert_parity(spark, model_path, data, crm_pd: str, crm_sp: str, **kw) -> N
 
 def test_dirty_fixture_has_every_kind_of_bad_row(spark, world, model_path, dirty_folder, tmp_path):
     """The parity below covers what it claims: every cause is quarantined by pandas."""
-    from clvml.scoring.job import prepare_inputs
+    from clvml.pipelines.score import prepare_inputs
 
     prep = prepare_inputs(
         str(dirty_folder), as_of=world.calibration_end, returns="drop", duplicates="drop"
@@ -204,7 +204,7 @@ def test_spark_job_quarantines_as_the_pandas_job_postgres(
 
     url = sa.make_url(pg_url)
     table_pd, table_sp = (f"scores_{k}_{uuid.uuid4().hex[:6]}" for k in ("pd", "sp"))
-    from clvml.scoring.job import score_customers
+    from clvml.pipelines.score import score_customers
     from clvml.spark.job import score_job
 
     kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop")
@@ -232,7 +232,7 @@ def test_spark_job_quarantines_as_the_pandas_job_postgres(
 def test_spark_job_parquet_writes_the_quarantine_beside(
     spark, world, model_path, dirty_folder, tmp_path
 ):
-    from clvml.scoring.job import prepare_inputs
+    from clvml.pipelines.score import prepare_inputs
     from clvml.spark.job import quarantine_path, score_job
 
     kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop")
@@ -256,7 +256,7 @@ def test_spark_job_parquet_writes_the_quarantine_beside(
 def test_spark_job_bad_rows_error_refuses_as_the_pandas_job(
     spark, world, model_path, dirty_folder, tmp_path
 ):
-    from clvml.scoring.job import score_customers
+    from clvml.pipelines.score import score_customers
     from clvml.spark.job import score_job
 
     kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop", bad_rows="error")
@@ -297,7 +297,7 @@ def test_cli_engine_spark_passes_the_bad_row_options(
 ):
     import clvml.cli.score  # noqa: F401  (registers the command)
     from clvml.cli._app import run
-    from clvml.scoring.job import prepare_inputs
+    from clvml.pipelines.score import prepare_inputs
     from clvml.spark.job import quarantine_path
 
     as_of = str(pd.Timestamp(world.calibration_end).date())

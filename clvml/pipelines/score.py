@@ -5,7 +5,7 @@
 1. **checks that cost nothing**: the table name (an identifier, never SQL), the
    CRM URL, and a connection to the CRM database (an unreachable database fails
    here, in one line, before any work);
-2. **load the model** (:func:`clvml.scoring.model.load_scoring_model`);
+2. **load the model** (:func:`clvml.tracking.scoring_model.load_scoring_model`);
 3. **read** ``transactions`` and optionally ``engagement`` and ``customers`` from a
    folder or a SQLAlchemy URL (:func:`clvml.data.io.load_tables`);
 4. **validate** them (:mod:`clvml.data.validation`). With ``bad_rows="quarantine"``
@@ -19,7 +19,7 @@
    :func:`clvml.features.dataset.customer_features`); customers with no purchase
    by then cannot be scored and are quarantined with that reason;
 7. **check the signature**: the model's inputs must be among the features, with
-   matching types (:func:`clvml.scoring.model.check_signature`);
+   matching types (:func:`clvml.tracking.scoring_model.check_signature`);
 8. **predict in chunks** (progress bar when a console is given) and **write**
    through :class:`clvml.scoring.crm.CRMSink` in one transaction.
 
@@ -48,14 +48,14 @@ from clvml.data.io import is_database_url, load_tables, safe_url
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.exceptions import DataValidationError
 from clvml.scoring.crm import CRMSink, RunResult
-from clvml.scoring.model import (
+from clvml.scoring.schema import SCORE_COLUMNS
+from clvml.tracking.scoring_model import (
     DEFAULT_MODEL_URI,
     ModelLoadError,
     ScoringModel,
     check_signature,
     load_scoring_model,
 )
-from clvml.scoring.schema import SCORE_COLUMNS
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -435,7 +435,7 @@ def score_customers(
     Parameters
     ----------
     model_uri : str, default "models:/clvml@champion"
-        See :func:`clvml.scoring.model.load_scoring_model`.
+        See :func:`clvml.tracking.scoring_model.load_scoring_model`.
     data : path, SQLAlchemy URL or dict of frames
         Folder (or database) with ``transactions`` and optionally ``engagement``
         and ``customers``.
@@ -473,7 +473,7 @@ def score_customers(
     ------
     DataValidationError
         Bad table name, data, as-of date, or features not matching the model.
-    clvml.scoring.model.ModelLoadError
+    clvml.tracking.scoring_model.ModelLoadError
         The model cannot be loaded or does not produce CLV scores.
     clvml.scoring.errors.CRMConnectionError, CRMLockError, CRMError
         The CRM database is unreachable, busy or fails (previous scores intact).
