@@ -52,7 +52,9 @@ Keys
         other customers over the holdout would leak it into the gate's metric.)
     ``[model.params]``
         Further keyword arguments of :class:`clvml.models.composite.CLVModel`
-        (hyper-parameters), passed as they are.
+        (hyper-parameters), passed as they are. Checked at load against
+        ``CLVModel().get_params()``: an unknown name, or one another key sets
+        (``margin``, ``random_state`` ...), is a :class:`ConfigError`.
 ``[evaluation]``
     ``n_folds``
         Folds of the customer-split comparison. Default 2.
@@ -100,6 +102,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -378,6 +381,7 @@ def _check_values(c: dict[str, Any], where: str) -> None:
             raise bad(
                 "model.champion", f"{m['champion']!r} is not among model.methods {m['methods']}"
             )
+    _check_model_params(m["params"], where)
     if c["evaluation"]["supervised"] not in ("auto", "time", "customers"):
         raise bad("evaluation.supervised", "must be 'auto', 'time' or 'customers'")
     if c["evaluation"]["n_folds"] < 2:
@@ -391,6 +395,42 @@ def _check_values(c: dict[str, Any], where: str) -> None:
         raise bad("tracking.model_name", f"must be non-empty without '/', ':' or '@': {name!r}")
     if not isinstance(c["seed"], int) or c["seed"] < 0:
         raise bad("seed", f"must be a non-negative integer, got {c['seed']!r}")
+
+
+#: CLVModel parameters the pipeline sets from other keys, with the key to set instead.
+_SET_ELSEWHERE = {
+    "horizon_weeks": "window.horizon_weeks",
+    "margin": "model.margin",
+    "annual_discount_rate": "model.annual_discount_rate",
+    "methods": "model.methods",
+    "champion": "model.champion",
+    "random_state": "seed",
+}
+
+
+def _check_model_params(params: dict[str, Any], where: str) -> None:
+    """Refuse ``[model.params]`` keys that are not parameters of the estimator.
+
+    The names are :meth:`CLVModel.get_params` of a default model, so a typo (or a
+    parameter another key sets) fails here, before any data are read.
+    """
+    if not params:
+        return
+    from clvml.models.composite import CLVModel
+
+    known = set(CLVModel().get_params(deep=False))
+    for key in params:
+        if key in _SET_ELSEWHERE:
+            raise ConfigError(
+                f"{where}: model.params.{key} is set by {_SET_ELSEWHERE[key]}; "
+                "give it there instead"
+            )
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {sorted(known)}"
+            raise ConfigError(
+                f"{where}: unknown key model.params.{key!r}: not a parameter of CLVModel; {hint}"
+            )
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> TrainConfig:

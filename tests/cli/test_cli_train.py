@@ -75,6 +75,25 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_model_params_typo_fails_in_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    import clvml.pipelines.train as pipeline
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were read before the config was checked")
+
+    monkeypatch.setattr(pipeline, "_load", no_work)
+    config = tmp_path / "typo.toml"
+    config.write_text("[model.params]\npenalizr = 0.1\n")
+    store = tmp_path / "x.db"
+    code = run(["train", "--config", str(config), "--tracking-uri", f"sqlite:///{store}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    assert "ConfigError" in err[0] and "model.params.'penalizr'" in err[0]
+    assert "did you mean 'penalizer'?" in err[0] and str(config) in err[0]
+    assert not store.exists()  # no tracking store was created: nothing ran
+
+
 def test_missing_data_folder_is_a_user_error(tmp_path, capsys):
     code = run(["train", "--data", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err

@@ -78,6 +78,9 @@ def test_file_values_and_flag_overrides(tmp_path):
         ("seed = true", r"seed must be an integer, got bool"),
         ("[evaluation]\nn_folds = 1", r"evaluation.n_folds must be >= 2"),
         ("data = 3", r"\[data\] must be a table"),
+        ("[model.params]\npenalizr = 0.1", r"model.params.'penalizr'.* did you mean 'penalizer'"),
+        ("[model.params]\nrandom_state = 3", r"model.params.random_state is set by seed"),
+        ("[model.params]\nmargin = 0.5", r"model.params.margin is set by model.margin"),
     ],
 )
 def test_errors_name_the_key_and_the_file(tmp_path, text, match):
