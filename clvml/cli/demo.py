@@ -91,6 +91,7 @@ def _cdnow(out: Path) -> None:
     from clvml.features.dataset import build_customer_dataset
     from clvml.models.btyd import BetaGeo, GammaGamma
     from clvml.models.closed_form import closed_form_clv
+    from clvml.models.spend import spend_fit_frame
 
     tx = load_cdnow_master()
     console.rule("[bold]clvml demo: CDNOW, 23,570 customers, Jan 1997 - Jun 1998")
@@ -150,11 +151,8 @@ def _cdnow(out: Path) -> None:
     feats, realised = ds.features, ds.targets["revenue"]
     bg = BetaGeo().fit(feats)
     # Gamma-Gamma needs positive mean spend; customers whose repeat purchases were all $0
-    # are given the population mean spend (treated as having no spend history).
-    zero = (feats["frequency"] > 0) & (feats["monetary_value"] <= 0)
-    spend = feats.assign(
-        frequency=feats["frequency"].where(~zero, 0.0), recency=feats["recency"].where(~zero, 0.0)
-    )
+    # are given the population mean spend (the zero-spend rule of clvml.models.spend).
+    spend, zero = spend_fit_frame(feats)
     gg = GammaGamma().fit(spend)
     if zero.any():
         console.print(

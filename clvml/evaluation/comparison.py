@@ -2,7 +2,7 @@
 
 :func:`compare_methods` builds the customer frame at the calibration end, predicts each
 customer's value over the holdout with every method of
-:class:`clvml.models.composite.CLVModel`, and judges the predictions on the revenue
+:class:`clvml.models.clv_model.CLVModel`, and judges the predictions on the revenue
 each customer really brought in the holdout (:func:`clvml.evaluation.metrics.value_metrics`:
 normalised Gini, Spearman, top-decile and top-20% capture, MAE, bias of the total).
 
@@ -19,8 +19,9 @@ Nothing is ever fitted on the holdout of the customers being evaluated:
   least as long as the holdout, and the customer folds otherwise, and says which in
   :attr:`ComparisonResult.supervision`.
 
-Reference rows: ``past spend`` ranks customers by their calibration revenue per week
-(times the holdout length), the baseline any model must beat; on generated data
+Reference rows: ``past spend`` (the registered baseline method ``past_spend``,
+:mod:`clvml.models.methods.past_spend`) ranks customers by their calibration revenue per
+week (times the holdout length), the baseline any model must beat; on generated data
 ``truth`` is the planted expected value (:mod:`clvml.data.synthetic`), the best any
 method could do given the latent parameters.
 """
@@ -36,9 +37,10 @@ import pandas as pd
 from clvml.evaluation.classification import churn_metrics
 from clvml.evaluation.metrics import decile_table, value_metrics
 from clvml.exceptions import DataValidationError
-from clvml.features.dataset import build_customer_dataset, customer_features, holdout_targets
-from clvml.models.composite import DEFAULT_METHODS, METHODS, CLVModel
-from clvml.models.hybrid import bgnbd_probability_purchase_if_alive
+from clvml.features.dataset import build_customer_dataset, holdout_targets
+from clvml.features.frames import FrameBuilder
+from clvml.models.clv_model import CLVModel
+from clvml.models.methods import BASELINES, DEFAULT_METHODS, METHODS, MethodOutput
 
 __all__ = ["TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
 
@@ -57,8 +59,6 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "predicted_total",
     "realised_total",
 )
-#: Methods whose churn probability is the churn classifier's.
-_CLASSIFIER_METHODS = ("closed_form", "hybrid")
 
 
 @dataclass
@@ -70,10 +70,12 @@ class ComparisonResult:
     table : pandas.DataFrame
         One row per method (:data:`TABLE_COLUMNS`), then the ``past spend`` baseline and,
         on generated data, the ``truth``. ``roc_auc``, ``pr_auc`` and ``brier`` judge the
-        method's probability of no purchase in the holdout against the realised churn:
-        BG/NBD's (with or without covariates) on the BTYD rows, the churn classifier's on
-        ``closed_form`` and ``hybrid`` (whose alive probability is built from it), the
-        planted one on ``truth``; empty for methods with no such probability.
+        method's probability of no purchase in the holdout against the realised churn,
+        the method's own ``churn_probability`` output
+        (:class:`~clvml.models.methods.MethodOutput`): BG/NBD's (with or without
+        covariates) on the BTYD rows, the churn classifier's on ``closed_form`` and
+        ``hybrid`` (whose alive probability is built from it), the planted one on
+        ``truth``; empty for methods with no such probability.
     predictions : pandas.DataFrame
         Per customer: ``clv_<method>``, ``past_spend``, ``truth`` (if any),
         ``churn_probability_classifier`` (if fitted), ``realised_revenue``,
@@ -137,33 +139,16 @@ def _churn_row(churned: np.ndarray, p_churn: np.ndarray | None) -> dict[str, flo
     return {"roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "brier": m["brier"]}
 
 
-def _btyd_churn(model: CLVModel, features: pd.DataFrame, covariates: bool) -> np.ndarray:
-    """P(no purchase in the horizon) of the BG/NBD (with covariates) inside ``model``."""
-    from clvml.models.composite import _age_floor, _covariate_frame
-
-    frame = _age_floor(features)
-    h = float(model.horizon_weeks)
-    x, T = frame["frequency"].to_numpy(dtype=float), frame["T"].to_numpy(dtype=float)
-    if covariates:
-        tx: Any = model.bgnbd_covariates_
-        cov = _covariate_frame(frame, model.covariate_spec_)
-        p_alive = np.asarray(tx.probability_alive(cov), dtype=float)
-        alpha_i = _covariate_alpha(tx, cov)
-        if_alive = bgnbd_probability_purchase_if_alive(tx.params_["r"], alpha_i, x, T, h)
-        return 1.0 - p_alive * if_alive
-    bg = model.bgnbd_
-    p_alive = np.asarray(bg.probability_alive(frame), dtype=float)
-    if_alive = bgnbd_probability_purchase_if_alive(bg.params_["r"], bg.params_["alpha"], x, T, h)
-    return 1.0 - p_alive * if_alive
-
-
-def _covariate_alpha(tx: Any, cov: pd.DataFrame) -> np.ndarray:
-    """alpha_i = alpha0 * exp(-gamma_alpha . x_i) of a fitted BetaGeoCovariates."""
-    log_alpha = np.full(len(cov), np.log(tx.params_["alpha0"]))
-    for key, value in tx.params_.items():
-        if key.startswith("alpha:"):
-            log_alpha -= value * cov[key.split(":", 1)[1]].to_numpy(dtype=float)
-    return np.exp(log_alpha)
+def _collect(
+    outputs: dict[str, dict[str, np.ndarray]], part: dict[str, MethodOutput], rows: np.ndarray
+) -> None:
+    """Write the ``clv`` and ``churn_probability`` of each output of ``part`` at ``rows``."""
+    for name, o in part.items():
+        if name not in outputs:
+            n = len(rows)
+            outputs[name] = {"clv": np.full(n, np.nan), "churn_probability": np.full(n, np.nan)}
+        outputs[name]["clv"][rows] = o.clv
+        outputs[name]["churn_probability"][rows] = o.churn_probability
 
 
 def compare_methods(
@@ -178,6 +163,7 @@ def compare_methods(
     n_folds: int = 2,
     random_state: int = 0,
     methods: tuple[str, ...] | None = None,
+    frames: FrameBuilder | None = None,
     **model_params: Any,
 ) -> ComparisonResult:
     """Predict the holdout value of every customer with every method and judge them.
@@ -203,10 +189,15 @@ def compare_methods(
     random_state : int, default 0
         Seed of the folds and of the models.
     methods : tuple of str, optional
-        Methods to compare; default :data:`clvml.models.composite.DEFAULT_METHODS` plus
-        ``ml_two_part`` and ``blend``.
+        Methods to compare; default :data:`clvml.models.methods.DEFAULT_METHODS` plus
+        ``ml_two_part`` and ``blend``. The baselines
+        (:data:`clvml.models.methods.BASELINES`) are always reported, as reference rows.
+    frames : FrameBuilder, optional
+        The run's frame builder on the same tables, so that each cut-off's customer frame
+        is built once per run (e.g. shared with :func:`clvml.models.training.fit_clv_model`);
+        default a new one.
     **model_params
-        Further :class:`~clvml.models.composite.CLVModel` parameters (``max_iter``, ...).
+        Further :class:`~clvml.models.clv_model.CLVModel` parameters (``max_iter``, ...).
 
     Returns
     -------
@@ -222,35 +213,41 @@ def compare_methods(
     """
     if n_folds < 2:
         raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    builder = frames if frames is not None else FrameBuilder(transactions, engagement, customers)
     ds = build_customer_dataset(
-        transactions, engagement, customers, cutoff=calibration_end, holdout_end=holdout_end
+        transactions, cutoff=calibration_end, holdout_end=holdout_end, frames=builder
     )
     features, targets = ds.features, ds.targets
     c, h_end, H = ds.cutoff, ds.holdout_end, ds.horizon_weeks
+    frame = builder.at(c)
     wanted = tuple(methods) if methods is not None else (*DEFAULT_METHODS, "ml_two_part", "blend")
     unknown = [m for m in wanted if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {METHODS}")
+    wanted = tuple(m for m in wanted if m not in BASELINES)
     params = {"interval": None, **model_params}
 
     def model() -> CLVModel:
-        return CLVModel(horizon_weeks=H, methods=wanted, random_state=random_state, **params)
+        return CLVModel(
+            horizon_weeks=H, methods=(*wanted, *BASELINES), random_state=random_state, **params
+        )
 
     mode, why = _resolve_mode(transactions, c, h_end, supervised)
     fold = np.zeros(len(features), dtype=int)
     if mode == "time":
         c0 = c - (h_end - c)
         try:
-            labelled = customer_features(transactions, engagement, customers, cutoff=c0)
+            labelled = builder.at(c0)
         except DataValidationError:
             if supervised == "time":
                 raise
             mode, why = "customers", why + "; but no customer had bought by the earlier cut-off"
+    outputs: dict[str, dict[str, np.ndarray]] = {}
     if mode == "time":
-        labels = holdout_targets(transactions, labelled.index, start=c0, end=c)
-        fitted = model().fit(features, labelled, labels)
-        preds = fitted.predict(features)
-        models = [(fitted, np.ones(len(features), dtype=bool))]
+        labels = holdout_targets(transactions, labelled.frame.index, start=c0, end=c)
+        fitted = model().fit(frame, labelled, labels)
+        _collect(outputs, fitted.predict_outputs(frame), np.ones(len(features), dtype=bool))
+        models = [fitted]
         supervision = (
             f"supervised parts trained on an earlier window: features at {c0.date()}, labels "
             f"{labels.attrs['start']} to {c.date()} ({labels.attrs['weeks']:.1f} weeks, "
@@ -259,13 +256,12 @@ def compare_methods(
     else:
         rng = np.random.default_rng(random_state)
         fold = rng.permutation(len(features)) % n_folds
-        parts, models = [], []
+        models = []
         for k in range(n_folds):
             test = fold == k
-            fitted = model().fit(features, features.loc[~test], targets.loc[~test])
-            parts.append(fitted.predict(features.loc[test]))
-            models.append((fitted, test))
-        preds = pd.concat(parts).reindex(features.index.astype(str))
+            fitted = model().fit(frame, features.loc[~test], targets.loc[~test])
+            _collect(outputs, fitted.predict_outputs(features.loc[test]), test)
+            models.append(fitted)
         supervision = (
             f"supervised parts cross-fitted over {n_folds} customer folds: each customer is "
             "predicted by models trained on the other folds' holdout labels (same calendar "
@@ -273,17 +269,18 @@ def compare_methods(
         )
     if why:
         supervision = f"{supervision} [{why}]"
-    first_model = models[0][0]
-    skipped = dict(first_model.skipped_methods_)
+    first_model = models[0]
+    skipped = {m: r for m, r in first_model.skipped_methods_.items() if m in wanted}
 
     realised = targets["revenue"].to_numpy(dtype=float)
     churned = targets["churned"].to_numpy(dtype=float)
     out = pd.DataFrame(index=pd.Index(features.index.astype(str), name="customer_id"))
-    fitted_methods = [m for m in METHODS if f"clv_{m}" in preds.columns]
+    fitted_methods = [m for m in METHODS if m in wanted and m in first_model.methods_]
     for m in fitted_methods:
-        out[f"clv_{m}"] = preds[f"clv_{m}"].to_numpy()
-    T = features["T"].to_numpy(dtype=float)
-    out["past_spend"] = features["total_spend"].to_numpy(dtype=float) * H / np.maximum(T, 1.0)
+        out[f"clv_{m}"] = outputs[m]["clv"]
+    baselines = [m for m in BASELINES if m in first_model.methods_]
+    for m in baselines:
+        out[m] = outputs[m]["clv"]
     truth_churn = None
     if truth is not None:
         tr = truth.assign(customer_id=truth["customer_id"].astype(str)).set_index("customer_id")
@@ -300,28 +297,17 @@ def compare_methods(
         if "churn_probability" in aligned.columns:
             truth_churn = aligned["churn_probability"].to_numpy(dtype=float)
 
-    # churn probabilities per method
-    churn_by_method: dict[str, np.ndarray | None] = {m: None for m in fitted_methods}
-    btyd_churn = np.empty(len(features))
-    cov_churn = np.empty(len(features)) if "btyd_covariates" in fitted_methods else None
-    for fitted, scored in models:
-        sub = features.loc[scored]
-        btyd_churn[scored] = _btyd_churn(fitted, sub, covariates=False)
-        if cov_churn is not None:
-            cov_churn[scored] = _btyd_churn(fitted, sub, covariates=True)
-    churn_by_method["btyd"] = btyd_churn
-    if cov_churn is not None:
-        churn_by_method["btyd_covariates"] = cov_churn
-    if first_model.churn_classifier_ is not None:
-        clf = preds["churn_probability"].to_numpy(dtype=float)
-        out["churn_probability_classifier"] = clf
-        for m in _CLASSIFIER_METHODS:
-            if m in fitted_methods:
-                churn_by_method[m] = clf
+    # each method's own probability of no purchase in the horizon (None: it has none)
+    churn_by_method: dict[str, np.ndarray | None] = {}
+    for m in [*fitted_methods, *baselines]:
+        p = outputs[m]["churn_probability"]
+        churn_by_method[m] = p if np.isfinite(p).any() else None
+    if "churn" in outputs:
+        out["churn_probability_classifier"] = outputs["churn"]["churn_probability"]
 
     rows, deciles = [], []
-    columns = [(m, f"clv_{m}", churn_by_method.get(m)) for m in fitted_methods]
-    columns.append(("past spend", "past_spend", None))
+    columns = [(m, f"clv_{m}", churn_by_method[m]) for m in fitted_methods]
+    columns += [(m.replace("_", " "), m, churn_by_method[m]) for m in baselines]
     if "truth" in out.columns:
         columns.append(("truth", "truth", truth_churn))
     for name, col, p_churn in columns:

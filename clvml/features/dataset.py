@@ -16,8 +16,10 @@ count, and engagement events before midnight at its end count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+from sklearn.base import clone
 
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
@@ -109,7 +111,8 @@ def customer_features(
     cutoff : date-like
         Last day of the observation window, inclusive.
     engagement_transformer : EngagementFeatures, optional
-        A configured (unfitted) transformer; its ``cutoff`` is overridden.
+        A configured transformer; a clone of it is fitted, with its ``cutoff``
+        overridden (the caller's is left as it is).
 
     Returns
     -------
@@ -152,7 +155,8 @@ def customer_features(
 
     if engagement is not None:
         eng = engagement.assign(customer_id=engagement["customer_id"].astype(str))
-        transformer = engagement_transformer or EngagementFeatures()
+        # a clone: the caller's transformer is never fitted nor re-configured
+        transformer = clone(engagement_transformer or EngagementFeatures())
         transformer = transformer.set_params(cutoff=day + pd.Timedelta(days=1))
         cust_arg: object = out.index
         if customers is not None and "acquisition_date" in customers.columns:
@@ -255,8 +259,12 @@ def build_customer_dataset(
     *,
     cutoff: object,
     holdout_end: object,
+    frames: Any = None,
 ) -> CustomerDataset:
     """Features up to ``cutoff`` and holdout targets up to ``holdout_end``.
+
+    ``frames`` (a :class:`clvml.features.frames.FrameBuilder` on the same tables) builds
+    the features, or returns them when it already built that cut-off.
 
     Examples
     --------
@@ -279,6 +287,9 @@ def build_customer_dataset(
                 f"{h.date()}; shorten the holdout",
                 column="timestamp",
             )
-    features = customer_features(transactions, engagement, customers, cutoff=c)
+    if frames is not None:
+        features = frames.at(c).frame
+    else:
+        features = customer_features(transactions, engagement, customers, cutoff=c)
     targets = holdout_targets(transactions, features.index, start=c, end=h)
     return CustomerDataset(features=features, targets=targets, cutoff=c, holdout_end=h)

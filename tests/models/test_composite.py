@@ -19,6 +19,7 @@ from clvml.models.hybrid import (
     bgnbd_probability_purchase_if_alive,
     hybrid_probability_alive,
 )
+from clvml.models.methods import fit_btyd
 
 FAST = {"max_iter": 40, "n_draws": 40}
 
@@ -353,14 +354,14 @@ def test_btyd_fitter_replaces_both_btyd_fits_and_changes_nothing_else():
     def same_fits(day):  # what the model fits itself, handed in from outside
         days.append(day)
         X = customer_features(*tables, cutoff=day)
-        return CLVModel()._fit_btyd(X.assign(T=X["T"].clip(lower=1 / 7)))
+        return fit_btyd(X.assign(T=X["T"].clip(lower=1 / 7)))
 
     given = fit_clv_model(*tables, btyd_fitter=same_fits, **kw)
     assert days == [c, c - pd.Timedelta(weeks=52)]
     X = customer_features(*tables, cutoff=c)
     pd.testing.assert_frame_equal(given.predict(X), own.predict(X))
 
-    other = CLVModel()._fit_btyd(X.iloc[: len(X) // 2])  # another, valid fit
+    other = fit_btyd(X.iloc[: len(X) // 2])  # another, valid fit
     shifted = fit_clv_model(*tables, btyd_fitter=lambda day: other, **kw)
     assert shifted.bgnbd_ is other[0] and shifted.gamma_gamma_ is other[1]
     assert shifted.btyd_params_ == {**other[0].params_, **other[1].params_}

@@ -1,0 +1,123 @@
+"""Fit a :class:`~clvml.models.clv_model.CLVModel` from the raw tables at a cut-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clvml.exceptions import DataValidationError
+from clvml.features.dataset import holdout_targets
+from clvml.features.frames import CustomerFrame, FrameBuilder
+from clvml.models.btyd import BetaGeo, GammaGamma
+from clvml.models.clv_model import CLVModel
+
+__all__ = ["fit_clv_model"]
+
+
+def fit_clv_model(
+    transactions: pd.DataFrame,
+    engagement: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    *,
+    cutoff: object,
+    horizon_weeks: float = 52,
+    supervised: Literal["time", "customers"] | None = "time",
+    btyd_fitter: Callable[[pd.Timestamp], tuple[BetaGeo, GammaGamma]] | None = None,
+    frames: FrameBuilder | None = None,
+    **params: Any,
+) -> CLVModel:
+    """Build the customer frames and fit a :class:`CLVModel` at ``cutoff``.
+
+    Parameters
+    ----------
+    transactions, engagement, customers : pandas.DataFrame
+        Validated tables (:func:`clvml.features.dataset.customer_features`).
+    cutoff : date-like
+        Last day (inclusive) of the data the model may read for the BTYD parts.
+    horizon_weeks : float, default 52
+        Prediction horizon.
+    supervised : {"time", "customers"} or None, default "time"
+        How the supervised parts are trained:
+
+        * ``"time"``: on the customer frame at ``cutoff - horizon`` with labels from
+          then up to ``cutoff`` (an earlier window of the same length; nothing after the
+          cut-off is read). When no customer had bought by then, the supervised methods
+          are skipped (see ``skipped_methods_``).
+        * ``"customers"``: on the customer frame at ``cutoff`` with labels from
+          ``(cutoff, cutoff + horizon]``: for data that extend past the cut-off, e.g. to
+          fit on one group of customers and score another. Never evaluate such a model
+          on the customers it was fitted on (:func:`clvml.evaluation.comparison.compare_methods`
+          cross-fits over folds instead).
+        * ``None``: unsupervised methods only.
+    btyd_fitter : callable, optional
+        ``btyd_fitter(day) -> (BetaGeo, GammaGamma)`` fitted on the customers as of
+        ``day`` (inclusive), called for the cut-off and, with ``supervised="time"``, for
+        the training cut-off; it replaces the fits on ``transactions``' customers (see
+        :meth:`CLVModel.fit` ``btyd``). The Spark engine passes fits on every customer
+        while ``transactions`` holds a sample of them.
+    frames : FrameBuilder, optional
+        The run's frame builder (built on the same tables), so that a cut-off another step
+        of the run already built is not built again; default a new one.
+    **params
+        :class:`CLVModel` parameters.
+
+    Returns
+    -------
+    CLVModel
+        Fitted; ``training_window_`` records the frames' cut-offs and label window.
+
+    Examples
+    --------
+    >>> from clvml.data.datasets import load_cdnow_master
+    >>> m = fit_clv_model(load_cdnow_master(), cutoff="1997-09-30", horizon_weeks=39,
+    ...                   supervised=None, interval=None)
+    >>> m.methods_, m.champion_
+    (['btyd'], 'btyd')
+    """
+    if supervised not in ("time", "customers", None):
+        raise ValueError(f"supervised must be 'time', 'customers' or None, got {supervised!r}")
+    h = float(horizon_weeks)
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"horizon_weeks must be > 0, got {horizon_weeks!r}")
+    builder = frames if frames is not None else FrameBuilder(transactions, engagement, customers)
+    features = builder.at(cutoff)
+    c = features.cutoff
+    span = pd.Timedelta(days=round(7 * h))
+    window: dict[str, Any] = {"cutoff": str(c.date()), "supervised": supervised}
+    labelled: CustomerFrame | None = None
+    labels = None
+    note = None
+    if supervised == "time":
+        c0 = c - span
+        try:
+            labelled = builder.at(c0)
+        except DataValidationError:
+            note = f"no customer had bought by {c0.date()}, one horizon before the cut-off"
+        else:
+            labels = holdout_targets(transactions, labelled.frame.index, start=c0, end=c)
+            window.update(train_cutoff=str(c0.date()), label_start=labels.attrs["start"])
+            window["label_end"] = labels.attrs["end"]
+    elif supervised == "customers":
+        end = c + span
+        last = pd.Timestamp(transactions["timestamp"].max())
+        if last < end - pd.Timedelta(weeks=1):
+            raise DataValidationError(
+                f"supervised='customers' needs transactions up to {end.date()} (cut-off plus the "
+                f"horizon); they end on {last.date()}",
+                column="timestamp",
+            )
+        labelled = features
+        labels = holdout_targets(transactions, features.frame.index, start=c, end=end)
+        window.update(train_cutoff=str(c.date()), label_start=labels.attrs["start"])
+        window["label_end"] = labels.attrs["end"]
+    fits: dict[str, Any] = {}
+    if btyd_fitter is not None:
+        fits["btyd"] = btyd_fitter(c)
+        if labelled is not None and supervised == "time":
+            fits["labelled_btyd"] = btyd_fitter(c - span)
+    return CLVModel(horizon_weeks=h, **params).fit(
+        features, labelled, labels, training_window=window, no_labels_reason=note, **fits
+    )
