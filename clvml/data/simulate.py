@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clvml._deprecated import renamed_kwarg
+
 __all__ = [
     "Simulation",
     "bgnbd_process",
@@ -138,8 +140,9 @@ def bgnbd_process(
     lam: np.ndarray,
     p: np.ndarray,
     T: np.ndarray,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     change_time: np.ndarray | None = None,
     p_after: np.ndarray | None = None,
     purchase_times: bool = False,
@@ -159,8 +162,10 @@ def bgnbd_process(
         Purchase rate (> 0) and dropout probability (in (0, 1]) per customer.
     T : numpy.ndarray
         Observation length per customer (time since the first purchase).
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     change_time, p_after : numpy.ndarray, optional
         Time since the first purchase at which ``p`` switches to ``p_after``
         (``inf`` or beyond ``T`` for no switch within the observation).
@@ -179,7 +184,7 @@ def bgnbd_process(
         ``customer_index`` and ``time`` of each repeat purchase, sorted by
         customer and time (the time-0 purchase is not included).
     """
-    rng = _rng(seed)
+    rng = _rng(renamed_kwarg("bgnbd_process", "seed", "random_state", seed, random_state, None))
     lam = np.asarray(lam, dtype=float)
     p = np.asarray(p, dtype=float)
     T = np.broadcast_to(np.asarray(T, dtype=float), lam.shape)
@@ -231,8 +236,9 @@ def simulate_bgnbd(
     a: float,
     b: float,
     T: float | np.ndarray,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     transactions: bool = False,
 ) -> Simulation:
     r"""Simulate customers from the BG/NBD model.
@@ -261,8 +267,10 @@ def simulate_bgnbd(
         BG/NBD parameters (rate ``alpha`` in the time unit of ``T``).
     T : float or array of length n
         Observation length per customer since their first purchase.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator; the same seed gives the same customers.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     transactions : bool, default False
         Also return the purchase log.
 
@@ -279,7 +287,7 @@ def simulate_bgnbd(
 
     Examples
     --------
-    >>> sim = simulate_bgnbd(1000, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39, seed=1)
+    >>> sim = simulate_bgnbd(1000, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39, random_state=1)
     >>> list(sim.summary.columns)
     ['frequency', 'recency', 'T', 'lambda', 'p', 'dropout_time', 'alive']
     >>> bool((sim.summary["recency"] <= sim.summary["T"]).all())
@@ -288,7 +296,7 @@ def simulate_bgnbd(
     _check_positive(r=r, alpha=alpha, a=a, b=b)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = _rng(seed)
+    rng = _rng(renamed_kwarg("simulate_bgnbd", "seed", "random_state", seed, random_state, None))
     T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
         raise ValueError("T must be finite and >= 0")
@@ -322,8 +330,9 @@ def simulate_gamma_gamma(
     p: float,
     q: float,
     v: float,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     transactions: bool = False,
 ) -> Simulation:
     r"""Simulate spend per transaction from the Gamma-Gamma model.
@@ -344,8 +353,10 @@ def simulate_gamma_gamma(
         customers with one transaction each.
     p, q, v : float
         Gamma-Gamma parameters.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     transactions : bool, default False
         Also return every amount.
 
@@ -359,12 +370,14 @@ def simulate_gamma_gamma(
 
     Examples
     --------
-    >>> sim = simulate_gamma_gamma(np.array([1, 3, 0]), p=6.25, q=3.74, v=15.44, seed=0)
+    >>> sim = simulate_gamma_gamma(np.array([1, 3, 0]), p=6.25, q=3.74, v=15.44, random_state=0)
     >>> sim.summary["frequency"].tolist()
     [1, 3, 0]
     """
     _check_positive(p=p, q=q, v=v)
-    rng = _rng(seed)
+    rng = _rng(
+        renamed_kwarg("simulate_gamma_gamma", "seed", "random_state", seed, random_state, None)
+    )
     if np.ndim(frequency) == 0:
         counts = np.ones(int(frequency), dtype=np.int64)
     else:
@@ -392,6 +405,8 @@ def simulate_mbgnbd(
     a: float,
     b: float,
     T: float | np.ndarray,
+    random_state: SeedLike = None,
+    *,
     seed: SeedLike = None,
 ) -> Simulation:
     r"""Simulate customers from the MBG/NBD model (Batislam, Denizel & Filiztekin 2007).
@@ -408,8 +423,10 @@ def simulate_mbgnbd(
         MBG/NBD parameters (rate ``alpha`` in the time unit of ``T``).
     T : float or array of length n
         Observation length per customer since their first purchase.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------
@@ -419,14 +436,14 @@ def simulate_mbgnbd(
 
     Examples
     --------
-    >>> sim = simulate_mbgnbd(1000, r=0.525, alpha=6.18, a=0.891, b=1.614, T=39, seed=1)
+    >>> sim = simulate_mbgnbd(1000, r=0.525, alpha=6.18, a=0.891, b=1.614, T=39, random_state=1)
     >>> bool((sim.summary["recency"] <= sim.summary["T"]).all())
     True
     """
     _check_positive(r=r, alpha=alpha, a=a, b=b)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = _rng(seed)
+    rng = _rng(renamed_kwarg("simulate_mbgnbd", "seed", "random_state", seed, random_state, None))
     T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
         raise ValueError("T must be finite and >= 0")
@@ -480,8 +497,9 @@ def simulate_bgnbd_covariates(
     a0: float,
     b0: float,
     T: float | np.ndarray,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     coefficients: dict[str, dict[str, float]] | None = None,
 ) -> Simulation:
     r"""Simulate BG/NBD customers whose parameters depend on static covariates.
@@ -506,8 +524,10 @@ def simulate_bgnbd_covariates(
         Baseline parameters (the values at covariates 0; ``alpha0`` in the unit of ``T``).
     T : float or array
         Observation length per customer.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     coefficients : dict, optional
         ``{"alpha": {column: gamma}, "a": {...}, "b": {...}}``; absent entries are 0.
 
@@ -521,7 +541,7 @@ def simulate_bgnbd_covariates(
     Examples
     --------
     >>> z = pd.DataFrame({"x1": np.random.default_rng(0).normal(size=1000)})
-    >>> sim = simulate_bgnbd_covariates(z, 0.6, 8.0, 1.2, 4.0, T=52, seed=1,
+    >>> sim = simulate_bgnbd_covariates(z, 0.6, 8.0, 1.2, 4.0, T=52, random_state=1,
     ...                                 coefficients={"alpha": {"x1": 0.5}, "b": {"x1": 0.3}})
     >>> sim.summary.columns[:4].tolist()
     ['frequency', 'recency', 'T', 'x1']
@@ -532,7 +552,9 @@ def simulate_bgnbd_covariates(
     if unknown:
         raise ValueError(f"coefficients has unknown keys {unknown}; expected 'alpha', 'a', 'b'")
     n = len(covariates)
-    rng = _rng(seed)
+    rng = _rng(
+        renamed_kwarg("simulate_bgnbd_covariates", "seed", "random_state", seed, random_state, None)
+    )
     T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
         raise ValueError("T must be finite and >= 0")
@@ -560,8 +582,9 @@ def simulate_gamma_gamma_covariates(
     p: float,
     q: float,
     v0: float,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     coefficients: dict[str, float] | None = None,
 ) -> Simulation:
     r"""Simulate Gamma-Gamma spend whose scale depends on static covariates.
@@ -582,8 +605,10 @@ def simulate_gamma_gamma_covariates(
         Numeric covariates, one row per customer.
     p, q, v0 : float
         Baseline parameters (``v0`` at covariates 0).
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     coefficients : dict, optional
         ``{column: gamma_v}``; absent columns have 0.
 
@@ -597,8 +622,8 @@ def simulate_gamma_gamma_covariates(
     Examples
     --------
     >>> z = pd.DataFrame({"vip": [0.0, 1.0, 1.0]})
-    >>> sim = simulate_gamma_gamma_covariates(np.array([2, 1, 0]), z, 6.0, 4.0, 15.0, seed=0,
-    ...                                       coefficients={"vip": 0.5})
+    >>> sim = simulate_gamma_gamma_covariates(np.array([2, 1, 0]), z, 6.0, 4.0, 15.0,
+    ...                                       random_state=0, coefficients={"vip": 0.5})
     >>> sim.summary["frequency"].tolist()
     [2, 1, 0]
     """
@@ -608,7 +633,11 @@ def simulate_gamma_gamma_covariates(
         raise ValueError("frequency must hold one count per row of covariates")
     if np.any(counts < 0):
         raise ValueError("frequency must be >= 0")
-    rng = _rng(seed)
+    rng = _rng(
+        renamed_kwarg(
+            "simulate_gamma_gamma_covariates", "seed", "random_state", seed, random_state, None
+        )
+    )
     n = counts.size
     v = v0 * np.exp(_covariate_effects(covariates, coefficients, "v"))
     nu = rng.gamma(q, 1.0 / v)
@@ -638,8 +667,9 @@ def simulate_pareto_nbd(
     s: float,
     beta: float,
     T: float | np.ndarray,
-    seed: SeedLike = None,
+    random_state: SeedLike = None,
     *,
+    seed: SeedLike = None,
     transactions: bool = False,
 ) -> Simulation:
     r"""Simulate customers from the Pareto/NBD model (Schmittlein, Morrison & Colombo 1987).
@@ -664,8 +694,10 @@ def simulate_pareto_nbd(
         Pareto/NBD parameters (rates ``alpha`` and ``beta`` in the time unit of ``T``).
     T : float or array of length n
         Observation length per customer since their first purchase.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator; the same seed gives the same customers.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
     transactions : bool, default False
         Also return the purchase log (``customer_id``, ``t``), first purchase at 0.
 
@@ -677,14 +709,17 @@ def simulate_pareto_nbd(
 
     Examples
     --------
-    >>> sim = simulate_pareto_nbd(1000, r=0.553, alpha=10.578, s=0.606, beta=11.669, T=39, seed=1)
+    >>> sim = simulate_pareto_nbd(1000, r=0.553, alpha=10.578, s=0.606, beta=11.669, T=39,
+    ...                           random_state=1)
     >>> bool((sim.summary["recency"] <= sim.summary["T"]).all())
     True
     """
     _check_positive(r=r, alpha=alpha, s=s, beta=beta)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = _rng(seed)
+    rng = _rng(
+        renamed_kwarg("simulate_pareto_nbd", "seed", "random_state", seed, random_state, None)
+    )
     T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
         raise ValueError("T must be finite and >= 0")
@@ -725,6 +760,8 @@ def simulate_beta_geo_beta(
     gamma: float,
     delta: float,
     n_periods: int | np.ndarray,
+    random_state: SeedLike = None,
+    *,
     seed: SeedLike = None,
 ) -> Simulation:
     r"""Simulate customers from the BG/BB model (Fader, Hardie & Shang 2010).
@@ -746,8 +783,10 @@ def simulate_beta_geo_beta(
         BG/BB parameters.
     n_periods : int or array of length n
         Transaction opportunities observed per customer.
-    seed : int or numpy.random.Generator, optional
+    random_state : int or numpy.random.Generator, optional
         Random seed or generator.
+    seed : int or numpy.random.Generator, optional
+        Deprecated spelling of ``random_state``.
 
     Returns
     -------
@@ -759,14 +798,16 @@ def simulate_beta_geo_beta(
 
     Examples
     --------
-    >>> sim = simulate_beta_geo_beta(1000, 1.204, 0.750, 0.657, 2.783, n_periods=6, seed=1)
+    >>> sim = simulate_beta_geo_beta(1000, 1.204, 0.750, 0.657, 2.783, n_periods=6, random_state=1)
     >>> bool((sim.summary["frequency"] <= sim.summary["recency"]).all())
     True
     """
     _check_positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = _rng(seed)
+    rng = _rng(
+        renamed_kwarg("simulate_beta_geo_beta", "seed", "random_state", seed, random_state, None)
+    )
     periods = np.broadcast_to(np.asarray(n_periods), (n,)).astype(np.int64)
     if np.any(periods < 0):
         raise ValueError("n_periods must be >= 0")

@@ -91,6 +91,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from clvml._deprecated import renamed_kwarg
 from clvml.data._social_texts import LANGUAGES, build_text_table, draw_text_codes, n_products
 from clvml.data.simulate import _concat_by_customer, bgnbd_process
 from clvml.exceptions import ClvmlError
@@ -273,8 +274,9 @@ class _Events:
 
 def generate_social_commerce(
     n_customers: int = 10_000,
-    seed: int | None = 0,
+    random_state: int | None = 0,
     *,
+    seed: int | None = None,
     start: str | pd.Timestamp = "2024-01-01",
     calibration_end: str | pd.Timestamp | None = None,
     horizon: float = 52.0,
@@ -296,8 +298,10 @@ def generate_social_commerce(
     ----------
     n_customers : int, default 10_000
         Number of customers.
-    seed : int, optional
+    random_state : int, optional
         Random seed; the same seed and settings give identical tables.
+    seed : int, optional
+        Deprecated spelling of ``random_state``.
     start : str or Timestamp, default "2024-01-01"
         Start of the acquisition window.
     calibration_end : str or Timestamp, optional
@@ -338,7 +342,7 @@ def generate_social_commerce(
 
     Examples
     --------
-    >>> ds = generate_social_commerce(500, seed=1)
+    >>> ds = generate_social_commerce(500, random_state=1)
     >>> sorted(ds.customers.columns)[:3]
     ['acquisition_channel', 'acquisition_cost', 'acquisition_date']
     >>> bool(ds.truth["expected_clv"].ge(0).all())
@@ -374,6 +378,7 @@ def generate_social_commerce(
     r, alpha, a, b = bgnbd
     gg_p, gg_q, gg_v = gamma_gamma
 
+    seed = renamed_kwarg("generate_social_commerce", "seed", "random_state", seed, random_state, 0)
     ss = np.random.SeedSequence(seed)
     rng_c, rng_e, rng_b, rng_s = (np.random.default_rng(s) for s in ss.spawn(4))
     n = n_customers

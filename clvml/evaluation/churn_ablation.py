@@ -206,7 +206,7 @@ def churn_ablation(
     --------
     >>> import pandas as pd
     >>> from clvml.data.synthetic import generate_social_commerce
-    >>> w = generate_social_commerce(1500, seed=0)
+    >>> w = generate_social_commerce(1500, random_state=0)
     >>> table = churn_ablation(w.transactions, w.engagement, w.customers,
     ...     cutoff=w.calibration_end - pd.Timedelta(days=1), horizon_weeks=26, truth=w.truth)
     >>> list(table.index)  # doctest: +NORMALIZE_WHITESPACE

@@ -152,7 +152,7 @@ def make_churn_classifier(
     >>> import pandas as pd
     >>> from clvml.data.synthetic import generate_social_commerce
     >>> from clvml.models.churn_labels import time_split_training_frames
-    >>> world = generate_social_commerce(2000, seed=3)
+    >>> world = generate_social_commerce(2000, random_state=3)
     >>> X, y, X_new, y_new = time_split_training_frames(
     ...     world.transactions, world.engagement, world.customers,
     ...     cutoff=world.calibration_end - pd.Timedelta(days=1), horizon_weeks=26)

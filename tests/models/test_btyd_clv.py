@@ -109,3 +109,28 @@ def test_bad_arguments(data, models):
         customer_lifetime_value(bg, gg, data, horizon=1.5)
     with pytest.raises(ValueError, match="monetary_value"):
         customer_lifetime_value(bg, gg, data.drop(columns="monetary_value"))
+
+
+def test_annual_discount_rate_is_the_monthly_rate_compounded(data, models):
+    # one time convention: an annual rate, compounded to the monthly steps of the horizon
+    bg, gg = models
+    monthly = 0.02
+    kwargs = {"horizon": 6, "period": "W", "interval": None}
+    annual = customer_lifetime_value(
+        bg, gg, data, annual_discount_rate=(1 + monthly) ** 12 - 1, **kwargs
+    )
+    with pytest.warns(DeprecationWarning, match="discount_rate= .*per month.* deprecated"):
+        old = customer_lifetime_value(bg, gg, data, discount_rate=monthly, **kwargs)
+    assert_allclose(annual["clv"], old["clv"], rtol=1e-12)
+    # the default is 1% a month, as before
+    default = customer_lifetime_value(bg, gg, data, **kwargs)
+    with pytest.warns(DeprecationWarning):
+        one_percent = customer_lifetime_value(bg, gg, data, discount_rate=0.01, **kwargs)
+    assert_allclose(default["clv"], one_percent["clv"], rtol=1e-12)
+    # a higher annual rate discounts more
+    higher = customer_lifetime_value(bg, gg, data, annual_discount_rate=0.5, **kwargs)
+    assert (higher["clv"] <= annual["clv"]).all()
+    with pytest.raises(TypeError, match="annual_discount_rate= only"):
+        customer_lifetime_value(bg, gg, data, discount_rate=0.01, annual_discount_rate=0.1)
+    with pytest.raises(ValueError, match="annual_discount_rate must be > -1"):
+        customer_lifetime_value(bg, gg, data, annual_discount_rate=-2.0)

@@ -26,17 +26,19 @@ from clvml.exceptions import DataValidationError
 from clvml.models.btyd import BetaGeo, GammaGamma, customer_lifetime_value
 from clvml.models.btyd.beta_geo_covariates import BetaGeoCovariates
 from clvml.models.btyd.covariate_likelihoods import (
-    bgnbd_covariates_expected_purchases,
+    bgnbd_covariates_conditional_expected_purchases,
     bgnbd_covariates_loglik,
     bgnbd_covariates_loglik_grad,
     bgnbd_covariates_probability_alive,
-    gamma_gamma_covariates_loglik,
-    gamma_gamma_covariates_loglik_grad,
     weighted_bgnbd_covariates,
-    weighted_gamma_gamma_covariates,
 )
 from clvml.models.btyd.covariates import CovariateWarning
 from clvml.models.btyd.gamma_gamma_covariates import GammaGammaCovariates
+from clvml.models.btyd.gamma_gamma_covariates_math import (
+    gamma_gamma_covariates_loglik,
+    gamma_gamma_covariates_loglik_grad,
+    weighted_gamma_gamma_covariates,
+)
 from clvml.models.btyd.likelihoods import bgnbd_loglik, gamma_gamma_loglik
 
 BG_TRUTH = {"r": 0.6, "alpha0": 8.0, "a0": 1.2, "b0": 4.0}
@@ -63,7 +65,9 @@ def _covariates(n: int, seed: int) -> pd.DataFrame:
 def _bg_data(n: int, seed: int) -> pd.DataFrame:
     z = _covariates(n, seed)
     T = np.random.default_rng(seed + 1).uniform(20.0, 78.0, n)
-    sim = simulate_bgnbd_covariates(z, **BG_TRUTH, T=T, seed=seed + 2, coefficients=BG_COEFS)
+    sim = simulate_bgnbd_covariates(
+        z, **BG_TRUTH, T=T, random_state=seed + 2, coefficients=BG_COEFS
+    )
     return sim.summary
 
 
@@ -71,7 +75,7 @@ def _gg_data(n: int, seed: int) -> pd.DataFrame:
     z = _covariates(n, seed)
     freq = np.random.default_rng(seed + 1).integers(0, 6, n)
     return simulate_gamma_gamma_covariates(
-        freq, z, **GG_TRUTH, seed=seed + 2, coefficients=GG_COEFS
+        freq, z, **GG_TRUTH, random_state=seed + 2, coefficients=GG_COEFS
     ).summary
 
 
@@ -314,7 +318,10 @@ def test_predictions_are_probabilities_and_grow_with_t(coefs, x, frac, T, z):
     p_alive = bgnbd_covariates_probability_alive(params, x, t_x, T, Z)
     assert 0.0 <= p_alive[0] <= 1.0
     assert np.isfinite(bgnbd_covariates_loglik(params, x, t_x, T, Z)[0])
-    e = [bgnbd_covariates_expected_purchases(params, x, t_x, T, Z, t)[0] for t in (1, 10, 100)]
+    e = [
+        bgnbd_covariates_conditional_expected_purchases(params, x, t_x, T, Z, t)[0]
+        for t in (1, 10, 100)
+    ]
     assert np.all(np.isfinite(e)) and 0.0 <= e[0] <= e[1] * (1 + 1e-9) <= e[2] * (1 + 1e-9)
 
 
@@ -371,7 +378,7 @@ def _social_frame(n: int, seed: int, placebo: bool) -> pd.DataFrame:
          "disengagement_effect": 0.0}
         if placebo else {}
     )  # fmt: skip
-    ds = generate_social_commerce(n, seed=seed, **effects)
+    ds = generate_social_commerce(n, random_state=seed, **effects)
     f = customer_features(
         ds.transactions, ds.engagement, ds.customers,
         cutoff=ds.calibration_end - pd.Timedelta(days=1),

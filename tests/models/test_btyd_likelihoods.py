@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from clvml.models.btyd.beta_geo import (
-    bgnbd_expected_purchases,
-    bgnbd_expected_purchases_new_customer,
+    bgnbd_conditional_expected_purchases,
+    bgnbd_expected_purchases_new,
     bgnbd_probability_alive,
     bgnbd_probability_of_purchases,
 )
@@ -28,8 +28,8 @@ from clvml.models.btyd.likelihoods import (
     weighted_mbgnbd,
 )
 from clvml.models.btyd.modified_beta_geo import (
-    mbgnbd_expected_purchases,
-    mbgnbd_expected_purchases_new_customer,
+    mbgnbd_conditional_expected_purchases,
+    mbgnbd_expected_purchases_new,
     mbgnbd_probability_alive,
     mbgnbd_probability_of_purchases,
 )
@@ -116,13 +116,13 @@ def test_extreme_legal_inputs_are_finite(params):
     for ll, g in ((bgnbd_loglik, bgnbd_loglik_grad), (mbgnbd_loglik, mbgnbd_loglik_grad)):
         assert np.all(np.isfinite(ll(params, X, TX, T)))
         assert np.all(np.isfinite(g(params, X, TX, T)))
-    for fn in (bgnbd_expected_purchases, mbgnbd_expected_purchases):
+    for fn in (bgnbd_conditional_expected_purchases, mbgnbd_conditional_expected_purchases):
         values = fn(params, X, TX, T, 52.0)
         assert np.all(np.isfinite(values)) and np.all(values >= 0)
     for fn in (bgnbd_probability_alive, mbgnbd_probability_alive):
         p = fn(params, X, TX, T)
         assert np.all((p >= 0) & (p <= 1))
-    for fn in (bgnbd_expected_purchases_new_customer, mbgnbd_expected_purchases_new_customer):
+    for fn in (bgnbd_expected_purchases_new, mbgnbd_expected_purchases_new):
         assert np.all(np.isfinite(fn(params, np.array([0.0, 1.0, 1e4]))))
     for fn in (bgnbd_probability_of_purchases, mbgnbd_probability_of_purchases):
         assert np.all(np.isfinite(fn(params, np.array([0, 1, 10_000]), 100.0)))
@@ -148,9 +148,9 @@ def test_probability_of_purchases_sums_to_one():
         assert_allclose(probs.sum(), 1.0, atol=1e-6)
         # its mean is the unconditional expectation, eq. (9)
         exp_new = (
-            bgnbd_expected_purchases_new_customer
+            bgnbd_expected_purchases_new
             if fn is bgnbd_probability_of_purchases
-            else mbgnbd_expected_purchases_new_customer
+            else mbgnbd_expected_purchases_new
         )
         assert_allclose((n * probs).sum(), exp_new(params, 39.0), rtol=1e-5)
 
@@ -159,8 +159,8 @@ def test_new_customer_expectation_is_conditional_at_birth():
     # a new customer is one with x = 0, t_x = 0 observed for T -> 0 (BG/NBD eq. 9 vs 10)
     for params in PARAMS[:3]:
         assert_allclose(
-            bgnbd_expected_purchases(params, 0.0, 0.0, 1e-12, 20.0),
-            bgnbd_expected_purchases_new_customer(params, 20.0),
+            bgnbd_conditional_expected_purchases(params, 0.0, 0.0, 1e-12, 20.0),
+            bgnbd_expected_purchases_new(params, 20.0),
             rtol=1e-8,
         )
 
@@ -186,8 +186,18 @@ def test_property_finite_and_bounded(params, hist, t):
     p = np.array(params)
     x, t_x, T_ = hist
     for ll, g, exp_fn, alive_fn in (
-        (bgnbd_loglik, bgnbd_loglik_grad, bgnbd_expected_purchases, bgnbd_probability_alive),
-        (mbgnbd_loglik, mbgnbd_loglik_grad, mbgnbd_expected_purchases, mbgnbd_probability_alive),
+        (
+            bgnbd_loglik,
+            bgnbd_loglik_grad,
+            bgnbd_conditional_expected_purchases,
+            bgnbd_probability_alive,
+        ),
+        (
+            mbgnbd_loglik,
+            mbgnbd_loglik_grad,
+            mbgnbd_conditional_expected_purchases,
+            mbgnbd_probability_alive,
+        ),
     ):
         assert np.all(np.isfinite(ll(p, x, t_x, T_)))
         assert np.all(np.isfinite(g(p, x, t_x, T_)))

@@ -44,7 +44,7 @@ def _check_recovery(fits: list, truth: dict[str, float]) -> None:
 @pytest.mark.slow
 def test_bgnbd_recovers_parameters():
     fits = [
-        BetaGeo().fit(simulate_bgnbd(N, **COUNTING_TRUTH, T=_ages(s), seed=s).summary)
+        BetaGeo().fit(simulate_bgnbd(N, **COUNTING_TRUTH, T=_ages(s), random_state=s).summary)
         for s in SEEDS
     ]
     _check_recovery(fits, COUNTING_TRUTH)
@@ -53,7 +53,9 @@ def test_bgnbd_recovers_parameters():
 @pytest.mark.slow
 def test_mbgnbd_recovers_parameters():
     fits = [
-        ModifiedBetaGeo().fit(simulate_mbgnbd(N, **COUNTING_TRUTH, T=_ages(s), seed=s).summary)
+        ModifiedBetaGeo().fit(
+            simulate_mbgnbd(N, **COUNTING_TRUTH, T=_ages(s), random_state=s).summary
+        )
         for s in SEEDS
     ]
     _check_recovery(fits, COUNTING_TRUTH)
@@ -64,5 +66,6 @@ def test_gamma_gamma_recovers_parameters():
     fits = []
     for s in SEEDS:
         freq = 1 + np.random.default_rng(20_000 + s).poisson(2.0, size=N)
-        fits.append(GammaGamma().fit(simulate_gamma_gamma(freq, **SPEND_TRUTH, seed=s).summary))
+        sim = simulate_gamma_gamma(freq, **SPEND_TRUTH, random_state=s)
+        fits.append(GammaGamma().fit(sim.summary))
     _check_recovery(fits, SPEND_TRUTH)

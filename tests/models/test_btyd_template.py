@@ -190,3 +190,17 @@ def test_bgbb_name_and_its_deprecated_alias():
     with pytest.warns(DeprecationWarning, match="BetaGeoBeta is deprecated; use BetaGeoBetaBinom"):
         old = BetaGeoBeta(penalizer=0.1)
     assert old.get_params() == BetaGeoBetaBinom(penalizer=0.1).get_params()
+
+
+def test_simulators_take_random_state_and_seed_is_deprecated():
+    from clvml.data.simulate import simulate_bgnbd
+    from clvml.data.synthetic import generate_social_commerce
+
+    new = simulate_bgnbd(300, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39, random_state=4)
+    with pytest.warns(DeprecationWarning, match="seed= is deprecated; use random_state="):
+        old = simulate_bgnbd(300, r=0.243, alpha=4.414, a=0.793, b=2.426, T=39, seed=4)
+    pd.testing.assert_frame_equal(new.summary, old.summary)
+    world = generate_social_commerce(150, random_state=2)
+    with pytest.warns(DeprecationWarning, match="seed= is deprecated; use random_state="):
+        again = generate_social_commerce(150, seed=2)
+    pd.testing.assert_frame_equal(world.transactions, again.transactions)

@@ -35,7 +35,7 @@ def _one_openmp_thread():
 
 @pytest.fixture(scope="module")
 def world():
-    return generate_social_commerce(1200, seed=7)
+    return generate_social_commerce(1200, random_state=7)
 
 
 @pytest.fixture(scope="module")

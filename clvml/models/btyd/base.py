@@ -67,22 +67,7 @@ A prediction method evaluates each distinct row once::
     values = some_vectorised_formula(self._params_array(), x, t_x, T)
     return rows.expand(values)               # Series on data's index, or ndarray
 
-Example of a complete declaration (the real one lives in ``beta_geo.py``)::
-
-    class BetaGeo(TransactionModel):
-        _param_names = ("r", "alpha", "a", "b")
-        _data_columns = ("frequency", "recency", "T")
-        _scale_column = "T"
-        _scaled_columns = ("recency", "T")
-        _scaled_params = ("alpha",)
-        _loglik = staticmethod(bgnbd_loglik)
-        _loglik_grad = staticmethod(bgnbd_loglik_grad)
-        _probability_alive = staticmethod(bgnbd_probability_alive)
-        ...  # and the other three prediction functions (see TransactionModel)
-
-        def _initial_params(self, columns, weights):
-            return np.array([1.0, 1.0, 1.0, 1.0])
-
+A complete declaration is shown in :mod:`clvml.models.btyd.transaction`.
 Fitting conventions: see :mod:`clvml.models.btyd.optimise`.
 """
 

@@ -17,7 +17,7 @@ from clvml.data.validation import validate_rfm_summary
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.bgbb_math import (
     bgbb_conditional_expected_purchases,
-    bgbb_expected_purchases,
+    bgbb_expected_purchases_new,
     bgbb_loglik,
     bgbb_loglik_grad,
     bgbb_probability_alive,
@@ -109,7 +109,7 @@ class BetaGeoBetaBinom(TransactionModel):
 
     _probability_alive = staticmethod(bgbb_probability_alive)
     _expected_purchases = staticmethod(bgbb_conditional_expected_purchases)
-    _expected_purchases_new = staticmethod(bgbb_expected_purchases)
+    _expected_purchases_new = staticmethod(bgbb_expected_purchases_new)
     _probability_of_purchases = staticmethod(bgbb_probability_of_purchases)
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:

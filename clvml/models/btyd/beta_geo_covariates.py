@@ -14,11 +14,11 @@ import pandas as pd
 from scipy import optimize
 
 from clvml.models.btyd.beta_geo import (
-    bgnbd_expected_purchases_new_customer,
+    bgnbd_expected_purchases_new,
     bgnbd_probability_of_purchases,
 )
 from clvml.models.btyd.covariate_likelihoods import (
-    bgnbd_covariates_expected_purchases,
+    bgnbd_covariates_conditional_expected_purchases,
     bgnbd_covariates_loglik,
     bgnbd_covariates_loglik_grad,
     bgnbd_covariates_probability_alive,
@@ -44,11 +44,13 @@ def _expected_purchases(
     # columns as CompressedRows holds them, then the horizon (the TransactionModel and
     # customer_lifetime_value calling convention)
     *z, t = z_and_t
-    return bgnbd_covariates_expected_purchases(params, x, t_x, T, _stack(z, np.size(x)), t)
+    return bgnbd_covariates_conditional_expected_purchases(
+        params, x, t_x, T, _stack(z, np.size(x)), t
+    )
 
 
 def _expected_purchases_new(params: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return bgnbd_expected_purchases_new_customer(np.asarray(params)[:4], t)
+    return bgnbd_expected_purchases_new(np.asarray(params)[:4], t)
 
 
 def _probability_of_purchases(params: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -122,7 +124,7 @@ class BetaGeoCovariates(CovariateModel, TransactionModel):
     >>> from clvml.data.simulate import simulate_bgnbd_covariates
     >>> rng = np.random.default_rng(0)
     >>> z = pd.DataFrame({"engaged": rng.normal(size=5000)})
-    >>> sim = simulate_bgnbd_covariates(z, r=0.6, alpha0=8.0, a0=1.2, b0=4.0, T=52, seed=1,
+    >>> sim = simulate_bgnbd_covariates(z, r=0.6, alpha0=8.0, a0=1.2, b0=4.0, T=52, random_state=1,
     ...                                 coefficients={"alpha": {"engaged": 0.5}})
     >>> model = BetaGeoCovariates(covariates={"alpha": ["engaged"]}).fit(sim.summary)
     >>> est, se = model.params_["alpha:engaged"], model.standard_errors_["alpha:engaged"]
@@ -192,7 +194,7 @@ class BetaGeoCovariates(CovariateModel, TransactionModel):
         X = self._covariate_values(frame, self.covariates_)
         Z = (X - self.covariate_means_.to_numpy()) / self.covariate_scales_.to_numpy()
         zeros = np.zeros(len(frame))
-        values = bgnbd_covariates_expected_purchases(
+        values = bgnbd_covariates_conditional_expected_purchases(
             self._params_array(), zeros, zeros, zeros, Z, float(t_arr)
         )
         if isinstance(data, pd.DataFrame):

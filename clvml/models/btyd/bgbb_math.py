@@ -35,9 +35,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, gammaln, logsumexp, polygamma
 
+from clvml._deprecated import deprecated_alias
+
 __all__ = [
     "bgbb_conditional_expected_purchases",
-    "bgbb_expected_purchases",
+    "bgbb_expected_purchases_new",
     "bgbb_loglik",
     "bgbb_loglik_grad",
     "bgbb_probability_alive",
@@ -260,7 +262,7 @@ def _gamma_ratio_difference(J: np.ndarray, K: np.ndarray, c: float) -> np.ndarra
         return g_j + np.log(q) + np.log(ratio)
 
 
-def bgbb_expected_purchases(params: Params, n: ArrayLike) -> NDArray[np.float64]:
+def bgbb_expected_purchases_new(params: Params, n: ArrayLike) -> NDArray[np.float64]:
     r"""Expected transactions of a new customer in the first ``n`` opportunities (eq. 9).
 
     .. math::
@@ -364,3 +366,8 @@ def bgbb_probability_of_purchases(
         out[sl] = np.exp(np.logaddexp(log_first[sl], rest))
     out = np.where(valid, out, np.where(np.isfinite(x) & np.isfinite(n), 0.0, np.nan))
     return out.reshape(shape)
+
+
+#: Deprecated name (one naming rule: ``*_expected_purchases_new`` is E[X(t)] of a new
+#: customer, ``*_conditional_expected_purchases`` is E[Y(t) | x, t_x, T]).
+bgbb_expected_purchases = deprecated_alias(bgbb_expected_purchases_new, "bgbb_expected_purchases")

@@ -1,13 +1,17 @@
 r"""Customer lifetime value from a transaction model and a spend model, with intervals.
 
-Convention (identical to ``lifetimes.utils._customer_lifetime_value``): the horizon is
-cut into monthly steps :math:`i = 1, \dots, H`; the expected purchases in step
-:math:`i` are the difference of the conditional cumulative expectations at
-:math:`i f` and :math:`(i - 1) f` data-time units, where :math:`f` is the number of
-data-time units per month (``period``: 30 for days, 4.345 for weeks, 1 for months,
-720 for hours); each step's purchases are valued at the spend model's expected spend
-per transaction and discounted by :math:`(1 + d)^i` (``d`` is the monthly discount
-rate, so cash flows are discounted at the end of each month):
+Time convention (clvml's, for ``customer_lifetime_value``, ``CLVModel`` and
+``closed_form_clv``): a discount rate is **annual** (``annual_discount_rate``) and is
+compounded to the step of the computation; a horizon is a count of steps whose unit
+each function names. Here the horizon is in **months**: it is cut into monthly steps
+:math:`i = 1, \dots, H` (as ``lifetimes.utils._customer_lifetime_value``); the
+expected purchases in step :math:`i` are the difference of the conditional
+cumulative expectations at :math:`i f` and :math:`(i - 1) f` data-time units, where
+:math:`f` is the number of data-time units per month (``period``: 30 for days, 4.345
+for weeks, 1 for months, 720 for hours); each step's purchases are valued at the
+spend model's expected spend per transaction and discounted by :math:`(1 + d)^i`,
+with the monthly rate :math:`d = (1 + d_{year})^{1/12} - 1` (cash flows are
+discounted at the end of each month):
 
 .. math::
 
@@ -25,6 +29,8 @@ the population parameters, not the customer's own purchase-to-purchase randomnes
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -61,15 +67,37 @@ def _discounted_purchases(
     return total
 
 
+def _monthly_rate(annual: float | None, monthly: float | None) -> float:
+    """The discount rate per month from the annual rate (or the deprecated monthly one)."""
+    if monthly is not None:
+        if annual is not None:
+            raise TypeError("customer_lifetime_value: pass annual_discount_rate= only")
+        warnings.warn(
+            "customer_lifetime_value: discount_rate= (a rate per month) is deprecated; pass "
+            "annual_discount_rate= (a rate per year), e.g. (1 + d)**12 - 1",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if not (np.isfinite(monthly) and monthly > -1):
+            raise ValueError(f"discount_rate must be > -1, got {monthly!r}")
+        return float(monthly)
+    if annual is None:
+        return 0.01  # 1.01**12 - 1 a year, exactly 1% a month
+    if not (np.isfinite(annual) and annual > -1):
+        raise ValueError(f"annual_discount_rate must be > -1, got {annual!r}")
+    return float((1.0 + annual) ** (1.0 / 12.0) - 1.0)
+
+
 def customer_lifetime_value(
     transaction_model: TransactionModel,
     spend_model: BTYDModel,
     summary: pd.DataFrame,
     horizon: int = 12,
-    discount_rate: float = 0.01,
+    discount_rate: float | None = None,
     period: str | float = "D",
     margin: float = 1.0,
     *,
+    annual_discount_rate: float | None = None,
     interval: float | None = 0.95,
     n_draws: int = 200,
     random_state: int | np.random.Generator | None = None,
@@ -87,13 +115,17 @@ def customer_lifetime_value(
         time unit) and ``monetary_value``; one row per customer.
     horizon : int, default 12
         Number of months.
-    discount_rate : float, default 0.01
-        Monthly discount rate ``d`` (> -1); step ``i`` is divided by ``(1 + d)**i``.
+    discount_rate : float, optional
+        Deprecated: the discount rate **per month**; pass ``annual_discount_rate``.
     period : {"D", "W", "M", "H"} or float, default "D"
         Time unit of ``recency`` and ``T``: days, weeks, months, hours, or the number
         of data-time units in a month (lifetimes' ``freq``).
     margin : float, default 1.0
         Profit margin applied to the spend.
+    annual_discount_rate : float, optional
+        Discount rate **per year** (> -1); month ``i`` is divided by
+        ``(1 + annual_discount_rate)**(i / 12)``. Default ``1.01**12 - 1`` (about 12.7%
+        a year, i.e. 1% a month, lifetimes' default).
     interval : float or None, default 0.95
         Coverage of the parametric-bootstrap prediction interval; ``None`` skips it.
     n_draws : int, default 200
@@ -129,8 +161,7 @@ def customer_lifetime_value(
             raise ValueError(f"period must be a positive number of time units, got {period!r}")
     if int(horizon) != horizon or horizon < 0:
         raise ValueError(f"horizon must be a whole number of months >= 0, got {horizon!r}")
-    if not (np.isfinite(discount_rate) and discount_rate > -1):
-        raise ValueError(f"discount_rate must be > -1, got {discount_rate!r}")
+    discount_rate = _monthly_rate(annual_discount_rate, discount_rate)
     if not np.isfinite(margin):
         raise ValueError(f"margin must be finite, got {margin!r}")
     if interval is not None and not 0 < interval < 1:

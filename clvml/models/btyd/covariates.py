@@ -90,6 +90,16 @@ class CovariateModel(BTYDModel):
         Starting values: every baseline parameter (at covariates 0, in the data's units)
         and optionally coefficients per unit of a covariate, keyed as in ``params_``
         (``"alpha:<column>"``; missing ones start at 0). Default: the model's own start.
+
+    Notes
+    -----
+    ``fit(data, weights=None)`` is :meth:`BTYDModel.fit
+    <clvml.models.btyd.base.BTYDModel.fit>` (the one template) with this class's hooks.
+    ``data`` holds the summary columns and the covariates. Besides the summary's own
+    contract, a covariate that is missing, not numeric, NaN or infinite, or constant over
+    the fitted customers while named explicitly is a
+    :class:`~clvml.exceptions.DataValidationError`; constant columns found with
+    ``covariates=None`` are dropped with a :class:`CovariateWarning`.
     """
 
     _base_names: ClassVar[tuple[str, ...]] = ()
@@ -141,36 +151,6 @@ class CovariateModel(BTYDModel):
         return tuple(checked[c].to_numpy(dtype=float) for c in self._data_columns)
 
     # ------------------------------------------------------------------ fit hooks
-    def fit(self, data: Any, weights: Any = None) -> CovariateModel:
-        """Estimate the baseline parameters and covariate coefficients by maximum likelihood.
-
-        The template of :meth:`BTYDModel.fit <clvml.models.btyd.base.BTYDModel.fit>` with
-        this class's hooks (covariates, standardisation, coefficient blocks).
-
-        Parameters
-        ----------
-        data : pandas.DataFrame
-            One row per customer: the model's summary columns and the covariates.
-        weights : array-like or str, optional
-            Customers each row stands for (or the name of a column holding it).
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        DataValidationError
-            The summary breaks its contract, or a covariate is missing, not numeric,
-            NaN or infinite, or constant over the fitted customers while named
-            explicitly (constant columns found with ``covariates=None`` are dropped
-            with a :class:`CovariateWarning`).
-        ConvergenceError
-            The optimiser ended at a non-finite likelihood.
-        """
-        super().fit(data, weights)
-        return self
-
     def _prepare_fit(self, data: Any, weights: Any) -> FitProblem:
         """Distinct (summary, covariates) rows, standardised covariates, free entries."""
         frame = self._frame(data)
@@ -208,7 +188,7 @@ class CovariateModel(BTYDModel):
                 f"{type(self).__name__}: covariates {names} are constant over the fitted "
                 "customers and were dropped",
                 CovariateWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
             columns = [c for c, k in zip(columns, constant, strict=True) if not k]
             mask, Xu = mask[:, ~constant], Xu[:, ~constant]

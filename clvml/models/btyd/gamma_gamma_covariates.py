@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvml.models.btyd.covariate_likelihoods import (
+from clvml.models.btyd.covariates import CovariateModel, _stack
+from clvml.models.btyd.gamma_gamma import GammaGamma
+from clvml.models.btyd.gamma_gamma_covariates_math import (
     gamma_gamma_covariates_expected_average_spend,
     gamma_gamma_covariates_loglik,
     gamma_gamma_covariates_loglik_grad,
     weighted_gamma_gamma_covariates,
 )
-from clvml.models.btyd.covariates import CovariateModel, _stack
-from clvml.models.btyd.gamma_gamma import GammaGamma
 
 __all__ = ["GammaGammaCovariates"]
 
@@ -76,8 +76,8 @@ class GammaGammaCovariates(CovariateModel):
     >>> from clvml.data.simulate import simulate_gamma_gamma_covariates
     >>> rng = np.random.default_rng(0)
     >>> z = pd.DataFrame({"premium": (rng.random(4000) < 0.3).astype(float)})
-    >>> sim = simulate_gamma_gamma_covariates(rng.integers(1, 6, 4000), z, p=6.0, q=4.0,
-    ...                                       v0=15.0, coefficients={"premium": 0.4}, seed=1)
+    >>> sim = simulate_gamma_gamma_covariates(rng.integers(1, 6, 4000), z, p=6.0, q=4.0, v0=15.0,
+    ...                                       coefficients={"premium": 0.4}, random_state=1)
     >>> model = GammaGammaCovariates(covariates=["premium"]).fit(sim.summary)
     >>> bool(abs(model.params_["v:premium"] - 0.4) < 4 * model.standard_errors_["v:premium"])
     True

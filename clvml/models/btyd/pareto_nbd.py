@@ -10,7 +10,7 @@ import numpy as np
 
 from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_conditional_expected_purchases,
-    pareto_nbd_expected_purchases,
+    pareto_nbd_expected_purchases_new,
     pareto_nbd_loglik,
     pareto_nbd_probability_alive,
     pareto_nbd_probability_of_purchases,
@@ -89,7 +89,7 @@ class ParetoNBD(TransactionModel):
 
     _probability_alive = staticmethod(pareto_nbd_probability_alive)
     _expected_purchases = staticmethod(pareto_nbd_conditional_expected_purchases)
-    _expected_purchases_new = staticmethod(pareto_nbd_expected_purchases)
+    _expected_purchases_new = staticmethod(pareto_nbd_expected_purchases_new)
     _probability_of_purchases = staticmethod(pareto_nbd_probability_of_purchases)
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:

@@ -1,4 +1,21 @@
-"""Purchase-count models: the BTYD base plus the four standard predictions."""
+"""Purchase-count models: the BTYD base plus the four standard predictions.
+
+Example of a complete declaration (the real one lives in ``beta_geo.py``)::
+
+    class BetaGeo(TransactionModel):
+        _param_names = ("r", "alpha", "a", "b")
+        _data_columns = ("frequency", "recency", "T")
+        _scale_column = "T"
+        _scaled_columns = ("recency", "T")
+        _scaled_params = ("alpha",)
+        _loglik = staticmethod(bgnbd_loglik)
+        _loglik_grad = staticmethod(bgnbd_loglik_grad)
+        _probability_alive = staticmethod(bgnbd_probability_alive)
+        ...  # and the other three prediction functions (see TransactionModel)
+
+        def _initial_params(self, columns, weights):
+            return np.array([1.0, 1.0, 1.0, 1.0])
+"""
 
 from __future__ import annotations
 
