@@ -357,3 +357,12 @@ def test_parameter_recovery(seed):
     inside = [ci.loc[k, "lower 95%"] <= v <= ci.loc[k, "upper 95%"] for k, v in truth.items()]
     # each interval covers with probability 0.95: at most one miss per seed is expected
     assert sum(inside) >= 3, model.summary
+
+
+def test_recency_a_rounding_error_below_age_is_finite_without_warnings():
+    # found by hypothesis: t_x = (1 - 1e-16) T makes G(T) = G(t_x) in floating point
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ll = pareto_nbd_loglik((1.0, 1.0, 1.0, 1.0), 1, 0.9999999999999999, 1.0)
+    assert np.isfinite(ll)
+    assert_allclose(ll, pareto_nbd_loglik((1.0, 1.0, 1.0, 1.0), 1, 1.0, 1.0), rtol=1e-9)

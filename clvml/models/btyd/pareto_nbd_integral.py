@@ -220,7 +220,9 @@ def pareto_nbd_log_integral(
         g2 = _log_G(a[fast], e[fast], z_T[fast], w_T[fast], m_T[fast])
         diff = g2 - g1
         good = np.isfinite(diff) & (diff < np.log(_RATIO_FAST))
-        with np.errstate(invalid="ignore"):
+        # diff = 0 (G(T) = G(t_x) in floating point) gives log(0): such rows are not
+        # "good" and go to the quadrature below, so the warning would be spurious
+        with np.errstate(invalid="ignore", divide="ignore"):
             val = g1 + np.log(-np.expm1(diff)) - np.log(a[fast])
         idx = np.flatnonzero(fast)
         out[idx[good]] = val[good]
