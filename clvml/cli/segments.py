@@ -1,9 +1,16 @@
-"""``clvml segments``: the marketer segment table from scored customers, and CSV lists."""
+"""``clvml segments``: the marketer segment table from scored customers, and CSV lists.
+
+The ``value_tier`` and ``segment`` stored with the scores (what ``clvml score`` wrote
+to the CRM) are the record and are shown as they are. Scores without them are placed
+with the segment scheme of ``--model``, or else ranked among themselves (said on the
+screen); ``--tier-cuts``, ``--value-cuts`` and ``--risk-thresholds`` ask explicitly
+for such a ranking with other cuts (a what-if, not the record).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -29,6 +36,26 @@ def _tier_labels(cuts: tuple[float, ...]) -> tuple[str, ...]:
     if cuts == DEFAULT_TIER_CUTS:
         return DEFAULT_TIER_LABELS
     return (*(f"top {100 * c:g}%" for c in cuts), "rest")
+
+
+_HOW = {
+    "record": "tiers and segments as stored with the scores (the record)",
+    "scheme": "the scores hold no value_tier/segment: placed with the segment scheme of {model}",
+    "ranked": "tiers and segments ranked among these customers (a what-if, not the stored record)",
+}
+
+
+def _model_scheme(model: str, tracking_uri: str | None):
+    from clvml.tracking.pyfunc import scheme_of
+    from clvml.tracking.scoring_model import ModelLoadError, load_scoring_model
+
+    scheme = scheme_of(load_scoring_model(model, tracking_uri=tracking_uri).pyfunc)
+    if scheme is None:
+        raise ModelLoadError(
+            f"{model} was logged without a segment scheme: score the customers with it "
+            "(clvml score) and read the CRM, or leave out --model to rank them"
+        )
+    return scheme
 
 
 def _load(scores: Path | None, crm_url: str | None, table: str) -> pd.DataFrame:
@@ -119,40 +146,74 @@ def segments(
             help="Folder to write one CSV of customers per segment into.", file_okay=False
         ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model URI or folder whose stored segment scheme places scores that have no "
+            "value_tier/segment columns."
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
+    ] = None,
     tier_cuts: Annotated[
-        str, typer.Option(help="Cumulative customer shares closing each value tier.")
-    ] = "0.01,0.10,0.50",
+        str | None,
+        typer.Option(
+            help="What-if: rank the customers among themselves with these cumulative shares "
+            "closing each value tier (default 0.01,0.10,0.50)."
+        ),
+    ] = None,
     value_cuts: Annotated[
-        str, typer.Option(help="Shares of customers that are high and high+medium value.")
-    ] = "0.20,0.50",
+        str | None,
+        typer.Option(
+            help="What-if: shares of customers that are high and high+medium value "
+            "(default 0.20,0.50)."
+        ),
+    ] = None,
     risk_thresholds: Annotated[
-        str, typer.Option(help="Churn probabilities opening medium and high risk.")
-    ] = "0.30,0.60",
+        str | None,
+        typer.Option(
+            help="What-if: churn probabilities opening medium and high risk (default 0.30,0.60)."
+        ),
+    ] = None,
 ) -> None:
     """Print the segment table (counts, shares of customers and value, mean CLV and churn
     risk) of scored customers, and optionally export the customer lists as CSV."""
     from clvml.segments import (
-        assign_segments,
+        SegmentScheme,
         export_segment_lists,
+        has_record,
         ltv_cac_by_channel,
+        resolve_segments,
         segment_summary,
+        with_rfm,
     )
 
     data = _load(scores, crm_url, table)
-    cuts = _shares(tier_cuts, "--tier-cuts")
-    assigned = assign_segments(
-        data,
-        tier_cuts=cuts,
-        tier_labels=_tier_labels(cuts),
-        value_cuts=_shares(value_cuts, "--value-cuts"),
-        risk_thresholds=_shares(risk_thresholds, "--risk-thresholds"),
-    )
+    refit = None
+    if (tier_cuts, value_cuts, risk_thresholds) != (None, None, None):
+        params: dict[str, Any] = {}
+        if tier_cuts is not None:
+            cuts = _shares(tier_cuts, "--tier-cuts")
+            params.update(tier_cuts=cuts, tier_labels=_tier_labels(cuts))
+        if value_cuts is not None:
+            params["value_cuts"] = _shares(value_cuts, "--value-cuts")
+        if risk_thresholds is not None:
+            params["risk_thresholds"] = _shares(risk_thresholds, "--risk-thresholds")
+        refit = SegmentScheme(**params)
+    scheme = None
+    if refit is None and model is not None and not has_record(data):
+        scheme = _model_scheme(model, tracking_uri)
+    assigned, how = resolve_segments(data, scheme, refit=refit)
+    assigned = with_rfm(assigned)
     summary = segment_summary(assigned, by=by)
     actions = None
     if by == "cell":
         actions = assigned.groupby("cell", observed=True)["action"].first()
     source = escape(str(scores)) if scores is not None else f"table {table}"
     console.print(f"{len(assigned):,} customers from {source}", highlight=False)
+    console.print(_HOW[how].format(model=escape(str(model))), highlight=False)
     _render(summary, by, actions)
     if customers is not None:
         from clvml.data.io import read_table

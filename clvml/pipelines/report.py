@@ -19,6 +19,7 @@ import pandas as pd
 from clvml.exceptions import DataValidationError
 from clvml.pipelines.config import GATE_METRICS
 from clvml.reporting.report import ReportInputs
+from clvml.segments import has_record
 
 __all__ = ["load_report_inputs"]
 
@@ -158,4 +159,29 @@ def load_report_inputs(
     elif inputs.model_name and inputs.model_version:
         found = _registry_metrics(inputs.model_name, inputs.model_version, tracking_uri)
         inputs.metrics = _metrics_frame(found, inputs.model_name)
+    if not has_record(inputs.scores):  # no stored value_tier/segment: the model's scheme
+        _model_scheme(inputs, model, tracking_uri)
     return inputs
+
+
+def _model_scheme(inputs: ReportInputs, model: str | None, tracking_uri: str | None) -> None:
+    """The segment scheme of ``model`` (or of the model version the scores name), if loadable."""
+    from clvml.tracking.pyfunc import scheme_of
+    from clvml.tracking.scoring_model import load_scoring_model
+
+    if model is None and inputs.model_name and inputs.model_version:
+        from clvml.tracking.store import resolve_tracking
+
+        uri = resolve_tracking(tracking_uri).tracking_uri
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+            return  # no embedded store here: do not create one
+        model = f"models:/{inputs.model_name}/{inputs.model_version}"
+    if model is None:
+        return
+    try:
+        loaded = load_scoring_model(model, tracking_uri=tracking_uri)
+    except ValueError as exc:  # ModelLoadError: the report says the segments were ranked
+        inputs.notes.append(f"segment scheme of {model} not loaded: {exc}")
+        return
+    inputs.scheme = scheme_of(loaded.pyfunc)
+    inputs.scheme_model = f"{loaded.name} {loaded.version}"

@@ -579,8 +579,15 @@ def log_training(
             champ_value, champ_how = None, ""
             if register and current_champion(client, name) is not None:
                 champ_value, champ_how = _champion_on_holdout(name, metric, ds.features, ds.targets)
+            from clvml.segments import SegmentScheme
+
+            # tiers and segments: thresholds from the served model's fitted customers
+            scheme = SegmentScheme().fit(pred)
             info = log_clv_model(
-                model, ds.features, registered_model_name=name if register else None
+                model,
+                ds.features,
+                scheme=scheme,
+                registered_model_name=name if register else None,
             )
             note(info.model_uri)
             version = (

@@ -62,6 +62,18 @@ STRINGS: dict[str, dict[str, str]] = {
             "customers (light) with its share of value (dark): the top 1% alone hold {top1} of "
             "the value."
         ),
+        "seg_record": (
+            "Tiers and segments are the ones stored with the scores: the model's thresholds, "
+            "fixed at training, as written to the CRM."
+        ),
+        "seg_scheme": (
+            "The scores hold no tiers or segments: they were placed with the thresholds stored "
+            "with model {model}, as a scoring run would."
+        ),
+        "seg_ranked": (
+            "The scores hold no tiers or segments and no model thresholds were found: customers "
+            "are ranked among themselves here, which can differ from the CRM."
+        ),
         "share_customers": "Share of customers",
         "share_value": "Share of value",
         "tier": "Tier",
@@ -204,6 +216,18 @@ STRINGS: dict[str, dict[str, str]] = {
             "Clientes ordenados por valor previsto y divididos en niveles. Compare la parte de "
             "clientes de cada nivel (claro) con su parte del valor (oscuro): solo el 1% superior "
             "reúne {top1} del valor."
+        ),
+        "seg_record": (
+            "Los niveles y segmentos son los guardados con las puntuaciones: los umbrales del "
+            "modelo, fijados en el entrenamiento, tal como se escribieron en el CRM."
+        ),
+        "seg_scheme": (
+            "Las puntuaciones no traen niveles ni segmentos: se asignaron con los umbrales "
+            "guardados con el modelo {model}, como lo haría una puntuación."
+        ),
+        "seg_ranked": (
+            "Las puntuaciones no traen niveles ni segmentos y no se encontraron umbrales del "
+            "modelo: aquí los clientes se ordenan entre sí, lo que puede diferir del CRM."
         ),
         "share_customers": "Parte de los clientes",
         "share_value": "Parte del valor",

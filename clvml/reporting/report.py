@@ -36,6 +36,7 @@ from clvml.reporting.i18n import (
     tier_name,
     translator,
 )
+from clvml.segments import SegmentScheme
 
 __all__ = ["ReportInputs", "build_report", "write_report"]
 
@@ -68,6 +69,11 @@ class ReportInputs:
         Which model scored the customers, and the features' date.
     metrics : pandas.DataFrame or None
         Holdout metrics: one row per method (index) and one column per metric.
+    scheme : SegmentScheme or None
+        The segment scheme stored with the model, used only when the scores hold
+        no ``value_tier``/``segment`` (the stored ones are the record).
+    scheme_model : str or None
+        Which model the scheme came from (shown in the report).
     notes : list of str
         Facts about the inputs (e.g. why metrics are missing).
     """
@@ -80,6 +86,8 @@ class ReportInputs:
     model_version: str | None = None
     as_of: str | None = None
     metrics: pd.DataFrame | None = None
+    scheme: SegmentScheme | None = None
+    scheme_model: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -220,12 +228,13 @@ def _distribution(b: _Builder, assigned: pd.DataFrame) -> None:
     )
 
 
-def _tiers(b: _Builder, assigned: pd.DataFrame) -> None:
+def _tiers(b: _Builder, assigned: pd.DataFrame, source: str) -> None:
     from clvml.segments import segment_summary
 
     summary = segment_summary(assigned, by="value_tier")
     fig = figures.tier_chart(summary, b.t, lambda s: tier_name(s, b.lang))
-    top1 = float(summary["share_of_value"].iloc[0]) if len(summary) else float("nan")
+    best = assigned["value_tier"].cat.categories[0]
+    top1 = float(summary["share_of_value"].get(best, 0.0))
     rows = [
         [
             tier_name(str(tier), b.lang),
@@ -250,6 +259,7 @@ def _tiers(b: _Builder, assigned: pd.DataFrame) -> None:
         _img(figures.to_data_uri(fig), t("h_tiers"))
         + f'<p class="caption">{_e(t("c_tiers", top1=b.pct(top1)))}</p>'
         + _table(header, rows, {1, 2, 3, 4, 5})
+        + f'<p class="caption">{_e(source)}</p>'
     )
     b.add("tiers", "h_tiers", body)
 
@@ -548,14 +558,16 @@ def build_report(
         HTML (UTF-8 text).
     """
     from clvml._version import __version__
-    from clvml.segments import assign_segments
+    from clvml.segments import resolve_segments
 
     b = _Builder(lang)
     t = b.t
-    assigned = assign_segments(inputs.scores)
+    # the stored value_tier/segment are the record; else the model's scheme; else ranks
+    assigned, how = resolve_segments(inputs.scores, inputs.scheme)
+    source = t(f"seg_{how}", **({"model": inputs.scheme_model or ""} if how == "scheme" else {}))
     _headline(b, assigned)
     _distribution(b, assigned)
-    _tiers(b, assigned)
+    _tiers(b, assigned, source)
     _matrix(b, assigned)
     _channels(b, assigned, inputs.customers)
     _impact(b, inputs, impact_horizon_weeks, impact_cutoff)

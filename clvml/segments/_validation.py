@@ -131,9 +131,8 @@ def rank_order(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return position
 
 
-def rank_bins(position: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
-    """Bin index 0..len(cuts) of each rank position; bin j holds positions < ceil(cut_j * n)."""
-    n = len(position)
+def cut_sizes(n: int, cuts: Sequence[float]) -> np.ndarray:
+    """Customers inside each cumulative share of ``n``: ``ceil(cut_j * n)`` (checked cuts)."""
     cuts_a = np.asarray(cuts, dtype=float)
     if (
         cuts_a.ndim != 1
@@ -147,5 +146,9 @@ def rank_bins(position: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
             f"cut points must be increasing shares in (0, 1], got {list(cuts)!r}"
         )
     # round first so that e.g. 0.01 * 300 = 3.0000000000000004 gives 3, not 4
-    sizes = np.ceil(np.round(cuts_a * n, 9)).astype(np.int64)
-    return np.searchsorted(sizes, position, side="right")
+    return np.ceil(np.round(cuts_a * n, 9)).astype(np.int64)
+
+
+def rank_bins(position: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+    """Bin index 0..len(cuts) of each rank position; bin j holds positions < ceil(cut_j * n)."""
+    return np.searchsorted(cut_sizes(len(position), cuts), position, side="right")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.segments._validation import rank_bins, rank_order, validate_predictions
+from clvml.segments.names import (
+    DEFAULT_CELLS,
+    DEFAULT_RISK_THRESHOLDS,
+    DEFAULT_VALUE_CUTS,
+    LEVELS,
+    MatrixCell,
+)
+from clvml.segments.scheme import SegmentScheme
 
 __all__ = [
     "DEFAULT_CELLS",
@@ -21,64 +26,8 @@ __all__ = [
     "value_risk_table",
 ]
 
-#: Levels of both axes, from high to low.
-LEVELS: tuple[str, str, str] = ("high", "medium", "low")
-#: Value axis: the top 20% of customers by CLV are high value, the next 30% medium.
-DEFAULT_VALUE_CUTS: tuple[float, float] = (0.20, 0.50)
-#: Risk axis: churn probability below 0.3 is low risk, from 0.6 on high risk.
-DEFAULT_RISK_THRESHOLDS: tuple[float, float] = (0.30, 0.60)
-
-
-@dataclass(frozen=True)
-class MatrixCell:
-    """A cell of the value x risk matrix: a short name and the recommended action."""
-
-    name: str
-    action: str
-
-
-#: Default cell names and actions, keyed by (value level, risk level).
-DEFAULT_CELLS: dict[tuple[str, str], MatrixCell] = {
-    ("high", "high"): MatrixCell(
-        "Save now",
-        "Retention outreach by the social care team: personal contact, resolve open issues, "
-        "tailored offer",
-    ),
-    ("high", "medium"): MatrixCell(
-        "Watch closely",
-        "Proactive check-in by the care team; monitor engagement and sentiment",
-    ),
-    ("high", "low"): MatrixCell(
-        "Champions", "Loyalty and referral programme: early access, referral rewards, reviews"
-    ),
-    ("medium", "high"): MatrixCell(
-        "Win back", "Targeted win-back campaign with a moderate incentive"
-    ),
-    ("medium", "medium"): MatrixCell(
-        "Nurture", "Personalised recommendations and cross-sell in regular campaigns"
-    ),
-    ("medium", "low"): MatrixCell("Grow", "Upsell and cross-sell; invite to the loyalty programme"),
-    ("low", "high"): MatrixCell(
-        "Let go gently", "Low-cost automation only: automated win-back email, no paid incentive"
-    ),
-    ("low", "medium"): MatrixCell(
-        "Automate", "Low-cost automated nurture: email and app notifications"
-    ),
-    ("low", "low"): MatrixCell(
-        "Develop cheaply", "Low-cost automation: onboarding and self-help content, test upsell"
-    ),
-}
-
-
-def _risk_levels(p: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
-    t = np.asarray(thresholds, dtype=float)
-    if t.shape != (2,) or not (0 < t[0] < t[1] <= 1):
-        raise DataValidationError(
-            f"risk_thresholds must be two increasing probabilities in (0, 1], got "
-            f"{list(thresholds)!r}"
-        )
-    # 0 = high risk (p >= t[1]), 1 = medium, 2 = low (p < t[0])
-    return 2 - np.searchsorted(t, p, side="right")
+#: The columns :func:`value_risk_matrix` returns.
+MATRIX_COLUMNS = ("value_level", "risk_level", "cell", "segment", "cell_name", "action")
 
 
 def value_risk_matrix(
@@ -89,7 +38,11 @@ def value_risk_matrix(
     cells: Mapping[tuple[str, str], MatrixCell] | None = None,
     value_col: str = "clv",
 ) -> pd.DataFrame:
-    """Place every customer in the value x churn-risk matrix.
+    """Place every customer in the value x churn-risk matrix, ranked among ``predictions``.
+
+    A what-if on a population (:meth:`clvml.segments.SegmentScheme.rank`); scored
+    customers' segments are the fitted thresholds of
+    :class:`~clvml.segments.SegmentScheme`, stored with the model.
 
     Value levels are relative (by rank of ``value_col``, ties broken by
     ``customer_id``): the first ``value_cuts[0]`` share of customers is
@@ -117,7 +70,8 @@ def value_risk_matrix(
     pandas.DataFrame
         Indexed by ``customer_id`` (input order): ``value_level``,
         ``risk_level`` (ordered categoricals high > medium > low), ``cell``
-        (an identifier such as ``"high_value_high_risk"``), ``cell_name`` and
+        (an identifier such as ``"high_value_high_risk"``), ``segment`` (the cell's
+        name, also as ``cell_name``) and
         ``action`` (categoricals whose categories run in matrix order, from
         high value / high risk to low value / low risk).
 
@@ -130,59 +84,10 @@ def value_risk_matrix(
     >>> value_risk_matrix(preds, value_cuts=(0.25, 0.5))["cell_name"].tolist()
     ['Save now', 'Nurture', 'Develop cheaply', 'Let go gently']
     """
-    df = validate_predictions(predictions, value_col=value_col, require_risk=True)
-    ids = df["customer_id"].to_numpy(dtype=str)
-    return matrix_from_rank(
-        rank_order(ids, df[value_col].to_numpy()),
-        df["churn_probability"].to_numpy(),
-        pd.Index(ids, name="customer_id"),
-        value_cuts=value_cuts,
-        risk_thresholds=risk_thresholds,
-        cells=cells,
+    scheme = SegmentScheme(
+        value_cuts=value_cuts, risk_thresholds=risk_thresholds, cells=cells, value_col=value_col
     )
-
-
-def matrix_from_rank(
-    position: np.ndarray,
-    churn_probability: np.ndarray,
-    index: pd.Index,
-    *,
-    value_cuts: Sequence[float] = DEFAULT_VALUE_CUTS,
-    risk_thresholds: Sequence[float] = DEFAULT_RISK_THRESHOLDS,
-    cells: Mapping[tuple[str, str], MatrixCell] | None = None,
-) -> pd.DataFrame:
-    """The matrix from value rank positions (0 = best), for callers that already validated."""
-    if len(value_cuts) != 2:
-        raise DataValidationError(f"value_cuts must hold two shares, got {list(value_cuts)!r}")
-    table = dict(DEFAULT_CELLS)
-    if cells is not None:
-        unknown = [k for k in cells if k not in DEFAULT_CELLS]
-        if unknown:
-            raise DataValidationError(
-                f"unknown matrix cells {unknown!r}: keys are (value, risk) with levels {LEVELS}"
-            )
-        table.update(cells)
-    v = rank_bins(position, value_cuts)
-    r = _risk_levels(churn_probability, risk_thresholds)
-    keys = [(a, b) for a in LEVELS for b in LEVELS]
-    flat = v * 3 + r
-
-    def categorical(per_cell: list[str]) -> pd.Categorical:
-        # categories in matrix order (best cell first), built from codes: no per-row strings
-        categories = list(dict.fromkeys(per_cell))
-        code_of_cell = np.array([categories.index(x) for x in per_cell])
-        return pd.Categorical.from_codes(code_of_cell[flat], categories=categories)
-
-    return pd.DataFrame(
-        {
-            "value_level": pd.Categorical.from_codes(v, categories=list(LEVELS), ordered=True),
-            "risk_level": pd.Categorical.from_codes(r, categories=list(LEVELS), ordered=True),
-            "cell": categorical([f"{a}_value_{b}_risk" for a, b in keys]),
-            "cell_name": categorical([table[k].name for k in keys]),
-            "action": categorical([table[k].action for k in keys]),
-        },
-        index=index,
-    )
+    return scheme.rank(predictions)[list(MATRIX_COLUMNS)]
 
 
 def value_risk_table(matrix: pd.DataFrame, values: pd.Series | None = None) -> pd.DataFrame:

@@ -12,19 +12,19 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.segments._validation import rank_order, validate_predictions
-from clvml.segments.matrix import (
+from clvml.segments._validation import validate_predictions
+from clvml.segments.names import (
     DEFAULT_RISK_THRESHOLDS,
+    DEFAULT_TIER_CUTS,
+    DEFAULT_TIER_LABELS,
     DEFAULT_VALUE_CUTS,
     MatrixCell,
-    matrix_from_rank,
 )
 from clvml.segments.rfm_segments import rfm_segments
-from clvml.segments.tiers import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS, tiers_from_rank
+from clvml.segments.scheme import SegmentScheme
 
 __all__ = ["assign_segments", "export_segment_lists", "segment_summary"]
 
-_SEGMENT_COLUMNS = ("value_tier", "value_level", "risk_level", "cell", "cell_name", "action")
 _RFM_COLUMNS = ("r_score", "f_score", "m_score", "rfm_score", "rfm_segment")
 
 
@@ -39,7 +39,13 @@ def assign_segments(
     rfm: bool | None = None,
     value_col: str = "clv",
 ) -> pd.DataFrame:
-    """Add every segment column to a frame of per-customer predictions.
+    """Add every segment column to per-customer predictions, ranked among themselves.
+
+    A what-if on a population: :meth:`clvml.segments.SegmentScheme.rank` with these
+    parameters (exact shares of these customers, ties broken by ``customer_id``),
+    plus RFM. The segments of scored customers are the record the CRM holds (fitted
+    thresholds stored with the model); read them with
+    :func:`clvml.segments.resolve_segments`.
 
     Parameters
     ----------
@@ -61,37 +67,38 @@ def assign_segments(
     -------
     pandas.DataFrame
         Indexed by ``customer_id``: the input columns, ``churn_probability``,
-        ``value_tier``, ``value_level``, ``risk_level``, ``cell``,
+        ``value_tier``, ``value_level``, ``risk_level``, ``cell``, ``segment``,
         ``cell_name``, ``action`` and, with RFM, ``r_score``, ``f_score``,
         (``m_score``), ``rfm_score``, ``rfm_segment``. Input columns of those
         names (e.g. a ``value_tier`` stored by an earlier scoring run) are
         recomputed and replaced.
     """
-    df = validate_predictions(predictions, value_col=value_col, require_risk=True)
-    has_rfm = {"frequency", "recency", "T"} <= set(df.columns)
+    scheme = SegmentScheme(
+        tier_cuts=tier_cuts,
+        tier_labels=tier_labels,
+        value_cuts=value_cuts,
+        risk_thresholds=risk_thresholds,
+        cells=cells,
+        value_col=value_col,
+    )
+    return with_rfm(scheme.rank(predictions), rfm)
+
+
+def with_rfm(assigned: pd.DataFrame, rfm: bool | None = None) -> pd.DataFrame:
+    """``assigned`` (indexed by ``customer_id``) with RFM scores and names added.
+
+    By default they are added when ``frequency``, ``recency`` and ``T`` are present
+    (with ``monetary_value`` when that is present too); input columns of those names
+    are replaced. RFM segments rank the customers given among themselves.
+    """
     if rfm is None:
-        rfm = has_rfm
-    ids = df["customer_id"].to_numpy(dtype=str)
-    index = pd.Index(ids, name="customer_id")
-    position = rank_order(ids, df[value_col].to_numpy())
-    new = [*_SEGMENT_COLUMNS, *(_RFM_COLUMNS if rfm else ())]
-    parts = [
-        df.drop(columns=["customer_id", *(c for c in new if c in df.columns)]).set_axis(index),
-        tiers_from_rank(position, index, tier_cuts, tier_labels).to_frame(),
-        matrix_from_rank(
-            position,
-            df["churn_probability"].to_numpy(),
-            index,
-            value_cuts=value_cuts,
-            risk_thresholds=risk_thresholds,
-            cells=cells,
-        ),
-    ]
-    if rfm:
-        monetary = "monetary_value" if "monetary_value" in df.columns else None
-        parts.append(rfm_segments(df, monetary_col=monetary).set_axis(index))
-    # all parts share the row order of ``df``: concatenate side by side without realignment
-    return pd.concat(parts, axis=1)
+        rfm = {"frequency", "recency", "T"} <= set(assigned.columns)
+    if not rfm:
+        return assigned
+    kept = assigned.drop(columns=[c for c in _RFM_COLUMNS if c in assigned.columns])
+    monetary = "monetary_value" if "monetary_value" in kept.columns else None
+    scores = rfm_segments(kept.reset_index(), monetary_col=monetary).set_axis(kept.index)
+    return pd.concat([kept, scores], axis=1)
 
 
 def segment_summary(

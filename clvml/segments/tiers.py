@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from clvml.exceptions import DataValidationError
 from clvml.segments._validation import rank_bins, rank_order, validate_predictions
+from clvml.segments.names import DEFAULT_TIER_CUTS, DEFAULT_TIER_LABELS, check_labels, tier_series
 
 __all__ = ["DEFAULT_TIER_CUTS", "DEFAULT_TIER_LABELS", "value_tiers"]
-
-#: Cumulative shares of customers closing each tier but the last.
-DEFAULT_TIER_CUTS: tuple[float, ...] = (0.01, 0.10, 0.50)
-#: Tier names, best first; one more than the cut points.
-DEFAULT_TIER_LABELS: tuple[str, ...] = ("top 1%", "top 10%", "next 40%", "rest")
 
 
 def value_tiers(
@@ -25,7 +19,11 @@ def value_tiers(
     labels: Sequence[str] = DEFAULT_TIER_LABELS,
     value_col: str = "clv",
 ) -> pd.Series:
-    """Assign each customer a value tier by rank of predicted CLV.
+    """Assign each customer a value tier by rank of predicted CLV among ``predictions``.
+
+    This ranks the customers it is given among themselves (a what-if on a
+    population). The tiers of scored customers are the fitted thresholds of
+    :class:`clvml.segments.SegmentScheme`, stored with the model.
 
     Customers are ranked by descending ``value_col``; ties are broken by
     ascending ``customer_id``, so the result never depends on row order. With
@@ -66,21 +64,8 @@ def value_tiers(
     bottom    5
     Name: count, dtype: int64
     """
+    labels = check_labels(cuts, labels)
     df = validate_predictions(predictions, value_col=value_col, require_risk=False)
     ids = df["customer_id"].to_numpy(dtype=str)
     position = rank_order(ids, df[value_col].to_numpy())
-    return tiers_from_rank(position, pd.Index(ids, name="customer_id"), cuts, labels)
-
-
-def tiers_from_rank(
-    position: np.ndarray, index: pd.Index, cuts: Sequence[float], labels: Sequence[str]
-) -> pd.Series:
-    """Tier series from rank positions (0 = best), for callers that already validated."""
-    labels = list(labels)
-    if len(labels) != len(cuts) + 1 or len(set(labels)) != len(labels):
-        raise DataValidationError(
-            f"need {len(cuts) + 1} distinct labels for {len(cuts)} cut points, got {labels!r}"
-        )
-    bins = rank_bins(position, cuts)
-    tiers = pd.Categorical.from_codes(bins, categories=labels, ordered=True)
-    return pd.Series(tiers, index=index, name="value_tier")
+    return tier_series(rank_bins(position, cuts), pd.Index(ids, name="customer_id"), labels)

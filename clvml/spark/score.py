@@ -3,9 +3,10 @@
 :func:`score_customers` runs the clvml pyfunc model (:mod:`clvml.tracking.pyfunc`) on
 every partition of a Spark customer frame with ``mapInPandas``: each Python worker
 loads the model once (cached per process and model URI) and scores Arrow batches with
-the same :func:`~clvml.models.model_input.predict_frame` the single-machine job calls, so
-the scores are the pandas scores (``tests/spark/test_spark_score.py``). The output
-schema is the model's logged output signature.
+the pyfunc model's ``predict`` (estimator and stored segment scheme) that the
+single-machine job calls, so the scores are the pandas scores
+(``tests/spark/test_spark_score.py``). The output schema is the model's logged output
+signature.
 
 Writing:
 
@@ -120,12 +121,10 @@ def score_customers(features: Any, model_uri: str) -> Any:
     names = [f.name for f in schema.fields]
 
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from clvml.models.model_input import predict_frame
-
-        estimator = _load(model_uri).unwrap_python_model().model_
+        served = _load(model_uri).unwrap_python_model()  # estimator and segment scheme
         for batch in batches:
             if len(batch):
-                yield predict_frame(estimator, batch)[names]
+                yield served.predict(None, batch)[names]
 
     return features.select("customer_id", *required).mapInPandas(predict, schema)
 

@@ -7,6 +7,12 @@ customer with the CLV, its interval, P(alive), the churn probability, the
 expected purchases and spend, the value tier and the segment (and the CLV of
 every fitted method).
 
+The value tier and the segment come from the :class:`clvml.segments.SegmentScheme`
+fitted at training and stored beside the estimator (``segment_scheme.json``), so
+every scoring run, whatever its chunks, labels a customer the same way. A model
+logged before schemes were stored has no such artifact: its output keeps the
+estimator's own ``value_tier``/``segment`` columns, if it has any.
+
 The model is logged *from code* (the file ``_model_code.py`` next to this
 module is the model definition MLflow stores), with the fitted estimator as a
 pickled artifact, an explicit signature (numeric features as ``double``, text
@@ -19,6 +25,7 @@ requirements say.
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import tempfile
@@ -37,10 +44,14 @@ __all__ = [
     "log_clv_model",
     "model_signature",
     "pip_requirements",
+    "scheme_of",
+    "served_frame",
 ]
 
 #: Name of the pickled estimator among the model's artifacts.
 ARTIFACT_KEY = "clv_model"
+#: Name of the segment scheme (JSON) among the model's artifacts.
+SCHEME_KEY = "segment_scheme"
 #: The models-from-code file logged as the model definition.
 MODEL_CODE = Path(__file__).with_name("_model_code.py")
 
@@ -58,26 +69,74 @@ def pip_requirements() -> list[str]:
     return out
 
 
+def served_frame(model: Any, scheme: Any | None, model_input: pd.DataFrame) -> pd.DataFrame:
+    """What the logged model returns: :func:`predict_frame`, labelled by the segment scheme.
+
+    With a fitted :class:`clvml.segments.SegmentScheme`, any ``value_tier`` and
+    ``segment`` columns of the estimator's output are dropped and the scheme's are
+    inserted (after ``engagement_value`` when there is one, else at the end), as
+    strings (empty for a row whose CLV or churn probability is not a number).
+    Without a scheme the estimator's output is returned as it is.
+    """
+    out = predict_frame(model, model_input)
+    if scheme is None:
+        return out
+    from clvml.segments import RECORD_COLUMNS
+
+    out = out.drop(columns=[c for c in RECORD_COLUMNS if c in out.columns])
+    if "churn_probability" in out.columns:
+        churn = out["churn_probability"].to_numpy(dtype=float)
+    else:
+        churn = 1.0 - out["p_alive"].to_numpy(dtype=float)
+    tiers, segments = scheme.labels_for(out["clv"].to_numpy(dtype=float), churn)
+    cols = list(out.columns)
+    at = cols.index("engagement_value") + 1 if "engagement_value" in cols else len(cols)
+    for k, (col, labels) in enumerate((("value_tier", tiers), ("segment", segments))):
+        out.insert(at + k, col, pd.Series(labels, dtype=object).fillna("").to_numpy(dtype=object))
+    return out
+
+
+def read_scheme(path: str | Path) -> Any:
+    """The :class:`clvml.segments.SegmentScheme` stored at ``path`` (JSON)."""
+    from clvml.segments import SegmentScheme
+
+    with open(path, encoding="utf-8") as fh:
+        return SegmentScheme.from_dict(json.load(fh))
+
+
+def scheme_of(pyfunc_model: Any) -> Any | None:
+    """The segment scheme stored with a loaded pyfunc model (None when it has none)."""
+    try:
+        wrapper = pyfunc_model.unwrap_python_model()
+    except Exception:  # not a Python model (or not a clvml one): no scheme
+        return None
+    return getattr(wrapper, "scheme_", None)
+
+
 class CLVPyfuncModel(PythonModel):
     """MLflow pyfunc wrapper of a fitted :class:`~clvml.models.composite.CLVModel`.
 
     ``predict`` takes the customer feature frame and returns the per-customer
-    outputs (see :func:`predict_frame`).
+    outputs (see :func:`served_frame`). Attributes after loading: ``model_`` (the
+    estimator) and ``scheme_`` (the stored segment scheme, or None for a model
+    logged without one).
     """
 
     def load_context(self, context: Any) -> None:
-        """Load the pickled estimator from the model's artifacts."""
+        """Load the pickled estimator and the segment scheme from the model's artifacts."""
         with open(context.artifacts[ARTIFACT_KEY], "rb") as fh:
             self.model_ = pickle.load(fh)
+        path = context.artifacts.get(SCHEME_KEY)
+        self.scheme_ = None if path is None else read_scheme(path)
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Per-customer CLV, P(alive), churn probability, expected purchases and spend."""
-        return predict_frame(self.model_, model_input)
+        return served_frame(self.model_, getattr(self, "scheme_", None), model_input)
 
 
-def model_signature(model: Any, features: pd.DataFrame):
+def model_signature(model: Any, features: pd.DataFrame, scheme: Any | None = None):
     """Signature of the pyfunc model: input schema from the features, output from a prediction.
 
     ``customer_id`` is an optional input column (a frame indexed by it works
@@ -90,7 +149,7 @@ def model_signature(model: Any, features: pd.DataFrame):
     specs: list[ColSpec | TensorSpec] = [ColSpec("string", "customer_id", required=False)]
     for c in x.columns[1:]:
         specs.append(ColSpec("string" if is_text(x[c]) else "double", c))
-    outputs = infer_signature(x.head(50), predict_frame(model, x.head(50))).outputs
+    outputs = infer_signature(x.head(50), served_frame(model, scheme, x.head(50))).outputs
     return ModelSignature(inputs=Schema(specs), outputs=outputs)
 
 
@@ -105,10 +164,11 @@ def log_clv_model(
     model: Any,
     features: pd.DataFrame,
     *,
+    scheme: Any | None = None,
     name: str = "clv_model",
     registered_model_name: str | None = None,
 ):
-    """Log a fitted CLV model as a pyfunc model in the active run.
+    """Log a fitted CLV model (and its segment scheme) as a pyfunc model in the active run.
 
     Parameters
     ----------
@@ -116,6 +176,9 @@ def log_clv_model(
         Fitted composite model (anything with ``predict`` and ``feature_columns_``).
     features : pandas.DataFrame
         A customer frame it can score (for the signature and input example).
+    scheme : clvml.segments.SegmentScheme, optional
+        Fitted segment scheme, stored beside the estimator: the model's
+        ``value_tier`` and ``segment`` come from it.
     name : str, default "clv_model"
         Name of the logged model.
     registered_model_name : str, optional
@@ -127,7 +190,7 @@ def log_clv_model(
     """
     import mlflow
 
-    sig = model_signature(model, features)
+    sig = model_signature(model, features, scheme)
     example = input_example(model, features)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # mlflow.models.utils compares columns with a range (a pandas 4 deprecation in MLflow)
@@ -135,10 +198,14 @@ def log_clv_model(
         path = Path(tmp) / f"{ARTIFACT_KEY}.pkl"
         with open(path, "wb") as fh:
             pickle.dump(model, fh, protocol=5)
+        artifacts = {ARTIFACT_KEY: str(path)}
+        if scheme is not None:
+            artifacts[SCHEME_KEY] = str(Path(tmp) / f"{SCHEME_KEY}.json")
+            Path(artifacts[SCHEME_KEY]).write_text(json.dumps(scheme.to_dict(), indent=2))
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=str(MODEL_CODE),
-            artifacts={ARTIFACT_KEY: str(path)},
+            artifacts=artifacts,
             signature=sig,
             input_example=example,
             pip_requirements=pip_requirements(),
