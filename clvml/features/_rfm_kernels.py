@@ -16,15 +16,18 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from clvml.exceptions import DataValidationError
+from clvml.features.exact_sum import exact_group_sums
 
 __all__ = [
     "Customers",
     "encode_customers",
+    "mean_or_zero",
     "merge_periods",
     "period_dtype",
     "period_ordinals",
     "scalar_ordinal",
     "summarise",
+    "summary_columns",
 ]
 
 #: numpy unit of each sub-daily pandas period frequency.
@@ -284,6 +287,42 @@ def merge_periods(
     return matrix, p0
 
 
+def summary_columns(
+    n_periods: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    spend: np.ndarray | None,
+    end_ordinal: int,
+    freq_multiplier: float,
+    include_first_transaction: bool,
+) -> dict[str, np.ndarray]:
+    """frequency, recency, T (and monetary_value) from per-customer aggregates.
+
+    The one definition of the summary's columns, used by the pandas kernel and applied by
+    :mod:`clvml.spark.rfm` to the aggregates Spark computes: ``n_periods`` periods with a
+    purchase, ``first``/``last`` period ordinals and ``spend``, the exact sum of the
+    amounts counted (of the repeat periods unless ``include_first_transaction``).
+    """
+    n_periods = np.asarray(n_periods, dtype=np.int64)
+    first = np.asarray(first, dtype=np.int64)
+    frequency = n_periods if include_first_transaction else n_periods - 1
+    out = {
+        "frequency": frequency.astype(np.float64),
+        "recency": (np.asarray(last, dtype=np.int64) - first) / freq_multiplier,
+        "T": (end_ordinal - first) / freq_multiplier,
+    }
+    if spend is not None:
+        out["monetary_value"] = mean_or_zero(spend, frequency)
+    return out
+
+
+def mean_or_zero(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``total / count``, 0 where ``count`` is 0 (a mean spend without purchases)."""
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 where count is 0
+        mean = np.asarray(total, dtype=np.float64) / count
+    return np.where(np.asarray(count) > 0, mean, 0.0)
+
+
 def summarise(
     customers: Customers,
     codes: np.ndarray,
@@ -293,32 +332,27 @@ def summarise(
     freq_multiplier: float,
     include_first_transaction: bool,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The summary's rows (codes in output order) and frequency, recency, T, monetary."""
-    matrix, p0 = merge_periods(codes, periods, amounts, customers.n_codes)
+    """The summary's rows (codes in output order) and frequency, recency, T, monetary.
+
+    Amounts are summed exactly per customer (:func:`~clvml.features.exact_sum.
+    exact_group_sums`), so the result does not depend on the order of the rows.
+    """
+    matrix, p0 = merge_periods(codes, periods, None, customers.n_codes)
     indptr = matrix.indptr
     n_periods = np.diff(indptr)
     present = n_periods > 0
     rows = customers.rows(present)
-    starts = indptr[rows]
-    first = matrix.indices[starts].astype(np.int64) + p0
+    first = matrix.indices[indptr[rows]].astype(np.int64) + p0
     last = matrix.indices[indptr[rows + 1] - 1].astype(np.int64) + p0
-    n_periods = n_periods[rows]
-    frequency = n_periods if include_first_transaction else n_periods - 1
-    out = {
-        "frequency": frequency.astype(np.float64),
-        "recency": (last - first) / freq_multiplier,
-        "T": (end_ordinal - first) / freq_multiplier,
-    }
+    spend = None
     if amounts is not None:
-        data = matrix.data  # the matrix is ours: edit in place
         if not include_first_transaction:
-            data[starts] = 0.0
-        # per-code totals of the stored entries: segments of the non-empty rows, in order
-        totals = np.zeros(customers.n_codes)
-        nonempty = np.flatnonzero(present)
-        if len(nonempty):
-            totals[nonempty] = np.add.reduceat(data, indptr[nonempty])
-        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 for one-period customers
-            mean = totals[rows] / frequency
-        out["monetary_value"] = np.where(frequency > 0, mean, 0.0)
+            # the first period's purchases do not count: zero them (exact sums ignore zeros)
+            first_by_code = np.zeros(customers.n_codes, dtype=np.int64)
+            first_by_code[rows] = first
+            amounts = np.where(periods > first_by_code[codes], amounts, 0.0)
+        spend = exact_group_sums(codes, amounts, customers.n_codes)[rows]
+    out = summary_columns(
+        n_periods[rows], first, last, spend, end_ordinal, freq_multiplier, include_first_transaction
+    )
     return rows, out

@@ -23,7 +23,7 @@ from sklearn.base import clone
 
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
-from clvml.features.rfm import rfm_summary
+from clvml.features.rfm import CUSTOMER_RFM_COLUMNS, customer_rfm_columns, rfm_summary
 
 __all__ = [
     "RFM_FEATURES",
@@ -34,17 +34,9 @@ __all__ = [
     "holdout_targets",
 ]
 
-#: Columns computed from the transactions alone (time unit: weeks).
-RFM_FEATURES: tuple[str, ...] = (
-    "frequency",
-    "recency",
-    "T",
-    "monetary_value",
-    "n_purchases",
-    "total_spend",
-    "mean_spend",
-    "weeks_since_last_purchase",
-)
+#: Columns computed from the transactions alone (time unit: weeks), defined once by
+#: :func:`clvml.features.rfm.customer_rfm_columns` for every engine.
+RFM_FEATURES: tuple[str, ...] = CUSTOMER_RFM_COLUMNS
 #: Static attributes taken from the customers table when present.
 STATIC_FEATURES: tuple[str, ...] = ("acquisition_cost", "control_group", "acquisition_channel")
 _SENTIMENT_PREFIXES = ("sentiment_", "advocacy_", "complaints_turned_praise", "health_score")
@@ -145,11 +137,7 @@ def customer_features(
     )
     rep = rfm_summary(before, **kw)
     allp = rfm_summary(before, include_first_transaction=True, **kw)
-    out = rep[["frequency", "recency", "T", "monetary_value"]].astype(float)
-    out["n_purchases"] = allp["frequency"].to_numpy(dtype=float)
-    out["total_spend"] = (allp["monetary_value"] * allp["frequency"]).to_numpy(dtype=float)
-    out["mean_spend"] = allp["monetary_value"].to_numpy(dtype=float)
-    out["weeks_since_last_purchase"] = out["T"] - out["recency"]
+    out = pd.DataFrame(customer_rfm_columns(rep, allp), index=rep.index)
     out.index = out.index.astype(str).rename("customer_id")
     out.attrs = {}
 

@@ -55,9 +55,12 @@ period ordinals straight from the ``datetime64`` integers (a floor division for
 fixed units; a small day -> period lookup table built by pandas for calendar units,
 so Period semantics hold exactly). The (customer, period) pairs are merged by
 building a :class:`scipy.sparse.csr_array` (a counting sort in compiled code that
-sums duplicate entries); each customer's first and last period, period count and
-amounts are then slices of its ``indptr``, ``indices`` and ``data``. No Python loop
-runs over customers or rows. ``benchmarks/bench_rfm.py`` times it against lifetimes.
+sums duplicate entries); each customer's first and last period and period count are
+then slices of its ``indptr`` and ``indices``. Amounts are summed exactly per customer
+(:func:`clvml.features.exact_sum.exact_group_sums`, the correctly rounded sum, as
+:func:`math.fsum`), so the monetary columns do not depend on the row order and equal the
+Spark path's bit for bit. No Python loop runs over customers or rows.
+``benchmarks/bench_rfm.py`` times it against lifetimes.
 """
 
 from __future__ import annotations
@@ -71,20 +74,40 @@ import pandas as pd
 from clvml.exceptions import DataValidationError
 from clvml.features._rfm_kernels import (
     encode_customers,
+    mean_or_zero,
     merge_periods,
     period_dtype,
     period_ordinals,
     scalar_ordinal,
     summarise,
+    summary_columns,
 )
+from clvml.features.exact_sum import exact_group_sums
 
 __all__ = [
+    "CUSTOMER_RFM_COLUMNS",
     "RowsExcludedWarning",
     "calibration_holdout_summary",
+    "customer_rfm_columns",
+    "mean_or_zero",
     "rfm_summary",
+    "summary_columns",
 ]
 
 _NAT = np.iinfo(np.int64).min
+
+
+#: Columns of :func:`customer_rfm_columns` (time unit: that of the summaries).
+CUSTOMER_RFM_COLUMNS: tuple[str, ...] = (
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "n_purchases",
+    "total_spend",
+    "mean_spend",
+    "weeks_since_last_purchase",
+)
 
 
 class RowsExcludedWarning(UserWarning):
@@ -211,6 +234,43 @@ def _report_excluded(n_rows: int, end: np.datetime64, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------- public API
+
+
+def customer_rfm_columns(repeat: Any, every: Any) -> dict[str, np.ndarray]:
+    """The RFM block of the customer frame from two summaries of the same customers.
+
+    The one definition of these columns, used by :func:`clvml.features.dataset.
+    customer_features` and applied by :func:`clvml.spark.features.customer_features` to
+    the summaries Spark computes, so the engines cannot drift apart.
+
+    Parameters
+    ----------
+    repeat : mapping of arrays
+        ``frequency``, ``recency``, ``T``, ``monetary_value`` of a summary without the
+        first purchase (the BTYD convention), e.g. a :func:`rfm_summary` frame.
+    every : mapping of arrays
+        ``frequency`` and ``monetary_value`` of the summary of the same customers, in the
+        same order, with ``include_first_transaction=True``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        float64 columns :data:`CUSTOMER_RFM_COLUMNS`: the repeat summary, ``n_purchases``
+        (purchase periods), ``total_spend`` (``mean_spend * n_purchases``),
+        ``mean_spend`` (mean spend per purchase period) and
+        ``weeks_since_last_purchase`` (``T - recency``).
+    """
+
+    def col(frame: Any, name: str) -> np.ndarray:
+        return np.asarray(frame[name], dtype=np.float64)
+
+    out = {c: col(repeat, c) for c in ("frequency", "recency", "T", "monetary_value")}
+    n_all, mean_all = col(every, "frequency"), col(every, "monetary_value")
+    out["n_purchases"] = n_all
+    out["total_spend"] = mean_all * n_all
+    out["mean_spend"] = mean_all
+    out["weeks_since_last_purchase"] = out["T"] - out["recency"]
+    return out
 
 
 def rfm_summary(
@@ -466,9 +526,8 @@ def calibration_holdout_summary(
     result["frequency_holdout"] = hold_periods[rows].astype(np.float64)
     if amounts is not None:
         n_tx = np.bincount(hold_codes, minlength=n_codes)[rows]
-        spend = np.bincount(hold_codes, weights=amounts[in_hold], minlength=n_codes)[rows]
-        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 without holdout purchases
-            result["monetary_value_holdout"] = np.where(n_tx > 0, spend / n_tx, 0.0)
+        spend = exact_group_sums(hold_codes, amounts[in_hold], n_codes)[rows]
+        result["monetary_value_holdout"] = mean_or_zero(spend, n_tx)
     duration = (scalar_ordinal(obs_end, dtype) - cal_ordinal) / freq_multiplier
     result["duration_holdout"] = np.full(len(rows), duration)
 

@@ -35,7 +35,8 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
-from clvml.spark.rfm import _micros, rfm_summary
+from clvml.features.rfm import CUSTOMER_RFM_COLUMNS, customer_rfm_columns
+from clvml.spark.rfm import _finish, _micros, rfm_summary
 from clvml.spark.session import require_pyspark
 
 __all__ = ["customer_features", "engagement_features"]
@@ -242,14 +243,19 @@ def customer_features(
     tx = tx.where(F.unix_micros(_ts_column(tx, "timestamp")) < F.lit(end_us))
     kw = dict(monetary_value_col="amount", observation_period_end=day, freq="D", freq_multiplier=7)
     rep = rfm_summary(tx, **kw)
-    allp = rfm_summary(tx, include_first_transaction=True, **kw).select(
+    every = rfm_summary(tx, include_first_transaction=True, **kw).select(
         "customer_id",
-        F.col("frequency").alias("n_purchases"),
-        (F.col("monetary_value") * F.col("frequency")).alias("total_spend"),
-        F.col("monetary_value").alias("mean_spend"),
+        F.col("frequency").alias("_every_frequency"),
+        F.col("monetary_value").alias("_every_monetary_value"),
     )
-    out = rep.join(allp, "customer_id").withColumn(
-        "weeks_since_last_purchase", F.col("T") - F.col("recency")
+
+    def rfm_block(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+        every = {"frequency": batch["_every_frequency"]}
+        every["monetary_value"] = batch["_every_monetary_value"]
+        return customer_rfm_columns(batch, every)
+
+    out = _finish(
+        rep.join(every, "customer_id"), list(CUSTOMER_RFM_COLUMNS), rfm_block, "customer_id"
     )
     if engagement is not None:
         cust = out.select("customer_id")

@@ -6,8 +6,11 @@ compute (same conventions: periods of ``freq``, purchases of a customer in one
 period merged and their amounts summed, ``frequency`` the repeat periods,
 ``recency`` and ``T`` in periods divided by ``freq_multiplier``, ``monetary_value``
 the mean of the repeat periods, holdout ``monetary_value_holdout`` the mean of the
-holdout *transactions*). The results equal the pandas path up to the order of
-floating-point additions in the monetary sums (``tests/spark/test_spark_rfm.py``).
+holdout *transactions*). The results equal the pandas path bit for bit, whatever the
+partitioning (``tests/spark/test_spark_rfm.py``): amounts are summed exactly, as integer
+limbs summed as longs (:mod:`clvml.features.exact_sum`), and the columns are computed from
+Spark's per-customer aggregates by the pandas definitions
+(:func:`clvml.features.rfm.summary_columns`, applied with ``mapInPandas``).
 
 Differences from the pandas functions, all due to the distributed setting:
 
@@ -25,20 +28,25 @@ Differences from the pandas functions, all due to the distributed setting:
   seen only in the holdout is not computed (it would cost a join).
 
 Validation (missing IDs, timestamps or amounts; empty periods) costs one aggregation
-pass over the transactions, shared with the counts it reports; the summary itself is
-two shuffles (by customer and period, then by customer).
+pass over the transactions, shared with the counts it reports and the magnitudes of the
+amounts (which fix the limbs of the exact sums); the summary itself is two shuffles (by
+customer and period, then by customer) and a ``mapInPandas`` over the customers.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.features.rfm import RowsExcludedWarning
+from clvml.features.exact_sum import LimbPlan, limb_plan, round_limbs
+from clvml.features.rfm import RowsExcludedWarning, mean_or_zero, summary_columns
 from clvml.spark.session import require_pyspark
 
 __all__ = ["calibration_holdout_summary", "period_spec", "rfm_summary"]
@@ -201,8 +209,73 @@ def _checks(F: Any, extra: dict[str, Any]) -> list[Any]:
         F.count_if(F.col("us").isNull()).alias("null_us"),
         F.count_if(bad_amt).alias("bad_amt"),
         F.count(F.lit(1)).alias("n"),
+        # magnitudes of the amounts: the fixed-point limbs of their exact sums
+        F.max(F.abs("amt")).alias("max_abs"),
+        F.min(F.when(F.col("amt") != 0, F.abs("amt"))).alias("min_abs"),
     ]
     return cols + [v.alias(k) for k, v in extra.items()]
+
+
+def _plan(row: Any, money: str | None) -> LimbPlan | None:
+    """The limbs that sum the amounts exactly (see :mod:`clvml.features.exact_sum`)."""
+    if money is None:
+        return None
+    plan = limb_plan(row["max_abs"] or 0.0, row["min_abs"], int(row["n"]))
+    if min(plan.positions) < -1022 or max(plan.positions) > 1022:
+        raise DataValidationError(
+            f"span magnitudes from {row['min_abs']!r} to {row['max_abs']!r}, too wide for "
+            "the exact sums of the Spark path (2**-1022 to 2**1022)",
+            column=money,
+        )
+    return plan
+
+
+def _with_limbs(tx: Any, plan: LimbPlan | None) -> Any:
+    """``tx`` with the amounts' integer limbs ``_m0``, ``_m1``, ... (longs), exactly.
+
+    The leading part of the remainder is truncated on the grid ``2**p`` of each limb
+    (scaling by a power of two and truncation are exact) and taken off the remainder.
+    """
+    if plan is None:
+        return tx
+    from pyspark.sql import functions as F
+
+    tx = tx.withColumn("_rest", F.col("amt"))
+    for k, p in enumerate(plan.positions):
+        limb = (F.col("_rest") * F.lit(math.ldexp(1.0, -p))).cast("long")
+        tx = tx.withColumn(f"_m{k}", limb)
+        if k + 1 < plan.n_limbs:
+            part = F.col(f"_m{k}").cast("double") * F.lit(math.ldexp(1.0, p))
+            tx = tx.withColumn("_rest", F.col("_rest") - part)
+    return tx.drop("_rest")
+
+
+def _limbs(plan: LimbPlan | None) -> list[str]:
+    return [] if plan is None else [f"_m{k}" for k in range(plan.n_limbs)]
+
+
+def _finish(frame: Any, columns: list[str], compute: Any, key: str = "cid") -> Any:
+    """Per-customer columns computed by pandas kernels from Spark's aggregates.
+
+    ``compute(batch)`` returns a dict of float arrays named ``columns`` (doubles); the
+    customer ID column ``key`` keeps its type. This is how the Spark path shares the
+    definitions of :mod:`clvml.features.rfm` instead of re-implementing them in SQL.
+    """
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [frame.schema[key]] + [T.StructField(c, T.DoubleType(), True) for c in columns]
+    )
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            values = compute(batch)
+            # numpy values: Arrow-backed string IDs would come back as chunked arrays,
+            # which Spark's Arrow writer refuses
+            ids = batch[key].to_numpy()
+            yield pd.DataFrame({key: ids, **{c: values[c] for c in columns}})
+
+    return frame.mapInPandas(run, schema)
 
 
 def _summarise(
@@ -210,34 +283,51 @@ def _summarise(
     end_ordinal: int,
     freq_multiplier: float,
     include_first_transaction: bool,
-    monetary: bool,
+    plan: LimbPlan | None,
     suffix: str = "",
 ) -> Any:
-    """frequency, recency, T (and monetary_value) of ``tx`` (columns cid, per, amt)."""
+    """frequency, recency, T (and monetary_value) of ``tx`` (columns cid, per, amt).
+
+    Spark aggregates per customer the number of periods, the first and last period and
+    the sums of the amounts' limbs (longs: exact in any order, also summed per period
+    first); :func:`clvml.features._rfm_kernels.summary_columns` turns them into the
+    columns, with the pandas definitions.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    periods = tx.groupBy("cid", "per").agg(F.sum("amt").alias("amt"))
+    limbs = _limbs(plan)
+    tx = _with_limbs(tx, plan)
+    periods = tx.groupBy("cid", "per").agg(
+        F.count(F.lit(1)).alias("_rows"), *[F.sum(m).alias(m) for m in limbs]
+    )
     first = F.min("per").over(Window.partitionBy("cid"))
     periods = periods.withColumn("first", first)
-    repeat_amt = F.when(F.col("per") > F.col("first"), F.col("amt")).otherwise(F.lit(0.0))
+    counted = F.lit(True) if include_first_transaction else F.col("per") > F.col("first")
     agg = periods.groupBy("cid").agg(
         F.count(F.lit(1)).alias("n"),
         F.min("per").alias("lo"),
         F.max("per").alias("hi"),
-        F.sum("amt" if include_first_transaction else repeat_amt).alias("spend"),
+        *[F.sum(F.when(counted, F.col(m)).otherwise(F.lit(0))).alias(m) for m in limbs],
     )
-    n = F.col("n") if include_first_transaction else F.col("n") - 1
-    out = [
-        F.col("cid"),
-        n.cast("double").alias(f"frequency{suffix}"),
-        ((F.col("hi") - F.col("lo")) / F.lit(freq_multiplier)).alias(f"recency{suffix}"),
-        ((F.lit(end_ordinal) - F.col("lo")) / F.lit(freq_multiplier)).alias(f"T{suffix}"),
-    ]
-    if monetary:
-        mean = F.when(n > 0, F.col("spend") / n).otherwise(F.lit(0.0))
-        out.append(mean.alias(f"monetary_value{suffix}"))
-    return agg.select(*out)
+    names = ["frequency", "recency", "T"] + (["monetary_value"] if plan is not None else [])
+
+    def compute(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+        spend = None
+        if plan is not None:
+            spend = round_limbs([batch[m].to_numpy() for m in limbs], plan)
+        cols = summary_columns(
+            batch["n"].to_numpy(),
+            batch["lo"].to_numpy(),
+            batch["hi"].to_numpy(),
+            spend,
+            end_ordinal,
+            freq_multiplier,
+            include_first_transaction,
+        )
+        return {f"{k}{suffix}": v for k, v in cols.items()}
+
+    return _finish(agg, [f"{k}{suffix}" for k in names], compute)
 
 
 def _warn_excluded(n_rows: int, end_us: int, what: str) -> None:
@@ -327,7 +417,8 @@ def rfm_summary(
             tx = tx.where(F.col("per") <= F.lit(end_ord))
             assert end_us is not None
             _warn_excluded(n_after, end_us, "in periods after")
-    out = _summarise(tx, end_ord, mult, include_first_transaction, monetary_value_col is not None)
+    plan = _plan(row, monetary_value_col)
+    out = _summarise(tx, end_ord, mult, include_first_transaction, plan)
     return out.withColumnRenamed("cid", customer_id_col)
 
 
@@ -425,27 +516,37 @@ def calibration_holdout_summary(
     _warn_excluded(n_after, obs_us, "after")
 
     cal_ord = spec.scalar(cal_us)
-    monetary = monetary_value_col is not None
+    plan = _plan(row, monetary_value_col)
     cal = _summarise(
         tx.where(F.col("us") <= cal_us),
         cal_ord,
         mult,
         include_first_transaction,
-        monetary,
+        plan,
         suffix="_cal",
     )
-    hold_tx = tx.where((F.col("us") > cal_us) & (F.col("us") <= obs_us))
+    limbs = _limbs(plan)
+    hold_tx = _with_limbs(tx.where((F.col("us") > cal_us) & (F.col("us") <= obs_us)), plan)
     hold = hold_tx.groupBy("cid").agg(
-        F.count_distinct("per").cast("double").alias("frequency_holdout"),
-        (F.sum("amt") / F.count(F.lit(1))).alias("monetary_value_holdout"),
+        F.count_distinct("per").alias("n_per"),
+        F.count(F.lit(1)).alias("n_tx"),
+        *[F.sum(m).alias(m) for m in limbs],
     )
-    out = cal.join(hold, on="cid", how="left")
-    cols = [c for c in cal.columns]
-    cols.append(F.coalesce("frequency_holdout", F.lit(0.0)).alias("frequency_holdout"))
-    if monetary:
-        cols.append(
-            F.coalesce("monetary_value_holdout", F.lit(0.0)).alias("monetary_value_holdout")
-        )
     duration = (spec.scalar(obs_us) - cal_ord) / mult
+    hold_names = ["frequency_holdout"] + (["monetary_value_holdout"] if plan else [])
+
+    def compute(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+        n_tx = batch["n_tx"].to_numpy(dtype=np.int64)
+        out = {"frequency_holdout": batch["n_per"].to_numpy(dtype=np.float64)}
+        if plan is not None:
+            sums = [batch[m].to_numpy(dtype=np.int64) for m in limbs]
+            out["monetary_value_holdout"] = mean_or_zero(round_limbs(sums, plan), n_tx)
+        return out
+
+    held = _finish(hold, hold_names, compute)
+    out = cal.join(held, on="cid", how="left")
+    cols = [F.col(c) for c in cal.columns]
+    # customers without holdout purchases: no periods and a mean spend of 0, as in pandas
+    cols += [F.coalesce(c, F.lit(0.0)).alias(c) for c in hold_names]
     cols.append(F.lit(float(duration)).alias("duration_holdout"))
     return out.select(*cols).withColumnRenamed("cid", customer_id_col)

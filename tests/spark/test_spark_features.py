@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_array_equal
 
 pytestmark = pytest.mark.spark
 
@@ -26,10 +26,8 @@ def _assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert set(got.columns) == set(expected.columns)
     for col in expected.columns:
         e, g = expected[col], got[col]
-        if e.dtype.kind == "f":
-            assert_allclose(
-                g.to_numpy(float), e.to_numpy(float), rtol=1e-12, atol=1e-12, err_msg=col
-            )
+        if e.dtype.kind == "f":  # one definition, exact money: identical, not merely close
+            assert_array_equal(g.to_numpy(float), e.to_numpy(float), err_msg=col)
         else:
             assert (g.astype(str) == e.astype(str)).all(), col
 
