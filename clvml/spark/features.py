@@ -171,7 +171,7 @@ def engagement_features(
 
         def one(pdf: pd.DataFrame) -> pd.DataFrame:
             feats = EngagementFeatures(**config).fit(pdf).transform(pdf)
-            return feats.reset_index().astype({"customer_id": str})
+            return _ids_as_objects(feats.reset_index())
 
         return (
             ev.withColumn("_bucket", bucket)
@@ -191,7 +191,7 @@ def engagement_features(
         pdf = pdf.drop(columns="_bucket") if len(pdf) else pd.DataFrame(columns=event_cols)
         cdf = cdf.drop(columns="_bucket")
         feats = EngagementFeatures(**config).fit(_empty_events(cut)).transform(pdf, customers=cdf)
-        return feats.reset_index().astype({"customer_id": str})
+        return _ids_as_objects(feats.reset_index())
 
     return (
         ev.withColumn("_bucket", bucket)
@@ -199,6 +199,17 @@ def engagement_features(
         .cogroup(cust.withColumn("_bucket", bucket).groupBy("_bucket"))
         .applyInPandas(both, schema)
     )
+
+
+def _ids_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id`` as a numpy array of Python strings.
+
+    A bucket larger than Arrow's batch size (``maxRecordsPerBatch``, 10,000 rows) reaches
+    pandas as chunked Arrow arrays; an Arrow-backed string column handed back as is would
+    stay chunked, which Spark's Arrow writer refuses.
+    """
+    ids = frame["customer_id"].astype(str).to_numpy(dtype=object)
+    return frame.assign(customer_id=pd.Series(ids, index=frame.index, dtype=object))
 
 
 def _dtypes(schema: Any) -> dict[str, str]:

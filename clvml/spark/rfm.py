@@ -272,8 +272,10 @@ def _finish(frame: Any, columns: list[str], compute: Any, key: str = "cid") -> A
             values = compute(batch)
             # numpy values: Arrow-backed string IDs would come back as chunked arrays,
             # which Spark's Arrow writer refuses
-            ids = batch[key].to_numpy()
-            yield pd.DataFrame({key: ids, **{c: values[c] for c in columns}})
+            ids = batch[key]
+            if isinstance(ids.dtype, pd.StringDtype):
+                ids = pd.Series(ids.to_numpy(dtype=object), dtype=object)
+            yield pd.DataFrame({key: ids.to_numpy(), **{c: values[c] for c in columns}})
 
     return frame.mapInPandas(run, schema)
 
