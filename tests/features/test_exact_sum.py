@@ -110,7 +110,7 @@ def test_customer_frame_money_does_not_depend_on_the_row_order():
     from clvml.data.synthetic import generate_social_commerce
     from clvml.features.dataset import customer_features
 
-    world = generate_social_commerce(2000, seed=4)
+    world = generate_social_commerce(2000, random_state=4)
     expected = customer_features(world.transactions, cutoff=world.calibration_end)
     tx = world.transactions
     shuffled = tx.iloc[np.random.default_rng(1).permutation(len(tx))].reset_index(drop=True)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.spark
 def world(spark):
     from clvml.data.synthetic import generate_social_commerce
 
-    data = generate_social_commerce(300, seed=1)
+    data = generate_social_commerce(300, random_state=1)
     frames = {
         name: spark.createDataFrame(getattr(data, name))
         for name in ("transactions", "engagement", "customers")

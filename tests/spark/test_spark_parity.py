@@ -20,7 +20,7 @@ pytestmark = pytest.mark.spark
 def big_world():
     from clvml.data.synthetic import generate_social_commerce
 
-    return generate_social_commerce(20_000, seed=7)
+    return generate_social_commerce(20_000, random_state=7)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def churn_model(tmp_path_factory):
     from clvml.tracking.pyfunc import log_clv_model
     from clvml.tracking.store import point_mlflow_at
 
-    w = generate_social_commerce(3000, seed=11)
+    w = generate_social_commerce(3000, random_state=11)
     tables = (w.transactions, w.engagement, w.customers)
     model = fit_clv_model(
         *tables,
