@@ -11,6 +11,12 @@ below them, never a pipeline (the one exception is the lazy compatibility names 
 * :mod:`clvml.pipelines.train` -- ``clvml train``: data → validation → features → method
   comparison → served model → holdout evaluation, logged to MLflow, registered, gated
   (:func:`train`);
+* :mod:`clvml.pipelines.engine` -- where the data-heavy training steps run: the
+  :class:`~clvml.pipelines.engine.TrainEngine` protocol (read tables, validate, last
+  purchase, customer frame, fit BTYD, finish), the pandas
+  :class:`~clvml.pipelines.engine.LocalEngine`; the Spark one is
+  :class:`clvml.spark.train.SparkEngine`;
+* :mod:`clvml.pipelines.evaluate` -- the served model's holdout metrics and the gate's value;
 * :mod:`clvml.pipelines.score` -- ``clvml score``: data → validation → customer frame →
   pyfunc model → CRM sink, with quarantine (:func:`~clvml.pipelines.score.score_customers`);
 * :mod:`clvml.pipelines.report` -- ``clvml report``: the scores, data and holdout metrics

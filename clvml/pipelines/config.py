@@ -109,6 +109,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clvml.data.io import is_database_url
 from clvml.exceptions import ClvmlError
 
 __all__ = [
@@ -116,7 +117,9 @@ __all__ = [
     "GATE_METRICS",
     "ConfigError",
     "TrainConfig",
+    "data_source",
     "load_config",
+    "resolve_source",
     "validate_config",
 ]
 
@@ -462,3 +465,26 @@ def load_config(path: str | os.PathLike[str] | None = None) -> TrainConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     values = validate_config(raw, where=str(path))
     return TrainConfig(values, p)
+
+
+def resolve_source(cfg: TrainConfig, source: str) -> str:
+    """A source as given: URLs and catalogs unchanged, folders relative to the config file."""
+    if is_database_url(source) or source.startswith("table:"):  # a URL, a Spark catalog
+        return source
+    p = Path(source)
+    return str(p if p.is_absolute() else (cfg.base_dir / p).resolve())
+
+
+def data_source(cfg: TrainConfig) -> str:
+    """The data source: a database URL or an absolute folder.
+
+    The default ``data/social`` falls back to the data set shipped with clvml
+    when there is no such folder under the working directory.
+    """
+    given = cfg["data"]["source"]
+    source = resolve_source(cfg, given)
+    if given == DEFAULTS["data"]["source"] and not Path(source).is_dir():
+        from clvml.data.datasets import data_path
+
+        source = str(data_path("social/metadata.json").parent)
+    return source

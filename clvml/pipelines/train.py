@@ -24,22 +24,25 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from clvml._version import __version__
-from clvml.data.io import DataSourceError, is_database_url, load_tables, read_table
-from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
+from clvml.data.io import is_database_url
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
-from clvml.pipelines.config import DEFAULTS, GATE_METRICS, ConfigError, TrainConfig, load_config
+from clvml.pipelines.config import GATE_METRICS, TrainConfig, data_source, load_config
+from clvml.pipelines.engine import BtydFitter, LocalEngine, TrainEngine
+from clvml.pipelines.evaluate import (
+    champion_on_holdout,
+    comparison_table,
+    gate_value,
+    holdout_metrics,
+)
+from clvml.pipelines.steps import Steps
 from clvml.tracking.registry import GateDecision, current_champion, promote_if_better
 from clvml.tracking.runlog import (
     data_metrics,
@@ -54,9 +57,7 @@ from clvml.tracking.runlog import (
 )
 from clvml.tracking.store import configure_mlflow, redact_uri
 
-__all__ = ["TrainResult", "train"]
-
-TABLES = ("transactions", "engagement", "customers")
+__all__ = ["Prepared", "TrainResult", "prepare", "train"]
 
 
 @dataclass
@@ -107,106 +108,6 @@ class TrainResult:
     model: Any = field(default=None, repr=False)
 
 
-class Steps:
-    """Progress display and timings of the pipeline's steps (rich, when a console is given)."""
-
-    def __init__(self, console: Any | None) -> None:
-        self.console = console
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str, detail: str = "") -> Iterator[Callable[[str], None]]:
-        notes: list[str] = []
-        began = time.perf_counter()
-        if self.console is None:
-            yield notes.append
-        else:
-            with self.console.status(f"[bold]{name}[/] {detail}", spinner="dots"):
-                yield notes.append
-        took = time.perf_counter() - began
-        self.timings[name] = took
-        if self.console is not None:
-            extra = f" — {'; '.join(notes)}" if notes else ""
-            self.console.print(f"[green]✓[/] {name} [dim]({took:.1f} s)[/]{extra}", highlight=False)
-
-
-# ---------------------------------------------------------------------------- data
-def _resolve(cfg: TrainConfig, source: str) -> str:
-    if is_database_url(source) or source.startswith("table:"):  # a URL, a Spark catalog
-        return source
-    p = Path(source)
-    return str(p if p.is_absolute() else (cfg.base_dir / p).resolve())
-
-
-def data_source(cfg: TrainConfig) -> str:
-    """The data source: a database URL or an absolute folder.
-
-    The default ``data/social`` falls back to the data set shipped with clvml
-    when there is no such folder under the working directory.
-    """
-    given = cfg["data"]["source"]
-    source = _resolve(cfg, given)
-    if given == DEFAULTS["data"]["source"] and not Path(source).is_dir():
-        from clvml.data.datasets import data_path
-
-        source = str(data_path("social/metadata.json").parent)
-    return source
-
-
-def _load(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    data = cfg["data"]
-    source = data_source(cfg)
-    frames: dict[str, pd.DataFrame] = {}
-    origins: dict[str, str] = {}
-    if source.startswith("table:"):
-        raise ConfigError(f"data.source {source}: Spark catalog tables need --engine spark")
-    if not is_database_url(source) and not Path(source).is_dir():
-        raise FileNotFoundError(f"{source}: no such data folder (data.source / --data)")
-    base = load_tables(source)
-    for name, frame in base.items():
-        frames[name] = frame
-        origins[name] = redact_uri(source) if is_database_url(source) else source
-    for name in TABLES:
-        override = data[name]
-        query = data[f"{name}_query"]
-        if override is None and query is None:
-            continue
-        where = _resolve(cfg, override) if override is not None else source
-        if is_database_url(where):
-            frames[name] = (
-                read_table(where, query=query) if query else read_table(where, table=name)
-            )
-        elif query:
-            raise ConfigError(f"data.{name}_query needs a database URL, got the file {where}")
-        else:
-            frames[name] = read_table(where)
-        origins[name] = redact_uri(where) if is_database_url(where) else where
-    if "transactions" not in frames:
-        raise DataSourceError(f"{redact_uri(source)}: no transactions table")
-    if not cfg["features"]["engagement"]:
-        frames.pop("engagement", None)
-    if not cfg["features"]["customers"]:
-        frames.pop("customers", None)
-    return frames, {k: origins[k] for k in frames}
-
-
-def _validate(frames: dict[str, pd.DataFrame], cfg: TrainConfig) -> tuple[dict, dict]:
-    policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
-    out, reports = {}, {}
-    out["transactions"], reports["transactions"] = validate_transactions(
-        frames["transactions"], returns=cfg["data"]["returns"], return_report=True, **policies
-    )
-    if "engagement" in frames:
-        out["engagement"], reports["engagement"] = validate_engagement(
-            frames["engagement"], return_report=True, **policies
-        )
-    if "customers" in frames:
-        out["customers"], reports["customers"] = validate_customers(
-            frames["customers"], return_report=True, **policies
-        )
-    return out, reports
-
-
 def calibration_end(cfg: TrainConfig, last: pd.Timestamp) -> pd.Timestamp:
     """The last day of the calibration period.
 
@@ -249,7 +150,7 @@ def fit_served_model(
     *,
     cutoff: pd.Timestamp,
     cfg: TrainConfig,
-    btyd_fitter: Callable[[pd.Timestamp], tuple[Any, Any]] | None = None,
+    btyd_fitter: BtydFitter | None = None,
 ) -> Any:
     """Fit the served model on the data up to ``cutoff`` only (nothing of the holdout).
 
@@ -277,40 +178,6 @@ def fit_served_model(
         btyd_fitter=btyd_fitter,
         **params,
     )
-
-
-def holdout_metrics(pred: pd.DataFrame, targets: pd.DataFrame) -> dict[str, float]:
-    from clvml.evaluation.classification import churn_metrics
-    from clvml.evaluation.metrics import value_metrics
-
-    y = targets["revenue"].reindex(pred.index).to_numpy(dtype=float)
-    out = value_metrics(y, pred["clv"].to_numpy(dtype=float))
-    if "churn_probability" in pred:
-        churned = targets["churned"].reindex(pred.index).to_numpy(dtype=float)
-        p = pred["churn_probability"].to_numpy(dtype=float)
-        if np.isfinite(p).all() and 0 < churned.mean() < 1:
-            out.update(churn_metrics(churned, p))
-    return out
-
-
-def _gate_value(metric: str, metrics: dict[str, float]) -> float:
-    value = float(metrics.get(metric, float("nan")))
-    return abs(value) if metric == "total_bias" else value
-
-
-def _champion_on_holdout(name: str, metric: str, features, targets) -> tuple[float | None, str]:
-    """Re-score the current champion on this holdout; (None, why) when it cannot be."""
-    import mlflow
-
-    try:
-        loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
-        from clvml.models.model_input import to_model_input
-
-        pred = loaded.predict(to_model_input(features))
-        pred = pred.set_index(pred["customer_id"].astype(str))
-        return _gate_value(metric, holdout_metrics(pred, targets)), "re-scored on this holdout"
-    except Exception as exc:
-        return None, f"stored value (could not re-score: {type(exc).__name__})"
 
 
 # ---------------------------------------------------------------------------- train
@@ -356,16 +223,6 @@ def holdout_window(cfg: TrainConfig, last: pd.Timestamp) -> tuple[pd.Timestamp, 
     return cutoff, holdout_end
 
 
-def comparison_table(comparison: Any) -> pd.DataFrame:
-    """The comparison's table indexed by method (spaces replaced, for MLflow metric names)."""
-    table = comparison.table
-    if "method" in table.columns:
-        table = table.set_index("method")
-    table.index = [str(m).replace(" ", "_") for m in table.index]
-    table.index.name = "method"
-    return table
-
-
 def compare_and_fit(
     steps: Steps,
     cfg: TrainConfig,
@@ -373,7 +230,7 @@ def compare_and_fit(
     *,
     cutoff: pd.Timestamp,
     holdout_end: pd.Timestamp,
-    btyd_fitter: Callable[[pd.Timestamp], tuple[Any, Any]] | None = None,
+    btyd_fitter: BtydFitter | None = None,
 ) -> tuple[Any, pd.DataFrame, Any, Any, pd.DataFrame, dict[str, float]]:
     """Features, method comparison, served model and its holdout metrics on ``frames``.
 
@@ -416,36 +273,39 @@ def compare_and_fit(
     return ds, table, comparison, model, pred, holdout
 
 
-def _prepare(cfg: TrainConfig, steps: Steps) -> Prepared:
-    """The single-machine engine: everything in pandas on the driver."""
-    with steps.step("load data", str(redact_uri(cfg["data"]["source"]))) as note:
-        raw, origins = _load(cfg)
-        note(", ".join(f"{k} {len(v):,} rows" for k, v in raw.items()))
-    with steps.step("validate") as note:
-        frames, reports = _validate(raw, cfg)
-        note(
-            ", ".join(
-                f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
-                for k, r in reports.items()
-            )
+def prepare(cfg: TrainConfig, steps: Steps, engine: TrainEngine) -> Prepared:
+    """The training steps up to logging, with the data-heavy ones on ``engine``.
+
+    Read, validate, place the holdout window, take the customer frame the driver-side
+    steps see, fit the BTYD parts where the engine fits them, then compare the methods,
+    fit the served model and judge it on the holdout.
+    """
+    raw, origins = engine.read_tables(cfg, steps)
+    tables, reports = engine.validate(raw, cfg, steps)
+    cutoff, holdout_end = holdout_window(cfg, engine.last_purchase(tables))
+    frames: dict[str, pd.DataFrame] = {}
+    try:
+        frames = engine.customer_frame(tables, cfg, steps)
+        fitter = engine.fit_btyd(tables, cfg, cutoff, steps)
+        ds, table, comparison, model, pred, holdout = compare_and_fit(
+            steps, cfg, frames, cutoff=cutoff, holdout_end=holdout_end, btyd_fitter=fitter
         )
-    cutoff, holdout_end = holdout_window(cfg, frames["transactions"]["timestamp"].max())
-    ds, table, comparison, model, pred, holdout = compare_and_fit(
-        steps, cfg, frames, cutoff=cutoff, holdout_end=holdout_end
-    )
+    finally:
+        run = engine.finish(tables, frames, origins)
     return Prepared(
-        frames,
-        origins,
-        reports,
-        ds,
-        table,
-        comparison,
-        model,
-        pred,
-        holdout,
-        cutoff,
-        holdout_end,
-        params={"engine": "local"},
+        frames=run.inputs,
+        origins=run.origins,
+        reports=reports,
+        ds=ds,
+        table=table,
+        comparison=comparison,
+        model=model,
+        pred=pred,
+        holdout=holdout,
+        cutoff=cutoff,
+        holdout_end=holdout_end,
+        params=run.params,
+        metrics=run.metrics,
     )
 
 
@@ -454,6 +314,8 @@ def train(
     *,
     console: Any | None = None,
     workdir: str | os.PathLike[str] | None = None,
+    engine: TrainEngine | None = None,
+    steps: Steps | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train, evaluate, log to MLflow and register the CLV model.
@@ -466,6 +328,12 @@ def train(
         Shows a progress line per step when given; nothing is printed otherwise.
     workdir : path-like, optional
         Folder of the embedded tracking store (default: the working directory).
+    engine : TrainEngine, optional
+        Where the data-heavy steps run (:mod:`clvml.pipelines.engine`); default a
+        :class:`~clvml.pipelines.engine.LocalEngine`.
+    steps : Steps, optional
+        The run's progress display, when the caller has begun it (default: a new one
+        on ``console``).
     **overrides
         Values that override the config, as the CLI flags: ``data``,
         ``tracking_uri``, ``model_name``, ``experiment``, ``calibration_end``,
@@ -487,8 +355,9 @@ def train(
     """
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     cfg = cfg.override(**overrides)
-    steps = Steps(console)
-    return log_training(cfg, steps, _prepare(cfg, steps), workdir=workdir)
+    steps = steps or Steps(console)
+    prep = prepare(cfg, steps, engine or LocalEngine())
+    return log_training(cfg, steps, prep, workdir=workdir)
 
 
 def log_training(
@@ -578,7 +447,7 @@ def log_training(
             name = tracking["model_name"]
             champ_value, champ_how = None, ""
             if register and current_champion(client, name) is not None:
-                champ_value, champ_how = _champion_on_holdout(name, metric, ds.features, ds.targets)
+                champ_value, champ_how = champion_on_holdout(name, metric, ds.features, ds.targets)
             from clvml.segments import SegmentScheme
 
             # tiers and segments: thresholds from the served model's fitted customers
@@ -602,7 +471,7 @@ def log_training(
                     name,
                     version,
                     metric,
-                    _gate_value(metric, holdout),
+                    gate_value(metric, holdout),
                     greater_is_better=GATE_METRICS[metric],
                     champion_value=champ_value,
                 )

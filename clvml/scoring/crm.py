@@ -26,6 +26,12 @@ What a run does, in order:
    the score table, replace this run's quarantine rows, drop the staging table and
    mark the run ``succeeded`` with its counts and timings; commit.
 
+When other connections stage the rows (the Spark executors of
+:func:`clvml.spark.score.write_crm`), ``write`` is split into public steps of the run:
+:meth:`ScoreRun.create_stage` commits an empty ``UNLOGGED`` staging table named after the
+run, the executors fill it, and :meth:`ScoreRun.merge_stage` does the rest of step 3 in
+the one transaction (:meth:`ScoreRun.counts` checks the counts add up before).
+
 A job killed at any point before that commit leaves the score table exactly as it
 was (the server rolls the transaction back, staging table included); an exception
 marks the run ``failed`` with a one-line reason. Writing the same job again (same
@@ -37,6 +43,7 @@ run's first start time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import time
@@ -55,7 +62,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
 from clvml.scoring.lock import job_lock
-from clvml.scoring.schema import CRMTables, define_tables, migrate
+from clvml.scoring.schema import SCORE_COLUMNS, CRMTables, define_tables, migrate
 from clvml.scoring.staging import stage_rows, upsert_from_stage
 from clvml.scoring.validation import append_rejected, split_scores
 
@@ -590,13 +597,13 @@ class ScoreRun:
         quarantine = append_rejected(split.quarantined, rejected, start=len(scores))
         phase["validate"] = time.perf_counter() - t0
         n_rejected = 0 if rejected is None else len(rejected)
-        result = self._result(len(scores), n_rejected, len(split.valid), quarantine, phase)
+        result = self.counts(len(scores), n_rejected, len(split.valid), quarantine, phase)
         try:
             with conn.begin():
                 t = time.perf_counter()
                 stage = stage_rows(conn, self.sink.tables, split.valid)
                 phase["stage"] = time.perf_counter() - t
-                self._merge_stage(conn, stage, quarantine, result, phase)
+                self._merge_in(conn, stage, quarantine, result, phase)
                 t = time.perf_counter()
             phase["commit"] = time.perf_counter() - t
         except sa.exc.DBAPIError as exc:
@@ -612,7 +619,7 @@ class ScoreRun:
         self.result = result
         return result
 
-    def _result(
+    def counts(
         self,
         n_scored: int,
         n_rejected: int,
@@ -620,7 +627,27 @@ class ScoreRun:
         quarantine: pd.DataFrame,
         phase: dict[str, float],
     ) -> RunResult:
-        """The run's counts; refuses to write when they do not add up."""
+        """The run's counts, before anything is written.
+
+        Parameters
+        ----------
+        n_scored : int
+            Score rows handed to the run.
+        n_rejected : int
+            Input rows and customers the job could not score (they are quarantined).
+        n_written : int
+            Score rows that passed the row checks and will be upserted.
+        quarantine : pandas.DataFrame
+            Every quarantine entry (refused score rows, then the rejected inputs).
+        phase : dict of str to float
+            Seconds per phase so far (kept on the result, and updated by the merge).
+
+        Raises
+        ------
+        CRMError
+            The counts do not add up (``rows_read = rows_written + rows_quarantined``);
+            nothing was written.
+        """
         result = RunResult(
             run_id=self.run_id,
             table=self.sink.table,
@@ -637,7 +664,91 @@ class ScoreRun:
             )
         return result
 
-    def _merge_stage(
+    # -- a write in two steps (rows staged by other connections, e.g. Spark executors) -----
+    def stage_table(self) -> sa.Table:
+        """This run's staging table: the score columns and a ``_part`` column, ``UNLOGGED``.
+
+        Its name is derived from the run id, so a re-run after a killed attempt finds it.
+        """
+        digest = hashlib.sha1(self.run_id.encode()).hexdigest()[:16]
+        return sa.Table(
+            f"_clvml_stage_{digest}",
+            sa.MetaData(),
+            *(sa.Column(c, t) for c, t in SCORE_COLUMNS.items()),
+            sa.Column("_part", sa.Integer),
+            schema=self.sink.schema,
+            prefixes=["UNLOGGED"],
+        )
+
+    def create_stage(self) -> sa.Table:
+        """Create (or re-create, after a killed attempt) and commit the empty staging table.
+
+        Other connections then fill it (:func:`clvml.scoring.staging.stage_rows` is the
+        single-connection way); :meth:`merge_stage` turns it into the scores.
+        """
+        conn = self._conn
+        if conn is None:
+            raise CRMError("ScoreRun.create_stage must be called inside `with sink.run(...)`")
+        stage = self.stage_table()
+        try:
+            with conn.begin():
+                stage.drop(conn, checkfirst=True)
+                stage.create(conn)
+        except sa.exc.DBAPIError as exc:
+            raise self._wrap(exc) from None
+        return stage
+
+    def merge_stage(
+        self,
+        stage: sa.Table,
+        *,
+        n_scored: int,
+        n_valid: int,
+        quarantine: pd.DataFrame,
+        rejected: pd.DataFrame | None = None,
+        timings: Mapping[str, float] | None = None,
+    ) -> RunResult:
+        """Upsert the staged rows and finish the run, in one transaction.
+
+        Parameters
+        ----------
+        stage : sqlalchemy.Table
+            The table of :meth:`create_stage`, filled with the ``n_valid`` rows to write.
+        n_scored, n_valid : int
+            Score rows scored, and of those the ones staged (the others are in
+            ``quarantine``).
+        quarantine : pandas.DataFrame
+            The refused score rows (``row_number``, ``customer_id``, ``reason``,
+            ``payload``).
+        rejected : pandas.DataFrame, optional
+            Input rows and customers the job could not score (``customer_id``,
+            ``reason``); quarantined too and counted as read, as in :meth:`write`.
+        timings : mapping, optional
+            Seconds per earlier phase.
+
+        Returns
+        -------
+        RunResult
+        """
+        conn = self._conn
+        if conn is None:
+            raise CRMError("ScoreRun.merge_stage must be called inside `with sink.run(...)`")
+        if self._done:
+            raise CRMError(f"run {self.run_id} already wrote its scores")
+        phase = {str(k): float(v) for k, v in (timings or {}).items()}
+        n_rejected = 0 if rejected is None else len(rejected)
+        quarantine = append_rejected(quarantine, rejected, start=n_scored)
+        result = self.counts(n_scored, n_rejected, n_valid, quarantine, phase)
+        try:
+            with conn.begin():
+                self._merge_in(conn, stage, quarantine, result, phase)
+        except sa.exc.DBAPIError as exc:
+            raise self._wrap(exc) from None
+        self._done = True
+        self.result = result
+        return result
+
+    def _merge_in(
         self,
         conn: Connection,
         stage: sa.Table,

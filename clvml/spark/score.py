@@ -294,7 +294,6 @@ def write_crm(
     from pyspark.sql import types as T
 
     from clvml.scoring.schema import SCORE_COLUMNS
-    from clvml.spark._crm_run import StagedRun
 
     keep = [c for c in scores.columns if c in SCORE_COLUMNS]
     if "customer_id" not in keep or "clv" not in keep:
@@ -318,8 +317,7 @@ def write_crm(
             run_id=run_id,
             scored_at=scored_at,
         )
-    run = StagedRun(
-        sink,
+    run = sink.run(
         model_name=model_name,
         model_version=model_version,
         as_of=as_of,
@@ -361,7 +359,7 @@ def write_crm(
             customer_id=ids.where(ids.notna(), None),
             payload=[json.loads(p) for p in quarantine["payload"]],
         )
-        return run.merge(
+        return run.merge_stage(
             stage,
             n_scored=int(summary["n_scored"].sum()),
             n_valid=int(summary["n_valid"].sum()),

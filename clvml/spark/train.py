@@ -1,9 +1,10 @@
 """Training on Spark: BTYD on every customer, the rest on a customer sample on the driver.
 
-:func:`train` is the Spark engine of ``clvml train`` (``--engine spark``);
-:func:`clvml.pipelines.train.train` is the single-machine one. Both log the same
-MLflow run, register the same kind of pyfunc model and apply the same gate; they differ
-in where each step runs:
+:class:`SparkEngine` is the Spark engine of the train pipeline
+(:class:`clvml.pipelines.engine.TrainEngine`; ``clvml train --engine spark``, :func:`train`);
+:class:`clvml.pipelines.engine.LocalEngine` is the single-machine one. Both run the same
+pipeline (:func:`clvml.pipelines.train.train`), log the same MLflow run, register the
+same kind of pyfunc model and apply the same gate; they differ in where each step runs:
 
 =========================================  ===============================================
 step                                       where
@@ -46,21 +47,15 @@ from typing import Any
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.pipelines.config import ConfigError, TrainConfig, load_config
-from clvml.pipelines.train import (
-    Prepared,
-    Steps,
-    TrainResult,
-    compare_and_fit,
-    data_source,
-    holdout_window,
-    log_training,
-    model_params,
-)
+from clvml.pipelines.config import ConfigError, TrainConfig, data_source, load_config
+from clvml.pipelines.engine import EngineRun
+from clvml.pipelines.steps import Steps
+from clvml.pipelines.train import TrainResult
+from clvml.pipelines.train import train as run_pipeline
 from clvml.spark.session import get_spark, require_pyspark
 from clvml.tracking.store import redact_uri
 
-__all__ = ["btyd_fitter", "sample_customers", "train"]
+__all__ = ["SparkEngine", "btyd_fitter", "sample_customers", "train"]
 
 #: Resolution of the hash sample (fractions are multiples of 1 / _SAMPLE_GRID).
 _SAMPLE_GRID = 1_000_000
@@ -235,96 +230,137 @@ def btyd_fitter(
     return fit
 
 
-def _prepare(cfg: TrainConfig, steps: Steps, spark: Any) -> Prepared:
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+class SparkEngine:
+    """The Spark engine of the train pipeline (:class:`clvml.pipelines.engine.TrainEngine`).
 
-    from clvml.spark.validate import validate_table
+    Reads and validates in Spark, fits the BTYD models in Spark on every customer, and
+    hands the driver-side steps the rows of a hash sample of at most
+    ``spark.sample_customers`` customers (see the module notes).
 
-    seed = int(cfg["seed"])
-    with steps.step("load data", "Spark") as note:
-        raw, source = _tables(cfg, spark)
-        note(f"{', '.join(raw)} from {source}")
-    with steps.step("validate", "Spark, per customer bucket") as note:
-        policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
-        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        tables: dict[str, Any] = {}
-        reports: dict[str, Any] = {}
-        for name, frame in raw.items():
-            kw = (
-                dict(policies, returns=cfg["data"]["returns"])
-                if name == "transactions"
-                else policies
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    """
+
+    name = "spark"
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+        self._source = ""
+        self._ids: Any = None
+        self._n_total = 0
+        self._n_sampled = 0
+
+    def read_tables(self, cfg: TrainConfig, steps: Steps) -> tuple[dict[str, Any], dict[str, str]]:
+        """The tables of ``data.source`` (Parquet folder or ``table:<database>``)."""
+        with steps.step("load data", "Spark") as note:
+            raw, self._source = _tables(cfg, self.spark)
+            note(f"{', '.join(raw)} from {self._source}")
+        return raw, dict.fromkeys(raw, self._source)
+
+    def validate(
+        self, tables: dict[str, Any], cfg: TrainConfig, steps: Steps
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every row rule and policy, in Spark per customer bucket (persisted results)."""
+        from pyspark import StorageLevel
+
+        from clvml.spark.validate import validate_table
+
+        with steps.step("validate", "Spark, per customer bucket") as note:
+            policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
+            now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+            clean_tables: dict[str, Any] = {}
+            reports: dict[str, Any] = {}
+            for name, frame in tables.items():
+                kw = (
+                    dict(policies, returns=cfg["data"]["returns"])
+                    if name == "transactions"
+                    else policies
+                )
+                clean, report = validate_table(frame, name, now=now, source=self._source, **kw)
+                report.raise_for_errors()
+                clean_tables[name] = clean.persist(StorageLevel.MEMORY_AND_DISK)
+                reports[name] = report
+            note(
+                ", ".join(
+                    f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
+                    for k, r in reports.items()
+                )
             )
-            clean, report = validate_table(frame, name, now=now, source=source, **kw)
-            report.raise_for_errors()
-            tables[name] = clean.persist(StorageLevel.MEMORY_AND_DISK)
-            reports[name] = report
-        note(
-            ", ".join(
-                f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
-                for k, r in reports.items()
+        return clean_tables, reports
+
+    def last_purchase(self, tables: dict[str, Any]) -> pd.Timestamp:
+        """The last valid transaction time (refuses data with none left)."""
+        from pyspark.sql import functions as F
+
+        last = tables["transactions"].agg(F.max("timestamp")).first()[0]
+        if last is None:
+            raise DataValidationError("no transaction is left after validation", column="timestamp")
+        return pd.Timestamp(last)
+
+    def customer_frame(
+        self, tables: dict[str, Any], cfg: TrainConfig, steps: Steps
+    ) -> dict[str, pd.DataFrame]:
+        """The rows of a reproducible hash sample of customers, collected to the driver."""
+        from pyspark import StorageLevel
+
+        limit = int(cfg["spark"]["sample_customers"])
+        with steps.step("sample customers", f"at most {limit:,}") as note:
+            ids, self._n_total = sample_customers(
+                tables["transactions"], limit, seed=int(cfg["seed"])
             )
+            self._ids = ids.persist(StorageLevel.MEMORY_AND_DISK)
+            frames = {
+                name: _to_pandas(frame.join(self._ids, "customer_id", "left_semi"), name)
+                for name, frame in tables.items()
+            }
+            self._n_sampled = int(frames["transactions"]["customer_id"].nunique())
+            note(
+                f"{self._n_sampled:,} of {self._n_total:,} customers, "
+                + ", ".join(f"{k} {len(v):,} rows" for k, v in frames.items())
+            )
+        return frames
+
+    def fit_btyd(
+        self, tables: dict[str, Any], cfg: TrainConfig, cutoff: pd.Timestamp, steps: Steps
+    ) -> Any:
+        """:func:`btyd_fitter` on every customer, fitted at the cut-off now."""
+        fitter = btyd_fitter(
+            tables["transactions"],
+            penalizer=float(cfg["model"]["params"].get("penalizer", 0.0)),
+            time_resolution=cfg["spark"]["time_resolution"],
+            monetary_decimals=cfg["spark"]["monetary_decimals"],
         )
-    tx = tables["transactions"]
-    last = tx.agg(F.max("timestamp")).first()[0]
-    if last is None:
-        raise DataValidationError("no transaction is left after validation", column="timestamp")
-    cutoff, holdout_end = holdout_window(cfg, pd.Timestamp(last))
-    limit = int(cfg["spark"]["sample_customers"])
-    with steps.step("sample customers", f"at most {limit:,}") as note:
-        ids, n_total = sample_customers(tx, limit, seed=seed)
-        ids = ids.persist(StorageLevel.MEMORY_AND_DISK)
-        frames = {
-            name: _to_pandas(frame.join(ids, "customer_id", "left_semi"), name)
-            for name, frame in tables.items()
-        }
-        n_sampled = int(frames["transactions"]["customer_id"].nunique())
-        note(
-            f"{n_sampled:,} of {n_total:,} customers, "
-            + ", ".join(f"{k} {len(v):,} rows" for k, v in frames.items())
+        with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
+            bg, gg = fitter(cutoff)
+            note(
+                f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct "
+                f"rows), Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
+            )
+        return fitter
+
+    def finish(
+        self, tables: dict[str, Any], frames: dict[str, pd.DataFrame], origins: dict[str, str]
+    ) -> EngineRun:
+        """Unpersist the validated tables and the sample; a sample is logged as one."""
+        for frame in (*tables.values(), *([self._ids] if self._ids is not None else [])):
+            frame.unpersist()
+        sampled = self._n_sampled < self._n_total
+        logged = {f"{k}_sample" if sampled else k: v for k, v in frames.items()}
+        return EngineRun(
+            inputs=logged,
+            origins=dict.fromkeys(logged, self._source),
+            params={
+                "engine": self.name,
+                "spark.version": self.spark.version,
+                "spark.sampled": str(sampled).lower(),
+                "resolved.evaluated_on": "customer sample" if sampled else "every customer",
+            },
+            metrics={
+                "data.customers_total": self._n_total,
+                "data.customers_sampled": self._n_sampled,
+            },
         )
-    penalizer = float(model_params(cfg, with_methods=False).get("penalizer", 0.0))
-    fitter = btyd_fitter(
-        tx,
-        penalizer=penalizer,
-        time_resolution=cfg["spark"]["time_resolution"],
-        monetary_decimals=cfg["spark"]["monetary_decimals"],
-    )
-    with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
-        bg, gg = fitter(cutoff)
-        note(
-            f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct rows), "
-            f"Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
-        )
-    ds, table, comparison, model, pred, holdout = compare_and_fit(
-        steps, cfg, frames, cutoff=cutoff, holdout_end=holdout_end, btyd_fitter=fitter
-    )
-    for frame in (*tables.values(), ids):
-        frame.unpersist()
-    sampled = n_sampled < n_total
-    # the MLflow inputs are the tables the driver read: name a sample as one
-    logged = {f"{k}_sample" if sampled else k: v for k, v in frames.items()}
-    return Prepared(
-        frames=logged,
-        origins=dict.fromkeys(logged, source),
-        reports=reports,
-        ds=ds,
-        table=table,
-        comparison=comparison,
-        model=model,
-        pred=pred,
-        holdout=holdout,
-        cutoff=cutoff,
-        holdout_end=holdout_end,
-        params={
-            "engine": "spark",
-            "spark.version": spark.version,
-            "spark.sampled": str(sampled).lower(),
-            "resolved.evaluated_on": "customer sample" if sampled else "every customer",
-        },
-        metrics={"data.customers_total": n_total, "data.customers_sampled": n_sampled},
-    )
 
 
 def train(
@@ -368,4 +404,4 @@ def train(
     with steps.step("start Spark") as note:
         spark = spark or get_spark(cfg["spark"]["master"])
         note(f"{spark.sparkContext.master}, Spark {spark.version}")
-    return log_training(cfg, steps, _prepare(cfg, steps, spark), workdir=workdir)
+    return run_pipeline(cfg, workdir=workdir, engine=SparkEngine(spark), steps=steps)

@@ -76,12 +76,12 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path, capsys):
 
 
 def test_model_params_typo_fails_in_one_line_before_any_work(tmp_path, capsys, monkeypatch):
-    import clvml.pipelines.train as pipeline
+    import clvml.pipelines.engine as engine
 
     def no_work(*args, **kwargs):
         raise AssertionError("the data were read before the config was checked")
 
-    monkeypatch.setattr(pipeline, "_load", no_work)
+    monkeypatch.setattr(engine, "load_tables_of", no_work)
     config = tmp_path / "typo.toml"
     config.write_text("[model.params]\npenalizr = 0.1\n")
     store = tmp_path / "x.db"

@@ -632,3 +632,42 @@ def test_missing_postgres_schema_is_one_line_error(pg_url: str) -> None:
             sink.write(make_scores(3), **RUN)
         assert "\n" not in str(info.value)
         assert not isinstance(info.value, CRMConnectionError)
+
+
+@pytest.mark.postgres
+def test_public_stage_and_merge_steps_write_what_other_connections_staged(pg_url: str) -> None:
+    """``create_stage`` commits an empty table another connection fills; ``merge_stage``
+    upserts it, quarantines refused and rejected rows, and the counts add up."""
+    scores = make_scores(40)
+    refused = pd.DataFrame(
+        {"row_number": [40], "customer_id": ["cx"], "reason": ["clv: not finite"], "payload": [{}]}
+    )
+    rejected = pd.DataFrame({"customer_id": ["c_new"], "reason": ["no purchase on or before"]})
+    with CRMSink(pg_url) as sink:
+        with sink.run(**RUN) as run:
+            stage = run.create_stage()
+            assert stage.name == run.stage_table().name  # derived from the run id
+            other = sa.create_engine(sink.url)
+            try:
+                with other.begin() as conn:  # as a Spark executor would, on its own connection
+                    conn.execute(stage.insert(), scores.assign(_part=0).to_dict("records"))
+            finally:
+                other.dispose()
+            res = run.merge_stage(
+                stage, n_scored=41, n_valid=40, quarantine=refused, rejected=rejected
+            )
+        assert (res.rows_read, res.rows_written, res.rows_quarantined) == (42, 40, 2)
+        assert res.rows_read == res.rows_written + res.rows_quarantined
+        pd.testing.assert_frame_equal(
+            _score_values(sink).reset_index(drop=True), scores, check_dtype=False
+        )
+        assert sorted(sink.read_quarantine(res.run_id)["customer_id"]) == ["c_new", "cx"]
+        assert sink.read_runs()["status"].tolist() == ["succeeded"]
+        assert stage.name not in _table_names(sink)  # the merge dropped the stage
+
+
+def test_counts_that_do_not_add_up_write_nothing(sink: CRMSink) -> None:
+    with sink.run(**RUN) as run, pytest.raises(CRMError, match="nothing was written"):
+        run.counts(10, 0, 10, make_scores(1), {})
+    assert sink.read_scores().empty
+    assert sink.read_runs()["status"].tolist() == ["failed"]

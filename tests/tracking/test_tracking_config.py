@@ -117,7 +117,7 @@ def test_validate_config_does_not_mutate_the_defaults():
 
 
 def test_default_data_falls_back_to_the_shipped_data_set(tmp_path, monkeypatch):
-    from clvml.pipelines.train import data_source
+    from clvml.pipelines.config import data_source
 
     monkeypatch.chdir(tmp_path)  # no data/social here
     assert Path(data_source(load_config())) == ROOT / "data" / "social"

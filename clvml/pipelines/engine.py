@@ -1,0 +1,232 @@
+"""Engines: where a training run reads, validates and summarises the data.
+
+The train pipeline (:func:`clvml.pipelines.train.train`) is one sequence of steps; an
+engine decides where the data-heavy ones run. :class:`TrainEngine` is the protocol:
+
+``read_tables``
+    the tables of ``[data]`` and where they came from;
+``validate``
+    every row checked against the data contracts, with the config's policies;
+``last_purchase``
+    the last transaction time of the validated data (it places the holdout window);
+``customer_frame``
+    the validated tables, as pandas, of the customers the driver-side steps see
+    (method comparison, supervised parts, holdout evaluation): every customer on the
+    local engine, a reproducible sample on Spark;
+``fit_btyd``
+    a :data:`BtydFitter` the served model fits its BTYD parts with (``None``: the
+    model fits its own on the customer frame);
+``finish``
+    release what the engine holds and say what the run should record about it.
+
+:class:`LocalEngine` is the single-machine engine (pandas on this machine); the Spark
+engine is :class:`clvml.spark.train.SparkEngine`. Engines are used for one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from clvml.data.io import DataSourceError, is_database_url, load_tables, read_table
+from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
+from clvml.pipelines.config import ConfigError, TrainConfig, data_source, resolve_source
+from clvml.pipelines.steps import Steps
+from clvml.tracking.store import redact_uri
+
+__all__ = [
+    "TABLES",
+    "BtydFitter",
+    "EngineRun",
+    "LocalEngine",
+    "TrainEngine",
+    "load_tables_of",
+    "validate_tables",
+]
+
+TABLES = ("transactions", "engagement", "customers")
+
+#: ``fit(day) -> (BetaGeo, GammaGamma)`` fitted on the data up to ``day`` (inclusive).
+BtydFitter = Callable[[pd.Timestamp], tuple[Any, Any]]
+
+
+@dataclass
+class EngineRun:
+    """What a training run records about its engine.
+
+    Attributes
+    ----------
+    inputs : dict of str to pandas.DataFrame
+        The tables logged as the run's MLflow inputs, by name.
+    origins : dict of str to str
+        Where each of ``inputs`` came from (URLs without passwords).
+    params : dict of str to str
+        Run parameters (``engine`` and the engine's own).
+    metrics : dict of str to float
+        Run metrics (e.g. the customers sampled).
+    """
+
+    inputs: dict[str, pd.DataFrame]
+    origins: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class TrainEngine(Protocol):
+    """Where the data-heavy steps of a training run happen (see the module notes)."""
+
+    name: str
+
+    def read_tables(self, cfg: TrainConfig, steps: Steps) -> tuple[dict[str, Any], dict[str, str]]:
+        """The raw tables by name, and where each came from."""
+        ...
+
+    def validate(
+        self, tables: dict[str, Any], cfg: TrainConfig, steps: Steps
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The validated tables and a validation report per table."""
+        ...
+
+    def last_purchase(self, tables: dict[str, Any]) -> pd.Timestamp:
+        """The last transaction time of the validated tables."""
+        ...
+
+    def customer_frame(
+        self, tables: dict[str, Any], cfg: TrainConfig, steps: Steps
+    ) -> dict[str, pd.DataFrame]:
+        """The validated pandas tables of the customers the driver-side steps see."""
+        ...
+
+    def fit_btyd(
+        self, tables: dict[str, Any], cfg: TrainConfig, cutoff: pd.Timestamp, steps: Steps
+    ) -> BtydFitter | None:
+        """The BTYD fitter of the served model, or None to let it fit its own."""
+        ...
+
+    def finish(
+        self, tables: dict[str, Any], frames: dict[str, pd.DataFrame], origins: dict[str, str]
+    ) -> EngineRun:
+        """Release the engine's resources; what the run records about it."""
+        ...
+
+
+class LocalEngine:
+    """The single-machine engine: every step in pandas, on every customer."""
+
+    name = "local"
+
+    def read_tables(
+        self, cfg: TrainConfig, steps: Steps
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        """Read ``[data]`` (a folder or a database, per-table overrides)."""
+        with steps.step("load data", str(redact_uri(cfg["data"]["source"]))) as note:
+            raw, origins = load_tables_of(cfg)
+            note(", ".join(f"{k} {len(v):,} rows" for k, v in raw.items()))
+        return raw, origins
+
+    def validate(
+        self, tables: dict[str, pd.DataFrame], cfg: TrainConfig, steps: Steps
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+        """The pandas validators of :mod:`clvml.data.validation`."""
+        with steps.step("validate") as note:
+            frames, reports = validate_tables(tables, cfg)
+            note(
+                ", ".join(
+                    f"{k} {r.rows_kept:,} kept / {r.rows_set_aside:,} set aside"
+                    for k, r in reports.items()
+                )
+            )
+        return frames, reports
+
+    def last_purchase(self, tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
+        """The last transaction time."""
+        return pd.Timestamp(tables["transactions"]["timestamp"].max())
+
+    def customer_frame(
+        self, tables: dict[str, pd.DataFrame], cfg: TrainConfig, steps: Steps
+    ) -> dict[str, pd.DataFrame]:
+        """Every customer: the validated tables themselves."""
+        return tables
+
+    def fit_btyd(
+        self,
+        tables: dict[str, pd.DataFrame],
+        cfg: TrainConfig,
+        cutoff: pd.Timestamp,
+        steps: Steps,
+    ) -> BtydFitter | None:
+        """None: the served model fits its BTYD parts on the customer frame itself."""
+        return None
+
+    def finish(
+        self,
+        tables: dict[str, pd.DataFrame],
+        frames: dict[str, pd.DataFrame],
+        origins: dict[str, str],
+    ) -> EngineRun:
+        """Nothing to release; the inputs are the tables read."""
+        return EngineRun(inputs=frames, origins=origins, params={"engine": self.name})
+
+
+def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The raw tables of ``[data]`` (folder or database, per-table overrides) and their origins."""
+    data = cfg["data"]
+    source = data_source(cfg)
+    frames: dict[str, pd.DataFrame] = {}
+    origins: dict[str, str] = {}
+    if source.startswith("table:"):
+        raise ConfigError(f"data.source {source}: Spark catalog tables need --engine spark")
+    if not is_database_url(source) and not Path(source).is_dir():
+        raise FileNotFoundError(f"{source}: no such data folder (data.source / --data)")
+    base = load_tables(source)
+    for name, frame in base.items():
+        frames[name] = frame
+        origins[name] = redact_uri(source) if is_database_url(source) else source
+    for name in TABLES:
+        override = data[name]
+        query = data[f"{name}_query"]
+        if override is None and query is None:
+            continue
+        where = resolve_source(cfg, override) if override is not None else source
+        if is_database_url(where):
+            frames[name] = (
+                read_table(where, query=query) if query else read_table(where, table=name)
+            )
+        elif query:
+            raise ConfigError(f"data.{name}_query needs a database URL, got the file {where}")
+        else:
+            frames[name] = read_table(where)
+        origins[name] = redact_uri(where) if is_database_url(where) else where
+    if "transactions" not in frames:
+        raise DataSourceError(f"{redact_uri(source)}: no transactions table")
+    if not cfg["features"]["engagement"]:
+        frames.pop("engagement", None)
+    if not cfg["features"]["customers"]:
+        frames.pop("customers", None)
+    return frames, {k: origins[k] for k in frames}
+
+
+def validate_tables(
+    frames: dict[str, pd.DataFrame], cfg: TrainConfig
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Every table checked against its contract with the config's policies; (tables, reports)."""
+    policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
+    out: dict[str, pd.DataFrame] = {}
+    reports: dict[str, Any] = {}
+    out["transactions"], reports["transactions"] = validate_transactions(
+        frames["transactions"], returns=cfg["data"]["returns"], return_report=True, **policies
+    )
+    if "engagement" in frames:
+        out["engagement"], reports["engagement"] = validate_engagement(
+            frames["engagement"], return_report=True, **policies
+        )
+    if "customers" in frames:
+        out["customers"], reports["customers"] = validate_customers(
+            frames["customers"], return_report=True, **policies
+        )
+    return out, reports
