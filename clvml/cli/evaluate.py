@@ -15,23 +15,6 @@ from clvml.cli._app import app, console
 from clvml.exceptions import DataValidationError
 
 
-def _truth_for(folder: Path, cutoff: pd.Timestamp, horizon_weeks: float) -> pd.DataFrame | None:
-    """The generator's truth when the folder has one and it describes this holdout."""
-    from clvml.data.io import read_table
-
-    files = [p for p in folder.iterdir() if p.stem.lower() == "truth" and p.is_file()]
-    meta = folder / "metadata.json"
-    if not files or not meta.is_file():
-        return None
-    info = json.loads(meta.read_text())
-    end = pd.Timestamp(info.get("calibration_end", "NaT"))
-    weeks = float(info.get("horizon_weeks", "nan"))
-    # the generator's calibration_end is an exclusive midnight: its last day is the day before
-    if end - pd.Timedelta(days=1) != cutoff or abs(weeks - horizon_weeks) > 1 / 7:
-        return None
-    return read_table(files[0])
-
-
 @app.command()
 def evaluate(
     data: Annotated[
@@ -65,40 +48,20 @@ def evaluate(
     judged on what the customer really spent; supervised parts never see the evaluated
     customers' holdout (an earlier window or other customers, printed below the table).
     """
-    from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
-    from clvml.evaluation.comparison import compare_methods
+    from clvml.pipelines.evaluate import evaluate_methods
 
-    if (holdout_end is None) == (horizon_weeks is None):
-        raise DataValidationError("give exactly one of --holdout-end and --horizon-weeks")
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise DataValidationError(f"--out must end in .csv or .json, got {out.name}")
-    if supervised not in ("auto", "time", "customers"):
-        raise DataValidationError(f"--supervised must be auto, time or customers: {supervised}")
-    cutoff = pd.Timestamp(calibration_end).normalize()
-    end = (
-        pd.Timestamp(holdout_end).normalize()
-        if holdout_end is not None
-        else cutoff + pd.Timedelta(days=round(7 * float(horizon_weeks)))  # type: ignore[arg-type]
-    )
-    from clvml.data.io import find_tables, read_table
-
-    found = find_tables(data)
-    tx = validate_transactions(read_table(found["transactions"]))
-    eng = validate_engagement(read_table(found["engagement"])) if "engagement" in found else None
-    cust = validate_customers(read_table(found["customers"])) if "customers" in found else None
-    weeks = (end - cutoff) / pd.Timedelta(weeks=1)
-    truth = _truth_for(Path(data), cutoff, weeks)
-    res = compare_methods(
-        tx,
-        eng,
-        cust,
-        calibration_end=cutoff,
-        holdout_end=end,
-        truth=truth,
-        supervised=supervised,  # type: ignore[arg-type]
+    res = evaluate_methods(
+        data,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        horizon_weeks=horizon_weeks,
+        supervised=supervised,
         n_folds=folds,
         random_state=seed,
     )
+    cutoff, end = res.calibration_end, res.holdout_end
 
     table = Table(
         title=(

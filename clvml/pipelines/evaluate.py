@@ -1,17 +1,31 @@
-"""Judging a trained model on its holdout: the served model's metrics, the gate's value.
+"""Judging CLV methods and models on a holdout.
 
-Used by the train pipeline (:mod:`clvml.pipelines.train`) for the served model and
-for re-scoring the current champion on the same holdout before the gate decides.
+:func:`evaluate_methods` is ``clvml evaluate``: a data folder read and validated, every
+method compared on the holdout after a cut-off (with the generator's truth when the
+folder has one for that holdout). The rest serves the train pipeline
+(:mod:`clvml.pipelines.train`): the served model's holdout metrics, the value the gate
+compares and the current champion re-scored on the same holdout.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["champion_on_holdout", "comparison_table", "gate_value", "holdout_metrics"]
+from clvml.exceptions import DataValidationError
+
+__all__ = [
+    "champion_on_holdout",
+    "comparison_table",
+    "evaluate_methods",
+    "gate_value",
+    "holdout_metrics",
+]
 
 
 def holdout_metrics(pred: pd.DataFrame, targets: pd.DataFrame) -> dict[str, float]:
@@ -64,3 +78,91 @@ def comparison_table(comparison: Any) -> pd.DataFrame:
     table.index = [str(m).replace(" ", "_") for m in table.index]
     table.index.name = "method"
     return table
+
+
+def _truth_for(folder: Path, cutoff: pd.Timestamp, horizon_weeks: float) -> pd.DataFrame | None:
+    """The generator's truth when the folder has one and it describes this holdout."""
+    from clvml.data.io import read_table
+
+    files = [p for p in folder.iterdir() if p.stem.lower() == "truth" and p.is_file()]
+    meta = folder / "metadata.json"
+    if not files or not meta.is_file():
+        return None
+    info = json.loads(meta.read_text())
+    end = pd.Timestamp(info.get("calibration_end", "NaT"))
+    weeks = float(info.get("horizon_weeks", "nan"))
+    # the generator's calibration_end is an exclusive midnight: its last day is the day before
+    if end - pd.Timedelta(days=1) != cutoff or abs(weeks - horizon_weeks) > 1 / 7:
+        return None
+    return read_table(files[0])
+
+
+def evaluate_methods(
+    data: str | os.PathLike[str],
+    *,
+    calibration_end: object,
+    holdout_end: object = None,
+    horizon_weeks: float | None = None,
+    supervised: str = "auto",
+    n_folds: int = 2,
+    random_state: int = 0,
+) -> Any:
+    """Compare every CLV method on the holdout of a data folder (``clvml evaluate``).
+
+    Parameters
+    ----------
+    data : path-like
+        Folder with ``transactions`` and optionally ``engagement`` and ``customers``
+        (validated with the default policies).
+    calibration_end : date-like
+        Last day (inclusive) the methods see.
+    holdout_end : date-like, optional
+        Last day of the holdout (exactly one of ``holdout_end`` and ``horizon_weeks``).
+    horizon_weeks : float, optional
+        Length of the holdout in weeks.
+    supervised : {"auto", "time", "customers"}, default "auto"
+        How the supervised parts train (see :func:`clvml.evaluation.comparison.compare_methods`).
+    n_folds, random_state : int
+        Customer folds and seed.
+
+    Returns
+    -------
+    clvml.evaluation.comparison.ComparisonResult
+
+    Raises
+    ------
+    DataValidationError
+        Both or neither of ``holdout_end`` and ``horizon_weeks``, an unknown
+        ``supervised``, or data breaking their contract.
+    """
+    from clvml.data.io import find_tables, read_table
+    from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
+    from clvml.evaluation.comparison import compare_methods
+
+    if (holdout_end is None) == (horizon_weeks is None):
+        raise DataValidationError("give exactly one of --holdout-end and --horizon-weeks")
+    if supervised not in ("auto", "time", "customers"):
+        raise DataValidationError(f"--supervised must be auto, time or customers: {supervised}")
+    cutoff = pd.Timestamp(calibration_end).normalize()
+    end = (
+        pd.Timestamp(holdout_end).normalize()
+        if holdout_end is not None
+        else cutoff + pd.Timedelta(days=round(7 * float(horizon_weeks)))  # type: ignore[arg-type]
+    )
+    found = find_tables(data)
+    tx = validate_transactions(read_table(found["transactions"]))
+    eng = validate_engagement(read_table(found["engagement"])) if "engagement" in found else None
+    cust = validate_customers(read_table(found["customers"])) if "customers" in found else None
+    weeks = (end - cutoff) / pd.Timedelta(weeks=1)
+    truth = _truth_for(Path(data), cutoff, weeks)
+    return compare_methods(
+        tx,
+        eng,
+        cust,
+        calibration_end=cutoff,
+        holdout_end=end,
+        truth=truth,
+        supervised=supervised,  # type: ignore[arg-type]
+        n_folds=n_folds,
+        random_state=random_state,
+    )
