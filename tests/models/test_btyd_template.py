@@ -204,3 +204,55 @@ def test_simulators_take_random_state_and_seed_is_deprecated():
     with pytest.warns(DeprecationWarning, match="seed= is deprecated; use random_state="):
         again = generate_social_commerce(150, seed=2)
     pd.testing.assert_frame_equal(world.transactions, again.transactions)
+
+
+MATH_MODULES = {
+    "bgnbd": "clvml.models.btyd.bgnbd_math",
+    "mbgnbd": "clvml.models.btyd.mbgnbd_math",
+    "pareto_nbd": "clvml.models.btyd.pareto_nbd_math",
+    "bgbb": "clvml.models.btyd.bgbb_math",
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(MATH_MODULES))
+def test_math_modules_share_one_layout_and_naming_rule(prefix):
+    import importlib
+
+    module = importlib.import_module(MATH_MODULES[prefix])
+    for part in (
+        "loglik",
+        "probability_alive",
+        "conditional_expected_purchases",
+        "expected_purchases_new",
+        "probability_of_purchases",
+    ):
+        assert f"{prefix}_{part}" in module.__all__, f"{prefix}_{part}"
+        assert callable(getattr(module, f"{prefix}_{part}"))
+
+
+def test_old_math_names_warn_and_keep_their_meaning():
+    from clvml.models.btyd import beta_geo, bgbb_math, pareto_nbd_math
+    from clvml.models.btyd.bgnbd_math import (
+        bgnbd_conditional_expected_purchases,
+        bgnbd_expected_purchases_new,
+    )
+
+    bg = [0.243, 4.414, 0.793, 2.426]
+    with pytest.warns(DeprecationWarning, match="use bgnbd_conditional_expected_purchases"):
+        old = beta_geo.bgnbd_expected_purchases(bg, 2, 30.43, 38.86, 39)
+    # Hardie's worked example under the published BG/NBD parameters
+    assert_allclose(old, bgnbd_conditional_expected_purchases(bg, 2, 30.43, 38.86, 39))
+    assert_allclose(old, 1.226, atol=5e-4)
+    with pytest.warns(DeprecationWarning, match="use bgnbd_expected_purchases_new"):
+        new = beta_geo.bgnbd_expected_purchases_new_customer(bg, 39.0)
+    assert_allclose(new, bgnbd_expected_purchases_new(bg, 39.0))
+    # a new customer is the conditional expectation of an empty history of age 0
+    assert_allclose(new, bgnbd_conditional_expected_purchases(bg, 0, 0, 0, 39.0))
+    pnbd = [0.553, 10.578, 0.606, 11.669]
+    with pytest.warns(DeprecationWarning, match="use pareto_nbd_expected_purchases_new"):
+        old_p = pareto_nbd_math.pareto_nbd_expected_purchases(pnbd, 39.0)
+    assert_allclose(old_p, pareto_nbd_math.pareto_nbd_expected_purchases_new(pnbd, 39.0))
+    bgbb = [1.204, 0.750, 0.657, 2.783]
+    with pytest.warns(DeprecationWarning, match="use bgbb_expected_purchases_new"):
+        old_b = bgbb_math.bgbb_expected_purchases(bgbb, 6)
+    assert_allclose(old_b, bgbb_math.bgbb_expected_purchases_new(bgbb, 6))
