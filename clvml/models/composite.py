@@ -13,8 +13,8 @@ from clvml.models.methods._btyd import (
     STACKED_FEATURES,
 )
 from clvml.models.methods.registry import DEFAULT_METHODS, METHODS, SUPERVISED_METHODS
+from clvml.models.poisson_value import VALUE_MONOTONICITY, PoissonValueRegressor
 from clvml.models.training import fit_clv_model
-from clvml.models.value_regressor import VALUE_MONOTONICITY, PoissonValueRegressor
 
 __all__ = [
     "DEFAULT_COVARIATES",

@@ -1,11 +1,12 @@
-"""Two-part value regressor: planted signal, total preserved, bad input."""
+"""Value regressors: planted signal, total preserved, bad input, scikit-learn conventions."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from clvml.exceptions import DataValidationError
-from clvml.models.value_regressor import TwoPartValueRegressor
+from clvml.models.value_regressor import PoissonValueRegressor, TwoPartValueRegressor
 
 
 def world(n, seed):
@@ -49,3 +50,41 @@ def test_feature_without_values_among_buyers_is_left_to_the_classifier():
     assert "only_non_buyers" in m.features_
     assert m.features_.index("only_non_buyers") not in m.spend_columns_
     assert np.isfinite(m.predict(X)).all()
+
+
+# --------------------------------------------------------------------------- scikit-learn checks
+# Small-data settings: the common checks fit on a few dozen rows, where the defaults (large
+# leaves, slow learning) would predict a constant. The tags declare what the regressors need
+# and allow: missing values (native to the trees) and a target >= 0 (a value).
+@parametrize_with_checks(
+    [
+        PoissonValueRegressor(max_iter=100, learning_rate=0.2, min_samples_leaf=2),
+        TwoPartValueRegressor(max_iter=50),
+    ]
+)
+def test_value_regressors_pass_the_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("cls", [PoissonValueRegressor, TwoPartValueRegressor])
+def test_value_regressor_tags_and_array_input(cls):
+    tags = cls().__sklearn_tags__()
+    assert tags.input_tags.allow_nan and tags.target_tags.positive_only
+    X, y, _ = world(400, 3)
+    Xn = X[["x", "noise"]]
+    a = cls(max_iter=20).fit(Xn, y)
+    b = cls(max_iter=20).fit(Xn.to_numpy(), y)  # an array: columns x0, x1
+    assert a.n_features_in_ == b.n_features_in_ == 2
+    assert list(a.feature_names_in_) == ["x", "noise"] and not hasattr(b, "feature_names_in_")
+    np.testing.assert_allclose(a.predict(Xn), b.predict(Xn.to_numpy()))
+
+
+def test_two_part_without_non_buyers_predicts_everyone_buys():
+    X, y, _ = world(400, 4)
+    m = TwoPartValueRegressor(max_iter=20).fit(X, y + 1.0)
+    assert m.classifier_ is None
+    np.testing.assert_array_equal(m.predict_proba_positive(X), 1.0)
+    with pytest.raises(DataValidationError, match="nothing to learn"):
+        TwoPartValueRegressor().fit(X, np.zeros(len(X)))
+    with pytest.raises(DataValidationError, match="at least 10"):
+        TwoPartValueRegressor().fit(X, np.where(np.arange(len(X)) < 5, 0.0, 1.0))

@@ -17,7 +17,7 @@ from typing import Any
 
 from clvml.models.engagement_value import mean_discount_factor
 from clvml.models.methods.base import CLVMethod, FitData, MethodOutput, PredictData
-from clvml.models.value_regressor import PoissonValueRegressor
+from clvml.models.poisson_value import PoissonValueRegressor
 
 __all__ = ["ML"]
 
