@@ -21,7 +21,7 @@ FAST = {"max_iter": 30}
 
 @pytest.fixture(scope="module")
 def world():
-    return generate_social_commerce(1200, seed=5)
+    return generate_social_commerce(1200, random_state=5)
 
 
 def _window(w):

@@ -17,7 +17,7 @@ from clvml.models.training import fit_clv_model
 
 @pytest.fixture(scope="module")
 def world():
-    return generate_social_commerce(600, seed=8)
+    return generate_social_commerce(600, random_state=8)
 
 
 def test_builder_frames_equal_customer_features_and_are_memoised(world):

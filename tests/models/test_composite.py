@@ -26,7 +26,7 @@ FAST = {"max_iter": 40, "n_draws": 40}
 
 @pytest.fixture(scope="module")
 def world():
-    w = generate_social_commerce(1500, seed=11)
+    w = generate_social_commerce(1500, random_state=11)
     c = w.calibration_end - pd.Timedelta(days=1)
     c0 = c - pd.Timedelta(weeks=52)
     feats = customer_features(w.transactions, w.engagement, w.customers, cutoff=c)
@@ -278,14 +278,14 @@ def test_engagement_value_formula():
 def test_engagement_value_ranks_planted_advocates(world, fitted):
     feats = world[0]
     out = fitted.predict(feats)
-    w = generate_social_commerce(1500, seed=11)
+    w = generate_social_commerce(1500, random_state=11)
     advocacy = w.truth.set_index("customer_id")["advocacy"].reindex(out.index)
     rho = pd.Series(out["engagement_value"]).corr(advocacy, method="spearman")
     assert rho > 0.2
 
 
 def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window():
-    w = generate_social_commerce(900, seed=3)
+    w = generate_social_commerce(900, random_state=3)
     c = w.calibration_end - pd.Timedelta(days=1)
     tables = (w.transactions, w.engagement, w.customers)
     from clvml.models.composite import fit_clv_model
@@ -344,7 +344,7 @@ def test_btyd_fitter_replaces_both_btyd_fits_and_changes_nothing_else():
     as they are, for the served parts and the stacked features of the training window."""
     from clvml.models.composite import fit_clv_model
 
-    w = generate_social_commerce(900, seed=3)
+    w = generate_social_commerce(900, random_state=3)
     c = w.calibration_end - pd.Timedelta(days=1)
     tables = (w.transactions, w.engagement, w.customers)
     kw = dict(cutoff=c, methods=("btyd", "hybrid", "ml"), interval=None, **FAST)

@@ -34,7 +34,7 @@ FAST = {"max_iter": 30, "n_draws": 30, "interval": None}
 
 @pytest.fixture(scope="module")
 def world():
-    w = generate_social_commerce(1000, seed=11)
+    w = generate_social_commerce(1000, random_state=11)
     c = w.calibration_end - pd.Timedelta(days=1)
     c0 = c - pd.Timedelta(weeks=52)
     feats = customer_features(w.transactions, w.engagement, w.customers, cutoff=c)

@@ -141,12 +141,13 @@ def btyd_clv(
 ) -> pd.DataFrame:
     """CLV (and its interval) of a transaction and a spend model, with ``model``'s settings."""
     steps, step, rate = _steps(float(model.horizon_weeks), model.annual_discount_rate)
+    # customer_lifetime_value's "month" is one step here: its annual rate is 12 steps' rate
     return customer_lifetime_value(
         tx_model,
         spend_model,
         spend_summary(frame, spend_model),
         horizon=steps,
-        discount_rate=rate,
+        annual_discount_rate=(1.0 + rate) ** 12 - 1.0,
         period=step,
         margin=float(model.margin),
         interval=interval,
