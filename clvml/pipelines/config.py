@@ -51,7 +51,7 @@ Keys
         ``"none"`` (unsupervised methods only). Default ``"time"``. (Labels of
         other customers over the holdout would leak it into the gate's metric.)
     ``[model.params]``
-        Further keyword arguments of :class:`clvml.models.composite.CLVModel`
+        Further keyword arguments of :class:`clvml.models.clv_model.CLVModel`
         (hyper-parameters), passed as they are. Checked at load against
         ``CLVModel().get_params()``: an unknown name, or one another key sets
         (``margin``, ``random_state`` ...), is a :class:`ConfigError`.
@@ -419,7 +419,7 @@ def _check_model_params(params: dict[str, Any], where: str) -> None:
     """
     if not params:
         return
-    from clvml.models.composite import CLVModel
+    from clvml.models.clv_model import CLVModel
 
     known = set(CLVModel().get_params(deep=False))
     for key in params:

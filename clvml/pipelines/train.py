@@ -34,6 +34,7 @@ from clvml._version import __version__
 from clvml.data.io import is_database_url
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
+from clvml.features.frames import FrameBuilder
 from clvml.pipelines.config import GATE_METRICS, TrainConfig, data_source, load_config
 from clvml.pipelines.engine import BtydFitter, LocalEngine, TrainEngine
 from clvml.pipelines.evaluate import (
@@ -151,15 +152,18 @@ def fit_served_model(
     cutoff: pd.Timestamp,
     cfg: TrainConfig,
     btyd_fitter: BtydFitter | None = None,
+    frames: FrameBuilder | None = None,
 ) -> Any:
     """Fit the served model on the data up to ``cutoff`` only (nothing of the holdout).
 
     Supervised parts learn from the window of ``horizon_weeks`` before the cut-off
     (``model.supervised = "time"``) or are left out (``"none"``). ``btyd_fitter`` is
-    passed to :func:`clvml.models.composite.fit_clv_model` (the Spark engine fits the
-    BTYD parts on every customer while the tables here are a sample).
+    passed to :func:`clvml.models.training.fit_clv_model` (the Spark engine fits the
+    BTYD parts on every customer while the tables here are a sample), and so is
+    ``frames``, the run's :class:`~clvml.features.frames.FrameBuilder` (a frame at a
+    cut-off sees nothing after it, so the run's one builder serves here too).
     """
-    from clvml.models.composite import fit_clv_model
+    from clvml.models.training import fit_clv_model
 
     m = cfg["model"]
     params = model_params(cfg, with_methods=True)
@@ -176,6 +180,7 @@ def fit_served_model(
         horizon_weeks=float(cfg["window"]["horizon_weeks"]),
         supervised=supervised,
         btyd_fitter=btyd_fitter,
+        frames=frames,
         **params,
     )
 
@@ -234,14 +239,22 @@ def compare_and_fit(
 ) -> tuple[Any, pd.DataFrame, Any, Any, pd.DataFrame, dict[str, float]]:
     """Features, method comparison, served model and its holdout metrics on ``frames``.
 
+    One :class:`~clvml.features.frames.FrameBuilder` serves the whole run: the holdout
+    features, the comparison and the served model's fit read each cut-off's customer
+    frame from it, so each distinct cut-off is built once and each distinct text's
+    sentiment scored once.
+
     Returns ``(ds, table, comparison, model, pred, holdout)``.
     """
+    from clvml.features.dataset import build_customer_dataset
+
     tx, eng, cust = frames["transactions"], frames.get("engagement"), frames.get("customers")
     metric = cfg["gate"]["metric"]
+    builder = FrameBuilder(tx, eng, cust)
     with steps.step("features", f"cut-off {cutoff.date()}") as note:
-        from clvml.features.dataset import build_customer_dataset
-
-        ds = build_customer_dataset(tx, eng, cust, cutoff=cutoff, holdout_end=holdout_end)
+        ds = build_customer_dataset(
+            tx, eng, cust, cutoff=cutoff, holdout_end=holdout_end, frames=builder
+        )
         note(f"{len(ds.features):,} customers x {ds.features.shape[1]} features")
     with steps.step("compare methods", f"holdout to {holdout_end.date()}") as note:
         comparison = compare_methods(
@@ -253,12 +266,15 @@ def compare_and_fit(
             supervised=cfg["evaluation"]["supervised"],
             n_folds=cfg["evaluation"]["n_folds"],
             random_state=int(cfg["seed"]),
+            frames=builder,
             **model_params(cfg, with_methods=True),
         )
         table = comparison_table(comparison)
         note(f"{len(table)} methods")
     with steps.step("fit model", "up to the cut-off") as note:
-        model = fit_served_model(tx, eng, cust, cutoff=cutoff, cfg=cfg, btyd_fitter=btyd_fitter)
+        model = fit_served_model(
+            tx, eng, cust, cutoff=cutoff, cfg=cfg, btyd_fitter=btyd_fitter, frames=builder
+        )
         note(
             f"champion method {getattr(model, 'champion_', '?')}, "
             f"methods {', '.join(getattr(model, 'methods_', []))}"

@@ -155,7 +155,7 @@ def btyd_fitter(
 ) -> Any:
     """``fit(day) -> (BetaGeo, GammaGamma)`` fitted in Spark on every customer as of ``day``.
 
-    The models see what :class:`clvml.models.composite.CLVModel` fits its own on: the RFM
+    The models see what :class:`clvml.models.clv_model.CLVModel` fits its own on: the RFM
     summary in weeks of the purchases up to ``day`` (inclusive), customers first seen on
     that day one day old (``T >= 1/7``), and for Gamma-Gamma the repeat buyers with a
     positive mean spend. Summaries are compressed to distinct rows with weights before
@@ -389,7 +389,7 @@ def train(
     Returns
     -------
     TrainResult
-        ``model`` is the fitted :class:`~clvml.models.composite.CLVModel` whose BTYD
+        ``model`` is the fitted :class:`~clvml.models.clv_model.CLVModel` whose BTYD
         parts were fitted on every customer.
 
     Examples
