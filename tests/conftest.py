@@ -1,11 +1,22 @@
-"""Shared fixtures. Keep this file to fixtures every area needs."""
+"""Shared fixtures. Keep this file to fixtures every area needs.
+
+- ``pg_url``: a fresh schema on the test PostgreSQL server;
+- ``make_world``: the generated social-commerce world factory (cached per worker);
+- ``cdnow_summary``, ``cdnow_summary_with_spend``: the published CDNOW calibration summary;
+- ``cdnow_transactions``, ``cdnow_sample_transactions``: the bundled CDNOW transaction logs.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import pandas as pd
 import pytest
 
 #: The PostgreSQL server the tests talk to (trust auth, database ``test``).
@@ -65,3 +76,80 @@ def pg_url() -> Iterator[str]:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+# --------------------------------------------------------------------------- generated worlds
+@functools.lru_cache(maxsize=8)
+def _generated_world(n_customers: int, seed: int, settings: tuple[tuple[str, Any], ...]):
+    from clvml.data.synthetic import generate_social_commerce
+
+    return generate_social_commerce(n_customers, seed=seed, **dict(settings))
+
+
+def _make_world(n_customers: int, seed: int, **settings: Any):
+    """A generated social-commerce world (:func:`clvml.data.synthetic.generate_social_commerce`).
+
+    Generated once per worker for each ``(n_customers, seed, settings)`` and cached; each
+    call returns fresh copies of the tables, so a test may modify what it gets.
+    """
+    world = _generated_world(n_customers, seed, tuple(sorted(settings.items())))
+    tables = ("customers", "transactions", "engagement", "truth", "texts_truth")
+    return dataclasses.replace(
+        world,
+        **{name: getattr(world, name).copy() for name in tables},
+        params=copy.deepcopy(world.params),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_world():
+    """The generated-world factory: ``make_world(n_customers, seed, **settings)``.
+
+    The settings are keywords of ``generate_social_commerce`` (effects, shares, ...). Worlds
+    are cached per worker; every call returns its own copies of the tables.
+    """
+    return _make_world
+
+
+# --------------------------------------------------------------------------- CDNOW
+@functools.cache
+def _cdnow(name: str) -> pd.DataFrame:
+    from clvml.data import datasets
+
+    loaders = {
+        "summary": lambda: datasets.load_cdnow_summary(),
+        "summary_with_spend": lambda: datasets.load_cdnow_summary(with_spend=True),
+        "transactions": datasets.load_cdnow_master,
+        "sample_transactions": datasets.load_cdnow_sample,
+    }
+    return loaders[name]()
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary() -> pd.DataFrame:
+    """The published 39-week CDNOW calibration summary of the 1/10 sample.
+
+    ``frequency``, ``recency``, ``T`` (weeks) of 2,357 customers, indexed by ``ID``.
+    """
+    return _cdnow("summary").copy()
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary_with_spend() -> pd.DataFrame:
+    """:func:`cdnow_summary` with ``monetary_value`` (mean repeat spend) for Gamma-Gamma."""
+    return _cdnow("summary_with_spend").copy()
+
+
+@pytest.fixture(scope="module")
+def cdnow_transactions() -> pd.DataFrame:
+    """The full CDNOW transaction log: 69,659 purchases of 23,570 customers.
+
+    Columns ``customer_id``, ``quantity``, ``amount``, ``timestamp``.
+    """
+    return _cdnow("transactions").copy()
+
+
+@pytest.fixture(scope="module")
+def cdnow_sample_transactions() -> pd.DataFrame:
+    """The transaction log of the 1/10 CDNOW sample: 6,919 purchases of 2,357 customers."""
+    return _cdnow("sample_transactions").copy()

@@ -34,18 +34,18 @@ TEXT_KINDS = {"reply", "mention", "comment", "direct_message", "complaint", "rev
 
 
 @pytest.fixture(scope="module")
-def small():
-    return generate_social_commerce(3000, seed=5)
+def small(make_world):
+    return make_world(3000, seed=5)
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_social_commerce(50_000, seed=7)
+def world(make_world):
+    return make_world(50_000, seed=7)
 
 
 @pytest.fixture(scope="module")
-def placebo():
-    return generate_social_commerce(50_000, seed=7, **PLACEBO)
+def placebo(make_world):
+    return make_world(50_000, seed=7, **PLACEBO)
 
 
 def _pre_cutoff_counts(ds, kind):

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvml.data.synthetic import generate_social_commerce
 from clvml.evaluation.comparison import TABLE_COLUMNS, _resolve_mode, compare_methods
 from clvml.evaluation.value_plots import (
     plot_decile_chart,
@@ -20,8 +19,8 @@ FAST = {"max_iter": 30}
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_social_commerce(1200, random_state=5)
+def world(make_world):
+    return make_world(1200, random_state=5)
 
 
 def _window(w):

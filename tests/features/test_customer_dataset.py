@@ -6,7 +6,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from clvml.data.datasets import load_cdnow_master
-from clvml.data.synthetic import generate_social_commerce
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import (
     build_customer_dataset,
@@ -17,8 +16,8 @@ from clvml.features.dataset import (
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_social_commerce(800, seed=3)
+def world(make_world):
+    return make_world(800, seed=3)
 
 
 def tiny():

@@ -61,16 +61,6 @@ def _assert_same(expected: pd.DataFrame, actual: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(expected[money], actual[money], check_exact=False, rtol=1e-12)
 
 
-@pytest.fixture(scope="module")
-def cdnow_sample() -> pd.DataFrame:
-    return load_cdnow_sample()
-
-
-@pytest.fixture(scope="module")
-def cdnow_master() -> pd.DataFrame:
-    return load_cdnow_master()
-
-
 def _generated_log(seed: int = 7, n_customers: int = 400) -> pd.DataFrame:
     """Seeded log: single purchasers, same-day and same-week repeats, times of day, cents."""
     rng = np.random.default_rng(seed)
@@ -103,32 +93,40 @@ def _generated_log(seed: int = 7, n_customers: int = 400) -> pd.DataFrame:
 @pytest.mark.parametrize("freq", ["D", "W"])
 @pytest.mark.parametrize("monetary", [None, "amount"])
 @pytest.mark.parametrize("observation_end", [None, CDNOW_CALIBRATION_END])
-def test_rfm_matches_lifetimes_on_cdnow_sample(cdnow_sample, freq, monetary, observation_end):
+def test_rfm_matches_lifetimes_on_cdnow_sample(
+    cdnow_sample_transactions, freq, monetary, observation_end
+):
     kwargs = dict(monetary_value_col=monetary, observation_period_end=observation_end, freq=freq)
     expected = _lifetimes(
-        summary_data_from_transaction_data, cdnow_sample, "customer_id", "timestamp", **kwargs
+        summary_data_from_transaction_data,
+        cdnow_sample_transactions,
+        "customer_id",
+        "timestamp",
+        **kwargs,
     )
-    actual = _quiet(rfm_summary, cdnow_sample, "customer_id", "timestamp", **kwargs)
+    actual = _quiet(rfm_summary, cdnow_sample_transactions, "customer_id", "timestamp", **kwargs)
     _assert_same(expected, actual)
 
 
 @pytest.mark.parametrize("freq", ["D", "W"])
 @pytest.mark.parametrize("monetary", [None, "amount"])
-def test_rfm_matches_lifetimes_on_cdnow_master(cdnow_master, freq, monetary):
+def test_rfm_matches_lifetimes_on_cdnow_master(cdnow_transactions, freq, monetary):
     expected = _lifetimes(
         summary_data_from_transaction_data,
-        cdnow_master,
+        cdnow_transactions,
         customer_id_col="customer_id",
         datetime_col="timestamp",
         monetary_value_col=monetary,
         freq=freq,
     )
-    actual = rfm_summary(cdnow_master, monetary_value_col=monetary, freq=freq)
+    actual = rfm_summary(cdnow_transactions, monetary_value_col=monetary, freq=freq)
     _assert_same(expected, actual)
 
 
 @pytest.mark.parametrize("include_first", [False, True])
-def test_rfm_include_first_transaction_and_multiplier_match_lifetimes(cdnow_sample, include_first):
+def test_rfm_include_first_transaction_and_multiplier_match_lifetimes(
+    cdnow_sample_transactions, include_first
+):
     kwargs = dict(
         monetary_value_col="amount",
         freq="D",
@@ -136,9 +134,13 @@ def test_rfm_include_first_transaction_and_multiplier_match_lifetimes(cdnow_samp
         include_first_transaction=include_first,
     )
     expected = _lifetimes(
-        summary_data_from_transaction_data, cdnow_sample, "customer_id", "timestamp", **kwargs
+        summary_data_from_transaction_data,
+        cdnow_sample_transactions,
+        "customer_id",
+        "timestamp",
+        **kwargs,
     )
-    _assert_same(expected, rfm_summary(cdnow_sample, **kwargs))
+    _assert_same(expected, rfm_summary(cdnow_sample_transactions, **kwargs))
 
 
 @functools.cache
@@ -162,11 +164,15 @@ def _lifetimes_cdnow_calibration(data: str, freq: str) -> pd.DataFrame:
     )
 
 
+#: The CDNOW transaction-log fixtures (tests/conftest.py) by parameter id.
+CDNOW_LOGS = {"sample": "cdnow_sample_transactions", "master": "cdnow_transactions"}
+
+
 @pytest.mark.parametrize("data", ["sample", "master"])
 @pytest.mark.parametrize("freq", ["D", "W"])
 @pytest.mark.parametrize("monetary", [None, "amount"])
 def test_calibration_holdout_matches_lifetimes_on_cdnow(request, data, freq, monetary):
-    df = request.getfixturevalue(f"cdnow_{data}")
+    df = request.getfixturevalue(CDNOW_LOGS[data])
     expected = _lifetimes_cdnow_calibration(data, freq)
     if monetary is None:
         expected = expected.drop(columns=["monetary_value_cal", "monetary_value_holdout"])
@@ -184,7 +190,7 @@ def test_calibration_holdout_matches_lifetimes_on_cdnow(request, data, freq, mon
     assert actual.attrs["n_customers_holdout_only"] == 0  # CDNOW's cohort starts in 1997-Q1
 
 
-def test_calibration_holdout_with_early_observation_end_reports_rows(cdnow_sample):
+def test_calibration_holdout_with_early_observation_end_reports_rows(cdnow_sample_transactions):
     kwargs = dict(
         calibration_period_end="1997-06-30",
         observation_period_end="1997-12-31",
@@ -194,11 +200,15 @@ def test_calibration_holdout_with_early_observation_end_reports_rows(cdnow_sampl
         include_first_transaction=True,
     )
     expected = _lifetimes(
-        calibration_and_holdout_data, cdnow_sample, "customer_id", "timestamp", **kwargs
+        calibration_and_holdout_data,
+        cdnow_sample_transactions,
+        "customer_id",
+        "timestamp",
+        **kwargs,
     )
-    n_after = int((cdnow_sample["timestamp"] > pd.Timestamp("1997-12-31")).sum())
+    n_after = int((cdnow_sample_transactions["timestamp"] > pd.Timestamp("1997-12-31")).sum())
     with pytest.warns(RowsExcludedWarning, match=f"{n_after} transactions after"):
-        actual = calibration_holdout_summary(cdnow_sample, **kwargs)
+        actual = calibration_holdout_summary(cdnow_sample_transactions, **kwargs)
     _assert_same(expected, actual)
     assert actual.attrs["n_rows_after_observation_end"] == n_after > 0
 
@@ -207,7 +217,7 @@ def test_calibration_holdout_with_early_observation_end_reports_rows(cdnow_sampl
 
 
 @pytest.mark.parametrize("via", ["rfm_summary", "calibration_holdout_summary"])
-def test_reproduces_published_cdnow_summary(cdnow_sample, via):
+def test_reproduces_published_cdnow_summary(cdnow_sample_transactions, via):
     """Fader, Hardie & Lee (2005): 2,357 customers, 946 repeaters, 39-week calibration.
 
     The published ID is the sample's own customer number (``master_id``, 1..2357);
@@ -218,14 +228,14 @@ def test_reproduces_published_cdnow_summary(cdnow_sample, via):
     if via == "rfm_summary":
         ours = _quiet(
             rfm_summary,
-            cdnow_sample,
+            cdnow_sample_transactions,
             "master_id",
             observation_period_end=CDNOW_CALIBRATION_END,
             **common,
         )
     else:
         cal = calibration_holdout_summary(
-            cdnow_sample,
+            cdnow_sample_transactions,
             "master_id",
             calibration_period_end=CDNOW_CALIBRATION_END,
             observation_period_end=CDNOW_OBSERVATION_END,
@@ -329,8 +339,10 @@ def test_customer_id_types_match_lifetimes(make_ids):
     assert actual.index.dtype == expected.index.dtype
 
 
-def test_string_timestamps_with_format_match_lifetimes(cdnow_sample):
-    log = cdnow_sample.assign(timestamp=cdnow_sample["timestamp"].dt.strftime("%d/%m/%Y"))
+def test_string_timestamps_with_format_match_lifetimes(cdnow_sample_transactions):
+    log = cdnow_sample_transactions.assign(
+        timestamp=cdnow_sample_transactions["timestamp"].dt.strftime("%d/%m/%Y")
+    )
     kwargs = dict(datetime_format="%d/%m/%Y", observation_period_end="30/09/1997", freq="W")
     expected = _lifetimes(
         summary_data_from_transaction_data, log, "customer_id", "timestamp", **kwargs

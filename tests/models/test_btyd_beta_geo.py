@@ -26,13 +26,8 @@ PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return load_cdnow_summary()
-
-
-@pytest.fixture(scope="module")
-def bg(cdnow) -> BetaGeo:
-    return BetaGeo().fit(cdnow)
+def bg(cdnow_summary) -> BetaGeo:
+    return BetaGeo().fit(cdnow_summary)
 
 
 def test_published_cdnow_parameters_and_loglik(bg):
@@ -55,26 +50,26 @@ def test_hardie_worked_example():
 @pytest.mark.parametrize(
     ("ours", "theirs"), [(BetaGeo, BetaGeoFitter), (ModifiedBetaGeo, ModifiedBetaGeoFitter)]
 )
-def test_parity_with_lifetimes(cdnow, ours, theirs):
-    model = ours().fit(cdnow)
+def test_parity_with_lifetimes(cdnow_summary, ours, theirs):
+    model = ours().fit(cdnow_summary)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = theirs().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        ref = theirs().fit(cdnow_summary["frequency"], cdnow_summary["recency"], cdnow_summary["T"])
     names = list(model._param_names)
     assert_allclose([model.params_[p] for p in names], ref.params_[names].to_numpy(), rtol=1e-4)
     # same standard errors (both: inverse observed information)
     assert_allclose(model.standard_errors_[names], ref.standard_errors_[names], rtol=1e-3)
     # predictions evaluated at the same parameters
     ref.params_[names] = [model.params_[p] for p in names]
-    f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    f, r, T = cdnow_summary["frequency"], cdnow_summary["recency"], cdnow_summary["T"]
     for t in (1.0, 39.0, 520.0):
         assert_allclose(
-            model.expected_purchases(cdnow, t).to_numpy(),
+            model.expected_purchases(cdnow_summary, t).to_numpy(),
             ref.conditional_expected_number_of_purchases_up_to_time(t, f, r, T),
             rtol=1e-6,
         )
     assert_allclose(
-        model.probability_alive(cdnow).to_numpy(),
+        model.probability_alive(cdnow_summary).to_numpy(),
         ref.conditional_probability_alive(f, r, T),
         rtol=1e-6,
         atol=1e-12,
@@ -93,9 +88,9 @@ def test_parity_with_lifetimes(cdnow, ours, theirs):
         )
 
 
-def test_compressed_with_weights_equals_uncompressed(cdnow):
-    full = BetaGeo().fit(cdnow)
-    counts = cdnow.groupby(["frequency", "recency", "T"]).size().rename("w").reset_index()
+def test_compressed_with_weights_equals_uncompressed(cdnow_summary):
+    full = BetaGeo().fit(cdnow_summary)
+    counts = cdnow_summary.groupby(["frequency", "recency", "T"]).size().rename("w").reset_index()
     compressed = BetaGeo().fit(counts, weights="w")
     assert compressed.n_distinct_ == len(counts) == full.n_distinct_
     assert compressed.n_customers_ == full.n_customers_
@@ -104,37 +99,39 @@ def test_compressed_with_weights_equals_uncompressed(cdnow):
     assert_allclose(compressed.covariance_, full.covariance_, rtol=1e-4)
 
 
-def test_duplicated_data_doubles_loglik_and_shrinks_errors(cdnow):
-    once = BetaGeo().fit(cdnow)
-    twice = BetaGeo().fit(cdnow, weights=np.full(len(cdnow), 2.0))
+def test_duplicated_data_doubles_loglik_and_shrinks_errors(cdnow_summary):
+    once = BetaGeo().fit(cdnow_summary)
+    twice = BetaGeo().fit(cdnow_summary, weights=np.full(len(cdnow_summary), 2.0))
     assert_allclose(list(twice.params_.values()), list(once.params_.values()), rtol=1e-6)
     assert_allclose(twice.log_likelihood_, 2 * once.log_likelihood_, rtol=1e-10)
     assert_allclose(twice.standard_errors_, once.standard_errors_ / np.sqrt(2), rtol=1e-4)
 
 
-def test_arrays_and_mappings_give_the_same_fit(cdnow, bg):
-    arr = cdnow[["frequency", "recency", "T"]].to_numpy()
+def test_arrays_and_mappings_give_the_same_fit(cdnow_summary, bg):
+    arr = cdnow_summary[["frequency", "recency", "T"]].to_numpy()
     from_array = BetaGeo().fit(arr)
-    from_dict = BetaGeo().fit({c: cdnow[c].to_numpy() for c in ("frequency", "recency", "T")})
+    from_dict = BetaGeo().fit(
+        {c: cdnow_summary[c].to_numpy() for c in ("frequency", "recency", "T")}
+    )
     for m in (from_array, from_dict):
         assert_allclose(list(m.params_.values()), list(bg.params_.values()), rtol=1e-8)
     out = bg.expected_purchases(arr, 10)
-    assert isinstance(out, np.ndarray) and out.shape == (len(cdnow),)
-    series = bg.expected_purchases(cdnow, 10)
-    assert series.index.equals(cdnow.index)
+    assert isinstance(out, np.ndarray) and out.shape == (len(cdnow_summary),)
+    series = bg.expected_purchases(cdnow_summary, 10)
+    assert series.index.equals(cdnow_summary.index)
     assert_allclose(out, series.to_numpy())
 
 
-def test_penalizer_shrinks_parameters(cdnow, bg):
-    pen = BetaGeo(penalizer=0.1).fit(cdnow)
+def test_penalizer_shrinks_parameters(cdnow_summary, bg):
+    pen = BetaGeo(penalizer=0.1).fit(cdnow_summary)
     norm = lambda m: sum(v**2 for k, v in m.params_.items() if k != "alpha")  # noqa: E731
     # alpha is penalised on the rescaled time axis: compare alpha / max(T)
-    scaled = lambda m: norm(m) + (m.params_["alpha"] / cdnow["T"].max()) ** 2  # noqa: E731
+    scaled = lambda m: norm(m) + (m.params_["alpha"] / cdnow_summary["T"].max()) ** 2  # noqa: E731
     assert scaled(pen) < scaled(bg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = BetaGeoFitter(penalizer_coef=0.1).fit(
-            cdnow["frequency"], cdnow["recency"], cdnow["T"]
+            cdnow_summary["frequency"], cdnow_summary["recency"], cdnow_summary["T"]
         )
     assert_allclose(list(pen.params_.values()), ref.params_.to_numpy(), rtol=1e-4)
 
@@ -164,11 +161,13 @@ def test_sklearn_conventions(bg):
     assert not any(isinstance(v, pd.DataFrame) and len(v) > 10 for v in vars(bg).values())
 
 
-def test_initial_params_are_used(cdnow, bg):
-    started = BetaGeo(initial_params={"r": 0.2, "alpha": 4.0, "a": 0.8, "b": 2.0}).fit(cdnow)
+def test_initial_params_are_used(cdnow_summary, bg):
+    started = BetaGeo(initial_params={"r": 0.2, "alpha": 4.0, "a": 0.8, "b": 2.0}).fit(
+        cdnow_summary
+    )
     assert_allclose(list(started.params_.values()), list(bg.params_.values()), rtol=1e-5)
     with pytest.raises(ValueError, match="initial_params lacks"):
-        BetaGeo(initial_params={"r": 1.0}).fit(cdnow)
+        BetaGeo(initial_params={"r": 1.0}).fit(cdnow_summary)
 
 
 BAD_INPUTS = [
@@ -197,13 +196,13 @@ def test_errors_count_every_row_not_distinct_rows(bg):
         bg.probability_alive(frame)
 
 
-def test_bad_horizon_and_weights(bg, cdnow):
+def test_bad_horizon_and_weights(bg, cdnow_summary):
     with pytest.raises(DataValidationError, match="'t'"):
-        bg.expected_purchases(cdnow, -1)
+        bg.expected_purchases(cdnow_summary, -1)
     with pytest.raises(DataValidationError, match="weights"):
-        BetaGeo().fit(cdnow, weights=np.full(len(cdnow), -1.0))
+        BetaGeo().fit(cdnow_summary, weights=np.full(len(cdnow_summary), -1.0))
     with pytest.raises(DataValidationError, match="weights"):
-        BetaGeo().fit(cdnow, weights=np.ones(3))
+        BetaGeo().fit(cdnow_summary, weights=np.ones(3))
     with pytest.raises(DataValidationError, match="'x'"):
         bg.probability_of_purchases(1.5, 10)
 
@@ -223,7 +222,7 @@ def test_extreme_legal_customers_predict_finite(bg):
     assert np.all(np.isfinite(list(fit.params_.values())))
 
 
-def test_predictions_evaluate_each_distinct_row_once(bg, cdnow, monkeypatch):
+def test_predictions_evaluate_each_distinct_row_once(bg, cdnow_summary, monkeypatch):
     seen = []
     original = BetaGeo._expected_purchases
 
@@ -232,9 +231,9 @@ def test_predictions_evaluate_each_distinct_row_once(bg, cdnow, monkeypatch):
         return original(params, x, t_x, T, t)
 
     monkeypatch.setattr(BetaGeo, "_expected_purchases", staticmethod(spy))
-    big = pd.concat([cdnow] * 20, ignore_index=True)
+    big = pd.concat([cdnow_summary] * 20, ignore_index=True)
     bg.expected_purchases(big, 10)
-    assert seen == [cdnow.drop_duplicates().shape[0]]
+    assert seen == [cdnow_summary.drop_duplicates().shape[0]]
 
 
 @settings(
@@ -245,10 +244,10 @@ def test_predictions_evaluate_each_distinct_row_once(bg, cdnow, monkeypatch):
     extra=st.floats(min_value=1e-3, max_value=2.0),
     model=st.sampled_from([BetaGeo, ModifiedBetaGeo]),
 )
-def test_property_penalty_shrinks_with_the_penalizer(cdnow, low, extra, model):
+def test_property_penalty_shrinks_with_the_penalizer(cdnow_summary, low, extra, model):
     # at penalised optima the penalty sum(params**2) (time rescaled: max(T) = 1) is
     # non-increasing in the penalizer: (l2 - l1) * (g(theta2) - g(theta1)) <= 0
-    scale = cdnow["T"].max()
+    scale = cdnow_summary["T"].max()
 
     def penalty(m):
         p = dict(m.params_)
@@ -257,6 +256,6 @@ def test_property_penalty_shrinks_with_the_penalizer(cdnow, low, extra, model):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        weak = model(penalizer=low).fit(cdnow)
-        strong = model(penalizer=low + extra).fit(cdnow)
+        weak = model(penalizer=low).fit(cdnow_summary)
+        strong = model(penalizer=low + extra).fit(cdnow_summary)
     assert penalty(strong) <= penalty(weak) * (1 + 1e-6)

@@ -20,7 +20,6 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from clvml.data.datasets import load_cdnow_summary
 from clvml.data.simulate import simulate_bgnbd_covariates, simulate_gamma_gamma_covariates
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd import BetaGeo, GammaGamma, customer_lifetime_value
@@ -92,8 +91,9 @@ def _gg_truth_vector() -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    data = load_cdnow_summary(with_spend=True)
+def cdnow_with_noise(cdnow_summary_with_spend) -> pd.DataFrame:
+    """The CDNOW summary with spend and two covariates unrelated to it (noise, flag)."""
+    data = cdnow_summary_with_spend
     rng = np.random.default_rng(7)
     return data.assign(noise=rng.normal(size=len(data)), flag=(rng.random(len(data)) < 0.4))
 
@@ -121,69 +121,86 @@ def _with_params(model, base: np.ndarray) -> None:
     model.internal_params_ = np.r_[base, np.zeros(model.internal_params_.size - base.size)]
 
 
-def test_zero_coefficients_reduce_to_plain_predictions_and_clv(cdnow):
-    bg, gg = BetaGeo().fit(cdnow), GammaGamma().fit(cdnow)
-    bgc = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow)
-    ggc = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow)
+def test_zero_coefficients_reduce_to_plain_predictions_and_clv(cdnow_with_noise):
+    bg, gg = BetaGeo().fit(cdnow_with_noise), GammaGamma().fit(cdnow_with_noise)
+    bgc = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
+    ggc = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
     _with_params(bgc, bg._params_array())
     _with_params(ggc, gg._params_array())
     for t in (1.0, 39.0, 200.0):
         assert_allclose(
-            bgc.expected_purchases(cdnow, t), bg.expected_purchases(cdnow, t), rtol=1e-10, atol=0
+            bgc.expected_purchases(cdnow_with_noise, t),
+            bg.expected_purchases(cdnow_with_noise, t),
+            rtol=1e-10,
+            atol=0,
         )
-    assert_allclose(bgc.probability_alive(cdnow), bg.probability_alive(cdnow), rtol=1e-10)
+    assert_allclose(
+        bgc.probability_alive(cdnow_with_noise), bg.probability_alive(cdnow_with_noise), rtol=1e-10
+    )
     assert_allclose(
         bgc.expected_purchases_new_customer(np.array([1.0, 52.0])),
         bg.expected_purchases_new_customer(np.array([1.0, 52.0])),
         rtol=1e-10,
     )
     assert_allclose(
-        bgc.expected_purchases_new_customer(52.0, cdnow.head(20)),
+        bgc.expected_purchases_new_customer(52.0, cdnow_with_noise.head(20)),
         np.full(20, bg.expected_purchases_new_customer(52.0)),
         rtol=1e-10,
     )
-    assert_allclose(ggc.expected_average_spend(cdnow), gg.expected_average_spend(cdnow), rtol=1e-10)
-    ours = customer_lifetime_value(bgc, ggc, cdnow, period="W", interval=None)
-    plain = customer_lifetime_value(bg, gg, cdnow, period="W", interval=None)
+    assert_allclose(
+        ggc.expected_average_spend(cdnow_with_noise),
+        gg.expected_average_spend(cdnow_with_noise),
+        rtol=1e-10,
+    )
+    ours = customer_lifetime_value(bgc, ggc, cdnow_with_noise, period="W", interval=None)
+    plain = customer_lifetime_value(bg, gg, cdnow_with_noise, period="W", interval=None)
     assert_allclose(ours["clv"], plain["clv"], rtol=1e-10)
 
 
-def test_clv_uses_each_customers_covariates(cdnow):
-    bgc = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow)
-    ggc = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow)
+def test_clv_uses_each_customers_covariates(cdnow_with_noise):
+    bgc = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
+    ggc = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
     out = customer_lifetime_value(
-        bgc, ggc, cdnow, horizon=3, discount_rate=0.0, period="W", n_draws=40, random_state=0
+        bgc,
+        ggc,
+        cdnow_with_noise,
+        horizon=3,
+        discount_rate=0.0,
+        period="W",
+        n_draws=40,
+        random_state=0,
     )
-    months = [bgc.expected_purchases(cdnow, 4.345 * i) for i in (1, 2, 3)]
-    expected = months[-1] * ggc.expected_average_spend(cdnow)  # no discounting: telescopes
+    months = [bgc.expected_purchases(cdnow_with_noise, 4.345 * i) for i in (1, 2, 3)]
+    # no discounting: telescopes
+    expected = months[-1] * ggc.expected_average_spend(cdnow_with_noise)
     assert_allclose(out["clv"], expected, rtol=1e-9)
     assert (out["clv_lower"] <= out["clv"] * (1 + 1e-9)).all()
     assert (out["clv"] <= out["clv_upper"] * (1 + 1e-9)).all()
 
 
-def test_irrelevant_covariates_leave_the_plain_fit(cdnow):
-    plain = BetaGeo().fit(cdnow)
-    model = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow)
+def test_irrelevant_covariates_leave_the_plain_fit(cdnow_with_noise):
+    plain = BetaGeo().fit(cdnow_with_noise)
+    model = BetaGeoCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
     # nested models: the covariate fit can only gain, and by chi-square noise (6 df)
     gain = model.log_likelihood_ - plain.log_likelihood_
     assert -1e-6 <= gain <= stats.chi2.ppf(0.999, 6) / 2
     lr = stats.chi2.sf(2 * gain, 6)
     assert lr > 0.001
-    gg_plain = GammaGamma().fit(cdnow)
-    gg = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow)
+    gg_plain = GammaGamma().fit(cdnow_with_noise)
+    gg = GammaGammaCovariates(covariates=["noise", "flag"]).fit(cdnow_with_noise)
     gain = gg.log_likelihood_ - gg_plain.log_likelihood_
     assert -1e-6 <= gain <= stats.chi2.ppf(0.999, 2) / 2
 
 
-def test_constant_covariate_named_is_an_error_and_found_is_dropped(cdnow):
-    data = cdnow.assign(const=3.0)
+def test_constant_covariate_named_is_an_error_and_found_is_dropped(cdnow_with_noise):
+    data = cdnow_with_noise.assign(const=3.0)
     with pytest.raises(DataValidationError, match=r"'const'.*constant"):
         BetaGeoCovariates(covariates=["noise", "const"]).fit(data)
     only = data[["frequency", "recency", "T", "const"]]
     with pytest.warns(CovariateWarning, match="const"):
         model = BetaGeoCovariates().fit(only)
     assert model.covariates_ == []
-    plain = BetaGeo().fit(cdnow)
+    plain = BetaGeo().fit(cdnow_with_noise)
     assert_allclose(model.log_likelihood_, plain.log_likelihood_, rtol=1e-9)
     for name in ("r", "alpha", "a", "b"):
         key = name if name == "r" else name + "0"
@@ -232,35 +249,35 @@ def test_impossible_rows_and_parameters_give_minus_inf():
 
 
 # ----------------------------------------------------------------------- validation
-def test_bad_input_is_a_data_validation_error(cdnow):
+def test_bad_input_is_a_data_validation_error(cdnow_with_noise):
     model = BetaGeoCovariates(covariates=["noise"])
     with pytest.raises(DataValidationError, match=r"'missing'.*covariate missing"):
-        BetaGeoCovariates(covariates=["missing"]).fit(cdnow)
+        BetaGeoCovariates(covariates=["missing"]).fit(cdnow_with_noise)
     with pytest.raises(DataValidationError, match=r"'noise': 2 rows are NaN"):
-        noise = cdnow["noise"].copy()
+        noise = cdnow_with_noise["noise"].copy()
         noise.iloc[[3, 10]] = np.nan
-        model.fit(cdnow.assign(noise=noise))
+        model.fit(cdnow_with_noise.assign(noise=noise))
     with pytest.raises(DataValidationError, match=r"'channel'.*not numeric"):
-        BetaGeoCovariates(covariates=["channel"]).fit(cdnow.assign(channel="web"))
+        BetaGeoCovariates(covariates=["channel"]).fit(cdnow_with_noise.assign(channel="web"))
     with pytest.raises(DataValidationError, match="'recency'"):
-        model.fit(cdnow.assign(recency=cdnow["T"] + 1))
+        model.fit(cdnow_with_noise.assign(recency=cdnow_with_noise["T"] + 1))
     with pytest.raises(ValueError, match="'q'"):
-        BetaGeoCovariates(covariates={"q": ["noise"]}).fit(cdnow)
+        BetaGeoCovariates(covariates={"q": ["noise"]}).fit(cdnow_with_noise)
     with pytest.raises(ValueError, match="RFM column"):
-        BetaGeoCovariates(covariates=["T"]).fit(cdnow)
+        BetaGeoCovariates(covariates=["T"]).fit(cdnow_with_noise)
     with pytest.raises(NotFittedError):
-        model.expected_purchases(cdnow, 10)
-    model.fit(cdnow)
+        model.expected_purchases(cdnow_with_noise, 10)
+    model.fit(cdnow_with_noise)
     with pytest.raises(DataValidationError, match=r"'noise'.*missing"):
-        model.probability_alive(cdnow.drop(columns="noise"))
+        model.probability_alive(cdnow_with_noise.drop(columns="noise"))
     with pytest.raises(DataValidationError, match="DataFrame"):
-        model.probability_alive(cdnow[["frequency", "recency", "T"]].to_numpy())
+        model.probability_alive(cdnow_with_noise[["frequency", "recency", "T"]].to_numpy())
 
 
-def test_estimator_conventions_and_summary(cdnow):
+def test_estimator_conventions_and_summary(cdnow_with_noise):
     model = BetaGeoCovariates(penalizer=0.0, covariates={"alpha": ["noise"], "b": ["flag"]})
     assert clone(model).get_params() == model.get_params()
-    model.fit(cdnow)
+    model.fit(cdnow_with_noise)
     assert list(model.params_) == ["r", "alpha0", "a0", "b0", "alpha:noise", "b:flag"]
     assert model.covariates_ == ["noise", "flag"]
     assert model.internal_params_.size == 4 + 3 * 2
@@ -276,28 +293,32 @@ def test_estimator_conventions_and_summary(cdnow):
     draws = model.sample_params(50, random_state=0)
     assert draws.shape == (50, 10) and np.all(draws[:, :4] > 0)
     assert np.all(draws[:, [5, 6, 7, 8]] == 0)  # a:* and unlinked columns stay zero
-    shrunk = BetaGeoCovariates(penalizer=0.1, covariates=["noise"]).fit(cdnow)
-    free = BetaGeoCovariates(covariates=["noise"]).fit(cdnow)
+    shrunk = BetaGeoCovariates(penalizer=0.1, covariates=["noise"]).fit(cdnow_with_noise)
+    free = BetaGeoCovariates(covariates=["noise"]).fit(cdnow_with_noise)
     assert np.sum(shrunk.internal_params_[4:] ** 2) <= np.sum(free.internal_params_[4:] ** 2)
 
 
-def test_reported_parameters_are_the_papers_parameterisation(cdnow):
+def test_reported_parameters_are_the_papers_parameterisation(cdnow_with_noise):
     # alpha_i = alpha0 exp(-g x_i) with raw x: the internal (centred, per-SD) vector must
     # give the same individual alpha as the reported one
-    model = BetaGeoCovariates(covariates=["noise"]).fit(cdnow.assign(noise=cdnow["noise"] + 5))
-    x = cdnow["noise"].to_numpy() + 5
+    model = BetaGeoCovariates(covariates=["noise"]).fit(
+        cdnow_with_noise.assign(noise=cdnow_with_noise["noise"] + 5)
+    )
+    x = cdnow_with_noise["noise"].to_numpy() + 5
     reported = model.params_["alpha0"] * np.exp(-model.params_["alpha:noise"] * x)
     z = (x - model.covariate_means_["noise"]) / model.covariate_scales_["noise"]
     internal = model.internal_params_[1] * np.exp(-model.internal_params_[4] * z)
     assert_allclose(reported, internal, rtol=1e-10)
 
 
-def test_weights_are_customer_counts(cdnow):
-    doubled = pd.concat([cdnow, cdnow], ignore_index=True)
+def test_weights_are_customer_counts(cdnow_with_noise):
+    doubled = pd.concat([cdnow_with_noise, cdnow_with_noise], ignore_index=True)
     spec = {"alpha": ["noise"], "b": ["flag"]}
-    weighted = BetaGeoCovariates(covariates=spec).fit(cdnow, weights=np.full(len(cdnow), 2.0))
+    weighted = BetaGeoCovariates(covariates=spec).fit(
+        cdnow_with_noise, weights=np.full(len(cdnow_with_noise), 2.0)
+    )
     stacked = BetaGeoCovariates(covariates=spec).fit(doubled)
-    assert weighted.n_customers_ == stacked.n_customers_ == 2 * len(cdnow)
+    assert weighted.n_customers_ == stacked.n_customers_ == 2 * len(cdnow_with_noise)
     for name, value in stacked.params_.items():
         assert_allclose(weighted.params_[name], value, rtol=1e-5, atol=1e-7)
     assert_allclose(weighted.log_likelihood_, stacked.log_likelihood_, rtol=1e-9)

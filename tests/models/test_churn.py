@@ -13,7 +13,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from clvml.data.synthetic import generate_social_commerce
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features, holdout_targets
 from clvml.models.churn import make_churn_classifier, predict_churn
@@ -34,8 +33,8 @@ def _one_openmp_thread():
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_social_commerce(1200, random_state=7)
+def world(make_world):
+    return make_world(1200, random_state=7)
 
 
 @pytest.fixture(scope="module")

@@ -448,18 +448,11 @@ def test_retention_invariants_against_reference(events, window):
 # --------------------------------------------------------------------------- CDNOW
 
 
-@pytest.fixture(scope="module")
-def cdnow():
-    from clvml.data.datasets import load_cdnow_master
-
-    return load_cdnow_master()
-
-
-def test_cdnow_quarterly(cdnow):
-    res = closed_form_clv(cdnow, period="Q")
+def test_cdnow_quarterly(cdnow_transactions):
+    res = closed_form_clv(cdnow_transactions, period="Q")
     o = res.overall
     assert o["n_customers"] == 23570 and o["n_purchases"] == 69659
-    assert_allclose(o["revenue"], cdnow["amount"].sum())
+    assert_allclose(o["revenue"], cdnow_transactions["amount"].sum())
     r = res.periods["retention"]
     assert np.isnan(r.iloc[0]) and ((r.iloc[1:] > 0) & (r.iloc[1:] < 1)).all()
     assert 0.2 < o["retention"] < 0.5 and 1.0 < o["lifetime"] < 2.5
@@ -468,13 +461,16 @@ def test_cdnow_quarterly(cdnow):
     assert c["repurchase_rate"].min() >= 1.0  # active_window=1: a base period has a purchase
     # (only the acquisition period could lack one, and without a customers table it cannot)
     # Q2 1997 retention, independently: share of the Q1-1997 cohort buying again in Q2
-    q = cdnow["timestamp"].dt.to_period("Q").astype(str)
-    share = cdnow.loc[q == "1997Q2", "customer_id"].nunique() / cdnow["customer_id"].nunique()
+    q = cdnow_transactions["timestamp"].dt.to_period("Q").astype(str)
+    share = (
+        cdnow_transactions.loc[q == "1997Q2", "customer_id"].nunique()
+        / cdnow_transactions["customer_id"].nunique()
+    )
     assert_allclose(r.iloc[1], share)
 
 
-def test_cdnow_by_acquisition_month(cdnow):
-    first = cdnow.groupby("customer_id")["timestamp"].min()
+def test_cdnow_by_acquisition_month(cdnow_transactions):
+    first = cdnow_transactions.groupby("customer_id")["timestamp"].min()
     customers = pd.DataFrame(
         {
             "customer_id": first.index,
@@ -483,12 +479,12 @@ def test_cdnow_by_acquisition_month(cdnow):
             "acquisition_cost": 10.0,
         }
     )
-    res = closed_form_clv(cdnow, period="M", customers=customers, segment_col="cohort")
+    res = closed_form_clv(cdnow_transactions, period="M", customers=customers, segment_col="cohort")
     s = res.summary
     assert s.index.tolist() == ["Feb", "Jan", "Mar"]
     assert s["n_customers"].sum() == 23570
     assert ((s["retention"] > 0) & (s["retention"] < 1)).all()
     assert (s["ltv_cac"] > 0).all()
-    assert_allclose(s["revenue"].sum(), cdnow["amount"].sum())
+    assert_allclose(s["revenue"].sum(), cdnow_transactions["amount"].sum())
     # pooled retention is the customer-weighted combination of the segments'
     assert_allclose(res.overall["retention"], s["n_retained"].sum() / s["n_start"].sum())

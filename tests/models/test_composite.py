@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvml.data.synthetic import generate_social_commerce
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features, holdout_targets
 from clvml.models.btyd import BetaGeo
@@ -25,8 +24,9 @@ FAST = {"max_iter": 40, "n_draws": 40}
 
 
 @pytest.fixture(scope="module")
-def world():
-    w = generate_social_commerce(1500, random_state=11)
+def world_frames(make_world):
+    """The customer frames of a generated world: (features, labelled features, labels)."""
+    w = make_world(1500, random_state=11)
     c = w.calibration_end - pd.Timedelta(days=1)
     c0 = c - pd.Timedelta(weeks=52)
     feats = customer_features(w.transactions, w.engagement, w.customers, cutoff=c)
@@ -36,8 +36,8 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def fitted(world):
-    feats, labelled, labels = world
+def fitted(world_frames):
+    feats, labelled, labels = world_frames
     model = CLVModel(methods=("closed_form", "btyd", "btyd_covariates", "hybrid", "ml"), **FAST)
     return model.fit(feats, labelled, labels)
 
@@ -136,9 +136,9 @@ class _BGNBDAsClassifier:
         return np.column_stack([p_buy, 1 - p_buy])
 
 
-def test_hybrid_reproduces_btyd_when_the_classifier_is_bgnbd(world, fitted):
-    feats = world[0]
-    model = CLVModel(**{**fitted.get_params()}).fit(feats, *world[1:])
+def test_hybrid_reproduces_btyd_when_the_classifier_is_bgnbd(world_frames, fitted):
+    feats = world_frames[0]
+    model = CLVModel(**{**fitted.get_params()}).fit(feats, *world_frames[1:])
     model.churn_classifier_ = _BGNBDAsClassifier(model.bgnbd_, 52.0)
     out = model.predict(feats)
     np.testing.assert_allclose(out["clv_hybrid"], out["clv_btyd"], rtol=1e-9)
@@ -147,8 +147,8 @@ def test_hybrid_reproduces_btyd_when_the_classifier_is_bgnbd(world, fitted):
 # --------------------------------------------------------------------------- CLVModel
 
 
-def test_predict_contract_and_fitted_attributes(world, fitted):
-    feats = world[0]
+def test_predict_contract_and_fitted_attributes(world_frames, fitted):
+    feats = world_frames[0]
     out = fitted.predict(feats)
     expected = [
         "clv", "clv_lower", "clv_upper", "p_alive", "churn_probability", "expected_purchases",
@@ -171,8 +171,8 @@ def test_predict_contract_and_fitted_attributes(world, fitted):
     )
 
 
-def test_chunked_scoring_gives_the_same_tiers_and_segments(world, fitted):
-    feats = world[0]
+def test_chunked_scoring_gives_the_same_tiers_and_segments(world_frames, fitted):
+    feats = world_frames[0]
     whole = fitted.predict(feats)
     parts = pd.concat([fitted.predict(feats.iloc[:400]), fitted.predict(feats.iloc[400:])])
     pd.testing.assert_frame_equal(whole, parts)
@@ -183,8 +183,8 @@ def test_chunked_scoring_gives_the_same_tiers_and_segments(world, fitted):
     assert whole["segment"].notna().all()
 
 
-def test_methods_without_inputs_are_skipped_with_reasons(world):
-    feats = world[0]
+def test_methods_without_inputs_are_skipped_with_reasons(world_frames):
+    feats = world_frames[0]
     rfm_only = feats[["frequency", "recency", "T", "monetary_value", "n_purchases",
                       "total_spend", "mean_spend", "weeks_since_last_purchase"]]  # fmt: skip
     model = CLVModel(**FAST).fit(rfm_only)
@@ -198,19 +198,19 @@ def test_methods_without_inputs_are_skipped_with_reasons(world):
         model.predict(rfm_only.drop(columns="T"))
 
 
-def test_labels_of_another_horizon_are_refused(world):
-    feats, labelled, labels = world
+def test_labels_of_another_horizon_are_refused(world_frames):
+    feats, labelled, labels = world_frames
     short = labels.copy()
     short.attrs = {**labels.attrs, "weeks": 26.0}
     with pytest.raises(DataValidationError, match=r"26\.00 weeks"):
         CLVModel(**FAST).fit(feats, labelled, short)
 
 
-def test_discounting_matches_weekly_end_of_week_discounting(world):
-    feats = world[0].iloc[:300]
+def test_discounting_matches_weekly_end_of_week_discounting(world_frames):
+    feats = world_frames[0].iloc[:300]
     d = 0.10
     model = CLVModel(methods=("btyd",), annual_discount_rate=d, margin=0.4, interval=None)
-    out = model.fit(world[0]).predict(feats)
+    out = model.fit(world_frames[0]).predict(feats)
     bg = model.bgnbd_
     cumulative = np.column_stack(
         [np.zeros(len(feats))]
@@ -219,12 +219,12 @@ def test_discounting_matches_weekly_end_of_week_discounting(world):
     weekly = np.diff(cumulative, axis=1) / (1 + d) ** (np.arange(1, 53) / 52)
     spend = model.predict(feats)["expected_avg_spend"].to_numpy()
     np.testing.assert_allclose(out["clv_btyd"], 0.4 * spend * weekly.sum(axis=1), rtol=1e-9)
-    undiscounted = CLVModel(methods=("btyd",), margin=0.4, interval=None).fit(world[0])
+    undiscounted = CLVModel(methods=("btyd",), margin=0.4, interval=None).fit(world_frames[0])
     assert (out["clv_btyd"] < undiscounted.predict(feats)["clv_btyd"]).all()
 
 
-def test_zero_spend_repeat_buyers_get_the_population_mean(world):
-    feats = world[0].copy()
+def test_zero_spend_repeat_buyers_get_the_population_mean(world_frames):
+    feats = world_frames[0].copy()
     ids = feats.index[feats["frequency"] > 2][:5]
     feats.loc[ids, "monetary_value"] = 0.0
     model = CLVModel(methods=("btyd",), interval=None).fit(feats)
@@ -275,17 +275,17 @@ def test_engagement_value_formula():
         engagement_value(f.drop(columns="advocacy_score"), 52)
 
 
-def test_engagement_value_ranks_planted_advocates(world, fitted):
-    feats = world[0]
+def test_engagement_value_ranks_planted_advocates(world_frames, fitted, make_world):
+    feats = world_frames[0]
     out = fitted.predict(feats)
-    w = generate_social_commerce(1500, random_state=11)
+    w = make_world(1500, random_state=11)
     advocacy = w.truth.set_index("customer_id")["advocacy"].reindex(out.index)
     rho = pd.Series(out["engagement_value"]).corr(advocacy, method="spearman")
     assert rho > 0.2
 
 
-def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window():
-    w = generate_social_commerce(900, random_state=3)
+def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window(make_world):
+    w = make_world(900, random_state=3)
     c = w.calibration_end - pd.Timedelta(days=1)
     tables = (w.transactions, w.engagement, w.customers)
     from clvml.models.composite import fit_clv_model
@@ -303,8 +303,8 @@ def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window():
         fit_clv_model(*tables, cutoff=c, supervised="customers", horizon_weeks=60, **FAST)
 
 
-def test_blend_is_the_rescaled_geometric_mean_of_ml_and_closed_form(world):
-    feats, labelled, labels = world
+def test_blend_is_the_rescaled_geometric_mean_of_ml_and_closed_form(world_frames):
+    feats, labelled, labels = world_frames
     methods = ("closed_form", "ml", "blend")
     m = CLVModel(methods=methods, **FAST).fit(feats, labelled, labels)
     assert m.methods_ == ["closed_form", "ml", "blend"]
@@ -339,12 +339,12 @@ def test_poisson_regressor_inner_cv_stops_early_on_noise_and_late_on_signal():
         PoissonValueRegressor(cv=1).fit(X, signal)
 
 
-def test_btyd_fitter_replaces_both_btyd_fits_and_changes_nothing_else():
+def test_btyd_fitter_replaces_both_btyd_fits_and_changes_nothing_else(make_world):
     """The Spark engine's hook: prefitted BTYD models (e.g. on every customer) are used
     as they are, for the served parts and the stacked features of the training window."""
     from clvml.models.composite import fit_clv_model
 
-    w = generate_social_commerce(900, random_state=3)
+    w = make_world(900, random_state=3)
     c = w.calibration_end - pd.Timedelta(days=1)
     tables = (w.transactions, w.engagement, w.customers)
     kw = dict(cutoff=c, methods=("btyd", "hybrid", "ml"), interval=None, **FAST)

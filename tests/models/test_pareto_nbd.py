@@ -16,7 +16,6 @@ from scipy import integrate
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from clvml.data.datasets import load_cdnow_summary
 from clvml.data.simulate import simulate_pareto_nbd
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.pareto_nbd import ParetoNBD
@@ -39,21 +38,18 @@ NAMES = ("r", "alpha", "s", "beta")
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return load_cdnow_summary()
+def fitted(cdnow_summary) -> ParetoNBD:
+    return ParetoNBD().fit(cdnow_summary)
 
 
 @pytest.fixture(scope="module")
-def fitted(cdnow) -> ParetoNBD:
-    return ParetoNBD().fit(cdnow)
-
-
-@pytest.fixture(scope="module")
-def lifetimes_fit(cdnow) -> ParetoNBDFitter:
+def lifetimes_fit(cdnow_summary) -> ParetoNBDFitter:
     np.random.seed(0)  # noqa: NPY002 - lifetimes draws its starting point from the global RNG
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ParetoNBDFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"], tol=1e-8)
+        return ParetoNBDFitter().fit(
+            cdnow_summary["frequency"], cdnow_summary["recency"], cdnow_summary["T"], tol=1e-8
+        )
 
 
 def _lifetimes_at(params: dict) -> ParetoNBDFitter:
@@ -76,9 +72,12 @@ def test_published_cdnow_parameters_and_loglik(fitted):
     assert fitted.n_customers_ == 2357
 
 
-def test_loglik_at_published_parameters(cdnow):
+def test_loglik_at_published_parameters(cdnow_summary):
     ll = pareto_nbd_loglik(
-        tuple(PUBLISHED.values()), cdnow["frequency"], cdnow["recency"], cdnow["T"]
+        tuple(PUBLISHED.values()),
+        cdnow_summary["frequency"],
+        cdnow_summary["recency"],
+        cdnow_summary["T"],
     )
     assert round(float(ll.sum()), 1) == -9595.0
 
@@ -90,34 +89,37 @@ def test_r_btyd_walkthrough_conditional_expectation(fitted):
 
 
 # ----------------------------------------------------------------- parity with lifetimes
-def test_parameters_and_loglik_match_lifetimes(fitted, lifetimes_fit, cdnow):
+def test_parameters_and_loglik_match_lifetimes(fitted, lifetimes_fit, cdnow_summary):
     theirs = {k: float(lifetimes_fit.params_[k]) for k in NAMES}
     for name in NAMES:
         assert_allclose(fitted.params_[name], theirs[name], rtol=1e-4, err_msg=name)
     their_ll = pareto_nbd_loglik(
-        [theirs[k] for k in NAMES], cdnow["frequency"], cdnow["recency"], cdnow["T"]
+        [theirs[k] for k in NAMES],
+        cdnow_summary["frequency"],
+        cdnow_summary["recency"],
+        cdnow_summary["T"],
     ).sum()
     assert fitted.log_likelihood_ >= their_ll - 1e-9
 
 
-def test_loglik_matches_lifetimes_per_row(cdnow):
+def test_loglik_matches_lifetimes_per_row(cdnow_summary):
     p = tuple(PUBLISHED.values())
-    x, tx, T = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    x, tx, T = (cdnow_summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     theirs = ParetoNBDFitter._conditional_log_likelihood(p, x, tx, T)
     assert_allclose(pareto_nbd_loglik(p, x, tx, T), theirs, rtol=1e-12)
 
 
-def test_predictions_match_lifetimes_at_same_params(fitted, cdnow):
+def test_predictions_match_lifetimes_at_same_params(fitted, cdnow_summary):
     ref = _lifetimes_at(fitted.params_)
-    x, tx, T = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    x, tx, T = (cdnow_summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     for t in (1.0, 39.0, 100.0):
         assert_allclose(
-            fitted.expected_purchases(cdnow, t).to_numpy(),
+            fitted.expected_purchases(cdnow_summary, t).to_numpy(),
             ref.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T),
             rtol=1e-9,
         )
     assert_allclose(
-        fitted.probability_alive(cdnow).to_numpy(),
+        fitted.probability_alive(cdnow_summary).to_numpy(),
         ref.conditional_probability_alive(x, tx, T),
         rtol=1e-9,
     )
@@ -326,8 +328,8 @@ def test_bad_input_is_rejected(frame, match):
         ParetoNBD().fit(pd.DataFrame(frame))
 
 
-def test_weights_equal_repeated_rows(cdnow):
-    head = cdnow.iloc[:150]
+def test_weights_equal_repeated_rows(cdnow_summary):
+    head = cdnow_summary.iloc[:150]
     counts = np.arange(150) % 3 + 1
     expanded = head.loc[head.index.repeat(counts)]
     a = ParetoNBD().fit(head, weights=counts)

@@ -9,7 +9,7 @@ from clvml.exceptions import DataValidationError
 from clvml.models.value_regressor import PoissonValueRegressor, TwoPartValueRegressor
 
 
-def world(n, seed):
+def planted_value_data(n, seed):
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(
         {"x": rng.normal(size=n), "noise": rng.normal(size=n), "channel": rng.choice(["a", "b"], n)}
@@ -22,8 +22,8 @@ def world(n, seed):
 
 
 def test_recovers_planted_value_and_total():
-    X, y, _ = world(6000, 0)
-    Xt, _, truth = world(6000, 1)
+    X, y, _ = planted_value_data(6000, 0)
+    Xt, _, truth = planted_value_data(6000, 1)
     m = TwoPartValueRegressor(max_iter=100).fit(X, y)
     pred = m.predict(Xt)
     # ranking close to the truth's, and the total within a few percent of the expected total
@@ -33,7 +33,7 @@ def test_recovers_planted_value_and_total():
 
 
 def test_bad_input():
-    X, y, _ = world(200, 0)
+    X, y, _ = planted_value_data(200, 0)
     with pytest.raises(DataValidationError, match="'y': 1 row"):
         TwoPartValueRegressor().fit(X, np.r_[y[:-1], -1.0])
     with pytest.raises(DataValidationError, match="missing from X"):
@@ -44,7 +44,7 @@ def test_bad_input():
 
 
 def test_feature_without_values_among_buyers_is_left_to_the_classifier():
-    X, y, _ = world(600, 2)
+    X, y, _ = planted_value_data(600, 2)
     X["only_non_buyers"] = np.where(y > 0, np.nan, 1.0)
     m = TwoPartValueRegressor(max_iter=20).fit(X, y)
     assert "only_non_buyers" in m.features_

@@ -33,11 +33,9 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def world():
+def world(make_world):
     """A small generated social-commerce world (300 customers) for the scoring tests."""
-    from clvml.data.synthetic import generate_social_commerce
-
-    return generate_social_commerce(300, seed=5)
+    return make_world(300, seed=5)
 
 
 @pytest.fixture(scope="session")

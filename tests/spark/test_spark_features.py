@@ -10,10 +10,9 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def world(spark):
-    from clvml.data.synthetic import generate_social_commerce
-
-    data = generate_social_commerce(300, random_state=1)
+def world_in_spark(spark, make_world):
+    """A generated world (300 customers) and its tables as Spark DataFrames."""
+    data = make_world(300, random_state=1)
     frames = {
         name: spark.createDataFrame(getattr(data, name))
         for name in ("transactions", "engagement", "customers")
@@ -32,11 +31,11 @@ def _assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
             assert (g.astype(str) == e.astype(str)).all(), col
 
 
-def test_spark_engagement_features_equal_pandas(world):
+def test_spark_engagement_features_equal_pandas(world_in_spark):
     from clvml.features.engagement import EngagementFeatures
     from clvml.spark.features import engagement_features
 
-    data, frames = world
+    data, frames = world_in_spark
     cut = data.calibration_end
     expected = EngagementFeatures(cutoff=cut).fit(data.engagement).transform(data.engagement)
     got = engagement_features(frames["engagement"], cutoff=cut, n_buckets=3)
@@ -45,11 +44,11 @@ def test_spark_engagement_features_equal_pandas(world):
     _assert_same(got[list(expected.columns)], expected)
 
 
-def test_spark_engagement_features_for_given_customers(world):
+def test_spark_engagement_features_for_given_customers(world_in_spark):
     from clvml.features.engagement import EngagementFeatures
     from clvml.spark.features import engagement_features
 
-    data, frames = world
+    data, frames = world_in_spark
     cut = pd.Timestamp("2024-06-01")  # early: many customers have no event yet
     customers = data.customers[["customer_id", "acquisition_date"]]
     expected = (
@@ -64,11 +63,11 @@ def test_spark_engagement_features_for_given_customers(world):
     _assert_same(got[list(expected.columns)], expected)
 
 
-def test_spark_customer_frame_equals_pandas(world):
+def test_spark_customer_frame_equals_pandas(world_in_spark):
     from clvml.features.dataset import customer_features as pandas_frame
     from clvml.spark.features import customer_features
 
-    data, frames = world
+    data, frames = world_in_spark
     expected = pandas_frame(
         data.transactions, data.engagement, data.customers, cutoff=data.calibration_end
     )

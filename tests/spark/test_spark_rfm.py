@@ -26,10 +26,9 @@ def _same(spark_frame, expected: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def cdnow(spark):
-    from clvml.data.datasets import load_cdnow_master
-
-    tx = load_cdnow_master()[["customer_id", "timestamp", "amount"]]
+def cdnow_in_spark(spark, cdnow_transactions):
+    """The CDNOW transaction log in pandas and as a Spark DataFrame."""
+    tx = cdnow_transactions[["customer_id", "timestamp", "amount"]]
     return tx, spark.createDataFrame(tx)
 
 
@@ -56,10 +55,10 @@ def generated(spark):
         dict(freq="D", include_first_transaction=True),
     ],
 )
-def test_spark_rfm_equals_pandas_on_cdnow(cdnow, kw):
+def test_spark_rfm_equals_pandas_on_cdnow(cdnow_in_spark, kw):
     from clvml.spark.rfm import rfm_summary
 
-    tx, sdf = cdnow
+    tx, sdf = cdnow_in_spark
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RowsExcludedWarning)
         expected = prfm.rfm_summary(tx, monetary_value_col="amount", **kw)
@@ -67,18 +66,18 @@ def test_spark_rfm_equals_pandas_on_cdnow(cdnow, kw):
     _same(got, expected)
 
 
-def test_spark_rfm_reports_rows_after_the_end(cdnow):
+def test_spark_rfm_reports_rows_after_the_end(cdnow_in_spark):
     from clvml.spark.rfm import rfm_summary
 
-    _, sdf = cdnow
+    _, sdf = cdnow_in_spark
     with pytest.warns(RowsExcludedWarning, match=r"^\d+ transactions in periods after"):
         rfm_summary(sdf, observation_period_end="1997-09-30")
 
 
-def test_spark_calibration_holdout_equals_pandas_on_cdnow(cdnow):
+def test_spark_calibration_holdout_equals_pandas_on_cdnow(cdnow_in_spark):
     from clvml.spark.rfm import calibration_holdout_summary
 
-    tx, sdf = cdnow
+    tx, sdf = cdnow_in_spark
     kw = dict(
         calibration_period_end="1997-09-30",
         observation_period_end="1998-06-30",
