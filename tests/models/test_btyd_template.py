@@ -43,8 +43,9 @@ ALL_MODELS = [
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    data = load_cdnow_summary(with_spend=True)
+def cdnow_with_noise(cdnow_summary_with_spend) -> pd.DataFrame:
+    """The CDNOW summary with spend and two covariates unrelated to it (noise, flag)."""
+    data = cdnow_summary_with_spend
     rng = np.random.default_rng(11)
     return data.assign(noise=rng.normal(size=len(data)), flag=(rng.random(len(data)) < 0.4))
 
@@ -59,8 +60,8 @@ def cdnow() -> pd.DataFrame:
         ),
     ],
 )
-def test_covariate_models_honour_initial_params(cdnow, model, columns):
-    data = cdnow if columns is None else cdnow[columns]
+def test_covariate_models_honour_initial_params(cdnow_with_noise, model, columns):
+    data = cdnow_with_noise if columns is None else cdnow_with_noise[columns]
     default = clone(model).fit(data)
     # starting at the optimum (reported parameterisation: baseline at covariates 0,
     # coefficients per unit), the optimiser has nothing left to do
@@ -79,17 +80,17 @@ def test_covariate_models_honour_initial_params(cdnow, model, columns):
         clone(model).set_params(initial_params={**base, "zz:noise": 0.1}).fit(data)
 
 
-def test_initial_params_move_the_start_of_a_covariate_fit(cdnow):
+def test_initial_params_move_the_start_of_a_covariate_fit(cdnow_with_noise):
     # with one iteration the answer depends on the start: a different start, a different end
     spec = {"alpha": ["noise"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        a = BetaGeoCovariates(covariates=spec, max_iter=1).fit(cdnow)
+        a = BetaGeoCovariates(covariates=spec, max_iter=1).fit(cdnow_with_noise)
         b = BetaGeoCovariates(
             covariates=spec,
             max_iter=1,
             initial_params={"r": 2.0, "alpha0": 20.0, "a0": 3.0, "b0": 9.0},
-        ).fit(cdnow)
+        ).fit(cdnow_with_noise)
     assert not np.isclose(a.params_["r"], b.params_["r"], rtol=1e-3)
 
 
@@ -114,9 +115,9 @@ def test_initial_params_move_the_start_of_a_covariate_fit(cdnow):
     ],
 )
 def test_early_stop_warns_the_same_way_with_and_without_covariates(
-    cdnow, plain, covariate, columns
+    cdnow_with_noise, plain, covariate, columns
 ):
-    data = cdnow if columns is None else cdnow[columns]
+    data = cdnow_with_noise if columns is None else cdnow_with_noise[columns]
     pattern = r"the optimiser stopped with gradient .* larger max_iter"
     with pytest.warns(ConvergenceWarning, match=pattern):
         plain.fit(data[[c for c in plain._data_columns]])
@@ -146,7 +147,7 @@ def test_parameter_on_its_bound_warns_from_the_shared_check():
         (GammaGammaCovariates(covariates=["noise"]), ["frequency", "monetary_value", "noise"]),
     ],
 )
-def test_every_fit_runs_the_one_template(cdnow, model, columns, monkeypatch):
+def test_every_fit_runs_the_one_template(cdnow_with_noise, model, columns, monkeypatch):
     # both warnings come from the check the template calls: plain and covariate fits call it
     calls = []
     original = base_module.check_convergence
@@ -156,7 +157,7 @@ def test_every_fit_runs_the_one_template(cdnow, model, columns, monkeypatch):
         return original(fg, theta, res, owner, names, hint)
 
     monkeypatch.setattr(base_module, "check_convergence", spy)
-    model.fit(cdnow if columns is None else cdnow[columns])
+    model.fit(cdnow_with_noise if columns is None else cdnow_with_noise[columns])
     assert len(calls) == 1 and calls[0][0] == type(model).__name__
     assert len(calls[0][1]) == len(model.params_)
 
