@@ -7,7 +7,6 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from clvml.data.synthetic import generate_social_commerce
 from clvml.evaluation.comparison import compare_methods
 from clvml.features import dataset, engagement, frames
 from clvml.features.dataset import customer_features
@@ -16,8 +15,8 @@ from clvml.models.training import fit_clv_model
 
 
 @pytest.fixture(scope="module")
-def world():
-    return generate_social_commerce(600, random_state=8)
+def world(make_world):
+    return make_world(600, random_state=8)
 
 
 def test_builder_frames_equal_customer_features_and_are_memoised(world):

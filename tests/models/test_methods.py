@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvml.data.synthetic import generate_social_commerce
 from clvml.features.dataset import customer_features, holdout_targets
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.frames import FrameBuilder
@@ -33,8 +32,9 @@ FAST = {"max_iter": 30, "n_draws": 30, "interval": None}
 
 
 @pytest.fixture(scope="module")
-def world():
-    w = generate_social_commerce(1000, random_state=11)
+def world_frames(make_world):
+    """A generated world and its customer frames: (world, features, labelled, labels)."""
+    w = make_world(1000, random_state=11)
     c = w.calibration_end - pd.Timedelta(days=1)
     c0 = c - pd.Timedelta(weeks=52)
     feats = customer_features(w.transactions, w.engagement, w.customers, cutoff=c)
@@ -83,8 +83,8 @@ class _TwiceBTYD(CLVMethod):
         return MethodOutput(clv=model.toy_factor_ * data.outputs["btyd"].clv)
 
 
-def test_a_new_method_is_one_class_and_one_registry_line(world):
-    _, feats, _, _ = world
+def test_a_new_method_is_one_class_and_one_registry_line(world_frames):
+    _, feats, _, _ = world_frames
 
     class ToyCLVModel(CLVModel):
         registry: ClassVar[dict] = {**REGISTRY, "twice_btyd": _TwiceBTYD}  # test-local copy
@@ -104,8 +104,8 @@ def test_a_new_method_is_one_class_and_one_registry_line(world):
         CLVModel(methods=("twice_btyd",)).fit(feats)
 
 
-def test_each_method_reports_its_own_churn_probability(world):
-    _, feats, labelled, labels = world
+def test_each_method_reports_its_own_churn_probability(world_frames):
+    _, feats, labelled, labels = world_frames
     methods = ("closed_form", "btyd", "hybrid", "ml", "blend", "past_spend")
     m = CLVModel(methods=methods, **FAST).fit(feats, labelled, labels)
     outs = m.predict_outputs(feats)
@@ -130,8 +130,8 @@ def test_each_method_reports_its_own_churn_probability(world):
     np.testing.assert_allclose(pred["clv_past_spend"], expected.to_numpy(), rtol=1e-12)
 
 
-def test_a_refit_with_other_methods_keeps_nothing_of_the_previous_fit(world):
-    _, feats, labelled, labels = world
+def test_a_refit_with_other_methods_keeps_nothing_of_the_previous_fit(world_frames):
+    _, feats, labelled, labels = world_frames
     window = {"cutoff": "x"}
     m = CLVModel(methods=("btyd", "btyd_covariates", "ml", "blend"), **FAST)
     m.fit(feats, labelled, labels, training_window=window)
@@ -146,8 +146,8 @@ def test_a_refit_with_other_methods_keeps_nothing_of_the_previous_fit(world):
     assert m.training_window_ is None
 
 
-def test_fit_clv_model_sets_fitted_attributes_only_inside_fit(world, monkeypatch):
-    w = world[0]
+def test_fit_clv_model_sets_fitted_attributes_only_inside_fit(world_frames, monkeypatch):
+    w = world_frames[0]
     c = w.calibration_end - pd.Timedelta(days=1)
     seen: dict[str, Any] = {}
 
@@ -167,8 +167,8 @@ def test_fit_clv_model_sets_fitted_attributes_only_inside_fit(world, monkeypatch
     del c
 
 
-def test_callers_models_and_transformers_are_never_mutated(world):
-    w, feats, _, _ = world
+def test_callers_models_and_transformers_are_never_mutated(world_frames):
+    w, feats, _, _ = world_frames
     bg, gg = fit_btyd(feats.assign(T=feats["T"].clip(lower=1 / 7)))
     state = ({**vars(bg)}, {**vars(gg)})
     CLVModel(methods=("btyd",), **FAST).fit(feats, btyd=(bg, gg))
@@ -186,8 +186,8 @@ def test_callers_models_and_transformers_are_never_mutated(world):
     assert not [k for k in vars(transformer) if k.endswith("_")]
 
 
-def test_a_customer_frame_fits_and_predicts_like_its_dataframe(world):
-    w, feats, labelled, labels = world
+def test_a_customer_frame_fits_and_predicts_like_its_dataframe(world_frames):
+    w, feats, labelled, labels = world_frames
     c = w.calibration_end - pd.Timedelta(days=1)
     frames = FrameBuilder(w.transactions, w.engagement, w.customers)
     at_c, at_c0 = frames.at(c), frames.at(c - pd.Timedelta(weeks=52))
