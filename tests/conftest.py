@@ -80,19 +80,19 @@ def pg_url() -> Iterator[str]:
 
 # --------------------------------------------------------------------------- generated worlds
 @functools.lru_cache(maxsize=8)
-def _generated_world(n_customers: int, seed: int, settings: tuple[tuple[str, Any], ...]):
+def _generated_world(n_customers: int, random_state: int, settings: tuple[tuple[str, Any], ...]):
     from clvml.data.synthetic import generate_social_commerce
 
-    return generate_social_commerce(n_customers, seed=seed, **dict(settings))
+    return generate_social_commerce(n_customers, random_state=random_state, **dict(settings))
 
 
-def _make_world(n_customers: int, seed: int, **settings: Any):
+def _make_world(n_customers: int, random_state: int, **settings: Any):
     """A generated social-commerce world (:func:`clvml.data.synthetic.generate_social_commerce`).
 
-    Generated once per worker for each ``(n_customers, seed, settings)`` and cached; each
+    Generated once per worker for each ``(n_customers, random_state, settings)`` and cached; each
     call returns fresh copies of the tables, so a test may modify what it gets.
     """
-    world = _generated_world(n_customers, seed, tuple(sorted(settings.items())))
+    world = _generated_world(n_customers, random_state, tuple(sorted(settings.items())))
     tables = ("customers", "transactions", "engagement", "truth", "texts_truth")
     return dataclasses.replace(
         world,
@@ -103,7 +103,7 @@ def _make_world(n_customers: int, seed: int, **settings: Any):
 
 @pytest.fixture(scope="session")
 def make_world():
-    """The generated-world factory: ``make_world(n_customers, seed, **settings)``.
+    """The generated-world factory: ``make_world(n_customers, random_state, **settings)``.
 
     The settings are keywords of ``generate_social_commerce`` (effects, shares, ...). Worlds
     are cached per worker; every call returns its own copies of the tables.

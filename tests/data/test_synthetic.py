@@ -35,17 +35,17 @@ TEXT_KINDS = {"reply", "mention", "comment", "direct_message", "complaint", "rev
 
 @pytest.fixture(scope="module")
 def small(make_world):
-    return make_world(3000, seed=5)
+    return make_world(3000, random_state=5)
 
 
 @pytest.fixture(scope="module")
 def world(make_world):
-    return make_world(50_000, seed=7)
+    return make_world(50_000, random_state=7)
 
 
 @pytest.fixture(scope="module")
 def placebo(make_world):
-    return make_world(50_000, seed=7, **PLACEBO)
+    return make_world(50_000, random_state=7, **PLACEBO)
 
 
 def _pre_cutoff_counts(ds, kind):

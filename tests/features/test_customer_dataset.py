@@ -17,7 +17,7 @@ from clvml.features.dataset import (
 
 @pytest.fixture(scope="module")
 def world(make_world):
-    return make_world(800, seed=3)
+    return make_world(800, random_state=3)
 
 
 def tiny():

@@ -35,7 +35,7 @@ def spark():
 @pytest.fixture(scope="session")
 def world(make_world):
     """A small generated social-commerce world (300 customers) for the scoring tests."""
-    return make_world(300, seed=5)
+    return make_world(300, random_state=5)
 
 
 @pytest.fixture(scope="session")
