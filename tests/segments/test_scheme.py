@@ -34,7 +34,8 @@ def frame(clv, churn, ids=None) -> pd.DataFrame:
     )
 
 
-def world(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+def random_scores(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Random scores of ``n`` customers (log-normal clv, uniform churn probability)."""
     rng = np.random.default_rng(seed)
     return frame(rng.lognormal(3.0, 1.2, n), rng.uniform(0, 1, n))
 
@@ -69,10 +70,10 @@ def test_thresholds_hand_checked_and_ties_go_to_the_better_tier():
 
 def test_the_scheme_reproduces_the_model_thresholds_rule():
     """The rule CLVModel used at fit time: the CLV of the last customer inside each share."""
-    clv = world(4321, seed=5)["clv"].to_numpy()
+    clv = random_scores(4321, seed=5)["clv"].to_numpy()
     ranked = np.sort(clv)[::-1]
     expected = [ranked[int(np.ceil(c * clv.size)) - 1] for c in (0.01, 0.10, 0.50)]
-    scheme = SegmentScheme().fit(world(4321, seed=5))
+    scheme = SegmentScheme().fit(random_scores(4321, seed=5))
     np.testing.assert_array_equal(scheme.tier_thresholds_, expected)
 
 
@@ -84,7 +85,7 @@ def test_the_scheme_reproduces_the_model_thresholds_rule():
 )
 def test_chunk_independent(sizes, seed, ties):
     rng = np.random.default_rng(seed)
-    scheme = SegmentScheme().fit(world(500, seed=seed))
+    scheme = SegmentScheme().fit(random_scores(500, seed=seed))
     n = sum(sizes)
     clv = rng.lognormal(3.0, 1.2, n)
     if ties:  # many customers exactly at the thresholds
@@ -102,8 +103,8 @@ def test_chunk_independent(sizes, seed, ties):
 
 
 def test_labels_for_matches_assign_and_leaves_bad_rows_empty():
-    scheme = SegmentScheme().fit(world())
-    scored = world(300, seed=9)
+    scheme = SegmentScheme().fit(random_scores())
+    scored = random_scores(300, seed=9)
     tiers, segments = scheme.labels_for(scored["clv"], scored["churn_probability"])
     out = scheme.assign(scored)
     assert tiers.tolist() == out["value_tier"].astype(str).tolist()
@@ -115,8 +116,8 @@ def test_labels_for_matches_assign_and_leaves_bad_rows_empty():
 
 
 def test_read_record_keeps_the_stored_labels():
-    scheme = SegmentScheme().fit(world())
-    scored = world(800, seed=1)
+    scheme = SegmentScheme().fit(random_scores())
+    scored = random_scores(800, seed=1)
     stored = scheme.assign(scored)
     crm = scored.assign(
         value_tier=stored["value_tier"].astype(str).to_numpy(),
@@ -140,8 +141,8 @@ def test_read_record_keeps_the_stored_labels():
 
 
 def test_resolve_segments_prefers_the_record():
-    scheme = SegmentScheme().fit(world())
-    scored = world(600, seed=2)
+    scheme = SegmentScheme().fit(random_scores())
+    scored = random_scores(600, seed=2)
     stored = scheme.assign(scored)
     crm = scored.assign(
         value_tier=stored["value_tier"].astype(str).to_numpy(),
@@ -149,7 +150,7 @@ def test_resolve_segments_prefers_the_record():
     )
     out, how = resolve_segments(crm)
     assert how == "record" and (out["segment"] == stored["segment"]).all()
-    out, how = resolve_segments(crm, SegmentScheme(value_cuts=(0.05, 0.1)).fit(world()))
+    out, how = resolve_segments(crm, SegmentScheme(value_cuts=(0.05, 0.1)).fit(random_scores()))
     assert how == "record" and (out["segment"] == stored["segment"]).all()
     out, how = resolve_segments(scored, scheme)
     assert how == "scheme" and (out["segment"] == stored["segment"]).all()
@@ -168,37 +169,37 @@ def test_storage_round_trip_and_estimator_conventions():
     scheme = SegmentScheme(cells=cells, risk_thresholds=(0.2, 0.7))
     assert clone(scheme).get_params() == scheme.get_params()
     with pytest.raises(NotFittedError):
-        scheme.assign(world(10))
+        scheme.assign(random_scores(10))
     with pytest.raises(NotFittedError):
         scheme.to_dict()
-    fitted = scheme.fit(world())
+    fitted = scheme.fit(random_scores())
     assert fitted is scheme and not hasattr(clone(scheme), "tier_thresholds_")
     again = SegmentScheme.from_dict(json.loads(json.dumps(scheme.to_dict())))
-    scored = world(500, seed=4)
+    scored = random_scores(500, seed=4)
     pd.testing.assert_frame_equal(again.assign(scored), scheme.assign(scored))
     assert "VIP rescue" in set(again.assign(scored)["segment"].astype(str))
 
 
 def test_bad_parameters_and_input_are_clvml_errors():
     with pytest.raises(DataValidationError, match="increasing shares"):
-        SegmentScheme(tier_cuts=(0.5, 0.1), tier_labels="abc").fit(world(10))
+        SegmentScheme(tier_cuts=(0.5, 0.1), tier_labels="abc").fit(random_scores(10))
     with pytest.raises(DataValidationError, match="distinct labels"):
-        SegmentScheme(tier_labels=("a", "b")).fit(world(10))
+        SegmentScheme(tier_labels=("a", "b")).fit(random_scores(10))
     with pytest.raises(DataValidationError, match="value_cuts"):
-        SegmentScheme(value_cuts=(0.5,)).fit(world(10))
+        SegmentScheme(value_cuts=(0.5,)).fit(random_scores(10))
     with pytest.raises(DataValidationError, match="risk_thresholds"):
-        SegmentScheme(risk_thresholds=(0.7, 0.3)).fit(world(10))
+        SegmentScheme(risk_thresholds=(0.7, 0.3)).fit(random_scores(10))
     with pytest.raises(DataValidationError, match="unknown matrix cells"):
-        SegmentScheme(cells={("huge", "high"): MatrixCell("x", "y")}).fit(world(10))
-    scheme = SegmentScheme().fit(world(10))
+        SegmentScheme(cells={("huge", "high"): MatrixCell("x", "y")}).fit(random_scores(10))
+    scheme = SegmentScheme().fit(random_scores(10))
     with pytest.raises(DataValidationError, match="must be finite"):
         scheme.assign(frame([1.0, np.nan], [0.1, 0.2]))
     with pytest.raises(DataValidationError, match="churn risk is needed"):
-        scheme.assign(world(5).drop(columns="churn_probability"))
+        scheme.assign(random_scores(5).drop(columns="churn_probability"))
 
 
 def test_assign_segments_is_the_scheme_ranking_plus_rfm():
-    scored = world(700, seed=8)
+    scored = random_scores(700, seed=8)
     a = assign_segments(scored)
     r = SegmentScheme().rank(scored)
     pd.testing.assert_frame_equal(a, r)
