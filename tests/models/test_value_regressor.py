@@ -70,7 +70,7 @@ def test_value_regressors_pass_the_scikit_learn_estimator_checks(estimator, chec
 def test_value_regressor_tags_and_array_input(cls):
     tags = cls().__sklearn_tags__()
     assert tags.input_tags.allow_nan and tags.target_tags.positive_only
-    X, y, _ = world(400, 3)
+    X, y, _ = planted_value_data(400, 3)
     Xn = X[["x", "noise"]]
     a = cls(max_iter=20).fit(Xn, y)
     b = cls(max_iter=20).fit(Xn.to_numpy(), y)  # an array: columns x0, x1
@@ -80,7 +80,7 @@ def test_value_regressor_tags_and_array_input(cls):
 
 
 def test_two_part_without_non_buyers_predicts_everyone_buys():
-    X, y, _ = world(400, 4)
+    X, y, _ = planted_value_data(400, 4)
     m = TwoPartValueRegressor(max_iter=20).fit(X, y + 1.0)
     assert m.classifier_ is None
     np.testing.assert_array_equal(m.predict_proba_positive(X), 1.0)
