@@ -42,7 +42,6 @@ from sklearn.utils.validation import check_is_fitted
 from clvml.exceptions import ClvmlError
 from clvml.features.frames import CustomerFrame
 from clvml.models._inputs import check_frame, check_labels, check_params, same_cutoff, unwrap
-from clvml.models._segments import add_segments, segment_thresholds
 from clvml.models.btyd import BetaGeo, GammaGamma
 from clvml.models.engagement_value import ENGAGEMENT_VALUE_COLUMNS, engagement_value
 from clvml.models.methods._btyd import (
@@ -145,11 +144,6 @@ class CLVModel(BaseEstimator):
         Labelled training customers (with supervised methods).
     training_window_ : dict or None
         The cut-offs and label window of the fit, as given to ``fit``.
-    tier_thresholds_ : ndarray
-        CLV values opening the tiers ``top 1%``, ``top 10%``, ``next 40%`` (from the
-        fitted customers' predictions), so that scoring in chunks gives the same tiers.
-    value_level_thresholds_ : ndarray
-        CLV values opening the ``high`` and ``medium`` value levels of the segment.
     n_customers_ : int
     Each fitted method adds its own attributes: ``bgnbd_covariates_``,
     ``gamma_gamma_covariates_``, ``covariate_spec_``, ``covariate_params_``
@@ -350,8 +344,6 @@ class CLVModel(BaseEstimator):
         self.feature_columns_ = [str(c) for c in frame.columns if c in needed]
         self.n_customers_ = len(frame)
         self.training_window_ = dict(training_window) if training_window is not None else None
-        clv = self._assemble(frame, self._run(frame, self._predict_steps()))["clv"].to_numpy()
-        self._set(segment_thresholds(clv))
         return self
 
     def _fit_design(
@@ -426,13 +418,14 @@ class CLVModel(BaseEstimator):
             ``clv_upper``, ``p_alive``, ``churn_probability`` (P(no purchase in the
             horizon): the classifier's when fitted, else BG/NBD's),
             ``expected_purchases``, ``expected_avg_spend`` (the champion's where it has
-            them, else BG/NBD + Gamma-Gamma's), ``engagement_value``, ``value_tier``,
-            ``segment`` and ``clv_<method>`` per fitted method.
+            them, else BG/NBD + Gamma-Gamma's), ``engagement_value`` and
+            ``clv_<method>`` per fitted method. Value tiers and segments are not the
+            model's: the segments layer's ``SegmentScheme`` (fitted on these predictions
+            of the training customers, stored with the served model) assigns them.
         """
         check_is_fitted(self, "methods_")
         frame = self._frame(features)
-        out = self._assemble(frame, self._run(frame, self._predict_steps(), self.interval))
-        return add_segments(out, self.tier_thresholds_, self.value_level_thresholds_)
+        return self._assemble(frame, self._run(frame, self._predict_steps(), self.interval))
 
     def _assemble(self, features: pd.DataFrame, outputs: dict[str, MethodOutput]) -> pd.DataFrame:
         champ, base = outputs[self.champion_], outputs["btyd"]

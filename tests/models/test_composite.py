@@ -19,6 +19,7 @@ from clvml.models.hybrid import (
     hybrid_probability_alive,
 )
 from clvml.models.methods import fit_btyd
+from clvml.segments import SegmentScheme
 
 FAST = {"max_iter": 40, "n_draws": 40}
 
@@ -152,9 +153,12 @@ def test_predict_contract_and_fitted_attributes(world_frames, fitted):
     out = fitted.predict(feats)
     expected = [
         "clv", "clv_lower", "clv_upper", "p_alive", "churn_probability", "expected_purchases",
-        "expected_avg_spend", "engagement_value", "value_tier", "segment",
+        "expected_avg_spend", "engagement_value",
     ]  # fmt: skip
     assert list(out.columns[: len(expected)]) == expected
+    # tiers and segments are the segment scheme's, not the model's
+    assert not {"value_tier", "segment"} & set(out.columns)
+    assert not [k for k in vars(fitted) if "threshold" in k]
     assert set(fitted.methods_) == {"closed_form", "btyd", "btyd_covariates", "hybrid", "ml"}
     for m in fitted.methods_:
         assert np.isfinite(out[f"clv_{m}"]).all() and (out[f"clv_{m}"] >= 0).all()
@@ -173,8 +177,11 @@ def test_predict_contract_and_fitted_attributes(world_frames, fitted):
 
 def test_chunked_scoring_gives_the_same_tiers_and_segments(world_frames, fitted):
     feats = world_frames[0]
-    whole = fitted.predict(feats)
-    parts = pd.concat([fitted.predict(feats.iloc[:400]), fitted.predict(feats.iloc[400:])])
+    # the scheme is fitted on the training customers' predictions, as the pipeline does
+    scheme = SegmentScheme().fit(fitted.predict(feats))
+    whole = scheme.assign(fitted.predict(feats))
+    chunks = [fitted.predict(feats.iloc[:400]), fitted.predict(feats.iloc[400:])]
+    parts = pd.concat([scheme.assign(c) for c in chunks])
     pd.testing.assert_frame_equal(whole, parts)
     # tiers on the fitted customers follow the rank shares (1%, 10%, 50%), up to ties
     share = whole["value_tier"].value_counts(normalize=True, sort=False)

@@ -59,15 +59,26 @@ def _save_model(model, features: pd.DataFrame, path: Path, signature=None) -> Pa
     """Save a fitted CLVModel as clvml logs it (models from code), without a tracking store."""
     import mlflow
 
-    from clvml.tracking.pyfunc import ARTIFACT_KEY, MODEL_CODE, input_example, model_signature
+    from clvml.segments import SegmentScheme
+    from clvml.tracking.pyfunc import (
+        ARTIFACT_KEY,
+        MODEL_CODE,
+        SCHEME_KEY,
+        input_example,
+        model_signature,
+    )
 
     pkl = path.parent / f"{path.name}.pkl"
     pkl.write_bytes(pickle.dumps(model, protocol=5))
+    # tiers and segments: the scheme fitted on the training customers, stored beside it
+    scheme = SegmentScheme().fit(model.predict(features))
+    js = path.parent / f"{path.name}_{SCHEME_KEY}.json"
+    js.write_text(json.dumps(scheme.to_dict()))
     mlflow.pyfunc.save_model(
         str(path),
         python_model=str(MODEL_CODE),
-        artifacts={ARTIFACT_KEY: str(pkl)},
-        signature=signature or model_signature(model, features),
+        artifacts={ARTIFACT_KEY: str(pkl), SCHEME_KEY: str(js)},
+        signature=signature or model_signature(model, features, scheme),
         input_example=input_example(model, features) if signature is None else None,
         pip_requirements=["clvml"],
     )
@@ -95,9 +106,16 @@ def _crm(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'crm.db'}"
 
 
-def _expected(model, tx, eng, cust, as_of: str) -> pd.DataFrame:
+def _expected(model, tx, eng, cust, as_of: str, path: Path | None = None) -> pd.DataFrame:
+    """The model's predictions, labelled by the scheme stored with it (as scoring does)."""
+    from clvml.tracking.pyfunc import SCHEME_KEY, read_scheme
+
     X = customer_features(tx, eng, cust, cutoff=as_of)
-    return model.predict(X)
+    out = model.predict(X)
+    if path is not None:
+        scheme = read_scheme(path / "artifacts" / f"{path.name}_{SCHEME_KEY}.json")
+        out = scheme.assign(out)
+    return out
 
 
 def test_score_folder_model_writes_every_customer_with_the_models_predictions(
@@ -107,7 +125,7 @@ def test_score_folder_model_writes_every_customer_with_the_models_predictions(
     res = score_customers(str(path), social_folder, _crm(tmp_path), workdir=tmp_path)
     last_day = str(tx["timestamp"].max().date())
     assert res.as_of == last_day  # default: the last transaction date
-    expected = _expected(model, tx, eng, cust, last_day)
+    expected = _expected(model, tx, eng, cust, last_day, path)
     sink = CRMSink(_crm(tmp_path))
     got = sink.read_scores().set_index("customer_id")
     assert len(got) == len(expected) == res.run.rows_written

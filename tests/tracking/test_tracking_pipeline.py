@@ -17,6 +17,7 @@ from clvml.data.validation import validate_customers, validate_engagement, valid
 from clvml.features.dataset import customer_features
 from clvml.models.model_input import predict_frame, to_model_input
 from clvml.pipelines.train import train
+from clvml.tracking.pyfunc import scheme_of, served_frame
 from clvml.tracking.runlog import content_digest
 
 
@@ -211,7 +212,11 @@ def test_pyfunc_reloads_in_a_fresh_process(runs, features, tmp_path):
         capture_output=True,
     )
     got = pd.read_parquet(tmp_path / "y.parquet")
-    want = predict_frame(first.model, features)
+    import mlflow
+
+    # the served frame: the estimator's predictions labelled by the stored segment scheme
+    scheme = scheme_of(mlflow.pyfunc.load_model(first.model_uri))
+    want = served_frame(first.model, scheme, features)
     assert list(got.columns) == list(want.columns)
     assert got["customer_id"].tolist() == want["customer_id"].tolist()
     for c in want.columns[1:]:

@@ -20,8 +20,9 @@ from numpy.testing import assert_allclose
 from clvml.data.io import load_folder
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.features.dataset import customer_features
-from clvml.models.model_input import predict_frame, to_model_input
+from clvml.models.model_input import to_model_input
 from clvml.pipelines.train import train
+from clvml.tracking.pyfunc import scheme_of, served_frame
 
 STARTUP_TIMEOUT = 180  # seconds; the machine may be busy
 
@@ -44,7 +45,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_mlflow_models_serve_answers_one_request(small_social, fast_config, tmp_path):
+def test_mlflow_models_serve_answers_one_request(small_social, fast_config, tmp_path, monkeypatch):
     result = train(fast_config, data=str(small_social), workdir=tmp_path / "runs")
     raw = load_folder(small_social)
     features = customer_features(
@@ -116,7 +117,12 @@ def test_mlflow_models_serve_answers_one_request(small_social, fast_config, tmp_
         _stop(proc)
         log.close()
     assert proc.returncode is not None
-    want = predict_frame(result.model, features)
+    # what the served model answers: the estimator's frame labelled by its stored scheme
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", result.tracking_uri)
+    scheme = scheme_of(mlflow.pyfunc.load_model(result.model_uri))
+    want = served_frame(result.model, scheme, features)
     assert got["customer_id"].tolist() == want["customer_id"].tolist()
     assert_allclose(got["clv"].to_numpy(float), want["clv"].to_numpy(), rtol=1e-12)
     assert_allclose(got["p_alive"].to_numpy(float), want["p_alive"].to_numpy(), rtol=1e-12)
