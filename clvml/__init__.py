@@ -19,6 +19,7 @@ from clvml.data.datasets import (
     load_donations,
 )
 from clvml.data.io import load_folder, read_table, write_table
+from clvml.data.policy import ValidationPolicy
 from clvml.data.synthetic import generate_social_commerce
 from clvml.data.validation import (
     validate_customers,
@@ -68,6 +69,7 @@ __all__ = [
     "GammaGammaCovariates",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "ValidationPolicy",
     "__version__",
     "assign_segments",
     "build_customer_dataset",

@@ -1,8 +1,10 @@
 """The ``clvml`` command line: a thin typer layer over the library.
 
 Each command lives in its own module of this package and registers itself on
-:data:`app`; this module only assembles them. :func:`clvml.cli._app.run` turns
-errors a user can fix into one readable line and a non-zero exit code.
+:data:`app`; this module only assembles them. The command group
+(:class:`clvml.cli._app.ClvmlGroup`) turns errors a user can fix (clvml's own errors, file
+and permission errors) into one readable line and exit code 2; anything else keeps its
+traceback, and ``clvml --debug <command>`` keeps it for every error.
 """
 
 from __future__ import annotations

@@ -260,16 +260,17 @@ def _social(out: Path) -> None:
 
 def _impact(data: Path) -> None:
     """Print the headline of the social-care impact report (randomised control group)."""
+    from clvml.data.dates import as_day
     from clvml.data.io import load_folder
     from clvml.evaluation.social_impact import social_impact_report
 
     frames = load_folder(data)
-    cutoff = pd.Timestamp(json.loads((data / "metadata.json").read_text())["calibration_end"])
+    end = json.loads((data / "metadata.json").read_text())["calibration_end"]
     report = social_impact_report(
         frames["transactions"],
         frames["engagement"],
         frames["customers"],
-        cutoff=cutoff - pd.Timedelta(days=1),
+        cutoff=as_day(end, name="calibration_end", exclusive=True),
         horizon_weeks=52,
     )
     tab = report.table.set_index(["metric", "group", "statistic"])

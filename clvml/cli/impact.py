@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 
 
@@ -43,7 +43,8 @@ def _defaults(folder: Path) -> tuple[str | None, float | None]:
     cutoff = None
     if "calibration_end" in info:
         # the generator's calibration_end is an exclusive midnight: its last day is the day before
-        cutoff = str((pd.Timestamp(info["calibration_end"]) - pd.Timedelta(days=1)).date())
+        end = info["calibration_end"]
+        cutoff = str(as_day(end, name=f"calibration_end in {meta}", exclusive=True).date())
     weeks = info.get("horizon_weeks")
     return cutoff, (float(weeks) if weeks is not None else None)
 

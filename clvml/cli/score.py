@@ -97,12 +97,14 @@ def score(
     date, predicts in chunks and upserts the scores in one transaction. Rows that
     fail validation go to the quarantine table; the run table records the counts.
     """
+    from clvml.data.policy import ValidationPolicy
     from clvml.pipelines.score import default_crm_url, score_customers
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
     if bad_rows not in ("quarantine", "error"):
         raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
+    policy = ValidationPolicy(returns=returns, duplicates=duplicates)  # type: ignore[arg-type]
     if engine == "spark":
         from clvml.spark.job import score_job
 
@@ -115,8 +117,7 @@ def score(
             schema=schema,
             as_of=as_of,
             bad_rows=bad_rows,
-            returns=returns,
-            duplicates=duplicates,
+            policy=policy,
             tracking_uri=tracking_uri,
             lock_timeout=wait,
         )
@@ -147,8 +148,7 @@ def score(
         chunk_size=chunk_size,
         workers=workers,
         bad_rows=bad_rows,  # type: ignore[arg-type]
-        returns=returns,
-        duplicates=duplicates,
+        policy=policy,
         tracking_uri=tracking_uri,
         lock_timeout=wait,
         console=console,

@@ -111,15 +111,16 @@ def validate(
     Exits with code 2 when the data cannot be used as they are.
     """
     from clvml.data.folder import check_folder
+    from clvml.data.policy import ValidationPolicy
 
-    check = check_folder(
-        data,
-        now=now,
+    policy = ValidationPolicy(
         returns=returns.value,
         duplicates=duplicates.value,
         invalid=invalid.value,
+        now=now,
         tz=tz,
     )
+    check = check_folder(data, policy)
     console.print(
         f"[bold]clvml validate[/] {escape(check.source)}", highlight=False, soft_wrap=True
     )

@@ -16,6 +16,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from clvml.exceptions import DataValidationError
+
 __all__ = [
     "Problem",
     "parse_amounts",
@@ -71,6 +73,14 @@ def _text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text.where(~miss), miss
 
 
+def mixed_time_zones_message(n_offset: int, n_naive: int) -> str:
+    """The message of ``mixed_time_zones``: counts of values with and without an offset."""
+    return (
+        f"mix {n_offset} values with a UTC offset and {n_naive} without; "
+        "give every value an offset, or none and pass tz="
+    )
+
+
 def resolve_tz(tz: str) -> str:
     """Check that ``tz`` names an IANA time zone and return it."""
     if tz.upper() == "UTC":
@@ -78,7 +88,7 @@ def resolve_tz(tz: str) -> str:
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
+        raise DataValidationError(
             f"tz={tz!r} is not an IANA time zone name (e.g. 'UTC', 'Europe/Madrid')"
         ) from exc
     return tz
@@ -94,9 +104,11 @@ def resolve_now(now: object, tz: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(now)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')") from exc
+        raise DataValidationError(
+            f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')"
+        ) from exc
     if ts is pd.NaT:
-        raise ValueError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')")
+        raise DataValidationError(f"now={now!r} is not a date or timestamp (use e.g. '2024-01-31')")
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz)
     return ts.tz_convert("UTC").tz_localize(None)
@@ -155,8 +167,7 @@ def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Seri
             Problem(
                 "mixed_time_zones",
                 minority,
-                f"mix {int(has_offset.sum())} values with a UTC offset and "
-                f"{int(naive.sum())} without; give every value an offset, or none and pass tz=",
+                mixed_time_zones_message(int(has_offset.sum()), int(naive.sum())),
                 row_level=False,
             )
         )

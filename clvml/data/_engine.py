@@ -8,7 +8,6 @@ tracks which rows are set aside so the report's counts add up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,32 +15,9 @@ import pandas as pd
 
 from clvml.data import _columns as cols
 from clvml.data.contracts import CONTRACTS, CUSTOMERS, TRANSACTIONS, Contract
+from clvml.data.policy import ValidationPolicy
 from clvml.data.report import Action, RuleOutcome, ValidationReport
 from clvml.exceptions import DataValidationError
-
-_RETURNS = ("error", "drop", "net")
-_DUPLICATES = ("error", "drop", "keep")
-_INVALID = ("error", "drop")
-
-
-@dataclass(frozen=True)
-class Options:
-    returns: str = "error"
-    duplicates: str = "error"
-    invalid: str = "error"
-    now: object = None
-    tz: str = "UTC"
-    timestamp_format: str | None = None
-
-    def __post_init__(self) -> None:
-        for name, allowed in (
-            ("returns", _RETURNS),
-            ("duplicates", _DUPLICATES),
-            ("invalid", _INVALID),
-        ):
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(f"{name}={value!r}; expected one of {', '.join(allowed)}")
 
 
 def _example(values: pd.Series, mask: np.ndarray) -> object:
@@ -50,6 +26,19 @@ def _example(values: pd.Series, mask: np.ndarray) -> object:
     if isinstance(v, pd.Timestamp):
         return str(v)
     return v.item() if isinstance(v, np.generic) else v
+
+
+def no_rows_left_message(table: str, n_rows: int) -> str:
+    """The message of ``no_rows_left``: every one of ``n_rows`` rows was set aside."""
+    return f"of {n_rows} set aside; no {table} left to use"
+
+
+def unmatched_returns_message(total: float) -> str:
+    """The message of ``return_unmatched``, stating the ``total`` of refunds left unnetted."""
+    return (
+        "are returns or refunds with no same-day purchase to net against "
+        f"({total:,.2f} in refunds left unnetted); set aside"
+    )
 
 
 def _is_blank(v: object) -> bool:
@@ -103,12 +92,20 @@ class Run:
             self.error(p.rule, column, n, p.message, example)
 
     def set_aside(
-        self, rule: str, column: str | None, mask: np.ndarray, message: str, example: Any
+        self,
+        rule: str,
+        column: str | None,
+        mask: np.ndarray,
+        message: str,
+        example: Any,
+        total: float | None = None,
     ) -> None:
         mask = mask & self.keep
         n = int(mask.sum())
         if n:
-            self.report.outcomes.append(RuleOutcome(rule, column, n, "set aside", message, example))
+            self.report.outcomes.append(
+                RuleOutcome(rule, column, n, "set aside", message, example, total)
+            )
             self.aside.append((mask, rule))
             self.keep &= ~mask
 
@@ -143,7 +140,7 @@ class Run:
                 "no_rows_left",
                 None,
                 report.rows_read,
-                f"of {report.rows_read} set aside; no {self.contract.name} left to use",
+                no_rows_left_message(self.contract.name, report.rows_read),
             )
         frame = self.frame[self.keep]
         frame.index = self.index[self.keep]
@@ -176,7 +173,7 @@ def _structure(run: Run) -> bool:
     return not missing
 
 
-def _parse(run: Run, opts: Options, tz: str, now: pd.Timestamp) -> None:
+def _parse(run: Run, opts: ValidationPolicy, tz: str, now: pd.Timestamp) -> None:
     """Parse every contract column present and handle the problems found."""
     parsers: dict[str, Callable[..., tuple[pd.Series, list[cols.Problem]]]] = {
         "amount": cols.parse_amounts,
@@ -319,11 +316,10 @@ def _net_returns(run: Run, neg: np.ndarray) -> None:
         run.set_aside("return_netted", "amount", matched, msg, _example(raw, matched))
     if unmatched.any():
         left = float((groups["R"] - groups["P"]).clip(lower=0).sum())
-        msg = (
-            "are returns or refunds with no same-day purchase to net against "
-            f"({left:,.2f} in refunds left unnetted); set aside"
+        msg = unmatched_returns_message(left)
+        run.set_aside(
+            "return_unmatched", "amount", unmatched, msg, _example(raw, unmatched), total=left
         )
-        run.set_aside("return_unmatched", "amount", unmatched, msg, _example(raw, unmatched))
     if cancelled.any():
         msg = "are purchases cancelled in full by a same-day refund; set aside"
         run.set_aside("purchase_refunded", "amount", cancelled, msg, _example(raw, cancelled))
@@ -347,7 +343,7 @@ def _unique_ids(run: Run) -> None:
 
 
 def run_rules(
-    table: str, data: object, opts: Options, *, collect: bool, source: str | None = None
+    table: str, data: object, opts: ValidationPolicy, *, collect: bool, source: str | None = None
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Run every rule of ``table``'s contract on ``data``."""
     contract = CONTRACTS[table]

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import URL, Engine
 
 from clvml.data.io import find_tables, is_database_url, load_tables, read_table, safe_url
+from clvml.data.policy import PolicyKeywords, ValidationPolicy, resolve_policy
 from clvml.data.report import RuleOutcome, ValidationReport
-from clvml.data.validation import Duplicates, Invalid, Returns, check_table
+from clvml.data.validation import check_table
 
 __all__ = ["FolderCheck", "check_folder", "validate_folder"]
 
@@ -59,13 +61,8 @@ class FolderCheck:
 
 def check_folder(
     source: str | os.PathLike[str] | URL | Engine,
-    *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
+    policy: ValidationPolicy | None = None,
+    **keywords: Unpack[PolicyKeywords],
 ) -> FolderCheck:
     """Check every table of a folder or database against its contract.
 
@@ -75,9 +72,10 @@ def check_folder(
         A folder with ``transactions.csv|parquet`` and optionally
         ``engagement`` and ``customers`` files, or a database with tables of
         those names.
-    returns, duplicates, invalid, now, tz, timestamp_format
-        The policies of :func:`clvml.data.validation.validate_transactions`,
-        applied to every table.
+    policy : ValidationPolicy, optional
+        Applied to every table (see :func:`clvml.data.validation.check_table`).
+    **keywords
+        The policy's fields as keywords, a convenience (they build, or override, it).
 
     Returns
     -------
@@ -99,14 +97,7 @@ def check_folder(
     >>> check.ok, check.reports["transactions"].errors[0].rule
     (False, 'future_timestamp')
     """
-    options = dict(
-        returns=returns,
-        duplicates=duplicates,
-        invalid=invalid,
-        now=now,
-        tz=tz,
-        timestamp_format=timestamp_format,
-    )
+    policy = resolve_policy(policy, **keywords)
     if is_database_url(source):
         name = safe_url(source)  # type: ignore[arg-type]
         tables = load_tables(source)
@@ -118,7 +109,7 @@ def check_folder(
         where = {t: p.name for t, p in paths.items()}
     result = FolderCheck(source=name)
     for table, data in tables.items():
-        frame, report = check_table(data, table, source=where[table], **options)  # type: ignore[arg-type]
+        frame, report = check_table(data, table, policy, source=where[table])
         result.reports[table] = report
         if frame is not None:
             result.frames[table] = frame
@@ -128,13 +119,8 @@ def check_folder(
 
 def validate_folder(
     source: str | os.PathLike[str] | URL | Engine,
-    *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
+    policy: ValidationPolicy | None = None,
+    **keywords: Unpack[PolicyKeywords],
 ) -> dict[str, pd.DataFrame]:
     """The cleaned tables of a folder or database, or the first validation error raised.
 
@@ -145,15 +131,7 @@ def validate_folder(
     DataValidationError
         A table breaks its contract (the message names the table).
     """
-    check = check_folder(
-        source,
-        returns=returns,
-        duplicates=duplicates,
-        invalid=invalid,
-        now=now,
-        tz=tz,
-        timestamp_format=timestamp_format,
-    )
+    check = check_folder(source, resolve_policy(policy, **keywords))
     check.raise_for_errors()
     return check.frames
 

@@ -51,6 +51,11 @@ class RuleOutcome:
         Why, and what was expected.
     example : object
         One offending value (or row, as a dict), or None.
+    total : float or None
+        A figure the rule measured over its rows, when it has one (``return_unmatched``:
+        the refunds left unnetted, also stated in the message); None otherwise. Reports
+        of parts of a table (the Spark buckets) are merged by adding it up, never by
+        reading the message.
     """
 
     rule: str
@@ -59,6 +64,7 @@ class RuleOutcome:
     action: Action
     message: str
     example: Any = None
+    total: float | None = None
 
     def to_error(self) -> DataValidationError:
         """The :class:`DataValidationError` describing this outcome."""

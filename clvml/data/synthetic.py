@@ -93,8 +93,9 @@ from scipy.special import expit, logit
 
 from clvml._deprecated import renamed_kwarg
 from clvml.data._social_texts import LANGUAGES, build_text_table, draw_text_codes, n_products
+from clvml.data.dates import as_day
 from clvml.data.simulate import _concat_by_customer, bgnbd_process
-from clvml.exceptions import ClvmlError
+from clvml.exceptions import ClvmlError, DataValidationError
 
 __all__ = [
     "CHANNELS",
@@ -349,7 +350,7 @@ def generate_social_commerce(
     True
     """
     if n_customers < 1:
-        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+        raise DataValidationError(f"n_customers must be >= 1, got {n_customers}")
     shares = {
         "control_share": control_share,
         "spanish_share": spanish_share,
@@ -358,22 +359,24 @@ def generate_social_commerce(
     }
     for name, value in shares.items():
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
+            raise DataValidationError(f"{name} must be in [0, 1], got {value}")
     if not horizon > 0 or engagement_scale < 0:
-        raise ValueError("horizon must be > 0 and engagement_scale >= 0")
+        raise DataValidationError("horizon must be > 0 and engagement_scale >= 0")
     named = dict(zip(("r", "alpha", "a", "b", "p", "q", "v"), (*bgnbd, *gamma_gamma), strict=True))
     for name, value in named.items():
         if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"model parameter {name} must be a finite number > 0, got {value!r}")
-    start_ts = pd.Timestamp(start)
+            raise DataValidationError(
+                f"model parameter {name} must be a finite number > 0, got {value!r}"
+            )
+    start_ts = as_day(start, name="start")
     cal_end = (
-        pd.Timestamp(calibration_end)
+        as_day(calibration_end, name="calibration_end")
         if calibration_end is not None
         else start_ts + 78 * pd.Timedelta(weeks=1)
     )
     acq_weeks = (cal_end - start_ts) / pd.Timedelta(weeks=1) - 1.0
     if acq_weeks <= 0:
-        raise ValueError("calibration_end must be more than one week after start")
+        raise DataValidationError("calibration_end must be more than one week after start")
     obs_end = cal_end + pd.Timedelta(weeks=horizon)
     r, alpha, a, b = bgnbd
     gg_p, gg_q, gg_v = gamma_gamma
@@ -573,7 +576,7 @@ def generate_social_commerce(
     # Sort by customer, then time to the second, on one int64 key (much faster than lexsort).
     secs = np.round(e["t"] * (_NS_PER_WEEK // 10**9)).astype(np.int64)
     if secs.size and secs.max() >= 2**32:
-        raise ValueError("the observation window is too long (over 136 years)")
+        raise DataValidationError("the observation window is too long (over 136 years)")
     order = np.argsort((e["idx"].astype(np.int64) << 32) | secs)
     e = {k: v[order] for k, v in e.items()}
     e_ts = first_ns[e["idx"]] + secs[order] * 10**9
@@ -663,7 +666,7 @@ def write_dataset(
         ``out_dir``.
     """
     if fmt not in ("parquet", "csv"):
-        raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+        raise DataValidationError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out} exists and is not a directory")

@@ -49,17 +49,29 @@ after ``now`` (default: the current time) are errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, Unpack, overload
 
 import numpy as np
 import pandas as pd
 
-from clvml.data._engine import Options, run_rules
+from clvml.data._engine import run_rules
 from clvml.data.contracts import CONTRACTS
+from clvml.data.policy import (
+    Duplicates,
+    Invalid,
+    PolicyKeywords,
+    Returns,
+    ValidationPolicy,
+    resolve_policy,
+)
 from clvml.data.report import ValidationReport
 from clvml.exceptions import DataValidationError
 
 __all__ = [
+    "Duplicates",
+    "Invalid",
+    "Returns",
+    "ValidationPolicy",
     "check_table",
     "validate_customers",
     "validate_engagement",
@@ -67,22 +79,14 @@ __all__ = [
     "validate_transactions",
 ]
 
-Returns = Literal["error", "drop", "net"]
-Duplicates = Literal["error", "drop", "keep"]
-Invalid = Literal["error", "drop"]
-
 
 def check_table(
     data: pd.DataFrame,
     table: str,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     source: str | None = None,
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Check ``data`` against the contract ``table`` and report every rule that fails.
 
@@ -96,10 +100,15 @@ def check_table(
         The table as read.
     table : {"transactions", "engagement", "customers"}
         Which contract to check against.
-    returns, duplicates, invalid, now, tz, timestamp_format
-        As in :func:`validate_transactions` (``returns`` only applies to transactions).
+    policy : ValidationPolicy, optional
+        What to do with rows that break a rule (default: refuse them; see
+        :class:`~clvml.data.policy.ValidationPolicy`; ``returns`` only applies to
+        transactions).
     source : str, optional
         Where the data came from, recorded in the report.
+    **keywords
+        Fields of the policy, as a convenience (``returns="net"``, ...): they build the
+        policy, or replace those fields of ``policy``.
 
     Returns
     -------
@@ -122,27 +131,33 @@ def check_table(
     """
     if table not in CONTRACTS:
         raise ValueError(f"table={table!r}; expected one of {', '.join(CONTRACTS)}")
-    opts = Options(returns, duplicates, invalid, now, tz, timestamp_format)
-    return run_rules(table, data, opts, collect=True, source=source)
+    policy = resolve_policy(policy, **keywords)
+    return run_rules(table, data, policy, collect=True, source=source)
 
 
-_COMMON_PARAMS = """duplicates : {"error", "drop", "keep"}, default "error"
-        What to do with rows identical to an earlier row (see the module docstring).
-    invalid : {"error", "drop"}, default "error"
-        What to do with rows breaking a row-level rule: raise, or set them aside.
-    now : str, datetime or pandas.Timestamp, optional
-        Timestamps after this instant are errors. Default: the current time.
-        A naive value is read in ``tz``.
-    tz : str, default "UTC"
-        IANA time zone of naive timestamps; everything is converted to naive UTC.
-    timestamp_format : str, optional
-        ``strftime`` format of timestamp text; default ISO 8601.
+_COMMON_PARAMS = """policy : ValidationPolicy, optional
+        What to do with rows that break a rule, and how to read time: ``returns``
+        (negative amounts; transactions only), ``duplicates`` (rows identical to an
+        earlier row), ``invalid`` (rows breaking a row-level
+        rule), ``now`` (timestamps after it are errors), ``tz`` (time zone of naive
+        timestamps), ``timestamp_format``; see :class:`~clvml.data.policy.ValidationPolicy`
+        and the module docstring. Default: refuse every bad row, ``tz="UTC"``, now.
     return_report : bool, default False
-        Also return the :class:`~clvml.data.report.ValidationReport`."""
+        Also return the :class:`~clvml.data.report.ValidationReport`.
+    **keywords
+        The policy's fields as keywords, a convenience (``duplicates="keep"``, ...): they
+        build the policy, or replace those fields of ``policy``."""
 
 
-def _public(table: str, data: pd.DataFrame, opts: Options, return_report: bool) -> Any:
-    frame, report = run_rules(table, data, opts, collect=False)
+def _public(
+    table: str,
+    data: pd.DataFrame,
+    policy: ValidationPolicy | None,
+    keywords: PolicyKeywords,
+    return_report: bool,
+) -> Any:
+    resolved = resolve_policy(policy, **keywords)
+    frame, report = run_rules(table, data, resolved, collect=False)
     assert frame is not None  # in raising mode an error never returns
     return (frame, report) if return_report else frame
 
@@ -150,37 +165,25 @@ def _public(table: str, data: pd.DataFrame, opts: Options, return_report: bool) 
 @overload
 def validate_transactions(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    returns: Returns = ...,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[False] = ...,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame: ...
 @overload
 def validate_transactions(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    returns: Returns = ...,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[True],
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[pd.DataFrame, ValidationReport]: ...
 def validate_transactions(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     return_report: bool = False,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Check a transaction log against the transactions contract.
 
@@ -189,9 +192,6 @@ def validate_transactions(
     data : pandas.DataFrame
         Columns ``customer_id``, ``timestamp``, ``amount``; optional
         ``order_id``, ``quantity``; other columns pass through.
-    returns : {"error", "drop", "net"}, default "error"
-        What to do with negative amounts (returns and refunds): raise, set
-        them aside, or net them against the customer's same-day purchases.
     {common}
 
     Returns
@@ -210,13 +210,12 @@ def validate_transactions(
     Examples
     --------
     >>> from clvml.data.datasets import load_cdnow_sample
-    >>> tx, report = validate_transactions(load_cdnow_sample(), duplicates="keep",
-    ...                                    return_report=True)
+    >>> policy = ValidationPolicy(duplicates="keep")  # CDNOW: same-day orders repeat
+    >>> tx, report = validate_transactions(load_cdnow_sample(), policy, return_report=True)
     >>> report.rows_read, report.rows_kept, report.outcomes[0].n_rows
     (6919, 6919, 21)
     """
-    opts = Options(returns, duplicates, invalid, now, tz, timestamp_format)
-    return _public("transactions", data, opts, return_report)
+    return _public("transactions", data, policy, keywords, return_report)
 
 
 validate_transactions.__doc__ = (validate_transactions.__doc__ or "").replace(
@@ -227,34 +226,25 @@ validate_transactions.__doc__ = (validate_transactions.__doc__ or "").replace(
 @overload
 def validate_engagement(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[False] = ...,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame: ...
 @overload
 def validate_engagement(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[True],
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[pd.DataFrame, ValidationReport]: ...
 def validate_engagement(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = None,
     *,
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     return_report: bool = False,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Check engagement events against the engagement contract.
 
@@ -279,41 +269,31 @@ def validate_engagement(
         or fractional reach, a ``resolved`` value that is not true/false,
         duplicate row (``duplicates="error"``).
     """
-    opts = Options("error", duplicates, invalid, now, tz, timestamp_format)
-    return _public("engagement", data, opts, return_report)
+    return _public("engagement", data, policy, keywords, return_report)
 
 
 @overload
 def validate_customers(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[False] = ...,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame: ...
 @overload
 def validate_customers(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
     *,
-    duplicates: Duplicates = ...,
-    invalid: Invalid = ...,
-    now: object = ...,
-    tz: str = ...,
-    timestamp_format: str | None = ...,
     return_report: Literal[True],
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[pd.DataFrame, ValidationReport]: ...
 def validate_customers(
     data: pd.DataFrame,
+    policy: ValidationPolicy | None = None,
     *,
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     return_report: bool = False,
+    **keywords: Unpack[PolicyKeywords],
 ) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Check the customer table against the customers contract.
 
@@ -338,8 +318,7 @@ def validate_customers(
         acquisition cost, a ``control_group`` value that is not true/false,
         duplicate row (``duplicates="error"``), duplicate customer id.
     """
-    opts = Options("error", duplicates, invalid, now, tz, timestamp_format)
-    return _public("customers", data, opts, return_report)
+    return _public("customers", data, policy, keywords, return_report)
 
 
 for _f in (validate_engagement, validate_customers):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.features.sentiment import NEGATIVE_THRESHOLD, sentiment_scores
 
@@ -79,19 +80,6 @@ def require(frame: object, name: str, columns: Sequence[str]) -> pd.DataFrame:
             column=missing[0],
         )
     return frame
-
-
-def cutoff_day(value: object) -> pd.Timestamp:
-    """The cut-off as a naive UTC midnight."""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError(f"cutoff {value!r} is not a date") from exc
-    if ts is pd.NaT:
-        raise DataValidationError(f"cutoff {value!r} is not a date")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
 
 
 def _timestamps(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -271,7 +259,7 @@ def build_panel(
             "(require_control=False, --descriptive-only)",
             column="control_group",
         )
-    day = cutoff_day(cutoff)
+    day = as_day(cutoff, name="cutoff")
     cal_end = day + pd.Timedelta(days=1)
     hold_end = cal_end + pd.Timedelta(days=hold_days)
     lo, hi = cal_end.to_datetime64(), hold_end.to_datetime64()

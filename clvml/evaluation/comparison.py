@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.evaluation.classification import churn_metrics
-from clvml.evaluation.metrics import decile_table, value_metrics
+from clvml.evaluation.metrics import HOLDOUT_METRICS, decile_table, value_metrics
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import build_customer_dataset, holdout_targets
 from clvml.features.frames import FrameBuilder
@@ -45,20 +45,7 @@ from clvml.models.methods import BASELINES, DEFAULT_METHODS, METHODS, MethodOutp
 __all__ = ["TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
 
 #: Columns of :attr:`ComparisonResult.table`, in order.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "method",
-    "normalized_gini",
-    "spearman",
-    "top_decile_capture",
-    "top20_capture",
-    "mae",
-    "total_bias",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "predicted_total",
-    "realised_total",
-)
+TABLE_COLUMNS: tuple[str, ...] = ("method", *HOLDOUT_METRICS, "predicted_total", "realised_total")
 
 
 @dataclass

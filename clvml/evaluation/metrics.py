@@ -19,12 +19,29 @@ from scipy import stats
 from clvml.exceptions import DataValidationError
 
 __all__ = [
+    "HOLDOUT_METRICS",
     "decile_table",
     "gain_curve",
     "normalized_gini",
     "top_share_capture",
     "value_metrics",
 ]
+
+#: The holdout metrics clvml compares methods and models on -- the one list of their names,
+#: in display order -- each with its direction (True: greater is better; ``total_bias`` is
+#: judged on its absolute value). :data:`clvml.evaluation.comparison.TABLE_COLUMNS`, the
+#: report and the champion gate take their metric names from it.
+HOLDOUT_METRICS: dict[str, bool] = {
+    "normalized_gini": True,
+    "spearman": True,
+    "top_decile_capture": True,
+    "top20_capture": True,
+    "mae": False,
+    "total_bias": False,
+    "roc_auc": True,
+    "pr_auc": True,
+    "brier": False,
+}
 
 
 def _arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -84,7 +84,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvml.evaluation._impact_panel import Panel, build_panel, by_customer, cutoff_day, next_within
+from clvml.data.dates import as_day
+from clvml.evaluation._impact_panel import Panel, build_panel, by_customer, next_within
 from clvml.evaluation._impact_stats import mean_ci, newcombe_diff, welch_diff, wilson
 from clvml.exceptions import DataValidationError
 from clvml.features.sentiment import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD
@@ -544,7 +545,7 @@ def social_impact_report(
         index=pd.Index(p.ids, name="customer_id"),
     )
     parameters = {
-        "cutoff": str(cutoff_day(cutoff).date()),
+        "cutoff": str(as_day(cutoff, name="cutoff").date()),
         "holdout_start": str(p.cal_end.date()),
         "holdout_end": str((p.hold_end - pd.Timedelta(days=1)).date()),
         "horizon_weeks": float(horizon_weeks),

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from sklearn.base import clone
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.rfm import CUSTOMER_RFM_COLUMNS, customer_rfm_columns, rfm_summary
@@ -70,16 +71,6 @@ def feature_groups(columns: pd.Index | list[str]) -> dict[str, list[str]]:
     return {"rfm": rfm, "engagement": engagement, "sentiment": sentiment, "static": static}
 
 
-def _day(value: object, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError(f"{name} {value!r} is not a date") from exc
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
-
-
 def customer_features(
     transactions: pd.DataFrame,
     engagement: pd.DataFrame | None = None,
@@ -115,7 +106,7 @@ def customer_features(
         ``n_customers_without_purchase`` (customers in ``customers`` set aside
         because they had not bought yet).
     """
-    day = _day(cutoff, "cutoff")
+    day = as_day(cutoff, name="cutoff")
     tx = transactions
     ids = tx["customer_id"].astype(str)
     if not isinstance(tx["customer_id"].dtype, pd.StringDtype) or not ids.equals(tx["customer_id"]):
@@ -192,8 +183,8 @@ def holdout_targets(
         ``revenue`` (sum of amounts), ``purchases`` (distinct purchase days),
         ``churned`` (1.0 when no purchase), indexed like ``index``.
     """
-    lo = _day(start, "start") + pd.Timedelta(days=1)
-    hi = _day(end, "end") + pd.Timedelta(days=1)
+    lo = as_day(start, name="start") + pd.Timedelta(days=1)
+    hi = as_day(end, name="end") + pd.Timedelta(days=1)
     if hi <= lo:
         raise DataValidationError(f"the holdout end {end} is not after its start {start}")
     ts = transactions["timestamp"]
@@ -262,7 +253,7 @@ def build_customer_dataset(
     >>> len(ds.features), round(ds.horizon_weeks)
     (23570, 39)
     """
-    c, h = _day(cutoff, "cutoff"), _day(holdout_end, "holdout_end")
+    c, h = as_day(cutoff, name="cutoff"), as_day(holdout_end, name="holdout_end")
     if h <= c:
         raise DataValidationError(f"holdout_end {h.date()} must be after the cut-off {c.date()}")
     last = transactions["timestamp"].max()

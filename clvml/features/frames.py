@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.features import dataset
 from clvml.features.sentiment import sentiment_scores
 
@@ -53,7 +54,7 @@ class CustomerFrame:
     def __post_init__(self) -> None:
         if not isinstance(self.frame, pd.DataFrame):
             raise TypeError(f"frame must be a pandas DataFrame, got {type(self.frame).__name__}")
-        object.__setattr__(self, "cutoff", pd.Timestamp(self.cutoff).normalize())
+        object.__setattr__(self, "cutoff", as_day(self.cutoff, name="cutoff"))
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -115,7 +116,7 @@ class FrameBuilder:
         DataValidationError
             When no customer had bought by the cut-off (not memoised).
         """
-        day = dataset._day(cutoff, "cutoff")
+        day = as_day(cutoff, name="cutoff")
         if day not in self._frames:
             frame = dataset.customer_features(
                 self.transactions, self._events(), self.customers, cutoff=day

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features, holdout_targets
 
@@ -45,18 +46,6 @@ __all__ = [
 ]
 
 _WEEK = pd.Timedelta(weeks=1)
-
-
-def _day(value: object, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError(f"{name} {value!r} is not a date") from exc
-    if ts is pd.NaT:
-        raise DataValidationError(f"{name} is missing")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
 
 
 def churn_labels(
@@ -98,7 +87,7 @@ def churn_labels(
     >>> churn_labels(tx, pd.Index(["a", "b"]), start="2024-01-31", end="2024-03-31").tolist()
     [0.0, 1.0]
     """
-    lo, hi = _day(start, "start"), _day(end, "end")
+    lo, hi = as_day(start, name="start"), as_day(end, name="end")
     if hi <= lo:
         raise DataValidationError(f"the label window end {hi.date()} is not after {lo.date()}")
     ids = pd.Index(index, name="customer_id").astype(str)
@@ -227,11 +216,11 @@ def time_split_training_frames(
     >>> f.windows["train"]["feature_cutoff"], f.windows["train"]["end"]
     ('1997-07-01', '1997-09-30')
     """
-    c = _day(cutoff, "cutoff")
+    c = as_day(cutoff, name="cutoff")
     if not np.isfinite(horizon_weeks) or horizon_weeks <= 0:
         raise DataValidationError(f"horizon_weeks must be > 0, got {horizon_weeks}")
     h_end = c + pd.Timedelta(days=round(7 * horizon_weeks))
-    c0 = c - (h_end - c) if train_cutoff is None else _day(train_cutoff, "train_cutoff")
+    c0 = c - (h_end - c) if train_cutoff is None else as_day(train_cutoff, name="train_cutoff")
     if c0 >= c:
         raise DataValidationError(f"train_cutoff {c0.date()} must be before the cut-off {c.date()}")
     first = transactions["timestamp"].min()
@@ -283,7 +272,7 @@ def customer_split_training_frames(
     """
     if not 0.0 < eval_size < 1.0:
         raise DataValidationError(f"eval_size must be in (0, 1), got {eval_size}")
-    c = _day(cutoff, "cutoff")
+    c = as_day(cutoff, name="cutoff")
     if not np.isfinite(horizon_weeks) or horizon_weeks <= 0:
         raise DataValidationError(f"horizon_weeks must be > 0, got {horizon_weeks}")
     h_end = c + pd.Timedelta(days=round(7 * horizon_weeks))

@@ -107,9 +107,11 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from clvml.data.io import is_database_url
+from clvml.data.policy import Duplicates, Invalid, Returns
+from clvml.evaluation.metrics import HOLDOUT_METRICS
 from clvml.exceptions import ClvmlError
 
 __all__ = [
@@ -129,22 +131,12 @@ class ConfigError(ClvmlError, ValueError):
 
 
 #: Holdout metrics the gate may use, with their direction (True: greater is better).
-GATE_METRICS: dict[str, bool] = {
-    "normalized_gini": True,
-    "spearman": True,
-    "top_decile_capture": True,
-    "top20_capture": True,
-    "mae": False,
-    "total_bias": False,  # judged on its absolute value
-    "roc_auc": True,
-    "pr_auc": True,
-    "brier": False,
-}
+GATE_METRICS: dict[str, bool] = dict(HOLDOUT_METRICS)
 
 _POLICIES = {
-    "returns": ("error", "drop", "net"),
-    "duplicates": ("error", "drop", "keep"),
-    "invalid": ("error", "drop"),
+    "returns": get_args(Returns),
+    "duplicates": get_args(Duplicates),
+    "invalid": get_args(Invalid),
 }
 
 #: Every key a config may hold, with its default (None: computed or the library's default).

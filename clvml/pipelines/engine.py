@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from clvml.data.io import DataSourceError, is_database_url, load_tables, read_table
+from clvml.data.policy import ValidationPolicy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.pipelines.config import ConfigError, TrainConfig, data_source, resolve_source
 from clvml.pipelines.steps import Steps
@@ -211,22 +212,30 @@ def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str,
     return frames, {k: origins[k] for k in frames}
 
 
+def validation_policy(cfg: TrainConfig, now: object = None) -> ValidationPolicy:
+    """The ``[data]`` policies of a training config (``returns``, ``duplicates``, ``invalid``)."""
+    data = cfg["data"]
+    return ValidationPolicy(
+        returns=data["returns"], duplicates=data["duplicates"], invalid=data["invalid"], now=now
+    )
+
+
 def validate_tables(
     frames: dict[str, pd.DataFrame], cfg: TrainConfig
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Every table checked against its contract with the config's policies; (tables, reports)."""
-    policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
+    policy = validation_policy(cfg)
     out: dict[str, pd.DataFrame] = {}
     reports: dict[str, Any] = {}
     out["transactions"], reports["transactions"] = validate_transactions(
-        frames["transactions"], returns=cfg["data"]["returns"], return_report=True, **policies
+        frames["transactions"], policy, return_report=True
     )
     if "engagement" in frames:
         out["engagement"], reports["engagement"] = validate_engagement(
-            frames["engagement"], return_report=True, **policies
+            frames["engagement"], policy, return_report=True
         )
     if "customers" in frames:
         out["customers"], reports["customers"] = validate_customers(
-            frames["customers"], return_report=True, **policies
+            frames["customers"], policy, return_report=True
         )
     return out, reports

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 
 __all__ = [
@@ -89,10 +90,12 @@ def _truth_for(folder: Path, cutoff: pd.Timestamp, horizon_weeks: float) -> pd.D
     if not files or not meta.is_file():
         return None
     info = json.loads(meta.read_text())
-    end = pd.Timestamp(info.get("calibration_end", "NaT"))
-    weeks = float(info.get("horizon_weeks", "nan"))
+    if info.get("calibration_end") is None:
+        return None
     # the generator's calibration_end is an exclusive midnight: its last day is the day before
-    if end - pd.Timedelta(days=1) != cutoff or abs(weeks - horizon_weeks) > 1 / 7:
+    last_day = as_day(info["calibration_end"], name=f"calibration_end in {meta}", exclusive=True)
+    weeks = float(info.get("horizon_weeks", "nan"))
+    if last_day != cutoff or abs(weeks - horizon_weeks) > 1 / 7:
         return None
     return read_table(files[0])
 
@@ -143,9 +146,9 @@ def evaluate_methods(
         raise DataValidationError("give exactly one of --holdout-end and --horizon-weeks")
     if supervised not in ("auto", "time", "customers"):
         raise DataValidationError(f"--supervised must be auto, time or customers: {supervised}")
-    cutoff = pd.Timestamp(calibration_end).normalize()
+    cutoff = as_day(calibration_end, name="--calibration-end")
     end = (
-        pd.Timestamp(holdout_end).normalize()
+        as_day(holdout_end, name="--holdout-end")
         if holdout_end is not None
         else cutoff + pd.Timedelta(days=round(7 * float(horizon_weeks)))  # type: ignore[arg-type]
     )

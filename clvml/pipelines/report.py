@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from clvml.evaluation.metrics import HOLDOUT_METRICS
 from clvml.exceptions import DataValidationError
-from clvml.pipelines.config import GATE_METRICS
 from clvml.reporting.report import ReportInputs
 from clvml.segments import has_record
 
 __all__ = ["load_report_inputs"]
 
-#: Holdout metrics a comparison table may give the report (those the gate knows).
-_METRICS = tuple(GATE_METRICS)
+#: Holdout metrics a comparison table may give the report (the evaluation layer's list).
+_METRICS = tuple(HOLDOUT_METRICS)
 
 
 def _metrics_frame(holdout: dict[str, float], label: str) -> pd.DataFrame | None:
@@ -55,22 +55,20 @@ def _registry_metrics(name: str, version: str, tracking_uri: str | None) -> dict
 def _read_data(data: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     from clvml.data.io import load_tables
     from clvml.data.validation import (
+        ValidationPolicy,
         validate_customers,
         validate_engagement,
         validate_transactions,
     )
 
     raw = load_tables(data)
+    policy = ValidationPolicy(returns="net", invalid="drop", duplicates="keep")
     out: dict[str, pd.DataFrame] = {}
-    out["transactions"] = validate_transactions(
-        raw["transactions"], returns="net", invalid="drop", duplicates="keep"
-    )
+    out["transactions"] = validate_transactions(raw["transactions"], policy)
     if "engagement" in raw:
-        out["engagement"] = validate_engagement(
-            raw["engagement"], invalid="drop", duplicates="keep"
-        )
+        out["engagement"] = validate_engagement(raw["engagement"], policy)
     if "customers" in raw:
-        out["customers"] = validate_customers(raw["customers"], invalid="drop", duplicates="keep")
+        out["customers"] = validate_customers(raw["customers"], policy)
     return out
 
 

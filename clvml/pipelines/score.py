@@ -44,7 +44,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.data.io import is_database_url, load_tables, safe_url
+from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.exceptions import DataValidationError
 from clvml.scoring.crm import CRMSink, RunResult
@@ -147,12 +149,11 @@ def rule_messages(report: Any) -> dict[str, str]:
 
 
 def _validate(
-    table: str, frame: pd.DataFrame, bad_rows: BadRows, policies: dict[str, object]
+    table: str, frame: pd.DataFrame, bad_rows: BadRows, policy: ValidationPolicy
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    opts: dict[str, object] = {"invalid": "drop" if bad_rows == "quarantine" else "error"}
-    opts.update({k: v for k, v in policies.items() if k != "returns" or table == "transactions"})
+    policy = resolve_policy(policy, invalid="drop" if bad_rows == "quarantine" else "error")
     try:
-        clean, report = _VALIDATORS[table](frame, return_report=True, **opts)
+        clean, report = _VALIDATORS[table](frame, policy, return_report=True)
     except DataValidationError as exc:
         raise DataValidationError(
             f"{exc.reason} (table {table})",
@@ -220,16 +221,8 @@ def _as_of(value: object, transactions: pd.DataFrame) -> pd.Timestamp:
         last = transactions["timestamp"].max()
         if pd.isna(last):
             raise DataValidationError("no transactions to score", column="timestamp")
-        return pd.Timestamp(last).normalize()
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise DataValidationError("as-of must be a date (YYYY-MM-DD)", example=value) from None
-    if pd.isna(ts):
-        raise DataValidationError("as-of must be a date (YYYY-MM-DD)", example=value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
+        return as_day(last, name="the last transaction")
+    return as_day(value, name="as_of")
 
 
 @dataclass
@@ -249,9 +242,7 @@ def prepare_inputs(
     *,
     as_of: object = None,
     bad_rows: BadRows = "quarantine",
-    returns: str = "error",
-    duplicates: str = "error",
-    now: object = None,
+    policy: ValidationPolicy | None = None,
 ) -> PreparedInputs:
     """Read, validate and featurise the scoring data (steps 3-6 of the module notes).
 
@@ -276,15 +267,13 @@ def prepare_inputs(
     timings["read"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    policies: dict[str, object] = {"returns": returns, "duplicates": duplicates}
-    if now is not None:
-        policies["now"] = now
+    policy = resolve_policy(policy)
     frames: dict[str, pd.DataFrame] = {}
     parts: list[pd.DataFrame] = []
     set_aside: dict[str, int] = {}
     for table in ("transactions", "engagement", "customers"):
         if table in raw:
-            frames[table], rej = _validate(table, raw[table], bad_rows, policies)
+            frames[table], rej = _validate(table, raw[table], bad_rows, policy)
             if len(rej):
                 parts.append(rej)
                 set_aside[table] = len(rej)
@@ -423,8 +412,7 @@ def score_customers(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
     bad_rows: BadRows = "quarantine",
-    returns: str = "error",
-    duplicates: str = "error",
+    policy: ValidationPolicy | None = None,
     tracking_uri: str | None = None,
     workdir: str | os.PathLike[str] | None = None,
     lock_timeout: float = 0.0,
@@ -455,9 +443,10 @@ def score_customers(
     bad_rows : {"quarantine", "error"}, default "quarantine"
         Rows breaking a row-level rule and unknown customer ids: quarantine them
         with the reason, or refuse the whole job.
-    returns, duplicates : str, default "error"
-        Validation policies for negative amounts and duplicate rows (see
-        :func:`clvml.data.validation.validate_transactions`), as in training.
+    policy : ValidationPolicy, optional
+        How validation treats returns, duplicates and time (see
+        :class:`clvml.data.policy.ValidationPolicy`), as in training; its ``invalid`` is
+        set by ``bad_rows``. Default: refuse returns and duplicate rows.
     tracking_uri, workdir : optional
         Where the MLflow store is (see :func:`clvml.tracking.store.resolve_tracking`).
     lock_timeout : float, default 0
@@ -489,9 +478,7 @@ def score_customers(
         t = time.perf_counter()
         model = load_scoring_model(model_uri, tracking_uri=tracking_uri, workdir=workdir)
         timings["load_model"] = time.perf_counter() - t
-        prep = prepare_inputs(
-            data, as_of=as_of, bad_rows=bad_rows, returns=returns, duplicates=duplicates
-        )
+        prep = prepare_inputs(data, as_of=as_of, bad_rows=bad_rows, policy=policy)
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))
         source = safe_url(str(data)) if is_database_url(data) else str(data)

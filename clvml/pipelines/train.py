@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from clvml._version import __version__
+from clvml.data.dates import as_day
 from clvml.data.io import is_database_url
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
@@ -117,7 +118,7 @@ def calibration_end(cfg: TrainConfig, last: pd.Timestamp) -> pd.Timestamp:
     """
     given = cfg["window"]["calibration_end"]
     if given is not None:
-        return pd.Timestamp(given).normalize()
+        return as_day(given, name="window.calibration_end")
     source = data_source(cfg)
     meta = Path(source) / "metadata.json"
     if not is_database_url(source) and meta.is_file():
@@ -125,8 +126,8 @@ def calibration_end(cfg: TrainConfig, last: pd.Timestamp) -> pd.Timestamp:
         if value:
             # the generator's calibration end is an exclusive midnight: the day before is the
             # last day of the calibration period
-            return (pd.Timestamp(value) - pd.Timedelta(microseconds=1)).normalize()
-    return pd.Timestamp(last).normalize() - pd.Timedelta(
+            return as_day(value, name=f"calibration_end in {meta}", exclusive=True)
+    return as_day(last, name="the last transaction") - pd.Timedelta(
         days=round(7 * cfg["window"]["horizon_weeks"])
     )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvml.evaluation.metrics import HOLDOUT_METRICS
 from clvml.exceptions import DataValidationError
 from clvml.reporting import figures
 from clvml.reporting.i18n import (
@@ -40,18 +41,9 @@ from clvml.segments import SegmentScheme
 
 __all__ = ["ReportInputs", "build_report", "write_report"]
 
-_METRICS = (
-    "normalized_gini",
-    "spearman",
-    "top_decile_capture",
-    "top20_capture",
-    "mae",
-    "total_bias",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-)
-_SHARE_METRICS = {"top_decile_capture", "top20_capture", "total_bias"}
+#: The metrics a report shows: every holdout metric, by name from the evaluation layer.
+_METRICS: tuple[str, ...] = tuple(HOLDOUT_METRICS)
+_SHARE_METRICS = {"top_decile_capture", "top20_capture", "total_bias"}  # shown as percentages
 
 
 @dataclass

@@ -59,6 +59,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
 from clvml.scoring.lock import job_lock
@@ -95,10 +96,7 @@ class RunResult:
 def _to_date(as_of: date | str | None) -> date | None:
     if as_of is None or (isinstance(as_of, date) and not isinstance(as_of, datetime)):
         return as_of
-    try:
-        return pd.Timestamp(as_of).date()
-    except (ValueError, TypeError) as exc:
-        raise DataValidationError("as_of must be a date (YYYY-MM-DD)", example=as_of) from exc
+    return as_day(as_of, name="as_of").date()
 
 
 def _utc(ts: datetime | str | None) -> datetime:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.rfm import CUSTOMER_RFM_COLUMNS, customer_rfm_columns
@@ -248,7 +249,7 @@ def customer_features(
     require_pyspark()
     from pyspark.sql import functions as F
 
-    day = pd.Timestamp(pd.Timestamp(_micros(cutoff, "cutoff"), unit="us")).normalize()
+    day = as_day(cutoff, name="cutoff")
     end_us = int((day + pd.Timedelta(days=1)).as_unit("ns").value) // 1000
     tx = transactions.withColumn("customer_id", F.col("customer_id").cast("string"))
     tx = tx.where(F.unix_micros(_ts_column(tx, "timestamp")) < F.lit(end_us))

@@ -12,8 +12,9 @@ Bad input rows are handled as by the single-machine job (:func:`clvml.pipelines.
 prepare_inputs`), on every row:
 
 * each table is checked with the pandas rules (:func:`clvml.spark.validate.validate_table`,
-  policies ``returns`` and ``duplicates``). With ``bad_rows="quarantine"`` (default) rows
-  breaking a row rule are set aside and become quarantine entries with the reason
+  with the job's :class:`~clvml.data.policy.ValidationPolicy`). With
+  ``bad_rows="quarantine"`` (default) rows breaking a row rule are set aside and become
+  quarantine entries with the reason
   ``"<table> row <label>: <column>: <message> [<rule>]"``; ``bad_rows="error"`` raises a
   :class:`~clvml.exceptions.DataValidationError` naming the column and the count;
 * events and purchases of customers absent from the customers table (without one:
@@ -47,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from clvml.data.dates import as_day
+from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.exceptions import DataValidationError
 from clvml.spark.io import TABLES, read_tables
 from clvml.spark.session import get_spark
@@ -82,18 +83,16 @@ def quarantine_path(output: str) -> str:
 
 
 def _validate(
-    name: str, frame: Any, bad_rows: str, policies: dict[str, Any]
+    name: str, frame: Any, bad_rows: str, policy: ValidationPolicy
 ) -> tuple[Any, Any, int, int]:
     """One table validated: (clean frame, quarantine entries, rows read, entries)."""
     from pyspark.sql import functions as F
 
-    from clvml.data.validation import Invalid
     from clvml.pipelines.score import rule_messages
     from clvml.spark.validate import validate_table
 
-    opts = {k: v for k, v in policies.items() if k != "returns" or name == "transactions"}
-    invalid: Invalid = "drop" if bad_rows == "quarantine" else "error"
-    clean, report, aside = validate_table(frame, name, invalid=invalid, with_set_aside=True, **opts)
+    policy = resolve_policy(policy, invalid="drop" if bad_rows == "quarantine" else "error")
+    clean, report, aside = validate_table(frame, name, policy, with_set_aside=True)
     report.raise_for_errors()  # names the table, the column and the count
     assert clean is not None and aside is not None
     n_aside = report.rows_set_aside
@@ -193,8 +192,7 @@ def score_job(
     schema: str | None = None,
     as_of: Any = None,
     bad_rows: str = "quarantine",
-    returns: str = "error",
-    duplicates: str = "error",
+    policy: ValidationPolicy | None = None,
     tracking_uri: str | None = None,
     lock_timeout: float = 0.0,
     model_dir: str | None = None,
@@ -222,9 +220,9 @@ def score_job(
     bad_rows : {"quarantine", "error"}, default "quarantine"
         Rows breaking a row rule and unknown customer ids: quarantine them with the
         reason, or refuse the whole job (see the module documentation).
-    returns, duplicates : str, default "error"
-        Validation policies for negative amounts and duplicate rows, as in
-        :func:`clvml.pipelines.score.score_customers`.
+    policy : ValidationPolicy, optional
+        How validation treats returns, duplicates and time, as in
+        :func:`clvml.pipelines.score.score_customers` (its ``invalid`` is set by ``bad_rows``).
     tracking_uri : str, optional
         MLflow store of ``models:/`` and ``runs:/`` URIs.
     model_dir : str, optional
@@ -275,7 +273,7 @@ def score_job(
             )
         t = time.perf_counter()
         tables = read_tables(spark, data)
-        policies: dict[str, Any] = {"returns": returns, "duplicates": duplicates}
+        policy = resolve_policy(policy)
         frames: dict[str, Any] = {}
         entries: list[Any] = []
         input_rows: dict[str, int] = {}
@@ -283,7 +281,7 @@ def score_job(
         for name in TABLES:
             if name in tables:
                 frames[name], rej, input_rows[name], n = _validate(
-                    name, tables[name], bad_rows, policies
+                    name, tables[name], bad_rows, policy
                 )
                 entries.append(rej)
                 if n:
@@ -300,11 +298,8 @@ def score_job(
             last = tx.agg(F.max("timestamp")).first()[0]
             if last is None:
                 raise DataValidationError("no transactions to score", column="timestamp")
-            as_of = pd.Timestamp(last).normalize()
-        day = pd.Timestamp(as_of)
-        if day.tzinfo is not None:
-            day = day.tz_convert("UTC").tz_localize(None)
-        day = day.normalize()
+            as_of = last
+        day = as_day(as_of, name="as_of")
         features = customer_features(
             tx, frames.get("engagement"), frames.get("customers"), cutoff=day
         ).persist(StorageLevel.MEMORY_AND_DISK)

@@ -46,9 +46,10 @@ from typing import Any
 
 import pandas as pd
 
+from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.pipelines.config import ConfigError, TrainConfig, data_source, load_config
-from clvml.pipelines.engine import EngineRun
+from clvml.pipelines.engine import EngineRun, validation_policy
 from clvml.pipelines.steps import Steps
 from clvml.pipelines.train import TrainResult
 from clvml.pipelines.train import train as run_pipeline
@@ -132,12 +133,13 @@ def _to_pandas(frame: Any, table: str) -> pd.DataFrame:
     contract's dtypes: they passed every rule already, so nothing is set aside (kept
     duplicates stay kept).
     """
+    from clvml.data.policy import ValidationPolicy
     from clvml.data.validation import check_table
 
     out = frame.toPandas()
     sort = [c for c in ("customer_id", "timestamp") if c in out.columns]
     out = out.sort_values(sort, kind="stable", ignore_index=True)
-    clean, report = check_table(out, table, duplicates="keep")
+    clean, report = check_table(out, table, ValidationPolicy(duplicates="keep"))
     if clean is None or report.rows_kept != len(out):
         raise DataValidationError(  # pragma: no cover - Spark and pandas rules disagree
             f"{report.rows_read - report.rows_kept} validated rows of the sample fail the "
@@ -192,7 +194,7 @@ def btyd_fitter(
     fits: dict[pd.Timestamp, tuple[Any, Any]] = {}
 
     def fit(day: pd.Timestamp) -> tuple[Any, Any]:
-        day = pd.Timestamp(day).normalize()
+        day = as_day(day, name="cutoff")
         if day not in fits:
             end_us = int((day + pd.Timedelta(days=1)).as_unit("ns").value) // 1000
             tx = transactions.where(
@@ -267,18 +269,13 @@ class SparkEngine:
         from clvml.spark.validate import validate_table
 
         with steps.step("validate", "Spark, per customer bucket") as note:
-            policies = {k: cfg["data"][k] for k in ("duplicates", "invalid")}
-            now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+            policy = validation_policy(cfg, now=pd.Timestamp.now(tz="UTC").tz_localize(None))
             clean_tables: dict[str, Any] = {}
             reports: dict[str, Any] = {}
             for name, frame in tables.items():
-                kw = (
-                    dict(policies, returns=cfg["data"]["returns"])
-                    if name == "transactions"
-                    else policies
-                )
-                clean, report = validate_table(frame, name, now=now, source=self._source, **kw)
+                clean, report = validate_table(frame, name, policy, source=self._source)
                 report.raise_for_errors()
+                assert clean is not None  # no error, so a frame
                 clean_tables[name] = clean.persist(StorageLevel.MEMORY_AND_DISK)
                 reports[name] = report
             note(

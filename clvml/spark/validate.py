@@ -18,7 +18,8 @@ space, blank and missing ids in a bucket of their own) -- and each bucket is che
 first). One shuffle of the data. Each bucket returns its cleaned rows and, on its first
 row, its :class:`~clvml.data.report.ValidationReport`; the output is checkpointed
 (``localCheckpoint``), the per-bucket reports are collected (one per bucket) and merged,
-and the cleaned rows are read back from the checkpoint.
+and the cleaned rows are read back from the checkpoint. The bucket runner is
+:mod:`clvml.spark._buckets`, the report merge :mod:`clvml.spark._merge`.
 
 What is not local is handled on the driver, once:
 
@@ -33,8 +34,10 @@ What is not local is handled on the driver, once:
 The merged report equals the pandas report of the same rows (``tests/spark/
 test_spark_validate.py``): ``rows_read``, ``rows_kept`` and, per rule, column and action,
 the number of rows, in the pandas order. Messages and examples come from the lowest
-bucket where the rule fired; the refund total of ``return_unmatched`` is the sum of the
-buckets' totals, each rounded to cents. Examples that name a row (``"row 12"``) give its
+bucket where the rule fired; the merge works on the buckets' structured outcomes
+(:class:`~clvml.data.report.RuleOutcome`: rows and totals are summed; the refund total of
+``return_unmatched`` is the sum of the buckets' ``total``, its message written again from
+it), never on numbers read back from message text. Examples that name a row (``"row 12"``) give its
 ``monotonically_increasing_id`` in the input (its position when the input has one
 partition). :attr:`ValidationReport.set_aside` stays empty: the set-aside rows are never
 collected to the driver. With ``with_set_aside=True`` they come back as a third, lazy Spark
@@ -45,466 +48,46 @@ rows in the same checkpoint, e.g. for a quarantine table (:mod:`clvml.spark.job`
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import pickle
-import re
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any, Literal, overload
-
-import numpy as np
-import pandas as pd
+from typing import Any, Literal, Unpack, overload
 
 from clvml.data import _columns as cols
-from clvml.data._engine import Options, Run, _structure
-from clvml.data.contracts import CONTRACTS, Contract
-from clvml.data.report import Action, RuleOutcome, ValidationReport
-from clvml.data.validation import Duplicates, Invalid, Returns, check_table
+from clvml.data.contracts import CONTRACTS
+from clvml.data.policy import PolicyKeywords, ValidationPolicy, resolve_policy
+from clvml.data.report import ValidationReport
+from clvml.spark._buckets import (
+    _ASIDE_ID,
+    _ASIDE_ROW,
+    _ASIDE_RULE,
+    _BUCKET,
+    _IS_DATA,
+    _REPORT,
+    _ROW,
+    _bucket_checker,
+    _bucket_key,
+    _col,
+    _empty_report,
+    _floating_ids_as_text,
+    _is_integral,
+    _spark_type,
+    _structure_report,
+)
+from clvml.spark._merge import _merge
 from clvml.spark.session import require_pyspark
 
 __all__ = ["validate_or_raise", "validate_table"]
-
-_ROW = "__clvml_row"
-_BUCKET = "__clvml_bucket"
-_IS_DATA = "__clvml_is_data"
-_REPORT = "__clvml_report"
-_ASIDE_ID = "__clvml_aside_id"
-_ASIDE_RULE = "__clvml_aside_rule"
-_ASIDE_ROW = "__clvml_aside_row"
-
-# Python's str.strip() removes what str.isspace() calls white space: Java's Unicode
-# \s plus the separators \x1c-\x1f. Stripping this superset can only merge buckets.
-_STRIP = r"(?U)^[\s\x1c-\x1f]+|[\s\x1c-\x1f]+$"
-
-# Rules that are not a property of one bucket: merged on the driver, not summed.
-_GLOBAL_RULES = ("mixed_time_zones", "no_rows_left")
-
-# The order in which the pandas engine checks (clvml.data._engine.run_rules): the
-# parsers column by column, then the rules on the parsed frame. Merged outcomes follow
-# the buckets' own orders and use this one where the buckets do not say.
-_PARSE_ORDER = (
-    "missing_id",
-    "invalid_id",
-    "missing_timestamp",
-    "not_a_timestamp",
-    "mixed_time_zones",
-    "nonexistent_local_time",
-    "unparseable_timestamp",
-    "missing_value",
-    "not_numeric",
-    "not_whole",
-    "negative_count",
-    "unknown_category",
-    "not_a_flag",
-)
-_LATE_ORDER = (
-    "future_timestamp",
-    "duplicate_row",
-    "negative_amount",
-    "return",
-    "return_netted",
-    "return_unmatched",
-    "purchase_refunded",
-    "purchase_reduced",
-    "duplicate_id",
-)
-_UNNETTED = re.compile(r"\((\S+) in refunds left unnetted\)")
-
-_Key = tuple[str, str | None, Action]
-
-
-def _col(name: str) -> Any:
-    """The column ``name``, whatever characters it holds (dots, backticks)."""
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
-
-
-def _spark_type(kind: str) -> Any:
-    """The Spark type of a validated column of contract kind ``kind``."""
-    from pyspark.sql import types as T
-
-    return {
-        "id": T.StringType(),
-        "timestamp": T.TimestampType(),
-        "amount": T.DoubleType(),
-        "count": T.LongType(),
-        "category": T.StringType(),
-        "text": T.StringType(),
-        "flag": T.BooleanType(),
-    }[kind]
-
-
-def _is_integral(dtype: Any) -> bool:
-    from pyspark.sql import types as T
-
-    return isinstance(dtype, T.ByteType | T.ShortType | T.IntegerType | T.LongType)
-
-
-def _is_floating(dtype: Any) -> bool:
-    from pyspark.sql import types as T
-
-    return isinstance(dtype, T.FloatType | T.DoubleType)
-
-
-def _structure_report(
-    frame: Any, contract: Contract, invalid: str, source: str | None
-) -> ValidationReport | None:
-    """The report of the whole-table rules when they fail, else None (no job unless they do)."""
-    columns = list(frame.columns)
-    probe = Run(
-        contract,
-        pd.DataFrame([[None] * len(columns)], columns=columns),
-        collect=True,
-        invalid=invalid,
-        source=source,
-    )
-    if _structure(probe):
-        return None
-    n = int(frame.count())
-    return _empty_report(contract, columns, invalid, source, n)
-
-
-def _empty_report(
-    contract: Contract, columns: list[str], invalid: str, source: str | None, n: int
-) -> ValidationReport:
-    """The pandas structure report of a table with ``columns`` and ``n`` rows."""
-    rows = min(n, 1)
-    run = Run(
-        contract,
-        pd.DataFrame([[None] * len(columns)] * rows, columns=columns),
-        collect=True,
-        invalid=invalid,
-        source=source,
-    )
-    _structure(run)
-    report = run.report
-    report.rows_read = report.rows_kept = n  # as pandas: nothing is kept or set aside
-    return report
-
-
-def _floating_ids_as_text(frame: Any, contract: Contract) -> list[str]:
-    """Floating-point id columns that pandas writes as float text (not all whole, or inf).
-
-    :func:`clvml.data._columns.parse_ids` drops the ``.0`` of whole floats only when every
-    finite value of the column is whole and none is infinite: a property of the whole
-    column, decided here on all of it.
-    """
-    from pyspark.sql import functions as F
-
-    names = [
-        c.name
-        for c in contract.columns
-        if c.kind == "id"
-        and c.name in frame.columns
-        and _is_floating(frame.schema[c.name].dataType)
-    ]
-    if not names:
-        return []
-    checks = []
-    for name in names:
-        v = _col(name).cast("double")
-        inf = F.abs(v) == F.lit(float("inf"))
-        finite = v.isNotNull() & ~F.isnan(v) & ~inf
-        checks.append(F.count_if(inf | (finite & (v != F.round(v, 0)))).alias(name))
-    counts = frame.agg(*checks).first()
-    return [name for name in names if counts[name]]
-
-
-def _bucket_key(frame: Any) -> Any:
-    """``customer_id`` as the rules compare it, or null when it is missing."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    c = _col("customer_id")
-    dtype = frame.schema["customer_id"].dataType
-    if isinstance(dtype, T.StringType):
-        key = F.regexp_replace(c, _STRIP, "")
-        return F.when(key != F.lit(""), key)
-    if _is_floating(dtype):
-        v = c.cast("double")
-        return F.when(~F.isnan(v), v + F.lit(0.0))  # NaN is missing; -0.0 meets 0.0
-    return c
-
-
-def _offset_counts(data: pd.DataFrame, contract: Contract, invalid: str) -> dict[str, list[Any]]:
-    """Per text timestamp column: values with and without a UTC offset, all and still kept.
-
-    Mirrors :func:`clvml.data._columns.parse_timestamps` (which values carry an offset)
-    and the engine (which rows are still kept when the timestamp column is parsed: in the
-    contracts only ``customer_id`` comes before it, whose rows are set aside under
-    ``invalid="drop"``). Returns ``[n_offset, n_naive, n_offset_kept, n_naive_kept,
-    example_offset, example_naive]`` per column.
-    """
-    dropped = np.zeros(len(data), dtype=bool)
-    out: dict[str, list[Any]] = {}
-    for c in contract.columns:
-        if c.name not in data.columns:
-            continue
-        s = data[c.name]
-        if c.kind == "id" and c.required and invalid == "drop":
-            _, problems = cols.parse_ids(s)
-            for p in problems:
-                if p.row_level:
-                    dropped |= p.mask
-        if c.kind != "timestamp":
-            continue
-        if (
-            pd.api.types.is_datetime64_any_dtype(s.dtype)
-            or pd.api.types.is_numeric_dtype(s.dtype)
-            or pd.api.types.is_bool_dtype(s.dtype)
-        ):
-            continue
-        if s.dtype == object:
-            s = s.map(lambda v: v.isoformat() if isinstance(v, datetime | date) else v)
-        text, miss = cols._text(s)
-        offset = text.str.contains(cols._OFFSET_RE, na=False).to_numpy(dtype=bool)
-        naive = ~offset & ~miss
-        raw = data[c.name]
-        examples = [
-            raw.iloc[int(np.flatnonzero(m)[0])] if m.any() else None
-            for m in (
-                offset & ~dropped,
-                naive & ~dropped,
-            )
-        ]
-        out[c.name] = [
-            int(offset.sum()),
-            int(naive.sum()),
-            int((offset & ~dropped).sum()),
-            int((naive & ~dropped).sum()),
-            *[v.item() if isinstance(v, np.generic) else v for v in examples],
-        ]
-    return out
-
-
-def _bucket_checker(
-    table: str,
-    kw: dict[str, Any],
-    names: list[str],
-    float_text: list[str],
-    with_set_aside: bool = False,
-) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The function run on each bucket: its cleaned rows, its report on the first row.
-
-    With ``with_set_aside`` the bucket's set-aside rows follow its cleaned rows (data
-    columns null, ``_IS_DATA`` false, the id as text, the rule and the row label in the
-    ``_ASIDE_*`` columns, null on the other rows).
-    """
-    contract = CONTRACTS[table]
-
-    def check(pdf: pd.DataFrame) -> pd.DataFrame:
-        bucket = int(pdf[_BUCKET].iat[0])
-        pdf = pdf.sort_values(_ROW, kind="stable")
-        data = pdf[names].set_axis(pd.Index(pdf[_ROW].tolist(), dtype=object), axis=0)
-        for name in float_text:  # as parse_ids reads a column that is not all whole
-            data[name] = data[name].astype("str").where(data[name].notna())
-        offsets = _offset_counts(data, contract, kw["invalid"])
-        clean, report = check_table(data, table, **kw)
-        payload = pickle.dumps(
-            {
-                "bucket": bucket,
-                "rows_read": report.rows_read,
-                "rows_kept": report.rows_kept,
-                "outcomes": [
-                    (o.rule, o.column, o.n_rows, o.action, o.message, o.example)
-                    for o in report.outcomes
-                ],
-                "offsets": offsets,
-            }
-        )
-        aside = report.set_aside if with_set_aside else None
-        extra = {_ASIDE_ID: None, _ASIDE_RULE: None, _ASIDE_ROW: None} if with_set_aside else {}
-        if aside is not None and len(aside):
-            ids = aside["customer_id"] if "customer_id" in aside.columns else [None] * len(aside)
-            aside_rows = pd.DataFrame(
-                {
-                    _IS_DATA: False,
-                    _ASIDE_ID: [None if _missing(v) else str(v) for v in ids],
-                    _ASIDE_RULE: aside["rule"].astype(str).to_numpy(dtype=object),
-                    _ASIDE_ROW: np.asarray(aside.index, dtype=np.int64),
-                }
-            )
-        else:
-            aside_rows = None
-        if clean is None or clean.empty:
-            if aside_rows is not None:
-                data = pd.DataFrame({n: [None] * len(aside_rows) for n in names}, dtype=object)
-                out = pd.concat([data, aside_rows], axis=1)
-                reports = np.full(len(out), None, dtype=object)
-                reports[0] = payload
-                out[_REPORT] = reports
-                return out
-            row = dict.fromkeys(names) | {_IS_DATA: False, _REPORT: payload} | extra
-            return pd.DataFrame({k: [v] for k, v in row.items()}, dtype=object)
-        out = clean.reset_index(drop=True)
-        out[_IS_DATA] = True
-        if with_set_aside:
-            out = out.assign(**extra)
-            if aside_rows is not None:
-                # the data columns of set-aside rows repeat a clean row (never read:
-                # _IS_DATA is false), so every column keeps its type through Arrow
-                filler = out.iloc[[0] * len(aside_rows)].reset_index(drop=True)
-                filler[list(aside_rows.columns)] = aside_rows
-                out = _arrow_safe(pd.concat([out, filler], ignore_index=True))
-        reports = np.full(len(out), None, dtype=object)
-        reports[0] = payload
-        out[_REPORT] = reports
-        return out
-
-    return check
-
-
-def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with text columns as Python objects (a concatenated Arrow-backed text
-    column is chunked, which Spark's Arrow conversion does not take)."""
-    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
-    return frame.astype(dict.fromkeys(text, object)) if text else frame
-
-
-def _missing(value: object) -> bool:
-    """A missing id as pandas sees one (None, NaN, NaT, pd.NA)."""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _rank(contract: Contract, key: _Key) -> tuple[int, int, int]:
-    rule, column, _ = key
-    names = [c.name for c in contract.columns]
-    pos = names.index(column) if column in names else len(names)
-    if rule in _PARSE_ORDER:
-        return (0, pos, _PARSE_ORDER.index(rule))
-    if rule in _LATE_ORDER:
-        return (1, _LATE_ORDER.index(rule), pos)
-    return (2, 0, 0)
-
-
-def _order(contract: Contract, sequences: list[list[_Key]], keys: list[_Key]) -> list[_Key]:
-    """Merge the buckets' outcome orders (all follow the engine's) into one.
-
-    A topological sort of "comes before in some bucket"; where no bucket orders two rules,
-    the engine's order (:func:`_rank`) decides.
-    """
-    after: dict[_Key, set[_Key]] = {k: set() for k in keys}
-    indegree = dict.fromkeys(keys, 0)
-    for seq in sequences:
-        for a, b in itertools.pairwise(seq):
-            if b not in after[a]:
-                after[a].add(b)
-                indegree[b] += 1
-    first = {k: i for i, k in enumerate(keys)}
-    heap = [(_rank(contract, k), first[k], k) for k in keys if indegree[k] == 0]
-    heapq.heapify(heap)
-    ordered = []
-    while heap:
-        _, _, k = heapq.heappop(heap)
-        ordered.append(k)
-        for b in sorted(after[k], key=first.__getitem__):
-            indegree[b] -= 1
-            if indegree[b] == 0:
-                heapq.heappush(heap, (_rank(contract, b), first[b], b))
-    return ordered
-
-
-def _unnetted(message: str) -> float:
-    """The refund total left unnetted in a ``return_unmatched`` message (``inf`` too)."""
-    m = _UNNETTED.search(message)
-    try:
-        return float(m.group(1).replace(",", "")) if m else float("nan")
-    except ValueError:
-        return float("nan")
-
-
-def _merge(
-    contract: Contract, payloads: list[dict[str, Any]], source: str | None
-) -> ValidationReport:
-    """One report from the buckets' reports (``payloads``, sorted by bucket)."""
-    report = ValidationReport(
-        contract.name,
-        sum(p["rows_read"] for p in payloads),
-        sum(p["rows_kept"] for p in payloads),
-        source=source,
-    )
-    merged: dict[_Key, list[Any]] = {}  # key -> [n_rows, message, example]
-    sequences: list[list[_Key]] = []
-    unnetted = 0.0
-    for p in payloads:
-        seq = []
-        for rule, column, n_rows, action, message, example in p["outcomes"]:
-            if rule in _GLOBAL_RULES:
-                continue
-            key = (rule, column, action)
-            seq.append(key)
-            if rule == "return_unmatched":
-                unnetted += _unnetted(message)
-            if key in merged:
-                merged[key][0] += n_rows
-            else:
-                merged[key] = [n_rows, message, example]
-        sequences.append(seq)
-    key = ("return_unmatched", "amount", "set aside")
-    if key in merged:
-        merged[key][1] = _UNNETTED.sub(
-            f"({unnetted:,.2f} in refunds left unnetted)", merged[key][1]
-        )
-    for column, outcome in _mixed_time_zones(payloads).items():
-        merged[("mixed_time_zones", column, "error")] = outcome
-    for rule, column, action in _order(contract, sequences, list(merged)):
-        n_rows, message, example = merged[(rule, column, action)]
-        report.outcomes.append(RuleOutcome(rule, column, n_rows, action, message, example))
-    if report.rows_kept == 0 and report.ok:  # as Run.finish, on the totals
-        report.outcomes.append(
-            RuleOutcome(
-                "no_rows_left",
-                None,
-                report.rows_read,
-                "error",
-                f"of {report.rows_read} set aside; no {contract.name} left to use",
-            )
-        )
-    return report
-
-
-def _mixed_time_zones(payloads: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """``mixed_time_zones`` decided on the whole column, as :func:`parse_timestamps` does."""
-    found: dict[str, list[Any]] = {}
-    columns = sorted({c for p in payloads for c in p["offsets"]})
-    for column in columns:
-        counts = [p["offsets"][column] for p in payloads if column in p["offsets"]]
-        n_offset = sum(c[0] for c in counts)
-        n_naive = sum(c[1] for c in counts)
-        if not (n_offset and n_naive):
-            continue
-        minority = 0 if n_offset <= n_naive else 1  # the pandas choice, on the totals
-        n = sum(c[2 + minority] for c in counts)
-        if not n:  # every such row was set aside before: pandas reports nothing
-            continue
-        example = next(c[4 + minority] for c in counts if c[2 + minority])
-        message = (
-            f"mix {n_offset} values with a UTC offset and {n_naive} without; "
-            "give every value an offset, or none and pass tz="
-        )
-        found[column] = [n, message, example]
-    return found
 
 
 @overload
 def validate_table(
     frame: Any,
     table: str,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     n_buckets: int | None = None,
     source: str | None = None,
     with_set_aside: Literal[False] = False,
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[Any | None, ValidationReport]: ...
 
 
@@ -512,32 +95,24 @@ def validate_table(
 def validate_table(
     frame: Any,
     table: str,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     n_buckets: int | None = None,
     source: str | None = None,
     with_set_aside: Literal[True],
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[Any | None, ValidationReport, Any | None]: ...
 
 
 def validate_table(
     frame: Any,
     table: str,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     n_buckets: int | None = None,
     source: str | None = None,
     with_set_aside: bool = False,
+    **keywords: Unpack[PolicyKeywords],
 ) -> tuple[Any | None, ValidationReport] | tuple[Any | None, ValidationReport, Any | None]:
     """Check a Spark DataFrame against the contract ``table``, every row of it.
 
@@ -554,10 +129,10 @@ def validate_table(
         ``tz`` applies to them.
     table : {"transactions", "engagement", "customers"}
         Which contract to check against.
-    returns, duplicates, invalid, now, tz, timestamp_format
-        As in :func:`clvml.data.validation.validate_transactions` (``returns`` only
-        applies to transactions). ``now`` (default: the current time) is fixed once on
-        the driver, so every bucket compares with the same instant.
+    policy : ValidationPolicy, optional
+        As in :func:`clvml.data.validation.check_table` (``returns`` only applies to
+        transactions). Its ``now`` (default: the current time) is fixed once on the
+        driver, so every bucket compares with the same instant.
     n_buckets : int, optional
         Customer buckets (groups handed to pandas; each must fit in a Python worker's
         memory). Default: ``spark.sql.shuffle.partitions``. Rows with a missing or blank
@@ -567,6 +142,8 @@ def validate_table(
     with_set_aside : bool, default False
         Also return the set-aside rows as a Spark frame (third item). Off, the result is
         the pair of earlier versions.
+    **keywords
+        The policy's fields as keywords, a convenience (they build, or override, it).
 
     Returns
     -------
@@ -622,10 +199,11 @@ def validate_table(
 
     if table not in CONTRACTS:
         raise ValueError(f"table={table!r}; expected one of {', '.join(CONTRACTS)}")
-    Options(returns, duplicates, invalid, now, tz, timestamp_format)  # checks the policies
+    policy = resolve_policy(policy, **keywords)
+    invalid = policy.invalid
     contract = CONTRACTS[table]
-    tz = cols.resolve_tz(tz)
-    now_utc = cols.resolve_now(now, tz).tz_localize("UTC")  # aware: not read in tz again
+    tz = cols.resolve_tz(policy.tz)
+    now_utc = cols.resolve_now(policy.now, tz).tz_localize("UTC")  # aware: not read in tz again
     if n_buckets is not None and n_buckets < 1:
         raise ValueError(f"n_buckets={n_buckets!r}; expected a positive number")
 
@@ -675,14 +253,7 @@ def validate_table(
     buckets = n_buckets or int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     key = _bucket_key(frame)
     bucket = F.when(key.isNull(), F.lit(buckets)).otherwise(F.pmod(F.xxhash64(key), F.lit(buckets)))
-    kw = dict(
-        returns=returns,
-        duplicates=duplicates,
-        invalid=invalid,
-        now=now_utc,
-        tz=tz,
-        timestamp_format=timestamp_format,
-    )
+    bucket_policy = resolve_policy(policy, now=now_utc, tz=tz)
     checked = (
         frame.select(
             *select,
@@ -690,7 +261,9 @@ def validate_table(
             bucket.cast("int").alias(_BUCKET),
         )
         .groupBy(_BUCKET)
-        .applyInPandas(_bucket_checker(table, kw, names, float_text, with_set_aside), schema)
+        .applyInPandas(
+            _bucket_checker(table, bucket_policy, names, float_text, with_set_aside), schema
+        )
         .localCheckpoint(eager=True)
     )
     rows = checked.where(F.col(_REPORT).isNotNull()).select(_REPORT).collect()
@@ -717,15 +290,11 @@ def validate_table(
 def validate_or_raise(
     frame: Any,
     table: str,
+    policy: ValidationPolicy | None = None,
     *,
-    returns: Returns = "error",
-    duplicates: Duplicates = "error",
-    invalid: Invalid = "error",
-    now: object = None,
-    tz: str = "UTC",
-    timestamp_format: str | None = None,
     n_buckets: int | None = None,
     source: str | None = None,
+    **keywords: Unpack[PolicyKeywords],
 ) -> Any:
     """The cleaned Spark frame of :func:`validate_table`, or its first error raised.
 
@@ -735,7 +304,7 @@ def validate_or_raise(
 
     Parameters
     ----------
-    frame, table, returns, duplicates, invalid, now, tz, timestamp_format, n_buckets, source
+    frame, table, policy, n_buckets, source, **keywords
         As in :func:`validate_table`.
 
     Returns
@@ -751,16 +320,7 @@ def validate_or_raise(
         Unknown ``table``, policy, time zone or ``now``.
     """
     clean, report = validate_table(
-        frame,
-        table,
-        returns=returns,
-        duplicates=duplicates,
-        invalid=invalid,
-        now=now,
-        tz=tz,
-        timestamp_format=timestamp_format,
-        n_buckets=n_buckets,
-        source=source,
+        frame, table, resolve_policy(policy, **keywords), n_buckets=n_buckets, source=source
     )
     report.raise_for_errors()
     assert clean is not None  # no error, so a frame

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from clvml.data.policy import ValidationPolicy
 from clvml.exceptions import DataValidationError
 
 pytestmark = pytest.mark.spark
@@ -30,6 +31,7 @@ _NUMERIC = {
     "expected_purchases",
     "expected_avg_spend",
 }
+DROP = ValidationPolicy(returns="drop", duplicates="drop")
 _LABEL = re.compile(r"^(transactions|engagement|customers) row [^:]+: ")
 _NOW = re.compile(r"after now \([^)]*\)")  # the two jobs run at different instants
 
@@ -148,9 +150,7 @@ def test_dirty_fixture_has_every_kind_of_bad_row(spark, world, model_path, dirty
     """The parity below covers what it claims: every cause is quarantined by pandas."""
     from clvml.pipelines.score import prepare_inputs
 
-    prep = prepare_inputs(
-        str(dirty_folder), as_of=world.calibration_end, returns="drop", duplicates="drop"
-    )
+    prep = prepare_inputs(str(dirty_folder), as_of=world.calibration_end, policy=DROP)
     reasons = " ".join(prep.rejected["reason"])
     for rule in (
         "duplicate_row",
@@ -174,8 +174,8 @@ def test_dirty_fixture_has_every_kind_of_bad_row(spark, world, model_path, dirty
 @pytest.mark.parametrize(
     ("policies", "default_as_of"),
     [
-        (dict(returns="drop", duplicates="drop"), False),
-        (dict(returns="net", duplicates="drop"), True),
+        (dict(policy=DROP), False),
+        (dict(policy=ValidationPolicy(returns="net", duplicates="drop")), True),
     ],
 )
 def test_spark_job_quarantines_as_the_pandas_job_sqlite(
@@ -207,7 +207,7 @@ def test_spark_job_quarantines_as_the_pandas_job_postgres(
     from clvml.pipelines.score import score_customers
     from clvml.spark.job import score_job
 
-    kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop")
+    kw = dict(as_of=world.calibration_end, policy=DROP)
     want = score_customers(model_path, str(dirty_folder), pg_url, table=table_pd, **kw)
     got = score_job(
         model_path, str(dirty_folder), crm_url=pg_url, table=table_sp, spark=spark, **kw
@@ -235,7 +235,7 @@ def test_spark_job_parquet_writes_the_quarantine_beside(
     from clvml.pipelines.score import prepare_inputs
     from clvml.spark.job import quarantine_path, score_job
 
-    kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop")
+    kw = dict(as_of=world.calibration_end, policy=DROP)
     out = tmp_path / "scores"
     result = score_job(model_path, str(dirty_folder), output=str(out), spark=spark, **kw)
     assert result.run is None
@@ -259,7 +259,7 @@ def test_spark_job_bad_rows_error_refuses_as_the_pandas_job(
     from clvml.pipelines.score import score_customers
     from clvml.spark.job import score_job
 
-    kw = dict(as_of=world.calibration_end, returns="drop", duplicates="drop", bad_rows="error")
+    kw = dict(as_of=world.calibration_end, policy=DROP, bad_rows="error")
     with pytest.raises(DataValidationError) as want:
         score_customers(model_path, str(dirty_folder), f"sqlite:///{tmp_path / 'a.db'}", **kw)
     with pytest.raises(DataValidationError) as got:
@@ -305,7 +305,7 @@ def test_cli_engine_spark_passes_the_bad_row_options(
     argv += ["--as-of", as_of, "--returns", "drop", "--duplicates", "drop"]
     out = tmp_path / "scores"
     assert run([*argv, "--output", str(out)]) == 0
-    prep = prepare_inputs(str(dirty_folder), as_of=as_of, returns="drop", duplicates="drop")
+    prep = prepare_inputs(str(dirty_folder), as_of=as_of, policy=DROP)
     assert len(pd.read_parquet(quarantine_path(str(out)))) == len(prep.rejected)
     printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert f"{len(prep.rejected):,} quarantined" in printed
