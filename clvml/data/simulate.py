@@ -61,6 +61,19 @@ def _check_positive(**params: float) -> None:
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
+def _check_n(n: int) -> None:
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+
+
+def _horizons(T: float | np.ndarray, n: int) -> np.ndarray:
+    """``T`` broadcast to one (writable) entry per customer, each finite and >= 0."""
+    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
+        raise ValueError("T must be finite and >= 0")
+    return T_arr
+
+
 def _bgnbd_phase(
     lam: np.ndarray, p: np.ndarray, length: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -294,12 +307,9 @@ def simulate_bgnbd(
     True
     """
     _check_positive(r=r, alpha=alpha, a=a, b=b)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    _check_n(n)
     rng = _rng(renamed_kwarg("simulate_bgnbd", "seed", "random_state", seed, random_state, None))
-    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
-        raise ValueError("T must be finite and >= 0")
+    T_arr = _horizons(T, n)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
     res = bgnbd_process(lam, p, T_arr, rng, purchase_times=transactions)
@@ -441,12 +451,9 @@ def simulate_mbgnbd(
     True
     """
     _check_positive(r=r, alpha=alpha, a=a, b=b)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    _check_n(n)
     rng = _rng(renamed_kwarg("simulate_mbgnbd", "seed", "random_state", seed, random_state, None))
-    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
-        raise ValueError("T must be finite and >= 0")
+    T_arr = _horizons(T, n)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
     gone_at_start = rng.random(n) < p
@@ -555,9 +562,7 @@ def simulate_bgnbd_covariates(
     rng = _rng(
         renamed_kwarg("simulate_bgnbd_covariates", "seed", "random_state", seed, random_state, None)
     )
-    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
-        raise ValueError("T must be finite and >= 0")
+    T_arr = _horizons(T, n)
     alpha = alpha0 * np.exp(-_covariate_effects(covariates, coefs.get("alpha"), "alpha"))
     a = a0 * np.exp(_covariate_effects(covariates, coefs.get("a"), "a"))
     b = b0 * np.exp(_covariate_effects(covariates, coefs.get("b"), "b"))
@@ -715,14 +720,11 @@ def simulate_pareto_nbd(
     True
     """
     _check_positive(r=r, alpha=alpha, s=s, beta=beta)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    _check_n(n)
     rng = _rng(
         renamed_kwarg("simulate_pareto_nbd", "seed", "random_state", seed, random_state, None)
     )
-    T_arr = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if np.any(~np.isfinite(T_arr)) or np.any(T_arr < 0):
-        raise ValueError("T must be finite and >= 0")
+    T_arr = _horizons(T, n)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = rng.exponential(1.0, size=n) / mu
@@ -803,8 +805,7 @@ def simulate_beta_geo_beta(
     True
     """
     _check_positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    _check_n(n)
     rng = _rng(
         renamed_kwarg("simulate_beta_geo_beta", "seed", "random_state", seed, random_state, None)
     )

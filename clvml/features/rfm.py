@@ -73,6 +73,7 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.features._rfm_kernels import (
+    Customers,
     encode_customers,
     mean_or_zero,
     merge_periods,
@@ -210,6 +211,25 @@ def _amounts(transactions: pd.DataFrame, column: str) -> np.ndarray:
             example=col.iloc[int(np.flatnonzero(bad)[0])],
         )
     return values
+
+
+def _read_log(
+    transactions: pd.DataFrame,
+    customer_id_col: str,
+    datetime_col: str,
+    datetime_format: str | None,
+    monetary_value_col: str | None,
+    freq: str,
+    freq_multiplier: Any,
+) -> tuple[float, pd.PeriodDtype, Customers, np.ndarray, Any, np.ndarray | None]:
+    """The checked multiplier, period dtype, encoded customers, wall-time stamps, their
+    time zone and the amounts (``None`` without ``monetary_value_col``) of a log."""
+    multiplier = _check_positive("freq_multiplier", freq_multiplier)
+    dtype = period_dtype(freq)
+    customers = encode_customers(transactions[customer_id_col], customer_id_col)
+    values, tz = _datetimes(transactions, datetime_col, datetime_format)
+    amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
+    return multiplier, dtype, customers, values, tz, amounts
 
 
 def _check_positive(name: str, value: Any) -> float:
@@ -351,12 +371,16 @@ def rfm_summary(
     """
     columns = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
     _require_columns(transactions, columns)
-    freq_multiplier = _check_positive("freq_multiplier", freq_multiplier)
-    dtype = period_dtype(freq)
-    customers = encode_customers(transactions[customer_id_col], customer_id_col)
+    freq_multiplier, dtype, customers, values, tz, amounts = _read_log(
+        transactions,
+        customer_id_col,
+        datetime_col,
+        datetime_format,
+        monetary_value_col,
+        freq,
+        freq_multiplier,
+    )
     codes = customers.codes
-    values, tz = _datetimes(transactions, datetime_col, datetime_format)
-    amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
     periods = period_ordinals(values, dtype)
     n_after = 0
     if observation_period_end is None:
@@ -461,12 +485,16 @@ def calibration_holdout_summary(
         raise DataValidationError(
             "calibration_period_end is required (end of the calibration period)"
         )
-    freq_multiplier = _check_positive("freq_multiplier", freq_multiplier)
-    dtype = period_dtype(freq)
-    customers = encode_customers(transactions[customer_id_col], customer_id_col)
+    freq_multiplier, dtype, customers, values, tz, amounts = _read_log(
+        transactions,
+        customer_id_col,
+        datetime_col,
+        datetime_format,
+        monetary_value_col,
+        freq,
+        freq_multiplier,
+    )
     codes = customers.codes
-    values, tz = _datetimes(transactions, datetime_col, datetime_format)
-    amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
 
     cal_end = _wall_time(
         _as_timestamp(calibration_period_end, datetime_format, "calibration_period_end"), tz

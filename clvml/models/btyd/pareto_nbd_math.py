@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
 
 from clvml._deprecated import deprecated_alias
+from clvml.models.btyd.likelihoods import _valid_rfm
 from clvml.models.btyd.pareto_nbd_integral import (
     Params,
     _bisect_level,
@@ -62,19 +63,13 @@ def _params_ok(r: float, alpha: float, s: float, beta: float) -> bool:
 
 
 def _valid_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """Rows that a Pareto/NBD customer can produce (False for NaN as well)."""
+    """Rows that a Pareto/NBD customer can produce (False for NaN as well).
+
+    The counting-model rows of :func:`clvml.models.btyd.likelihoods._valid_rfm`, less
+    repeat buyers whose last purchase is at time 0.
+    """
     with np.errstate(invalid="ignore"):
-        return (
-            np.isfinite(x)
-            & np.isfinite(t_x)
-            & np.isfinite(T)
-            & (x >= 0)
-            & (x == np.round(x))
-            & (t_x >= 0)
-            & (T > 0)
-            & (t_x <= T)
-            & ~((x > 0) & (t_x == 0))
-        )
+        return _valid_rfm(x, t_x, T) & ~((x > 0) & (t_x == 0))
 
 
 def _log_terms(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.models.btyd import BetaGeo, GammaGamma, customer_lifetime_value
+from clvml.models.methods.base import MethodOutput
 from clvml.models.spend import spend_fit_frame, spend_summary
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "STACKED_FEATURES",
     "age_floor",
     "btyd_clv",
+    "btyd_output",
     "btyd_parts",
     "check_btyd",
     "covariate_frame",
@@ -165,6 +167,23 @@ def btyd_parts(
     p_alive = np.asarray(tx_model.probability_alive(frame), dtype=float)
     purchases = np.asarray(tx_model.expected_purchases(frame, t=float(horizon_weeks)), dtype=float)
     return {"p_alive": p_alive, "purchases": purchases, "spend": spend}
+
+
+def btyd_output(
+    clv: pd.DataFrame, parts: dict[str, np.ndarray], if_alive: np.ndarray, interval: bool
+) -> MethodOutput:
+    """The :class:`MethodOutput` of a BTYD pair: CLV (with its interval when asked for),
+    P(alive), churn = 1 - P(alive) * P(purchase in the horizon | alive), the two parts."""
+    nan = np.full(len(parts["p_alive"]), np.nan)
+    return MethodOutput(
+        clv=clv["clv"].to_numpy(),
+        clv_lower=clv["clv_lower"].to_numpy() if interval else nan,
+        clv_upper=clv["clv_upper"].to_numpy() if interval else nan,
+        p_alive=parts["p_alive"],
+        churn_probability=1.0 - parts["p_alive"] * if_alive,
+        expected_purchases=parts["purchases"],
+        expected_spend=parts["spend"],
+    )
 
 
 def stacked_features(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from clvml.models.hybrid import bgnbd_probability_purchase_if_alive
-from clvml.models.methods._btyd import btyd_clv, btyd_parts
+from clvml.models.methods._btyd import btyd_clv, btyd_output, btyd_parts
 from clvml.models.methods.base import CLVMethod, MethodOutput, PredictData
 
 __all__ = ["BTYD"]
@@ -37,14 +35,4 @@ class BTYD(CLVMethod):
             features["T"].to_numpy(dtype=float),
             h,
         )
-        nan = np.full(len(features), np.nan)
-        interval = data.interval is not None
-        return MethodOutput(
-            clv=clv["clv"].to_numpy(),
-            clv_lower=clv["clv_lower"].to_numpy() if interval else nan,
-            clv_upper=clv["clv_upper"].to_numpy() if interval else nan,
-            p_alive=parts["p_alive"],
-            churn_probability=1.0 - parts["p_alive"] * if_alive,
-            expected_purchases=parts["purchases"],
-            expected_spend=parts["spend"],
-        )
+        return btyd_output(clv, parts, if_alive, data.interval is not None)

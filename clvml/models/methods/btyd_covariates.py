@@ -20,6 +20,7 @@ from clvml.models.hybrid import bgnbd_probability_purchase_if_alive
 from clvml.models.methods._btyd import (
     DEFAULT_COVARIATES,
     btyd_clv,
+    btyd_output,
     btyd_parts,
     covariate_frame,
 )
@@ -113,14 +114,4 @@ class BTYDCovariates(CLVMethod):
         x, T = features["frequency"].to_numpy(dtype=float), features["T"].to_numpy(dtype=float)
         alpha_i = covariate_alpha(bgc, frame)
         if_alive = bgnbd_probability_purchase_if_alive(bgc.params_["r"], alpha_i, x, T, h)
-        nan = np.full(len(features), np.nan)
-        interval = data.interval is not None
-        return MethodOutput(
-            clv=clv["clv"].to_numpy(),
-            clv_lower=clv["clv_lower"].to_numpy() if interval else nan,
-            clv_upper=clv["clv_upper"].to_numpy() if interval else nan,
-            p_alive=parts["p_alive"],
-            churn_probability=1.0 - parts["p_alive"] * if_alive,
-            expected_purchases=parts["purchases"],
-            expected_spend=parts["spend"],
-        )
+        return btyd_output(clv, parts, if_alive, data.interval is not None)
