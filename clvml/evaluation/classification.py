@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from clvml.evaluation._arrays import paired
 from clvml.exceptions import DataValidationError
 
 __all__ = [
@@ -39,14 +40,7 @@ __all__ = [
 
 
 def _check(y_true: Any, y_prob: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true, dtype=float).ravel()
-    p = np.asarray(y_prob, dtype=float).ravel()
-    if y.shape != p.shape:
-        raise DataValidationError(
-            f"y_true has {y.size} values but y_prob has {p.size}; expected one per customer"
-        )
-    if y.size == 0:
-        raise DataValidationError("no customers to evaluate")
+    y, p = paired(y_true, y_prob, "y_prob")
     bad_y = ~np.isin(y, (0.0, 1.0))
     if bad_y.any():
         raise DataValidationError(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clvml.evaluation._arrays import paired
 from clvml.exceptions import DataValidationError
 
 __all__ = [
@@ -45,14 +46,7 @@ HOLDOUT_METRICS: dict[str, bool] = {
 
 
 def _arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(y_true, dtype=float).ravel()
-    p = np.asarray(y_pred, dtype=float).ravel()
-    if t.shape != p.shape:
-        raise DataValidationError(
-            f"y_true has {t.size} values but y_pred has {p.size}; expected one per customer"
-        )
-    if t.size == 0:
-        raise DataValidationError("no customers to evaluate")
+    t, p = paired(y_true, y_pred, "y_pred")
     for name, arr in (("y_true", t), ("y_pred", p)):
         bad = ~np.isfinite(arr)
         if bad.any():

@@ -496,18 +496,13 @@ class EngagementFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
 
         # --- channels and kinds (inbound) ----------------------------------------------------
         ci = code[inbound]
-        by_chan = np.bincount(ci * len(CHANNELS) + chan[inbound], minlength=n * len(CHANNELS))
-        by_chan = by_chan.reshape(n, len(CHANNELS)).astype(float)
-        chan_rate = per_week(by_chan)
-        for j, c in enumerate(CHANNELS):
-            f[f"channel_{c}_n"] = by_chan[:, j]
-            f[f"channel_{c}_per_week"] = chan_rate[:, j]
-        by_kind = np.bincount(ci * len(KINDS) + kind[inbound], minlength=n * len(KINDS))
-        by_kind = by_kind.reshape(n, len(KINDS)).astype(float)
-        kind_rate = per_week(by_kind)
-        for j, k in enumerate(KINDS):
-            f[f"kind_{k}_n"] = by_kind[:, j]
-            f[f"kind_{k}_per_week"] = kind_rate[:, j]
+        for prefix, names, cat in (("channel", CHANNELS, chan), ("kind", KINDS, kind)):
+            by_cat = np.bincount(ci * len(names) + cat[inbound], minlength=n * len(names))
+            by_cat = by_cat.reshape(n, len(names)).astype(float)
+            cat_rate = per_week(by_cat)
+            for j, c in enumerate(names):
+                f[f"{prefix}_{c}_n"] = by_cat[:, j]
+                f[f"{prefix}_{c}_per_week"] = cat_rate[:, j]
 
         # --- care team: response time, unanswered, resolution ------------------------------
         trigger = inbound & is_kind(*CARE_TRIGGER_KINDS)

@@ -65,12 +65,15 @@ def to_model_input(features: pd.DataFrame, columns: list[str] | None = None) -> 
         )
     out = pd.DataFrame({"customer_id": np.asarray(ids).astype(str)})
     for c in cols:
-        s = frame[c]
-        if is_text(s):
-            out[c] = _text(s, "unknown")
-        else:
-            out[c] = pd.to_numeric(s).astype("float64").to_numpy()
+        out[c] = _typed(frame[c], "unknown")
     return out
+
+
+def _typed(column: pd.Series, text_fill: str) -> Any:
+    """Text columns as strings (``text_fill`` for missing values), the rest as float64."""
+    if is_text(column):
+        return _text(column, text_fill)
+    return pd.to_numeric(column).astype("float64").to_numpy()
 
 
 def predict_frame(model: Any, model_input: pd.DataFrame) -> pd.DataFrame:
@@ -85,9 +88,5 @@ def predict_frame(model: Any, model_input: pd.DataFrame) -> pd.DataFrame:
     pred = model.predict(frame)
     out = pd.DataFrame({"customer_id": pred.index.astype(str).to_numpy()})
     for c in pred.columns:
-        s = pred[c]
-        if is_text(s):
-            out[c] = _text(s, "")
-        else:
-            out[c] = pd.to_numeric(s).astype("float64").to_numpy()
+        out[c] = _typed(pred[c], "")
     return out

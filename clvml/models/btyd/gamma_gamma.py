@@ -89,9 +89,7 @@ class GammaGamma(BTYDModel):
     _expected_average_spend = staticmethod(gamma_gamma_expected_average_spend)
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
-        # method-of-moments-like start: p = q = 2 puts the population mean at 2v.
-        mean = float(np.average(columns[1], weights=weights))
-        return np.array([2.0, 2.0, max(mean / 2.0, 1e-8)])
+        return _spend_start(columns, weights)
 
     def _fit_mask(self, columns: tuple[np.ndarray, ...]) -> np.ndarray:
         return columns[0] > 0
@@ -150,6 +148,12 @@ class GammaGamma(BTYDModel):
         """Mean spend per transaction across customers, ``p v / (q - 1)`` (inf if q <= 1)."""
         p, q, v = self._params_array()
         return float(p * v / (q - 1)) if q > 1 else float("inf")
+
+
+def _spend_start(columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
+    """Starting ``(p, q, v)``: method-of-moments-like, p = q = 2 puts the mean spend at 2v."""
+    mean = float(np.average(columns[1], weights=weights))
+    return np.array([2.0, 2.0, max(mean / 2.0, 1e-8)])
 
 
 def _fail(mask: np.ndarray, values: np.ndarray, column: str, message: str) -> None:

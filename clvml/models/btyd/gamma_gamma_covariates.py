@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.models.btyd.covariates import CovariateModel, _stack
-from clvml.models.btyd.gamma_gamma import GammaGamma
+from clvml.models.btyd.gamma_gamma import GammaGamma, _spend_start
 from clvml.models.btyd.gamma_gamma_covariates_math import (
     gamma_gamma_covariates_expected_average_spend,
     gamma_gamma_covariates_loglik,
@@ -100,8 +100,7 @@ class GammaGammaCovariates(CovariateModel):
     _expected_average_spend = staticmethod(_expected_average_spend)
 
     def _initial_base(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
-        mean = float(np.average(columns[1], weights=weights))
-        return np.array([2.0, 2.0, max(mean / 2.0, 1e-8)])
+        return _spend_start(columns, weights)
 
     def _fit_mask(self, columns: tuple[np.ndarray, ...]) -> np.ndarray:
         return columns[0] > 0
