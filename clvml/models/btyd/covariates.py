@@ -335,14 +335,12 @@ class CovariateModel(BTYDModel):
         for the baseline parameters, which are positive by construction. Intervals of the
         baseline parameters are ``exp(log(coef) +- 1.96 se(log coef))``.
         """
-        self._check_fitted()
-        out = pd.DataFrame({"coef": pd.Series(self.params_)})
-        out["se(coef)"] = self.standard_errors_
+        out = super().summary
         is_coef = out.index.str.contains(":")
         z = np.where(is_coef, out["coef"] / out["se(coef)"].where(out["se(coef)"] > 0), np.nan)
-        out["z"] = z
-        out["p"] = np.where(is_coef, 2 * stats.norm.sf(np.abs(z)), np.nan)
-        return out.join(self.confidence_intervals_)
+        out.insert(2, "z", z)
+        out.insert(3, "p", np.where(is_coef, 2 * stats.norm.sf(np.abs(z)), np.nan))
+        return out
 
     def sample_params(
         self,
