@@ -46,7 +46,12 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.features.exact_sum import LimbPlan, limb_plan, round_limbs
-from clvml.features.rfm import RowsExcludedWarning, mean_or_zero, summary_columns
+from clvml.features.rfm import (
+    RowsExcludedWarning,
+    _check_positive,
+    mean_or_zero,
+    summary_columns,
+)
 from clvml.spark.session import require_pyspark
 
 __all__ = ["calibration_holdout_summary", "period_spec", "rfm_summary"]
@@ -125,18 +130,6 @@ def _micros(value: Any, name: str) -> int:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return int(ts.as_unit("ns").value) // 1000
-
-
-def _check_multiplier(value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError(
-            f"freq_multiplier must be a positive number, got {value!r}"
-        ) from exc
-    if not v > 0 or v == float("inf"):
-        raise DataValidationError(f"freq_multiplier must be a positive number, got {value!r}")
-    return v
 
 
 def _prepared(
@@ -390,7 +383,7 @@ def rfm_summary(
     from pyspark.sql import functions as F
 
     spec = period_spec(freq)
-    mult = _check_multiplier(freq_multiplier)
+    mult = _check_positive("freq_multiplier", freq_multiplier)
     tx = _prepared(transactions, customer_id_col, datetime_col, monetary_value_col, spec)
     end_us = (
         None
@@ -468,7 +461,7 @@ def calibration_holdout_summary(
             "calibration_period_end is required (end of the calibration period)"
         )
     spec = period_spec(freq)
-    mult = _check_multiplier(freq_multiplier)
+    mult = _check_positive("freq_multiplier", freq_multiplier)
     tx = _prepared(transactions, customer_id_col, datetime_col, monetary_value_col, spec)
     cal_us = _micros(calibration_period_end, "calibration_period_end")
     obs_us = (
