@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -43,7 +42,7 @@ from clvml.exceptions import ClvmlError
 from clvml.features.frames import CustomerFrame
 from clvml.models._inputs import check_frame, check_labels, check_params, same_cutoff, unwrap
 from clvml.models.btyd import BetaGeo, GammaGamma
-from clvml.models.engagement_value import ENGAGEMENT_VALUE_COLUMNS, engagement_value
+from clvml.models.engagement_value import ENGAGEMENT_VALUE_COLUMNS
 from clvml.models.methods._btyd import (
     RFM_INPUTS,
     STACKED_FEATURES,
@@ -53,24 +52,16 @@ from clvml.models.methods._btyd import (
     stacked_features,
 )
 from clvml.models.methods.base import (
-    OUTPUT_FIELDS,
     CLVMethod,
     FitData,
     MethodOutput,
     PredictData,
     SkipMethod,
 )
+from clvml.models.methods.output_frame import assemble_frame
 from clvml.models.methods.registry import DEFAULT_METHODS, PARTS, REGISTRY, champion_order
 
 __all__ = ["CLVModel"]
-
-#: Sources of the frame's ``churn_probability`` column, first fitted first: the churn
-#: classifier when fitted, else BG/NBD.
-CHURN_SOURCES: tuple[str, ...] = ("churn", "btyd")
-#: Output columns before the per-method ``clv_<method>`` columns -> MethodOutput fields.
-_CHAMPION_COLUMNS = {
-    ("expected_avg_spend" if f == "expected_spend" else f): f for f in OUTPUT_FIELDS
-}
 
 
 class CLVModel(BaseEstimator):
@@ -425,27 +416,12 @@ class CLVModel(BaseEstimator):
         """
         check_is_fitted(self, "methods_")
         frame = self._frame(features)
-        return self._assemble(frame, self._run(frame, self._predict_steps(), self.interval))
-
-    def _assemble(self, features: pd.DataFrame, outputs: dict[str, MethodOutput]) -> pd.DataFrame:
-        champ, base = outputs[self.champion_], outputs["btyd"]
-        cols: dict[str, Any] = {}
-        for col, field in _CHAMPION_COLUMNS.items():
-            cols[col] = getattr(champ if champ.has(field) else base, field)
-        source = next(s for s in CHURN_SOURCES if s in outputs)
-        cols["churn_probability"] = outputs[source].churn_probability
-        if all(c in features.columns for c in ENGAGEMENT_VALUE_COLUMNS):
-            cols["engagement_value"] = engagement_value(
-                features,
-                float(self.horizon_weeks),
-                cols["p_alive"],
-                value_per_point=self.value_per_advocacy_point,
-                annual_discount_rate=self.annual_discount_rate,
-            ).to_numpy()
-        else:
-            cols["engagement_value"] = np.full(len(features), np.nan)
-        out = pd.DataFrame(cols, index=pd.Index(features.index.astype(str), name="customer_id"))
-        for m in self.registry:
-            if m in self.methods_:
-                out[f"clv_{m}"] = outputs[m].clv
-        return out
+        return assemble_frame(
+            frame,
+            self._run(frame, self._predict_steps(), self.interval),
+            champion=self.champion_,
+            methods=[m for m in self.registry if m in self.methods_],
+            horizon_weeks=float(self.horizon_weeks),
+            value_per_point=self.value_per_advocacy_point,
+            annual_discount_rate=self.annual_discount_rate,
+        )
