@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.special import betainc, betaincinv, hyp2f1
 
@@ -124,12 +126,23 @@ def alive_purchases_quadrature(
     shape, rate, a_post, b_post, t = (
         np.asarray(v, dtype=float)[..., None] for v in (shape, rate, a_post, b_post, t)
     )
-    p = betaincinv(a_post, b_post, _GL_U)
-    small = p < 1e-300
-    p_safe = np.where(small, 1.0, p)
-    g = -np.expm1(-shape * np.log1p(p_safe * t / rate)) / p_safe
-    g = np.where(small, shape * t / rate, g)
-    return g @ _GL_W
+    # the integrand bends where p * shape * t / rate is about 1 and falls as 1/p past it:
+    # panels in u a decade apart in p around that point put nodes there however sharp it is
+    bend = rate / np.maximum(shape * t, 1e-300)
+    edges = [np.zeros_like(bend)]
+    for c in (0.1, 1.0, 10.0, 100.0, 1e3, 1e4):
+        edges.append(np.maximum(edges[-1], betainc(a_post, b_post, np.minimum(c * bend, 1.0))))
+    edges.append(np.ones_like(bend))
+    total = np.zeros(np.broadcast(shape, rate, a_post, b_post, t).shape[:-1])
+    for lo, hi in pairwise(edges):
+        u = lo + (hi - lo) * _GL_U
+        p = betaincinv(a_post, b_post, u)
+        small = p < 1e-300
+        p_safe = np.where(small, 1.0, p)
+        g = -np.expm1(-shape * np.log1p(p_safe * t / rate)) / p_safe
+        g = np.where(small, shape * t / rate, g)
+        total += (g * (hi - lo)) @ _GL_W
+    return total
 
 
 def alive_expectation(
