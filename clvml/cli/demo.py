@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from clvml.cli._app import app, console
+
+if TYPE_CHECKING:  # pandas is imported when a command runs, not by `clvml --help`
+    import pandas as pd
 
 #: Published figures for the CDNOW 1/10 sample (Fader, Hardie & Lee 2005).
 PUBLISHED = {
@@ -85,6 +88,8 @@ def demo(
 
 def _cdnow(out: Path) -> None:
     """CDNOW: closed-form CLV by cohort, BTYD vs the papers, every method on the holdout."""
+
+    import pandas as pd
 
     from clvml.data.datasets import CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, load_cdnow_master
     from clvml.evaluation.comparison import compare_methods
@@ -180,6 +185,8 @@ def _cdnow(out: Path) -> None:
 
 def _print_comparison(table: pd.DataFrame, title: str) -> None:
     """Print a comparison table (one row per method) with rich."""
+    import pandas as pd
+
     t = _table(
         title,
         ["method", "normalised Gini", "Spearman", "top-10% capture", "total bias", "churn AUC"],
@@ -260,6 +267,8 @@ def _social(out: Path) -> None:
 
 def _impact(data: Path) -> None:
     """Print the headline of the social-care impact report (randomised control group)."""
+    import pandas as pd
+
     from clvml.data.dates import as_day
     from clvml.data.io import load_folder
     from clvml.evaluation.social_impact import social_impact_report
@@ -311,6 +320,7 @@ def _impact(data: Path) -> None:
 def _save_plots(bg, gg, feats, ds, out: Path, transactions) -> list[Path]:
     """Write the BTYD diagnostic plots of the CDNOW fit to ``out``."""
     import matplotlib
+    import pandas as pd
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

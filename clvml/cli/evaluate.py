@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -48,6 +47,8 @@ def evaluate(
     judged on what the customer really spent; supervised parts never see the evaluated
     customers' holdout (an earlier window or other customers, printed below the table).
     """
+    import pandas as pd
+
     from clvml.pipelines.evaluate import evaluate_methods
 
     if out is not None and out.suffix.lower() not in (".csv", ".json"):

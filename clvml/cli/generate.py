@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.data.synthetic import TABLES, generate_social_commerce, write_dataset
 
 
 class OutputFormat(StrEnum):
@@ -67,6 +66,8 @@ def generate(
     the planted effect sizes; --placebo (or all effects 0) gives a world in
     which the social data carry no signal about purchasing.
     """
+    from clvml.data.synthetic import TABLES, generate_social_commerce, write_dataset
+
     if placebo:
         social_effect = sentiment_effect = advocacy_effect = disengagement_effect = 0.0
     began = time.perf_counter()

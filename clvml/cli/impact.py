@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 
 
@@ -36,6 +35,8 @@ def _parse_costs(items: list[str] | None) -> dict[str, float]:
 
 def _defaults(folder: Path) -> tuple[str | None, float | None]:
     """Cut-off day and horizon from a generated folder's metadata.json, if any."""
+    from clvml.data.dates import as_day
+
     meta = folder / "metadata.json"
     if not meta.is_file():
         return None, None

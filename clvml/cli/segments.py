@@ -10,15 +10,17 @@ for such a ranking with other cuts (a what-if, not the record).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
 from clvml.exceptions import DataValidationError
+
+if TYPE_CHECKING:  # pandas is imported when the command runs, not by `clvml --help`
+    import pandas as pd
 
 
 def _shares(text: str, option: str) -> tuple[float, ...]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.data.report import ValidationReport
+
+if TYPE_CHECKING:  # the report's module (pandas) is imported when the command runs
+    from clvml.data.report import ValidationReport
 
 
 class ReturnsPolicy(StrEnum):
