@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from clvml.data.secrets import scrub
 from clvml.exceptions import ClvmlError
 
 __all__ = ["USER_ERRORS", "ClvmlGroup", "app", "console", "err_console", "run"]
@@ -35,7 +36,9 @@ err_console = Console(stderr=True)
 
 def _one_line(exc: BaseException) -> None:
     err_console.print("error: ", style="bold red", end="")
-    err_console.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False, soft_wrap=True)
+    # the last defence: any URL in the message is printed with its secrets masked
+    text = scrub(f"{type(exc).__name__}: {exc}")
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 class ClvmlGroup(TyperGroup):

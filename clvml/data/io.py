@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from clvml.data.contracts import CONTRACTS
+from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import ClvmlError
 
 __all__ = [
@@ -68,12 +69,8 @@ def is_database_url(source: object) -> bool:
 
 
 def safe_url(source: str | URL | Engine) -> str:
-    """The URL with its password masked, for messages and logs."""
-    try:
-        url = source.url if isinstance(source, Engine) else sa.make_url(source)
-    except sa.exc.ArgumentError:
-        return "<unparseable database URL>"
-    return url.render_as_string(hide_password=True)
+    """The URL with its secrets masked, for messages and logs (see :mod:`clvml.data.secrets`)."""
+    return mask_url(source)
 
 
 def _format(path: Path) -> str:
@@ -200,14 +197,7 @@ def _first_line(exc: BaseException, source: object) -> str:
     """One line describing a database error, with any password scrubbed."""
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
-    text = f"{type(orig).__name__}: {lines[0] if lines else 'no details'}"
-    try:
-        url = source.url if isinstance(source, Engine) else sa.make_url(source)  # type: ignore[arg-type]
-        if url.password:
-            text = text.replace(str(url.password), "***")
-    except sa.exc.ArgumentError:
-        pass
-    return text
+    return scrub(f"{type(orig).__name__}: {lines[0] if lines else 'no details'}", [source])
 
 
 def find_tables(folder: str | os.PathLike[str]) -> dict[str, Path]:

@@ -181,7 +181,9 @@ def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str,
     frames: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
     if source.startswith("table:"):
-        raise ConfigError(f"data.source {source}: Spark catalog tables need --engine spark")
+        raise ConfigError(
+            f"data.source {redact_uri(source)}: Spark catalog tables need --engine spark"
+        )
     if not is_database_url(source) and not Path(source).is_dir():
         raise FileNotFoundError(f"{source}: no such data folder (data.source / --data)")
     base = load_tables(source)

@@ -60,6 +60,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from clvml.data.dates import as_day
+from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
 from clvml.scoring.lock import job_lock
@@ -118,18 +119,16 @@ def _normalise_url(url: str | URL) -> URL:
     elif backend not in ("postgresql", "sqlite"):
         raise DataValidationError(
             f"unsupported CRM database {backend!r}: use postgresql+psycopg:// or sqlite://",
-            example=u.render_as_string(hide_password=True),
+            example=mask_url(u),
         )
     return u
 
 
-def _one_line(exc: BaseException, secret: str | None) -> str:
-    """First line of an error message, with the password masked if it leaked in."""
+def _one_line(exc: BaseException, url: URL) -> str:
+    """First line of an error message, with the URL's secrets masked if they leaked in."""
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    if secret:
-        text = text.replace(secret, "***")
-    return text[:300]
+    return scrub(text, [url])[:300]
 
 
 class CRMSink:
@@ -188,7 +187,7 @@ class CRMSink:
     @property
     def safe_url(self) -> str:
         """The URL with its password masked, for messages and logs."""
-        return self.url.render_as_string(hide_password=True)
+        return mask_url(self.url)
 
     def __repr__(self) -> str:
         return f"CRMSink({self.safe_url!r}, table={self.table!r}, schema={self.schema!r})"
@@ -221,8 +220,7 @@ class CRMSink:
             return self.engine.connect()
         except sa.exc.DBAPIError as exc:
             raise CRMConnectionError(
-                f"cannot connect to CRM database {self.safe_url}: "
-                f"{_one_line(exc, self.url.password)}"
+                f"cannot connect to CRM database {self.safe_url}: {_one_line(exc, self.url)}"
             ) from None
 
     def close(self) -> None:
@@ -452,7 +450,7 @@ class ScoreRun:
                 reason = (
                     "run ended without writing scores"
                     if exc is None
-                    else f"{type(exc).__name__}: {_one_line(exc, self.sink.url.password)}"
+                    else f"{type(exc).__name__}: {_one_line(exc, self.sink.url)}"
                 )
                 try:
                     conn.rollback()
@@ -473,7 +471,7 @@ class ScoreRun:
         if isinstance(exc, sa.exc.DBAPIError):
             return CRMError(
                 f"CRM write to {self.sink.safe_url} table {self.sink.table!r} failed "
-                f"(run {self.run_id}): {_one_line(exc, self.sink.url.password)}"
+                f"(run {self.run_id}): {_one_line(exc, self.sink.url)}"
             )
         return exc
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from clvml._version import __version__
+from clvml.data.secrets import scrub
 from clvml.evaluation.comparison import ComparisonResult
 from clvml.evaluation.value_plots import save_comparison_plots
 from clvml.tracking.store import redact_uri
@@ -104,10 +105,7 @@ def safe_param(value: Any) -> str:
     """Parameter text with passwords of URLs masked."""
     if isinstance(value, list | tuple):
         return json.dumps([safe_param(v) for v in value])
-    text = str(value)
-    if "://" in text:
-        text = redact_uri(text)
-    return text[:500]
+    return scrub(value)[:500]
 
 
 def run_params(

@@ -9,9 +9,10 @@ URI points it at a tracking server or another database instead.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from clvml.data.secrets import mask_url
 
 __all__ = [
     "TrackingConfig",
@@ -25,7 +26,6 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 DEFAULT_DB = "mlruns.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
-_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential|auth|sig", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,8 @@ class TrackingConfig:
 def redact_uri(uri: str) -> str:
     """Return ``uri`` with its password and secret query values replaced by ``***``.
 
-    Masks the password of ``scheme://user:password@host`` (also when it holds
-    ``/`` or ``@``) and the values of query parameters whose names look secret
-    (``password``, ``pwd``, ``secret``, ``token``, ``key``, ``credential``,
-    ``auth``, ``sig``). Safe for logs and MLflow parameters.
+    The masking itself is :func:`clvml.data.secrets.mask_url` (one rule for output,
+    errors, logs, MLflow and the run table). Safe for logs and MLflow parameters.
 
     Examples
     --------
@@ -59,24 +57,7 @@ def redact_uri(uri: str) -> str:
     >>> redact_uri("https://host/api?token=abc&x=1")
     'https://host/api?token=***&x=1'
     """
-    if "://" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    head = rest.split("?", 1)[0]
-    at = head.rfind("@")
-    if at >= 0:
-        creds, rest = rest[:at], rest[at + 1 :]
-        user, has_password, _ = creds.partition(":")
-        rest = f"{user}:***@{rest}" if has_password else f"{creds}@{rest}"
-    if "?" in rest:
-        path, _, query = rest.partition("?")
-        query, hash_, fragment = query.partition("#")
-        pairs = []
-        for pair in query.split("&"):
-            key, eq, _value = pair.partition("=")
-            pairs.append(f"{key}=***" if eq and _SECRET_KEY.search(key) else pair)
-        rest = f"{path}?{'&'.join(pairs)}{hash_}{fragment}"
-    return f"{scheme}://{rest}"
+    return mask_url(uri)
 
 
 def resolve_tracking(
