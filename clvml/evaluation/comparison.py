@@ -40,7 +40,7 @@ from clvml.exceptions import DataValidationError
 from clvml.features.dataset import build_customer_dataset, holdout_targets
 from clvml.features.frames import FrameBuilder
 from clvml.models.clv_model import CLVModel
-from clvml.models.methods import BASELINES, DEFAULT_METHODS, METHODS, MethodOutput
+from clvml.models.methods import BASELINES, METHODS, MethodOutput
 
 __all__ = ["TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
 
@@ -176,8 +176,8 @@ def compare_methods(
     random_state : int, default 0
         Seed of the folds and of the models.
     methods : tuple of str, optional
-        Methods to compare; default :data:`clvml.models.methods.DEFAULT_METHODS` plus
-        ``ml_two_part`` and ``blend``. The baselines
+        Methods to compare; default every method of the registry
+        (:data:`clvml.models.methods.METHODS`). The baselines
         (:data:`clvml.models.methods.BASELINES`) are always reported, as reference rows.
     frames : FrameBuilder, optional
         The run's frame builder on the same tables, so that each cut-off's customer frame
@@ -207,7 +207,7 @@ def compare_methods(
     features, targets = ds.features, ds.targets
     c, h_end, H = ds.cutoff, ds.holdout_end, ds.horizon_weeks
     frame = builder.at(c)
-    wanted = tuple(methods) if methods is not None else (*DEFAULT_METHODS, "ml_two_part", "blend")
+    wanted = tuple(methods) if methods is not None else METHODS
     unknown = [m for m in wanted if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {METHODS}")

@@ -3,8 +3,9 @@ r"""Per-customer CLV, many ways: one estimator that fits and predicts every meth
 :class:`CLVModel` predicts each customer's value over a horizon of ``horizon_weeks``
 (times ``margin``, optionally discounted) with the methods of the registry
 (:mod:`clvml.models.methods`, one module each): ``closed_form``, ``btyd``,
-``btyd_covariates``, ``hybrid``, ``ml``, ``ml_two_part``, ``blend`` and the ``past_spend``
-baseline. It is a small orchestrator: it checks the inputs, fits the BG/NBD and Gamma-Gamma
+``btyd_covariates``, the label-free ``pareto_nbd``, ``btyd_all_spend`` and
+``pareto_nbd_all_spend``, ``hybrid``, ``ml``, ``ml_two_part``, ``blend`` and the
+``past_spend`` baseline. It is a small orchestrator: it checks the inputs, fits the BG/NBD and Gamma-Gamma
 models every method may read, builds the supervised design once, fits each requested method
 after the steps it ``needs`` (shared parts such as the churn classifier included), picks the
 champion, and assembles the methods' outputs (:class:`~clvml.models.methods.base.MethodOutput`)
@@ -140,7 +141,9 @@ class CLVModel(BaseEstimator):
     ``gamma_gamma_covariates_``, ``covariate_spec_``, ``covariate_params_``
     (``btyd_covariates``); ``churn_classifier_`` (the churn part of ``closed_form``,
     ``hybrid``); ``value_regressor_``, ``ml_offset_`` (``ml``); ``two_part_regressor_``
-    (``ml_two_part``); ``blend_scale_`` (``blend``). A re-fit removes every attribute of
+    (``ml_two_part``); ``blend_scale_`` (``blend``); ``pareto_nbd_`` (``pareto_nbd``,
+    ``pareto_nbd_all_spend``), ``gamma_gamma_all_`` (``btyd_all_spend``,
+    ``pareto_nbd_all_spend``). A re-fit removes every attribute of
     the previous fit first.
 
     Examples

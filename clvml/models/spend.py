@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["spend_fit_frame", "spend_summary", "zero_spend_mask"]
+__all__ = ["all_purchases_spend_frame", "spend_fit_frame", "spend_summary", "zero_spend_mask"]
 
 
 def zero_spend_mask(features: pd.DataFrame) -> np.ndarray:
@@ -69,3 +69,26 @@ def spend_summary(frame: pd.DataFrame, spend_model: Any) -> pd.DataFrame:
     m = frame["monetary_value"].to_numpy(dtype=float).copy()
     m[zero] = mu
     return frame.assign(monetary_value=m)
+
+
+def all_purchases_spend_frame(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` for the Gamma-Gamma on all purchases, the zero-spend rule applied.
+
+    :class:`~clvml.models.btyd.gamma_gamma_all.GammaGammaAllPurchases` reads
+    ``n_purchases`` and ``mean_spend``; a customer whose purchases were all $0 (or net
+    negative) has no positive spend to learn from and is given ``n_purchases = 0`` and
+    ``mean_spend = 0`` here, so the model leaves them out of its fit and predicts them the
+    population mean (the same rule as :func:`spend_fit_frame` for repeat purchases). The
+    transaction model still reads the real ``frequency``, ``recency`` and ``T``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"n_purchases": [1, 3], "mean_spend": [12.0, 0.0]})
+    >>> all_purchases_spend_frame(f)["n_purchases"].tolist()
+    [1.0, 0.0]
+    """
+    n = features["n_purchases"].to_numpy(dtype=float)
+    m = features["mean_spend"].to_numpy(dtype=float)
+    none = ~(m > 0)
+    return features.assign(n_purchases=np.where(none, 0.0, n), mean_spend=np.where(none, 0.0, m))

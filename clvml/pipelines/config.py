@@ -40,7 +40,9 @@ Keys
     ``methods``
         CLV methods to fit and compare. Default: the composite's own default.
     ``champion``
-        Method whose CLV the model serves as ``clv``. Default ``"btyd"``.
+        Method whose CLV the model serves as ``clv``, any method of the registry
+        (``clvml.models.methods.METHODS``; without ``methods``, one outside the
+        default methods is fitted beside them). Default ``"btyd"``.
     ``margin``
         Profit margin applied to revenue (0 < margin <= 1). Default 1.0.
     ``annual_discount_rate``

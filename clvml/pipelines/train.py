@@ -36,6 +36,7 @@ from clvml.data.io import is_database_url
 from clvml.evaluation.comparison import compare_methods
 from clvml.exceptions import DataValidationError
 from clvml.features.frames import FrameBuilder
+from clvml.models.methods import DEFAULT_METHODS
 from clvml.pipelines.config import GATE_METRICS, TrainConfig, data_source, load_config
 from clvml.pipelines.engine import BtydFitter, LocalEngine, TrainEngine
 from clvml.pipelines.evaluate import (
@@ -169,6 +170,10 @@ def fit_served_model(
     m = cfg["model"]
     params = model_params(cfg, with_methods=True)
     params.update(champion=m["champion"], random_state=cfg["seed"])
+    if "methods" not in params and m["champion"] not in DEFAULT_METHODS:
+        # a champion outside the default methods (e.g. pareto_nbd_all_spend) is fitted
+        # beside them, so that it is the one served
+        params["methods"] = (*DEFAULT_METHODS, m["champion"])
     upto = cutoff + pd.Timedelta(days=1)
     tx = tx.loc[tx["timestamp"] < upto]
     eng = None if eng is None else eng.loc[eng["timestamp"] < upto]

@@ -32,6 +32,8 @@ def test_evaluate_generated_folder_writes_json_and_plots(folder, tmp_path, capsy
     payload = json.loads(out.read_text())
     methods = [row["method"] for row in payload["methods"]]
     assert methods[-2:] == ["past spend", "truth"] and "btyd_covariates" in methods
+    # the label-free baselines are rows of the comparison (issue #14, point 2)
+    assert {"pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"} <= set(methods)
     assert payload["holdout_end"] == "2026-06-28"
     assert (tmp_path / "plots" / "gain_curves.png").stat().st_size > 0
 

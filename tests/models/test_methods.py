@@ -46,16 +46,16 @@ def world_frames(make_world):
 def test_the_registry_is_the_one_source_of_the_method_lists():
     assert tuple(REGISTRY) == METHODS
     assert METHODS == (
-        "closed_form", "btyd", "btyd_covariates", "hybrid", "ml", "ml_two_part", "blend",
-        "past_spend",
+        "closed_form", "btyd", "btyd_covariates", "pareto_nbd", "btyd_all_spend",
+        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "past_spend",
     )  # fmt: skip
     assert DEFAULT_METHODS == ("closed_form", "btyd", "btyd_covariates", "hybrid", "ml")
     assert {"closed_form", "hybrid", "ml", "ml_two_part", "blend"} == SUPERVISED_METHODS
     assert BASELINES == ("past_spend",)
     # the champion fallback order of the former composite, baselines last
     assert CHAMPION_ORDER == (
-        "btyd", "hybrid", "ml", "blend", "ml_two_part", "btyd_covariates", "closed_form",
-        "past_spend",
+        "btyd", "hybrid", "ml", "blend", "ml_two_part", "btyd_covariates", "pareto_nbd",
+        "btyd_all_spend", "pareto_nbd_all_spend", "closed_form", "past_spend",
     )  # fmt: skip
     for name, cls in REGISTRY.items():
         assert cls.name == name and issubclass(cls, CLVMethod)

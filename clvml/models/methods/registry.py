@@ -18,6 +18,7 @@ from clvml.models.methods.btyd_covariates import BTYDCovariates
 from clvml.models.methods.churn import ChurnClassifier
 from clvml.models.methods.closed_form import ClosedForm
 from clvml.models.methods.hybrid import Hybrid
+from clvml.models.methods.label_free import BTYDAllSpend, ParetoNBDAllSpend, ParetoNBDGammaGamma
 from clvml.models.methods.ml import ML
 from clvml.models.methods.ml_two_part import MLTwoPart
 from clvml.models.methods.past_spend import PastSpend
@@ -38,6 +39,9 @@ REGISTRY: dict[str, type[CLVMethod]] = {
     "closed_form": ClosedForm,
     "btyd": BTYD,
     "btyd_covariates": BTYDCovariates,
+    "pareto_nbd": ParetoNBDGammaGamma,
+    "btyd_all_spend": BTYDAllSpend,
+    "pareto_nbd_all_spend": ParetoNBDAllSpend,
     "hybrid": Hybrid,
     "ml": ML,
     "ml_two_part": MLTwoPart,
