@@ -5,11 +5,11 @@ r"""Per-customer CLV, many ways: one estimator that fits and predicts every meth
 (:mod:`clvml.models.methods`, one module each): ``closed_form``, ``btyd``,
 ``btyd_covariates``, the label-free ``pareto_nbd``, ``btyd_all_spend`` and
 ``pareto_nbd_all_spend``, ``hybrid``, ``ml``, ``ml_two_part``, ``blend`` and the
-``past_spend`` baseline. It is a small orchestrator: it checks the inputs, fits the BG/NBD and Gamma-Gamma
-models every method may read, builds the supervised design once, fits each requested method
-after the steps it ``needs`` (shared parts such as the churn classifier included), picks the
-champion, and assembles the methods' outputs (:class:`~clvml.models.methods.base.MethodOutput`)
-into one frame.
+``past_spend`` baseline. It is a small orchestrator: it checks the inputs, fits the BG/NBD
+and Gamma-Gamma models every method may read, builds the supervised design once, fits each
+requested method after the steps it ``needs`` (shared parts such as the churn classifier
+included), picks the champion, and assembles the methods' outputs
+(:class:`~clvml.models.methods.base.MethodOutput`) into one frame.
 
 The BTYD parts are unsupervised and fit on the customer frame at the cut-off. The
 supervised parts (churn classifier, value regressors) need ``labelled_features`` and
