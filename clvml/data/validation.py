@@ -346,6 +346,8 @@ def validate_rfm_summary(
     columns: Sequence[str] = ("frequency", "recency", "T"),
     *,
     monetary_col: str | None = None,
+    allow_zero_age: bool = False,
+    allow_impossible: bool = False,
 ) -> pd.DataFrame:
     """Check an RFM summary (one row per customer) for the BTYD models.
 
@@ -360,6 +362,13 @@ def validate_rfm_summary(
     monetary_col : str, optional
         Also check this column of mean spend per repeat purchase (finite, > 0
         where frequency > 0).
+    allow_zero_age : bool, default False
+        Accept ``T = 0`` (a customer whose first purchase is at the end of the data;
+        the BTYD likelihoods give such a row probability 1, so it adds nothing to a fit).
+    allow_impossible : bool, default False
+        Accept rows no customer can produce but a prediction grid may hold: frequency 0
+        with recency > 0, and frequency > 0 with recency 0 (the models' formulas are
+        defined there, and lifetimes answers them). Never for fitting.
 
     Returns
     -------
@@ -412,20 +421,24 @@ def validate_rfm_summary(
     _check(f < 0, f, f_col, "are negative; expected repeat-purchase counts >= 0")
     _check(f != np.round(f), f, f_col, "are not whole numbers; expected repeat-purchase counts")
     _check(r < 0, r, r_col, "are negative; expected time since first purchase >= 0")
-    _check(T <= 0, T, t_col, "are <= 0; expected customer age > 0")
+    if allow_zero_age:
+        _check(T < 0, T, t_col, "are negative; expected customer age >= 0")
+    else:
+        _check(T <= 0, T, t_col, "are <= 0; expected customer age > 0")
     _check(r > T * (1 + 1e-12), r, r_col, f"exceed {t_col}; expected recency <= T")
-    _check(
-        (f > 0) & (r == 0),
-        r,
-        r_col,
-        f"are 0 while {f_col} > 0; a repeat purchase needs recency > 0",
-    )
-    _check(
-        (f == 0) & (r > 0),
-        r,
-        r_col,
-        f"are > 0 while {f_col} == 0; expected recency 0 without repeats",
-    )
+    if not allow_impossible:
+        _check(
+            (f > 0) & (r == 0),
+            r,
+            r_col,
+            f"are 0 while {f_col} > 0; a repeat purchase needs recency > 0",
+        )
+        _check(
+            (f == 0) & (r > 0),
+            r,
+            r_col,
+            f"are > 0 while {f_col} == 0; expected recency 0 without repeats",
+        )
     if monetary_col:
         m = out[monetary_col].to_numpy()
         _check((f > 0) & (m <= 0), m, monetary_col, "are <= 0 for customers with repeat purchases")

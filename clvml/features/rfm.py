@@ -136,6 +136,13 @@ def _require_columns(transactions: Any, columns: list[str]) -> None:
 def _as_timestamp(value: Any, datetime_format: str | None, name: str) -> pd.Timestamp:
     if isinstance(value, pd.Period):
         value = value.to_timestamp()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if datetime_format is None:
+            raise DataValidationError(
+                f"{name}={value!r} is a number, not a date; pass datetime_format "
+                "(e.g. '%Y%m%d') to read numbers such as 19970930 as dates"
+            )
+        value = str(int(value)) if float(value).is_integer() else str(value)
     try:
         ts = pd.to_datetime(value, format=datetime_format)
     except (ValueError, TypeError) as exc:
@@ -143,6 +150,31 @@ def _as_timestamp(value: Any, datetime_format: str | None, name: str) -> pd.Time
     if pd.isna(ts):
         raise DataValidationError(f"{name}={value!r} is not a date")
     return ts
+
+
+def numbers_as_text(col: pd.Series, datetime_format: str | None, column: str) -> pd.Series:
+    """A numeric date column (``19970930``) as text for ``datetime_format``, or an error.
+
+    pandas reads numbers as nanoseconds since 1970 without a format, a silent wrong
+    answer for dates written as YYYYMMDD; with a format it parses numbers only under a
+    deprecation. Numbers are therefore read with an explicit format only, as text.
+    """
+    if not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col)):
+        return col
+    if datetime_format is None:
+        first = col.dropna()
+        raise DataValidationError(
+            "are numbers, not dates; pass datetime_format (e.g. '%Y%m%d') to read "
+            "numbers such as 19970930 as dates",
+            column=column,
+            n_rows=len(first),
+            example=first.iloc[0].item() if len(first) else None,
+        )
+    values = col.to_numpy(dtype=float)
+    whole = np.isfinite(values) & (values == np.floor(values))
+    out = col.astype(object).where(col.notna(), None)
+    out[whole] = values[whole].astype(np.int64).astype(str)
+    return out
 
 
 def _datetimes(
@@ -154,6 +186,7 @@ def _datetimes(
         isinstance(col.dtype, np.dtype) and col.dtype.kind == "M"
     )
     if not is_datetime:
+        col = numbers_as_text(col, datetime_format, column)
         try:
             parsed = pd.to_datetime(col, format=datetime_format, errors="coerce")
         except (ValueError, TypeError) as exc:

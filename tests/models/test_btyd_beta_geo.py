@@ -181,11 +181,19 @@ BAD_INPUTS = [
 ]
 
 
+#: rows no customer can produce: refused by fit, answered by the formulas in predictions
+#: (a frequency/recency grid holds them; lifetimes answers them too)
+GRID_ONLY = {"recency.*are 0 while"}
+
+
 @pytest.mark.parametrize(("data", "match"), BAD_INPUTS)
 def test_bad_input_is_rejected_with_a_named_column(bg, data, match):
     frame = pd.DataFrame(data)
     with pytest.raises(DataValidationError, match=match):
         BetaGeo().fit(frame)
+    if match in GRID_ONLY:
+        assert np.isfinite(np.asarray(bg.expected_purchases(frame, 10))).all()
+        return
     with pytest.raises(DataValidationError, match=match):
         bg.expected_purchases(frame, 10)
 

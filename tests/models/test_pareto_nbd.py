@@ -245,9 +245,11 @@ def test_near_alpha_equals_beta_is_continuous():
 def test_impossible_rows_and_parameters_give_minus_inf_not_nan():
     p = tuple(PUBLISHED.values())
     ll = pareto_nbd_loglik(
-        p, [-1, 1.5, 2, 2, np.nan, 0], [0, 1, 5, 0, 1, 0], [10, 10, 4, 10, 10, 0]
+        p, [-1, 1.5, 2, 2, np.nan, 0], [0, 1, 5, 0, 1, 0], [10, 10, 4, 10, 10, -1]
     )
     assert np.all(ll == -np.inf)
+    # T = 0 (first purchase at the end of the data) is possible: probability 1
+    assert pareto_nbd_loglik(p, [0], [0], [0])[0] == 0.0
     assert np.all(pareto_nbd_loglik((0.5, -1.0, 0.5, 1.0), [1, 2], [1, 2], [3, 3]) == -np.inf)
     assert np.all(pareto_nbd_loglik((0.5, np.nan, 0.5, 1.0), [1], [1], [3]) == -np.inf)
 

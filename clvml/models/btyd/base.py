@@ -170,6 +170,13 @@ class BTYDModel(BaseEstimator):
     _weighted_loglik_and_grad: ClassVar[Callable[..., tuple[float, np.ndarray]] | None] = None
     #: what else a convergence warning suggests (e.g. ", fewer covariates")
     _convergence_hint: ClassVar[str] = ""
+    #: accept ``T = 0`` rows (first purchase at the end of the data): their likelihood is
+    #: 1, so they add nothing to the fit, and their predictions are a new customer's
+    _zero_age_ok: ClassVar[bool] = False
+    #: predictions also answer rows no customer can produce (frequency 0 with recency > 0,
+    #: frequency > 0 with recency 0) by the model's formulas, as lifetimes does; ``fit``
+    #: refuses them all the same
+    _grid_rows_ok: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -200,7 +207,17 @@ class BTYDModel(BaseEstimator):
     def _validate(self, frame: pd.DataFrame) -> pd.DataFrame:
         monetary = "monetary_value" if "monetary_value" in self._data_columns else None
         columns = tuple(c for c in self._data_columns if c != "monetary_value")
-        return validate_rfm_summary(frame, columns, monetary_col=monetary)
+        return validate_rfm_summary(
+            frame, columns, monetary_col=monetary, allow_zero_age=self._zero_age_ok
+        )
+
+    def _validate_prediction(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The check of a prediction's input: ``_validate``, plus grid rows when declared."""
+        if not self._grid_rows_ok:
+            return self._validate(frame)
+        return validate_rfm_summary(
+            frame, self._data_columns, allow_zero_age=True, allow_impossible=True
+        )
 
     # ------------------------------------------------------------------ input
     def _as_frame(self, data: Any, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -222,7 +239,8 @@ class BTYDModel(BaseEstimator):
         frame = self._as_frame(data, columns)
         w = self._weights(frame, weights)
         index = frame.index if isinstance(data, pd.DataFrame) else None
-        return validated_rows(frame, columns, w, self._validate, index)
+        validate = self._validate_prediction if check_fitted else self._validate
+        return validated_rows(frame, columns, w, validate, index)
 
     _weights = staticmethod(row_weights)
 

@@ -105,6 +105,8 @@ class BetaGeo(TransactionModel):
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_bgnbd)
+    _zero_age_ok = True
+    _grid_rows_ok = True
 
     _probability_alive = staticmethod(bgnbd_probability_alive)
     _expected_purchases = staticmethod(bgnbd_conditional_expected_purchases)

@@ -158,7 +158,7 @@ class BetaGeoBetaBinom(TransactionModel):
         values = bgbb_probability_alive(self._params_array(), x, t_x, n, m)
         return rows.expand(values, name="probability_alive")
 
-    def expected_purchases(self, data: Any, t: float) -> Any:
+    def expected_purchases(self, data: Any, t: float | np.ndarray) -> Any:
         """Expected transactions of each customer in the next ``t`` opportunities (eq. 13)."""
         _whole(t, "t")
         return super().expected_purchases(data, t)

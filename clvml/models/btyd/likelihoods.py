@@ -73,7 +73,11 @@ def _valid_params(params: np.ndarray) -> bool:
 
 
 def _valid_rfm(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """Rows a counting model can have produced: x whole >= 0, 0 <= t_x <= T, finite."""
+    """Rows a counting model can have produced: x whole >= 0, 0 <= t_x <= T, finite.
+
+    ``T = 0`` (first purchase at the end of the data) is a valid row: with ``x = 0`` its
+    likelihood is 1, so it adds nothing to a fit.
+    """
     with np.errstate(invalid="ignore"):
         return (
             np.isfinite(x)
@@ -83,7 +87,7 @@ def _valid_rfm(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
             & (x == np.floor(x))
             & (t_x >= 0)
             & (t_x <= T)
-            & (T > 0)
+            & (T >= 0)
         )
 
 

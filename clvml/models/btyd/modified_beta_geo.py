@@ -94,6 +94,8 @@ class ModifiedBetaGeo(TransactionModel):
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_mbgnbd)
+    _zero_age_ok = True
+    _grid_rows_ok = True
 
     _probability_alive = staticmethod(mbgnbd_probability_alive)
     _expected_purchases = staticmethod(mbgnbd_conditional_expected_purchases)

@@ -6,8 +6,14 @@ the model to the shared machinery of :class:`~clvml.models.btyd.base.Transaction
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from clvml.exceptions import DataValidationError
+from clvml.models.btyd.pareto_nbd_conditional import (
+    pareto_nbd_conditional_probability_of_purchases,
+)
 from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_conditional_expected_purchases,
     pareto_nbd_expected_purchases_new,
@@ -15,7 +21,8 @@ from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_probability_alive,
     pareto_nbd_probability_of_purchases,
 )
-from clvml.models.btyd.transaction import TransactionModel
+from clvml.models.btyd.rows import check_horizon
+from clvml.models.btyd.transaction import TransactionModel, per_row
 
 __all__ = ["ParetoNBD"]
 
@@ -86,6 +93,8 @@ class ParetoNBD(TransactionModel):
     _scaled_columns = ("recency", "T")
     _scaled_params = ("alpha", "beta")
     _loglik = staticmethod(pareto_nbd_loglik)
+    _zero_age_ok = True
+    _grid_rows_ok = True
 
     _probability_alive = staticmethod(pareto_nbd_probability_alive)
     _expected_purchases = staticmethod(pareto_nbd_conditional_expected_purchases)
@@ -94,3 +103,45 @@ class ParetoNBD(TransactionModel):
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
         return np.ones(4)
+
+    def conditional_probability_of_purchases(
+        self, data: Any, n: int | np.ndarray, t: float | np.ndarray
+    ) -> Any:
+        """P(exactly ``n`` purchases in the next ``t`` periods | each customer's history).
+
+        See :mod:`clvml.models.btyd.pareto_nbd_conditional` for the formula.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, mapping or 2-d array
+            RFM summary (``frequency``, ``recency``, ``T``) in the fit's time unit.
+        n : int or 1-d array
+            Number of future purchases (whole, >= 0), for every customer or one each.
+        t : float or 1-d array
+            Length of the future window (>= 0), for every customer or one each.
+
+        Returns
+        -------
+        pandas.Series or ndarray
+            A Series on ``data``'s index for a frame, an array otherwise.
+        """
+        n_arr = np.asarray(n, dtype=float)
+        bad = ~np.isfinite(n_arr) | (n_arr < 0) | (n_arr != np.floor(n_arr))
+        if bad.any():
+            raise DataValidationError(
+                "must be whole numbers >= 0",
+                column="n",
+                n_rows=int(bad.sum()),
+                example=float(n_arr[bad].flat[0]),
+            )
+        t_arr = check_horizon(t)
+        rows = self._rows(data)
+        size = rows.inverse.size
+        each = per_row(
+            rows, n=np.broadcast_to(n_arr, (size,)).copy(), t=np.broadcast_to(t_arr, (size,)).copy()
+        )
+        x, t_x, T, n_u, t_u = each.columns
+        values = pareto_nbd_conditional_probability_of_purchases(
+            self._params_array(), n_u, t_u, x, t_x, T
+        )
+        return each.expand(values, name="conditional_probability_of_purchases")

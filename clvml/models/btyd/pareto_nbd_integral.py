@@ -208,8 +208,9 @@ def pareto_nbd_log_integral(
     pos = t_x < T
     fast = pos & (z_tx <= _Z_FAST)
     if np.any(fast):
-        # G(t_x) is the same for every customer without repeat purchases: evaluate it once
-        zero = x[fast] == 0
+        # G(t_x) is the same for every customer without repeat purchases (t_x = 0):
+        # evaluate it once (grid rows with x = 0 < t_x take the general path)
+        zero = (x[fast] == 0) & (t_x[fast] == 0)
         g1 = np.empty(zero.size)
         if zero.any():
             first = np.flatnonzero(fast)[np.argmax(zero)]

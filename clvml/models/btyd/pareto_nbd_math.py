@@ -73,11 +73,15 @@ def _valid_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
 
 
 def _log_terms(
-    params: Params, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    params: Params, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, strict: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(log of the 'alive at T' term, log of the 'died in (t_x, T]' term, validity mask)."""
+    """(log of the 'alive at T' term, log of the 'died in (t_x, T]' term, validity mask).
+
+    ``strict=False`` (predictions) also evaluates the formulas on repeat buyers whose last
+    purchase is at time 0, a row of prediction grids that no customer can produce.
+    """
     r, alpha, s, beta = _unpack(params)
-    valid = _valid_rows(x, t_x, T)
+    valid = _valid_rows(x, t_x, T) if strict else _valid_rfm(x, t_x, T)
     xs = np.where(valid, x, 0.0)
     txs = np.where(valid, t_x, 0.0)
     Ts = np.where(valid, T, 1.0)
@@ -145,11 +149,11 @@ def pareto_nbd_probability_alive(
         P(\tau > T) = \frac{(\alpha+T)^{-(r+x)} (\beta+T)^{-s}}
         {(\alpha+T)^{-(r+x)} (\beta+T)^{-s} + s I}
 
-    Returns NaN for impossible rows (there is no probability to report); the
-    estimators validate their input first.
+    Evaluated on any row with whole ``x >= 0`` and ``0 <= t_x <= T`` (grid rows no
+    customer can produce included, as lifetimes does); NaN otherwise.
     """
     x, t_x, T = _as_arrays(x, t_x, T)
-    log_alive, log_dead, valid = _log_terms(params, x, t_x, T)
+    log_alive, log_dead, valid = _log_terms(params, x, t_x, T, strict=False)
     p = np.exp(log_alive - np.logaddexp(log_alive, log_dead))
     return np.where(valid, p, np.nan)
 
@@ -191,7 +195,7 @@ def pareto_nbd_conditional_expected_purchases(
     """
     r, alpha, s, beta = _unpack(params)
     x, t_x, T, t = _as_arrays(x, t_x, T, t)
-    log_alive, log_dead, valid = _log_terms(params, x, t_x, T)
+    log_alive, log_dead, valid = _log_terms(params, x, t_x, T, strict=False)
     xs = np.where(valid, x, 0.0)
     Ts = np.where(valid, T, 1.0)
     log_p_alive = log_alive - np.logaddexp(log_alive, log_dead)
@@ -239,10 +243,22 @@ def pareto_nbd_probability_of_purchases(
 
 
 def _log_pmf_integral(
-    r: float, alpha: float, s: float, beta: float, n: np.ndarray, t: np.ndarray
+    r: float | np.ndarray,
+    alpha: float | np.ndarray,
+    s: float,
+    beta: float | np.ndarray,
+    n: np.ndarray,
+    t: np.ndarray,
 ) -> np.ndarray:
-    r"""log of :math:`\int_0^t \tau^n (\alpha+\tau)^{-(r+n)} (\beta+\tau)^{-(s+1)} d\tau`."""
+    r"""log of :math:`\int_0^t \tau^n (\alpha+\tau)^{-(r+n)} (\beta+\tau)^{-(s+1)} d\tau`.
+
+    ``n`` and ``t`` are 1-d; ``r``, ``alpha`` and ``beta`` are numbers or one per row
+    (the conditional PMF shifts them by the customer's history).
+    """
     n2 = n[:, None]
+    r, alpha, beta = (
+        np.broadcast_to(np.asarray(v, dtype=float), n.shape)[:, None] for v in (r, alpha, beta)
+    )
 
     def logf(w: np.ndarray) -> np.ndarray:
         ew = np.exp(w)
@@ -253,7 +269,7 @@ def _log_pmf_integral(
 
     w_hi = np.log(t)[:, None]
     # The integrand is log-concave in w: its derivative falls from n + 1 to -(r + s).
-    floor = min(np.log(alpha), np.log(beta)) - 120.0
+    floor = np.minimum(np.log(alpha), np.log(beta)) - 120.0
     w_lo = np.minimum(floor, w_hi - 1.0)
     mode = _bisect_level(dlogf, w_lo, w_hi, np.zeros_like(w_hi))
     mode = np.where(dlogf(w_hi) >= 0, w_hi, mode)

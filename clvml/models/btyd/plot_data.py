@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
+from clvml.features.rfm import _datetimes
 
 __all__ = [
     "calibration_holdout_data",
@@ -149,6 +150,7 @@ def cumulative_transactions_data(
     customer_id_col: str = "customer_id",
     freq: str = "D",
     freq_multiplier: float = 1.0,
+    datetime_format: str | None = None,
 ) -> pd.DataFrame:
     """Actual and expected cumulative repeat transactions per period of ``freq``.
 
@@ -159,7 +161,9 @@ def cumulative_transactions_data(
     :math:`\\sum_b n_b\\,E[X((k - b)/m)]`, over the ``n_b`` customers born in
     period ``b < k``, with :math:`m` = ``freq_multiplier`` periods per model time
     unit (e.g. 7 for daily periods and a model fitted in weeks). Periods run from
-    the first purchase over ``t`` periods.
+    the first purchase over ``t`` periods. Text or numeric dates (``19970930``) are read
+    with ``datetime_format`` (numbers only with a format: without one they are refused,
+    never read as nanoseconds since 1970).
 
     Returns
     -------
@@ -171,7 +175,8 @@ def cumulative_transactions_data(
             raise DataValidationError("missing from the transactions", column=col)
     if t < 1 or freq_multiplier <= 0:
         raise DataValidationError("expected t >= 1 periods and freq_multiplier > 0")
-    periods = pd.PeriodIndex(pd.to_datetime(transactions[datetime_col]), freq=freq)
+    stamps, _ = _datetimes(transactions, datetime_col, datetime_format)
+    periods = pd.PeriodIndex(stamps, freq=freq)
     ordinal = np.asarray(periods.asi8, dtype=np.int64)
     start = int(ordinal.min())
     k = ordinal - start

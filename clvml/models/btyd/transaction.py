@@ -26,9 +26,9 @@ import numpy as np
 
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.base import BTYDModel
-from clvml.models.btyd.rows import check_horizon
+from clvml.models.btyd.rows import CompressedRows, check_horizon, compress_rows
 
-__all__ = ["TransactionModel"]
+__all__ = ["TransactionModel", "per_row"]
 
 
 class TransactionModel(BTYDModel):
@@ -57,28 +57,32 @@ class TransactionModel(BTYDModel):
     _probability_of_purchases: ClassVar[Callable[..., np.ndarray]]
 
     # ---------------------------------------------------------------- predictions
-    def expected_purchases(self, data: Any, t: float) -> Any:
+    def expected_purchases(self, data: Any, t: float | np.ndarray) -> Any:
         """Expected repeat purchases of each customer in the next ``t`` periods (conditional).
 
         Parameters
         ----------
         data : pandas.DataFrame, mapping or 2-d array
             RFM summary (``frequency``, ``recency``, ``T``) in the fit's time unit.
-        t : float
-            Length of the future period (>= 0).
+        t : float or 1-d array
+            Length of the future period (>= 0): one horizon for every customer, or
+            one per customer (an array as long as ``data``).
 
         Returns
         -------
         pandas.Series or ndarray
             A Series on ``data``'s index for a frame, an array otherwise. Each
-            distinct (frequency, recency, T) is evaluated once.
+            distinct (frequency, recency, T, t) is evaluated once.
         """
         t_arr = check_horizon(t)
-        if t_arr.ndim != 0:
-            raise DataValidationError("expected a single horizon t; call once per horizon")
         rows = self._rows(data)
-        values = type(self)._expected_purchases(self._params_array(), *rows.columns, float(t_arr))
-        return rows.expand(values, name="expected_purchases")
+        params = self._params_array()
+        if t_arr.ndim == 0:
+            values = type(self)._expected_purchases(params, *rows.columns, float(t_arr))
+            return rows.expand(values, name="expected_purchases")
+        each = per_row(rows, t=t_arr)
+        values = type(self)._expected_purchases(params, *each.columns[:-1], each.columns[-1])
+        return each.expand(values, name="expected_purchases")
 
     def probability_alive(self, data: Any) -> Any:
         """Probability that each customer is still active at the end of the data (age T).
@@ -114,3 +118,22 @@ class TransactionModel(BTYDModel):
         t_arr = check_horizon(t)
         values = type(self)._probability_of_purchases(self._params_array(), x_arr, t_arr)
         return float(values) if np.ndim(values) == 0 else values
+
+
+def per_row(rows: CompressedRows, **values: np.ndarray) -> CompressedRows:
+    """Distinct (row, value...) tuples when each customer has her own ``values``.
+
+    Every array of ``values`` (keyword = its name in error messages) must hold one
+    number per customer; the returned rows carry them as extra columns, in order.
+    """
+    n = rows.inverse.size
+    for name, v in values.items():
+        if v.shape != (n,):
+            raise DataValidationError(
+                f"expected a single number or one per customer ({n}), got shape {v.shape}",
+                column=name,
+            )
+    (which, *extra), _, inverse = compress_rows((rows.inverse.astype(float), *values.values()))
+    pick = which.astype(np.int64)
+    columns = (*(c[pick] for c in rows.columns), *extra)
+    return CompressedRows(columns, np.ones(pick.size), inverse, rows.index)
