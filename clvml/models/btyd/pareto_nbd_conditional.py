@@ -64,9 +64,9 @@ def pareto_nbd_conditional_probability_of_purchases(
     Examples
     --------
     >>> p = pareto_nbd_conditional_probability_of_purchases(
-    ...     (0.553, 10.578, 0.606, 11.669), np.arange(60), 52.0, 26, 30.86, 31.0
+    ...     (0.553, 10.578, 0.606, 11.669), np.arange(200), 52.0, 26, 30.86, 31.0
     ... )
-    >>> round(float(p.sum()), 6), round(float(np.arange(60) @ p), 2)
+    >>> round(float(p.sum()), 6), round(float(np.arange(200) @ p), 2)
     (1.0, 25.46)
     """
     r, alpha, s, beta = _unpack(params)
