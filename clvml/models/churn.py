@@ -20,7 +20,7 @@ boosting model: each class gets total weight ``n / 2``, so the minority class
 splits as much as the majority. Balanced weights move the predicted
 probabilities towards 0.5, i.e. away from the real base rate; the calibration
 step fixes this. ``CalibratedClassifierCV`` fits the weighted booster on
-``cv - 1`` folds and an unweighted calibration map (isotonic regression or
+``cv - 1`` folds (shuffled, :mod:`clvml.models.cv_folds`) and an unweighted calibration map (isotonic regression or
 Platt's sigmoid) on the held-out fold, and averages the ``cv`` calibrated
 models, so ``predict_proba`` estimates the churn probability at the observed
 base rate. Sample weights would do the same job; the class weight keeps the
@@ -46,8 +46,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from clvml.exceptions import DataValidationError
+from clvml.models.cv_folds import CustomerFolds
 
-__all__ = ["DEFAULT_HGB_PARAMS", "FeatureSelector", "make_churn_classifier", "predict_churn"]
+__all__ = [
+    "DEFAULT_HGB_PARAMS",
+    "FeatureSelector",
+    "level_shift",
+    "make_churn_classifier",
+    "predict_churn",
+    "shift_probability",
+]
 
 #: Boosting settings used unless overridden: shallow trees, slow learning and
 #: early stopping on a seeded 10% validation split guard small frames from overfitting.
@@ -131,8 +139,10 @@ def make_churn_classifier(
         whose probabilities are distorted by ``class_weight``: use it only to
         show what calibration fixes.
     cv : int, default 3
-        Folds of ``CalibratedClassifierCV`` (stratified, not shuffled, so
-        deterministic); the prediction averages the ``cv`` calibrated models.
+        Folds of ``CalibratedClassifierCV``: stratified, in a seeded random order and
+        grouped by customer when a customer has several rows
+        (:class:`clvml.models.cv_folds.CustomerFolds`), so the calibration does not
+        depend on the row order; the prediction averages the ``cv`` calibrated models.
     class_weight : "balanced", dict or None, default "balanced"
         Passed to the booster (see the module notes on imbalance).
     random_state : int, default 0
@@ -190,7 +200,12 @@ def make_churn_classifier(
     classifier = (
         booster
         if calibration is None
-        else CalibratedClassifierCV(booster, method=calibration, cv=cv, ensemble=True)
+        else CalibratedClassifierCV(
+            booster,
+            method=calibration,
+            cv=CustomerFolds(cv, random_state=random_state),
+            ensemble=True,
+        )
     )
     return Pipeline([("features", select), ("classifier", classifier)])
 
@@ -214,3 +229,45 @@ def predict_churn(model: Pipeline, X: pd.DataFrame) -> pd.Series:
     col = [int(c) for c in classes].index(1)
     p = np.asarray(model.predict_proba(X), dtype=float)[:, col]
     return pd.Series(p, index=X.index, name="churn_probability")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    return np.log(q) - np.log1p(-q)
+
+
+def shift_probability(p: np.ndarray, shift: float) -> np.ndarray:
+    """Probabilities ``p`` moved by ``shift`` on the logit scale (order kept; 0 and 1 stay)."""
+    p = np.asarray(p, dtype=float)
+    moved = 1.0 / (1.0 + np.exp(-(_logit(p) + shift)))
+    return np.where((p <= 0) | (p >= 1), p, moved)
+
+
+def level_shift(p: np.ndarray, target_mean: float) -> float:
+    """The logit shift that moves the mean of the probabilities ``p`` to ``target_mean``.
+
+    The mean of :func:`shift_probability` increases with the shift, so the root is found by
+    bisection on the logit scale (a few dozen vectorised evaluations).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([0.2, 0.5, 0.7])
+    >>> s = level_shift(p, 0.6)
+    >>> round(float(shift_probability(p, s).mean()), 6)
+    0.6
+    """
+    p = np.asarray(p, dtype=float)
+    free = (p > 0) & (p < 1)
+    if not free.any() or not 0 < target_mean < 1:
+        return 0.0
+    lo, hi = -30.0, 30.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if shift_probability(p, mid).mean() < target_mean:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-10:
+            break
+    return 0.5 * (lo + hi)

@@ -36,6 +36,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from clvml.exceptions import DataValidationError
+from clvml.models.cv_folds import CustomerFolds
 from clvml.models._value_inputs import fit_frame, predict_frame, value_target
 from clvml.models.poisson_value import VALUE_MONOTONICITY, PoissonValueRegressor
 
@@ -166,7 +167,8 @@ class TwoPartValueRegressor(RegressorMixin, BaseEstimator):
         self.classifier_: CalibratedClassifierCV | None = None
         if n_zero:
             clf = HistGradientBoostingClassifier(categorical_features=cat_mask, **kw)
-            cal = CalibratedClassifierCV(clf, method="isotonic", cv=3)
+            folds = CustomerFolds(3, random_state=self.random_state)
+            cal = CalibratedClassifierCV(clf, method="isotonic", cv=folds)
             self.classifier_ = cal.fit(Z, positive)
         # a column with no value among the buyers carries nothing for the spend part (and
         # HistGradientBoosting cannot bin it): the spend part leaves it out

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features, holdout_targets
 from clvml.models.churn import make_churn_classifier, predict_churn
+from clvml.models.cv_folds import CustomerFolds
 from clvml.models.churn_labels import (
     churn_labels,
     customer_split_training_frames,
@@ -68,7 +69,8 @@ def test_pipeline_structure_and_clone():
     assert isinstance(model, Pipeline)
     assert [name for name, _ in model.steps] == ["features", "classifier"]
     cal = model.named_steps["classifier"]
-    assert isinstance(cal, CalibratedClassifierCV) and cal.method == "sigmoid" and cal.cv == 5
+    assert isinstance(cal, CalibratedClassifierCV) and cal.method == "sigmoid"
+    assert isinstance(cal.cv, CustomerFolds) and cal.cv.n_splits == 5
     hgb = cal.estimator
     assert isinstance(hgb, HistGradientBoostingClassifier)
     assert hgb.class_weight == "balanced" and hgb.max_iter == 50
