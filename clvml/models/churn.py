@@ -20,9 +20,9 @@ boosting model: each class gets total weight ``n / 2``, so the minority class
 splits as much as the majority. Balanced weights move the predicted
 probabilities towards 0.5, i.e. away from the real base rate; the calibration
 step fixes this. ``CalibratedClassifierCV`` fits the weighted booster on
-``cv - 1`` folds (shuffled, :mod:`clvml.models.cv_folds`) and an unweighted calibration map (isotonic regression or
-Platt's sigmoid) on the held-out fold, and averages the ``cv`` calibrated
-models, so ``predict_proba`` estimates the churn probability at the observed
+``cv - 1`` folds (shuffled, :mod:`clvml.models.cv_folds`) and an unweighted
+calibration map (isotonic regression or Platt's sigmoid) on the held-out fold, and
+averages the ``cv`` calibrated models, so ``predict_proba`` estimates the churn probability at the observed
 base rate. Sample weights would do the same job; the class weight keeps the
 pipeline self-contained (``fit(X, y)`` with nothing else to pass).
 

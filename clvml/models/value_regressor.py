@@ -36,8 +36,8 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from clvml.exceptions import DataValidationError
-from clvml.models.cv_folds import CustomerFolds
 from clvml.models._value_inputs import fit_frame, predict_frame, value_target
+from clvml.models.cv_folds import CustomerFolds
 from clvml.models.poisson_value import VALUE_MONOTONICITY, PoissonValueRegressor
 
 __all__ = ["VALUE_MONOTONICITY", "PoissonValueRegressor", "TwoPartValueRegressor"]

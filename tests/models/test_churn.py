@@ -16,12 +16,12 @@ from threadpoolctl import threadpool_limits
 from clvml.exceptions import DataValidationError
 from clvml.features.dataset import customer_features, holdout_targets
 from clvml.models.churn import make_churn_classifier, predict_churn
-from clvml.models.cv_folds import CustomerFolds
 from clvml.models.churn_labels import (
     churn_labels,
     customer_split_training_frames,
     time_split_training_frames,
 )
+from clvml.models.cv_folds import CustomerFolds
 
 DAY = pd.Timedelta(days=1)
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, logit
 
-from clvml.models.churn import _logit, level_shift, make_churn_classifier, predict_churn, shift_probability
+from clvml.models.churn import level_shift, make_churn_classifier, predict_churn, shift_probability
 from clvml.models.methods.base import CLVMethod, FitData, MethodOutput, PredictData, SkipMethod
 
 __all__ = ["ChurnClassifier"]
@@ -63,6 +64,10 @@ def _level(model: Any, data: FitData, clf: Any, churned: np.ndarray) -> float:
     X_now = model.supervised_frame(data.features)
     btyd_then = 1.0 - data.X["btyd_p_purchase"].to_numpy(dtype=float)
     btyd_now = 1.0 - X_now["btyd_p_purchase"].to_numpy(dtype=float)
-    error = _logit(np.array([churned.mean()])) - _logit(np.array([btyd_then.mean()]))
-    target = 1.0 / (1.0 + np.exp(-(_logit(np.array([btyd_now.mean()])) + error)))
-    return level_shift(predict_churn(clf, X_now).to_numpy(), float(target[0]))
+
+    def mean_logit(p: np.ndarray) -> float:
+        return float(logit(np.clip(p.mean(), 1e-9, 1 - 1e-9)))
+
+    error = mean_logit(churned) - mean_logit(btyd_then)
+    target = float(expit(mean_logit(btyd_now) + error))
+    return level_shift(predict_churn(clf, X_now).to_numpy(), target)
