@@ -139,8 +139,9 @@ class CLVModel(BaseEstimator):
     n_customers_ : int
     Each fitted method adds its own attributes: ``bgnbd_covariates_``,
     ``gamma_gamma_covariates_``, ``covariate_spec_``, ``covariate_params_``
-    (``btyd_covariates``); ``churn_classifier_`` (the churn part of ``closed_form``,
-    ``hybrid``); ``value_regressor_``, ``ml_offset_`` (``ml``); ``two_part_regressor_``
+    (``btyd_covariates``); ``churn_classifier_`` and ``churn_shift_`` (the churn part of
+    ``closed_form``, ``hybrid``: the classifier and its logit level shift, docs/churn.md);
+    ``value_regressor_``, ``ml_offset_`` (``ml``); ``two_part_regressor_``
     (``ml_two_part``); ``blend_scale_`` (``blend``); ``pareto_nbd_`` (``pareto_nbd``,
     ``pareto_nbd_all_spend``), ``gamma_gamma_all_`` (``btyd_all_spend``,
     ``pareto_nbd_all_spend``). A re-fit removes every attribute of
