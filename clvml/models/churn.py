@@ -23,8 +23,8 @@ step fixes this. ``CalibratedClassifierCV`` fits the weighted booster on
 ``cv - 1`` folds (shuffled, :mod:`clvml.models.cv_folds`) and an unweighted
 calibration map (isotonic regression or Platt's sigmoid) on the held-out fold, and
 averages the ``cv`` calibrated models, so ``predict_proba`` estimates the churn
-probability at the observed base rate. Sample weights would do the same job; the class weight keeps the
-pipeline self-contained (``fit(X, y)`` with nothing else to pass).
+probability at the observed base rate. Sample weights would do the same job; the
+class weight keeps the pipeline self-contained (``fit(X, y)`` with nothing else to pass).
 
 The output of interest is ``pipeline.predict_proba(X)[:, 1]``, the probability
 that a customer churns (see :mod:`clvml.models.churn_labels` for the label)
