@@ -16,6 +16,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from clvml.data.contracts import MAX_AMOUNT, MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from clvml.exceptions import DataValidationError
 
 __all__ = [
@@ -49,13 +50,16 @@ class Problem:
     """Rows of one column that break a rule.
 
     ``row_level`` is False for problems of the column as a whole (e.g. mixed
-    time zones), which cannot be fixed by setting rows aside.
+    time zones), which cannot be fixed by setting rows aside. ``note`` marks rows
+    kept with an adjusted value (reported as ``adjusted``, never set aside).
     """
 
     rule: str
     mask: np.ndarray
     message: str
     row_level: bool = True
+    #: A note, not a problem: the rows are kept, adjusted (e.g. a text cut short).
+    note: bool = False
 
 
 def _text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -115,19 +119,39 @@ def resolve_now(now: object, tz: str) -> pd.Timestamp:
 
 
 def parse_ids(s: pd.Series) -> tuple[pd.Series, list[Problem]]:
-    """Identifiers as strings; whole floats (from a column with gaps) lose their ``.0``."""
+    """Identifiers as strings; whole floats (from a column with gaps) lose their ``.0``.
+
+    A float of 2**53 or more is no exact identifier (many integers share it): those
+    rows are ``invalid_id``. Ids longer than :data:`MAX_ID_LENGTH` are ``id_too_long``.
+    """
+    problems: list[Problem] = []
+    inexact = np.zeros(len(s), dtype=bool)
     if pd.api.types.is_float_dtype(s.dtype):
         v = s.to_numpy(dtype=float, na_value=np.nan)
         finite = np.isfinite(v)
-        if not np.isinf(v).any() and (v[finite] == np.round(v[finite])).all():
-            s = pd.Series(v, index=s.index).astype("Int64")
+        whole = finite & (v == np.round(v))
+        if (whole | np.isnan(v)).all():  # integers with gaps: no inf, no fraction
+            inexact = whole & (np.abs(v) >= 2.0**53)
+            ints = pd.Series(np.where(inexact, np.nan, v), index=s.index).astype("Int64")
+            s = ints.astype(object).where(~inexact, s.astype(object))
+            msg = "are floats of 2**53 or more, too large to be exact ids; store ids as text"
+            problems.append(Problem("invalid_id", inexact, msg))
     elif pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("str"), [
             Problem("invalid_id", np.ones(len(s), bool), "are True/False; expected identifiers")
         ]
     out, miss = _text(s)
+    long = (out.str.len() > MAX_ID_LENGTH).to_numpy(dtype=bool, na_value=False)
     msg = "are missing; every row needs a customer id"
-    return out.astype("str"), [Problem("missing_id", miss, msg)]
+    problems.append(Problem("missing_id", miss & ~inexact, msg))
+    problems.append(
+        Problem(
+            "id_too_long",
+            long,
+            f"are longer than {MAX_ID_LENGTH} characters; expected an identifier",
+        )
+    )
+    return out.astype("str"), problems
 
 
 def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Series, list[Problem]]:
@@ -207,8 +231,8 @@ def _nonexistent_problem(mask: np.ndarray, tz: str) -> Problem:
     )
 
 
-def parse_amounts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
-    """Money as finite float64 (sign is checked by the caller's policy)."""
+def _numbers(s: pd.Series, *, required: bool) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
+    """Values as float64 (NaN where missing or unreadable), the missing mask, the problems."""
     if pd.api.types.is_bool_dtype(s.dtype):
         values, miss = np.full(len(s), np.nan), s.isna().to_numpy()
     elif pd.api.types.is_numeric_dtype(s.dtype):
@@ -221,17 +245,40 @@ def parse_amounts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Prob
         problems.append(Problem("missing_value", miss, "are missing; expected a number"))
     bad = ~miss & ~np.isfinite(values)
     problems.append(Problem("not_numeric", bad, "are not finite numbers"))
+    return values, miss, problems
+
+
+def parse_amounts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
+    """Money as finite float64 of at most :data:`MAX_AMOUNT` in absolute value.
+
+    The sign is checked by the caller's policy. Larger amounts (``1e308``) are
+    ``amount_out_of_range``: their sums would overflow to infinity.
+    """
+    values, _, problems = _numbers(s, required=required)
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(values) & (np.abs(values) > MAX_AMOUNT)
+    problems.append(
+        Problem(
+            "amount_out_of_range",
+            huge,
+            f"are larger than {MAX_AMOUNT:.0e} in absolute value; expected a money amount",
+        )
+    )
     return pd.Series(values, index=s.index, dtype="float64"), problems
 
 
 def parse_counts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
-    """Whole numbers >= 0 as int64 (nullable Int64 when an optional column has gaps)."""
-    values, problems = parse_amounts(s, required=required)
-    v = values.to_numpy()
+    """Whole numbers in [0, 2**63) as int64 (nullable Int64 when an optional column has gaps)."""
+    v, _, problems = _numbers(s, required=required)
     ok = np.isfinite(v)
-    problems.append(Problem("not_whole", ok & (v != np.round(v)), "are not whole numbers"))
+    whole = ok & (v == np.round(v))
+    huge = whole & (v >= 2.0**63)  # int64 cannot hold them (``reach = 1e30``)
+    problems.append(Problem("not_whole", ok & ~whole, "are not whole numbers"))
     problems.append(Problem("negative_count", ok & (v < 0), "are negative; expected counts >= 0"))
-    good = ok & (v == np.round(v))
+    problems.append(
+        Problem("count_out_of_range", huge, "are 2**63 or more; expected counts below 2**63")
+    )
+    good = whole & (v >= 0) & ~huge
     out = pd.Series(np.where(good, v, np.nan), index=s.index).astype("Int64")
     if not out.isna().any():
         out = out.astype("int64")
@@ -253,11 +300,27 @@ def parse_categories(
 
 
 def parse_texts(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:
-    """Text as ``str``; for required columns, empty means missing."""
+    """Text as ``str``; for required columns, empty means missing.
+
+    Texts longer than :data:`MAX_TEXT_LENGTH` characters are cut to that length
+    (``text_truncated``, a note: the rows are kept, adjusted and counted).
+    """
+    problems = []
     if required:
         text, miss = _text(s)
-        return text.astype("str"), [Problem("missing_value", miss, "are missing")]
-    return s.astype("str").where(s.notna()), []
+        out = text.astype("str")
+        problems.append(Problem("missing_value", miss, "are missing"))
+    else:
+        out = s.astype("str").where(s.notna())
+    long = (out.str.len() > MAX_TEXT_LENGTH).to_numpy(dtype=bool, na_value=False)
+    if long.any():
+        out = out.where(~long, out.str.slice(0, MAX_TEXT_LENGTH))
+        msg = (
+            f"are longer than {MAX_TEXT_LENGTH:,} characters; only their first "
+            f"{MAX_TEXT_LENGTH:,} are used"
+        )
+        problems.append(Problem("text_truncated", long, msg, note=True))
+    return out, problems
 
 
 def parse_flags(s: pd.Series, *, required: bool) -> tuple[pd.Series, list[Problem]]:

@@ -7,6 +7,7 @@ tracks which rows are set aside so the report's counts add up.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,12 @@ import numpy as np
 import pandas as pd
 
 from clvml.data import _columns as cols
-from clvml.data.contracts import CONTRACTS, CUSTOMERS, TRANSACTIONS, Contract
+from clvml.data.contracts import CONTRACTS, CUSTOMERS, MAX_COLUMNS, TRANSACTIONS, Contract
 from clvml.data.policy import ValidationPolicy
 from clvml.data.report import Action, RuleOutcome, ValidationReport
 from clvml.exceptions import DataValidationError
+
+_EXAMPLE_CHARS = 60
 
 
 def _example(values: pd.Series, mask: np.ndarray) -> object:
@@ -25,6 +28,8 @@ def _example(values: pd.Series, mask: np.ndarray) -> object:
     v = values.iloc[int(np.flatnonzero(mask)[0])]
     if isinstance(v, pd.Timestamp):
         return str(v)
+    if isinstance(v, str) and len(v) > _EXAMPLE_CHARS:  # a 20,000-character id: its start
+        return f"{v[:_EXAMPLE_CHARS]}... ({len(v):,} characters)"
     return v.item() if isinstance(v, np.generic) else v
 
 
@@ -80,6 +85,10 @@ class Run:
         mask = p.mask & self.keep
         n = int(mask.sum())
         if not n:
+            return
+        if p.note:  # kept with an adjusted value; the row, not the (long) value, as example
+            row = f"row {self.index[int(np.flatnonzero(mask)[0])]!r}"
+            self.note(p.rule, column, mask, "adjusted", p.message, row)
             return
         example = _example(self.raw[column], mask)
         if _is_blank(example):  # a blank says nothing; name the row instead
@@ -147,6 +156,14 @@ class Run:
         return frame, report
 
 
+def _listed(names: list[str], most: int = 20) -> str:
+    """The column names found, the first ``most`` of them (messages stay one short line)."""
+    if not names:
+        return "no columns"
+    more = f", ... ({len(names):,} columns)" if len(names) > most else ""
+    return ", ".join(n[:60] for n in names[:most]) + more
+
+
 def _structure(run: Run) -> bool:
     """Empty input and missing required columns; False when nothing more can be checked."""
     name = run.contract.name
@@ -154,12 +171,23 @@ def _structure(run: Run) -> bool:
         run.error("empty", None, 0, f"the {name} table is empty; expected at least one row")
         return False
     present = [str(c) for c in run.raw.columns]
-    repeated = sorted({c for c in present if present.count(c) > 1})
+    if len(present) > MAX_COLUMNS:
+        run.error(
+            "too_many_columns",
+            None,
+            None,
+            f"the {name} table has {len(present):,} columns; at most {MAX_COLUMNS:,} are "
+            "accepted (keep the contract's columns and a few others)",
+        )
+        return False
+    counts = Counter(present)  # linear in the number of columns
+    repeated = sorted(c for c, k in counts.items() if k > 1)
     for c in repeated:
-        run.error("repeated_column", c, None, f"appears {present.count(c)} times in {name}")
+        run.error("repeated_column", c, None, f"appears {counts[c]} times in {name}")
     if repeated:
         return False
-    missing = [c for c in run.contract.required if c not in present]
+    names = set(present)
+    missing = [c for c in run.contract.required if c not in names]
     for c in missing:
         near = [p for p in present if p.strip().lower() == c]
         hint = f" (found {near[0]!r}: rename it)" if near else ""
@@ -168,7 +196,7 @@ def _structure(run: Run) -> bool:
             c,
             None,
             f"is missing from {name}{hint}; required: {', '.join(run.contract.required)}; "
-            f"found: {', '.join(present) or 'no columns'}",
+            f"found: {_listed(present)}",
         )
     return not missing
 
@@ -188,7 +216,7 @@ def _parse(run: Run, opts: ValidationPolicy, tz: str, now: pd.Timestamp) -> None
         if c.kind == "id":
             parsed, problems = cols.parse_ids(raw)
             if not c.required:  # an optional id (order_id) may have gaps
-                problems = []
+                problems = [p for p in problems if p.rule != "missing_id"]
         elif c.kind == "timestamp":
             parsed, problems = cols.parse_timestamps(raw, tz=tz, fmt=opts.timestamp_format)
         elif c.kind == "category":

@@ -41,11 +41,32 @@ __all__ = [
     "ENGAGEMENT",
     "KINDS",
     "LANGUAGES",
+    "MAX_AMOUNT",
+    "MAX_COLUMNS",
+    "MAX_COUNT",
+    "MAX_ID_LENGTH",
+    "MAX_TEXT_LENGTH",
     "TRANSACTIONS",
     "Column",
     "ColumnKind",
     "Contract",
 ]
+
+#: The bounds every input is held to (docs/data_contracts.md, "Bounds"). They keep every
+#: check linear and every sum finite whatever a file holds.
+#: Most columns a table may have; a wider file is refused before it is parsed.
+MAX_COLUMNS = 10_000
+#: Longest identifier, in characters; a longer id is a row-level problem (``id_too_long``).
+MAX_ID_LENGTH = 256
+#: Largest absolute money amount of one row; a larger one is a row-level problem
+#: (``amount_out_of_range``). Sums of up to 2**53 such rows stay finite in float64.
+MAX_AMOUNT = 1e15
+#: Largest count (``quantity``, ``reach``): counts are int64, so they must be below 2**63.
+MAX_COUNT = 2**63 - 1
+#: Longest text kept, in characters: longer texts are cut to their first MAX_TEXT_LENGTH
+#: characters (rule ``text_truncated``, action "adjusted", counted in the report), so
+#: the time spent on one text is bounded.
+MAX_TEXT_LENGTH = 10_000
 
 ColumnKind = Literal["id", "timestamp", "amount", "count", "category", "text", "flag"]
 

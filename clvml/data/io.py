@@ -10,16 +10,26 @@
 * :func:`write_table` writes a CSV or Parquet file atomically.
 
 Identifier columns (``customer_id``, ``order_id``) are read from CSV as text,
-so ``"00123"`` keeps its leading zeros. Nothing is parsed or checked here:
-that is :mod:`clvml.data.validation`'s job. Database passwords never appear
-in messages.
+so ``"00123"`` keeps its leading zeros, and ``NA``, ``null`` or ``None`` are ids of
+real customers (only an empty field is missing). A file with more than
+:data:`~clvml.data.contracts.MAX_COLUMNS` columns is refused before it is parsed, and
+an empty, damaged or non-UTF-8 file is a :class:`DataSourceError` naming it.
+Nothing is parsed or checked here: that is :mod:`clvml.data.validation`'s job.
+Database passwords never appear in messages.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import io
+import lzma
 import os
 import re
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from clvml.data.contracts import CONTRACTS
+from clvml.data.contracts import CONTRACTS, MAX_COLUMNS
 from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import ClvmlError
 
@@ -151,13 +161,99 @@ def read_table(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if fmt == "csv":
-        header = pd.read_csv(path, nrows=0).columns
-        dtype = {c: "str" for c in ID_COLUMNS if c in header}
-        return pd.read_csv(path, dtype=dtype)
+        return _read_csv(path)
     try:
+        import pyarrow.parquet as pq
+
+        _check_width(path, len(pq.read_schema(path).names))
         return pd.read_parquet(path)
+    except DataSourceError:
+        raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataSourceError(f"{path}: cannot read as Parquet ({exc})") from exc
+        raise DataSourceError(f"{path}: cannot read as Parquet ({_one_line(exc)})") from exc
+
+
+#: Text pandas reads as missing in a CSV's other columns (its documented defaults). In
+#: the id columns only an empty field is missing: ``NA`` or ``null`` is a customer.
+_NA_TEXT = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+#: What reading a damaged, empty or badly encoded CSV raises (pandas, the decoders).
+_CSV_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
+    EOFError,  # a truncated .gz/.bz2/.xz
+    OSError,  # gzip.BadGzipFile, a corrupt .zip member
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no details'}"[:300]
+
+
+def _check_width(path: Path, n_columns: int) -> None:
+    if n_columns > MAX_COLUMNS:
+        raise DataSourceError(
+            f"{path}: {n_columns:,} columns; at most {MAX_COLUMNS:,} are read "
+            "(keep the contract's columns and a few others)"
+        )
+
+
+def _csv_width(path: Path) -> int:
+    """The number of fields of the CSV's first record, read in linear time."""
+    compression = _compression(path)
+    if compression == "zip":
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            if not members:
+                raise DataSourceError(f"{path}: the zip archive is empty")
+            with archive.open(members[0]) as raw:
+                return _first_record_width(raw)
+    opener: Any = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression or "", open)
+    with opener(path, "rb") as raw:
+        return _first_record_width(raw)
+
+
+def _first_record_width(raw: Any) -> int:
+    text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    try:
+        return len(next(csv.reader(text)))
+    except StopIteration:
+        return 0
+    except csv.Error:  # a field beyond the csv module's size limit: pandas will say
+        return 0
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV with id columns as text (only an empty field missing); errors name the file."""
+    try:
+        _check_width(path, _csv_width(path))  # pandas' header parsing is quadratic in width
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        na = {c: [""] if c in ID_COLUMNS else list(_NA_TEXT) for c in header}
+        dtype = {c: "str" for c in ID_COLUMNS if c in header}
+        frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na)
+    except DataSourceError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise DataSourceError(f"{path}: the file is empty; expected a CSV header row") from exc
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at "
+            f"position {exc.start}); save the file as UTF-8"
+        ) from exc
+    except _CSV_ERRORS as exc:
+        raise DataSourceError(f"{path}: cannot read as CSV ({_one_line(exc)})") from exc
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the extra fields as an index
+        raise DataSourceError(
+            f"{path}: cannot read as CSV (the rows have more fields than the header's "
+            f"{len(header)})"
+        )
+    return frame
 
 
 def _read_sql(
