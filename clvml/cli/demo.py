@@ -235,6 +235,7 @@ def _social(out: Path) -> None:
     crm_url = default_crm_url()
     job = score_customers(str(model_dir), data=str(data), crm_url=crm_url, console=console)
     run = job.run
+    assert run is not None  # not a dry run
     console.print(
         f"Scored into {job.crm}: {run.rows_read:,} customers read, {run.rows_written:,} written, "
         f"{run.rows_quarantined:,} quarantined (features as of {job.as_of})."

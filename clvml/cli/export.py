@@ -21,11 +21,17 @@ def export(
         str | None,
         typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace the export folder if it exists (refused otherwise)."
+        ),
+    ] = False,
 ) -> None:
     """Write a registered model in MLflow's model format to a folder, checked to load and score."""
     from clvml.tracking.export import export_model
 
-    result = export_model(model_uri, out, tracking_uri=tracking_uri)
+    result = export_model(model_uri, out, tracking_uri=tracking_uri, overwrite=overwrite)
     what = model_uri
     if result.version is not None:
         what += f" (version {result.version} of {result.registered_name}, run {result.run_id})"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
+from clvml.pipelines.score_checks import MAX_MEAN_CLV_CHANGE, MAX_TIER_SHARE_CHANGE, plural
 
 
 @app.command()
@@ -47,7 +49,10 @@ def score(
         str | None,
         typer.Option(
             "--as-of",
-            help="Compute features with the data up to this day (default: last purchase).",
+            callback=iso("--as-of"),
+            help="Compute features with the data up to this day, YYYY-MM-DD; refused after the "
+            "last day of the data or today, or before the model's training cut-off, unless "
+            "--force [default: the last day with a purchase].",
         ),
     ] = None,
     chunk_size: Annotated[
@@ -88,8 +93,43 @@ def score(
     ] = "local",
     output: Annotated[
         str | None,
-        typer.Option(help="With --engine spark: write the scores as Parquet here, not to the CRM."),
+        typer.Option(
+            help="With --engine spark: write the scores as Parquet here, not to the CRM "
+            "[default: none, write to the CRM]."
+        ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate and score, print the summary and what would change in the CRM "
+            "(rows inserted/updated, tier moves); write nothing.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write even if --as-of is outside the data or before the model's training "
+            "cut-off, or the scores moved beyond --max-clv-change / --max-tier-shift.",
+        ),
+    ] = False,
+    max_clv_change: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Refuse (unless --force) when the mean CLV moves by more than this share "
+            "against the scores in the table (0.5 = 50%).",
+        ),
+    ] = MAX_MEAN_CLV_CHANGE,
+    max_tier_shift: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Refuse (unless --force) when a value tier's share of customers moves by "
+            "more than this many percentage points.",
+        ),
+    ] = 100 * MAX_TIER_SHARE_CHANGE,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -138,6 +178,8 @@ def score(
         return
     if output is not None:
         raise typer.BadParameter("only with --engine spark", param_hint="--output")
+    if dry_run:
+        console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)
     result = score_customers(
         model,
         data,
@@ -152,8 +194,18 @@ def score(
         tracking_uri=tracking_uri,
         lock_timeout=wait,
         console=console,
+        force=force,
+        dry_run=dry_run,
+        max_mean_change=max_clv_change,
+        max_tier_change=max_tier_shift / 100,
     )
+    for reason in result.overridden:
+        console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
+    if result.plan is not None:
+        _print_plan(result)
+        return
     run = result.run
+    assert run is not None
     out = Table(
         title=f"Scored with {escape(result.model_name)} version {escape(result.model_version)} "
         f"as of {result.as_of}",
@@ -174,3 +226,38 @@ def score(
     console.print(
         f"run {run.run_id} -> table {escape(run.table)} in {escape(result.crm)}", highlight=False
     )
+
+
+def _print_plan(result: Any) -> None:
+    plan = result.plan
+    n_aside = sum(result.set_aside.values())
+    console.print(
+        f"Would score with {escape(result.model_name)} version {escape(result.model_version)} "
+        f"as of {result.as_of} into {escape(result.crm)}: {plan.new.n:,} scores, "
+        f"{plural(n_aside, 'row')} set aside",
+        highlight=False,
+    )
+    console.print(f"would write: {plan.describe()}", highlight=False)
+    if plan.kept:
+        console.print(
+            f"{plural(plan.kept, 'customer')} in the table not scored by this run would keep "
+            "their scores",
+            highlight=False,
+        )
+    prev, new = plan.previous, plan.new
+    if prev.n:
+        change = (new.mean_clv - prev.mean_clv) / abs(prev.mean_clv) if prev.mean_clv else 0.0
+        console.print(
+            f"mean CLV {prev.mean_clv:,.2f} -> {new.mean_clv:,.2f} ({change:+.1%})",
+            highlight=False,
+        )
+    else:
+        console.print(f"mean CLV {new.mean_clv:,.2f} (the table holds no scores)", highlight=False)
+    if plan.tier_moves:
+        moves = Table(title="value tier moves", title_justify="left", header_style="bold")
+        moves.add_column("from")
+        moves.add_column("to")
+        moves.add_column("customers", justify="right")
+        for (a, b), n in plan.tier_moves.items():
+            moves.add_row(escape(a or "(none)"), escape(b or "(none)"), f"{n:,}")
+        console.print(moves)

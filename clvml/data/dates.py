@@ -20,13 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
 
-__all__ = ["as_day"]
+__all__ = ["ISO_FORM", "as_day", "iso_date"]
+
+#: What a date on the command line or in the config must look like.
+ISO_FORM = "an ISO 8601 date YYYY-MM-DD (e.g. 2024-06-30), optionally with a time THH:MM[:SS]"
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
+)
 
 _EXPECTED = "expected a date such as 2024-03-31, a datetime or a pandas Timestamp"
 
@@ -92,3 +99,33 @@ def as_day(value: object, *, name: str, exclusive: bool = False) -> pd.Timestamp
 
 def _not_a_date(name: str, value: object) -> DataValidationError:
     return DataValidationError(f"{name}={value!r} is not a date ({_EXPECTED})")
+
+
+def iso_date(value: str, *, name: str) -> str:
+    """Check that a date typed by a user (a flag, a config value) is ISO 8601; return it.
+
+    ``01/06/2024`` could be the 1st of June or the 6th of January, so anything but the ISO
+    form is refused rather than guessed.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the option and the expected form.
+
+    Examples
+    --------
+    >>> iso_date("2024-06-30", name="--as-of")
+    '2024-06-30'
+    >>> iso_date("30/06/2024", name="--as-of")
+    Traceback (most recent call last):
+    ...
+    clvml.exceptions.DataValidationError: --as-of='30/06/2024' is not a date in the expected \
+form: an ISO 8601 date YYYY-MM-DD (e.g. 2024-06-30), optionally with a time THH:MM[:SS]
+    """
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not _ISO.fullmatch(text):
+        raise DataValidationError(
+            f"{name}={value!r} is not a date in the expected form: {ISO_FORM}"
+        )
+    as_day(text, name=name)  # a real calendar day (no 2024-02-30)
+    return text

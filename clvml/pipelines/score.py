@@ -49,8 +49,21 @@ from clvml.data.io import is_database_url, load_tables, safe_url
 from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.exceptions import DataValidationError
+from clvml.pipelines.score_checks import (
+    MAX_MEAN_CLV_CHANGE,
+    MAX_TIER_SHARE_CHANGE,
+    ScorePlan,
+    check_as_of,
+    check_shift,
+    distribution,
+    plan_changes,
+    read_distribution,
+    read_previous,
+    training_cutoff,
+)
 from clvml.scoring.crm import CRMSink, RunResult
 from clvml.scoring.schema import SCORE_COLUMNS
+from clvml.scoring.validation import split_scores
 from clvml.tracking.scoring_model import (
     DEFAULT_MODEL_URI,
     ModelLoadError,
@@ -90,8 +103,9 @@ class ScoreJobResult:
 
     Attributes
     ----------
-    run : RunResult
-        The sink's counts (``rows_read = rows_written + rows_quarantined``) and run id.
+    run : RunResult or None
+        The sink's counts (``rows_read = rows_written + rows_quarantined``) and run id;
+        None for a dry run (nothing written).
     model_uri, model_name, model_version : str
     as_of : str
         Date the features were computed at (``YYYY-MM-DD``).
@@ -105,9 +119,13 @@ class ScoreJobResult:
     timings : dict
         Seconds per phase (``load_model``, ``read``, ``validate``, ``features``,
         ``predict``, then the sink's).
+    plan : ScorePlan or None
+        For a dry run, what the run would change (rows inserted/updated, tier moves).
+    overridden : list of str
+        The refusals ``force=True`` overrode (:mod:`clvml.pipelines.score_checks`).
     """
 
-    run: RunResult
+    run: RunResult | None
     model_uri: str
     model_name: str
     model_version: str
@@ -116,6 +134,8 @@ class ScoreJobResult:
     input_rows: dict[str, int]
     set_aside: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    plan: ScorePlan | None = None
+    overridden: list[str] = field(default_factory=list)
 
 
 def default_crm_url(workdir: str | os.PathLike[str] | None = None) -> str:
@@ -235,6 +255,13 @@ class PreparedInputs:
     input_rows: dict[str, int]
     set_aside: dict[str, int]
     timings: dict[str, float]
+    last_day: pd.Timestamp | None = None
+
+
+def _last_day(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
+    days = [frames[t]["timestamp"].max() for t in ("transactions", "engagement") if t in frames]
+    days = [d for d in days if not pd.isna(d)]
+    return as_day(max(days), name="the last day of the data") if days else None
 
 
 def prepare_inputs(
@@ -243,12 +270,16 @@ def prepare_inputs(
     as_of: object = None,
     bad_rows: BadRows = "quarantine",
     policy: ValidationPolicy | None = None,
+    check_day: Callable[[pd.Timestamp, pd.Timestamp | None], object] | None = None,
 ) -> PreparedInputs:
     """Read, validate and featurise the scoring data (steps 3-6 of the module notes).
 
+    ``check_day(as_of, last_day)`` is called before the features are built (the scoring
+    job refuses a wrong as-of day there, :func:`clvml.pipelines.score_checks.check_as_of`).
+
     Returns an object with ``features`` (the customer frame as of ``as_of``),
     ``rejected`` (``customer_id``, ``reason``: every quarantine entry made),
-    ``as_of``, ``input_rows``, ``set_aside`` and ``timings``.
+    ``as_of``, ``input_rows``, ``set_aside``, ``timings`` and ``last_day``.
     """
     from clvml.features.dataset import customer_features
 
@@ -286,6 +317,9 @@ def prepare_inputs(
     t = time.perf_counter()
     tx = frames["transactions"]
     day = _as_of(as_of, tx)
+    last_day = _last_day(frames)
+    if check_day is not None:
+        check_day(day, last_day)
     features = customer_features(tx, frames.get("engagement"), frames.get("customers"), cutoff=day)
     seen = pd.Index(tx["customer_id"].astype(str).unique())
     if "customers" in frames:
@@ -308,6 +342,7 @@ def prepare_inputs(
         input_rows={k: len(v) for k, v in raw.items()},
         set_aside=set_aside,
         timings=timings,
+        last_day=last_day,
     )
 
 
@@ -417,6 +452,10 @@ def score_customers(
     workdir: str | os.PathLike[str] | None = None,
     lock_timeout: float = 0.0,
     console: Any | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    max_mean_change: float = MAX_MEAN_CLV_CHANGE,
+    max_tier_change: float = MAX_TIER_SHARE_CHANGE,
 ) -> ScoreJobResult:
     """Score every customer with a model and write the scores into the CRM.
 
@@ -453,6 +492,16 @@ def score_customers(
         Seconds to wait for another job on the same table (0: fail at once).
     console : rich.console.Console, optional
         Shows a progress bar while predicting; nothing is printed otherwise.
+    force : bool, default False
+        Write even when a check of :mod:`clvml.pipelines.score_checks` refuses: an
+        ``as_of`` after the last day of the data or today, or before the model's training
+        cut-off; scores whose mean CLV or tier shares moved far from the table's.
+    dry_run : bool, default False
+        Validate and score, compute what would change (``plan``), write nothing (no run
+        row, no lock, no table created).
+    max_mean_change, max_tier_change : float, default 0.5 and 0.15
+        Largest relative move of the mean CLV, and absolute move of a value tier's share,
+        against the scores already in the table.
 
     Returns
     -------
@@ -462,6 +511,8 @@ def score_customers(
     ------
     DataValidationError
         Bad table name, data, as-of date, or features not matching the model.
+    clvml.pipelines.score_checks.ScoreRefusedError
+        A wrong as-of day or scores far from the previous ones (unless ``force``).
     clvml.tracking.scoring_model.ModelLoadError
         The model cannot be loaded or does not produce CLV scores.
     clvml.scoring.errors.CRMConnectionError, CRMLockError, CRMError
@@ -473,12 +524,21 @@ def score_customers(
     sink = CRMSink(
         crm_url or default_crm_url(workdir), table=table, schema=schema, lock_timeout=lock_timeout
     )
+    overridden: list[str] = []
     try:
-        sink.connect().close()  # an unreachable database fails now, before any work
+        if not dry_run:
+            sink.connect().close()  # an unreachable database fails now, before any work
         t = time.perf_counter()
         model = load_scoring_model(model_uri, tracking_uri=tracking_uri, workdir=workdir)
         timings["load_model"] = time.perf_counter() - t
-        prep = prepare_inputs(data, as_of=as_of, bad_rows=bad_rows, policy=policy)
+        cutoff = training_cutoff(model.pyfunc)
+
+        def check_day(day: pd.Timestamp, last_day: pd.Timestamp | None) -> None:
+            overridden.extend(check_as_of(day, last_day=last_day, cutoff=cutoff, force=force))
+
+        prep = prepare_inputs(
+            data, as_of=as_of, bad_rows=bad_rows, policy=policy, check_day=check_day
+        )
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))
         source = safe_url(str(data)) if is_database_url(data) else str(data)
@@ -490,17 +550,41 @@ def score_customers(
             model.version,
             prep.as_of.date(),
         )
+        limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
+        if dry_run:
+            t = time.perf_counter()
+            scores = _predict_with_progress(model, prep.features, chunk_size, workers, console)
+            timings["predict"] = time.perf_counter() - t
+            valid = split_scores(scores).valid
+            plan = plan_changes(read_previous(sink), valid)
+            overridden += check_shift(plan.previous, plan.new, force=True, **limits)
+            return _result(None, model_uri, model, prep, sink, timings, plan, overridden)
         with sink.run(
             model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
         ) as run:
             t = time.perf_counter()
             scores = _predict_with_progress(model, prep.features, chunk_size, workers, console)
             timings["predict"] = time.perf_counter() - t
+            new = distribution(scores)
+            overridden += check_shift(read_distribution(sink), new, force=force, **limits)
             result = run.write(scores, rejected=prep.rejected, timings=timings)
     finally:
         sink.close()
+    return _result(result, model_uri, model, prep, sink, dict(result.timings), None, overridden)
+
+
+def _result(
+    run: RunResult | None,
+    model_uri: str,
+    model: ScoringModel,
+    prep: PreparedInputs,
+    sink: CRMSink,
+    timings: dict[str, float],
+    plan: ScorePlan | None,
+    overridden: list[str],
+) -> ScoreJobResult:
     return ScoreJobResult(
-        run=result,
+        run=run,
         model_uri=model_uri,
         model_name=model.name,
         model_version=model.version,
@@ -508,7 +592,9 @@ def score_customers(
         crm=sink.safe_url,
         input_rows=prep.input_rows,
         set_aside=prep.set_aside,
-        timings=dict(result.timings),
+        timings=timings,
+        plan=plan,
+        overridden=overridden,
     )
 
 

@@ -79,6 +79,7 @@ def export_model(
     tracking_uri: str | None = None,
     workdir: str | os.PathLike[str] | None = None,
     check: bool = True,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Copy a model from MLflow to ``out`` in MLflow's model format.
 
@@ -97,6 +98,9 @@ def export_model(
         Folder of the embedded store.
     check : bool, default True
         Load the copy and score its input example before putting it in place.
+    overwrite : bool, default True
+        Replace an existing ``out``; with False an existing folder is refused before
+        anything is copied (``clvml export`` without ``--overwrite``).
 
     Returns
     -------
@@ -105,11 +109,16 @@ def export_model(
     Raises
     ------
     ModelExportError
-        The URI does not resolve (no such model, version or alias) or the copy
-        does not load.
+        The URI does not resolve (no such model, version or alias), the copy
+        does not load, or ``out`` exists and ``overwrite`` is False.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
+
+    if not overwrite and Path(out).exists():
+        raise ModelExportError(
+            f"{out} already exists; pass --overwrite to replace it (or --out another folder)"
+        )
 
     cfg = resolve_tracking(tracking_uri, workdir)
     point_mlflow_at(cfg.tracking_uri)
