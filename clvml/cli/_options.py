@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from clvml.data.dates import iso_date
-
 
 def iso(name: str) -> Callable[[str | None], str | None]:
     """A typer callback refusing a date that is not ISO 8601 (one line, the expected form).
@@ -15,6 +13,8 @@ def iso(name: str) -> Callable[[str | None], str | None]:
     """
 
     def check(value: str | None) -> str | None:
+        from clvml.data.dates import iso_date  # pandas: imported when a command runs
+
         return None if value is None else iso_date(value, name=name)
 
     return check

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
 from clvml.exceptions import DataValidationError
 
 
@@ -20,10 +21,18 @@ def evaluate(
         Path, typer.Option("--data", help="Folder with transactions[, engagement, customers].")
     ],
     calibration_end: Annotated[
-        str, typer.Option("--calibration-end", help="Last day of the calibration period.")
+        str,
+        typer.Option(
+            "--calibration-end",
+            callback=iso("--calibration-end"),
+            help="Last day of the calibration period.",
+        ),
     ],
     holdout_end: Annotated[
-        str | None, typer.Option("--holdout-end", help="Last day of the holdout.")
+        str | None,
+        typer.Option(
+            "--holdout-end", callback=iso("--holdout-end"), help="Last day of the holdout."
+        ),
     ] = None,
     horizon_weeks: Annotated[
         float | None,

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
 
 
 class OutputFormat(StrEnum):
@@ -46,9 +47,15 @@ def generate(
     control_share: Annotated[
         float, typer.Option(help="Share of customers the care team does not answer.")
     ] = 0.2,
-    start: Annotated[str, typer.Option(help="Start of the acquisition window.")] = "2024-01-01",
+    start: Annotated[
+        str, typer.Option(callback=iso("--start"), help="Start of the acquisition window.")
+    ] = "2024-01-01",
     calibration_end: Annotated[
-        str | None, typer.Option(help="End of the calibration period [default: start + 78 weeks].")
+        str | None,
+        typer.Option(
+            callback=iso("--calibration-end"),
+            help="End of the calibration period [default: start + 78 weeks].",
+        ),
     ] = None,
     horizon: Annotated[
         float, typer.Option(help="Weeks of data after the calibration end (the holdout).")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
 from clvml.exceptions import DataValidationError
 
 
@@ -74,6 +75,7 @@ def impact(
         str | None,
         typer.Option(
             "--calibration-end",
+            callback=iso("--calibration-end"),
             help="Last day before the holdout [default: from the folder's metadata.json].",
         ),
     ] = None,

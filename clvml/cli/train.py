@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
 
 if TYPE_CHECKING:
     from clvml.pipelines.train import TrainResult
@@ -52,7 +53,10 @@ def train(
     ] = None,
     calibration_end: Annotated[
         str | None,
-        typer.Option(help="Last day of the calibration period [default: from the data]."),
+        typer.Option(
+            callback=iso("--calibration-end"),
+            help="Last day of the calibration period [default: from the data].",
+        ),
     ] = None,
     horizon_weeks: Annotated[
         float | None, typer.Option(min=1, help="CLV horizon and holdout length [default: 52].")

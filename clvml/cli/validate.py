@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import iso
 
 if TYPE_CHECKING:  # the report's module (pandas) is imported when the command runs
     from clvml.data.report import ValidationReport
@@ -89,7 +90,8 @@ def validate(
     now: Annotated[
         str | None,
         typer.Option(
-            help="Timestamps after this instant are errors (default: now), e.g. 2024-01-31."
+            callback=iso("--now"),
+            help="Timestamps after this instant are errors (default: now), e.g. 2024-01-31.",
         ),
     ] = None,
     returns: Annotated[

@@ -185,3 +185,22 @@ def test_export_refuses_to_overwrite_without_the_flag(tmp_path, capsys):
         "already exists; pass --overwrite",
     )
     assert (target / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "--data", "data/social", "--calibration-end", "01/06/2025"],
+        ["evaluate", "--data", "data/social", "--calibration-end", "2025-06-01"]
+        + ["--holdout-end", "30/06/2026"],
+        ["train", "--data", "data/social", "--calibration-end", "06/01/2025"],
+        ["impact", "--data", "data/social", "--calibration-end", "1.6.2025"],
+        ["validate", "--data", "data/social", "--now", "12/31/2026"],
+        ["generate", "--start", "01/02/2024", "--out", "never-written"],
+    ],
+    ids=["evaluate", "evaluate-holdout", "train", "impact", "validate-now", "generate"],
+)
+def test_every_date_flag_takes_iso_only(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    _fails_in_one_line(capsys, argv, "is not a date in the expected form", "YYYY-MM-DD")
+    assert not (ROOT / "never-written").exists()
