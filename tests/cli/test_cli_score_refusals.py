@@ -79,9 +79,7 @@ def _snapshot(crm: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         sink.close()
 
 
-def test_as_of_after_the_data_and_after_today_is_refused_and_the_crm_kept(
-    social, scored, capsys
-):
+def test_as_of_after_the_data_and_after_today_is_refused_and_the_crm_kept(social, scored, capsys):
     before = _snapshot(scored)
     last = _last_day(social)
     err = _fails_in_one_line(
@@ -110,9 +108,7 @@ def test_as_of_before_the_models_training_cut_off_is_refused(social, scored, cap
 
 @pytest.mark.parametrize("value", ["31/01/2026", "01/06/2026", "20260131", "Jan 31 2026"])
 def test_as_of_must_be_iso(social, scored, capsys, value):
-    _fails_in_one_line(
-        capsys, _score(social, scored, "--as-of", value), "YYYY-MM-DD", repr(value)
-    )
+    _fails_in_one_line(capsys, _score(social, scored, "--as-of", value), "YYYY-MM-DD", repr(value))
 
 
 def test_dry_run_reports_the_changes_a_real_run_then_makes(social, scored, tmp_path, capsys):
@@ -191,8 +187,15 @@ def test_export_refuses_to_overwrite_without_the_flag(tmp_path, capsys):
     "argv",
     [
         ["evaluate", "--data", "data/social", "--calibration-end", "01/06/2025"],
-        ["evaluate", "--data", "data/social", "--calibration-end", "2025-06-01"]
-        + ["--holdout-end", "30/06/2026"],
+        [
+            "evaluate",
+            "--data",
+            "data/social",
+            "--calibration-end",
+            "2025-06-01",
+            "--holdout-end",
+            "30/06/2026",
+        ],
         ["train", "--data", "data/social", "--calibration-end", "06/01/2025"],
         ["impact", "--data", "data/social", "--calibration-end", "1.6.2025"],
         ["validate", "--data", "data/social", "--now", "12/31/2026"],
