@@ -10,7 +10,11 @@ from rich.table import Table
 
 from clvml.cli._app import app, console
 from clvml.cli._options import iso
-from clvml.pipelines.score_checks import MAX_MEAN_CLV_CHANGE, MAX_TIER_SHARE_CHANGE, plural
+
+#: clvml.pipelines.score_checks.MAX_MEAN_CLV_CHANGE and MAX_TIER_SHARE_CHANGE (in pp), written
+#: out so --help does not import pandas (tests/cli/test_cli_score_refusals.py checks they agree).
+MAX_MEAN_CLV_CHANGE = 0.5
+MAX_TIER_SHARE_PP = 15.0
 
 
 @app.command()
@@ -129,7 +133,7 @@ def score(
             help="Refuse (unless --force) when a value tier's share of customers moves by "
             "more than this many percentage points.",
         ),
-    ] = 100 * MAX_TIER_SHARE_CHANGE,
+    ] = MAX_TIER_SHARE_PP,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -229,6 +233,8 @@ def score(
 
 
 def _print_plan(result: Any) -> None:
+    from clvml.pipelines.score_checks import plural
+
     plan = result.plan
     n_aside = sum(result.set_aside.values())
     console.print(

@@ -207,3 +207,11 @@ def test_every_date_flag_takes_iso_only(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     _fails_in_one_line(capsys, argv, "is not a date in the expected form", "YYYY-MM-DD")
     assert not (ROOT / "never-written").exists()
+
+
+def test_the_cli_defaults_are_the_documented_thresholds():
+    import clvml.cli.score as cli
+    from clvml.pipelines import score_checks
+
+    assert cli.MAX_MEAN_CLV_CHANGE == score_checks.MAX_MEAN_CLV_CHANGE == 0.5
+    assert cli.MAX_TIER_SHARE_PP == 100 * score_checks.MAX_TIER_SHARE_CHANGE == 15.0
