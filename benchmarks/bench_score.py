@@ -43,7 +43,7 @@ def make_data(n: int, folder: Path, seed: int) -> pd.Timestamp:
         meta = json.loads((folder / "metadata.json").read_text())
         return pd.Timestamp(meta["calibration_end"])
     t = time.perf_counter()
-    ds = generate_social_commerce(n, seed=seed)
+    ds = generate_social_commerce(n, seed=seed, oracle=False)
     write_dataset(ds, folder, fmt="parquet", overwrite=True)
     print(f"data: {n:,} customers generated and written in {time.perf_counter() - t:.1f} s")
     return ds.calibration_end

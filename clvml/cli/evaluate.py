@@ -83,6 +83,9 @@ def evaluate(
     )
     heads = ["method", "Gini", "Spearman", "top 10%", "top 20%", "MAE", "total bias"]
     heads += ["ROC AUC", "PR AUC", "Brier"]
+    with_oracle = bool(res.table["oracle_share"].notna().any())
+    if with_oracle:
+        heads.append("oracle share")
     table.add_column(heads[0], no_wrap=True, min_width=15)
     for h in heads[1:]:
         table.add_column(h, justify="right", no_wrap=True)
@@ -103,10 +106,19 @@ def evaluate(
             fmt(row.roc_auc, ".3f"),
             fmt(row.pr_auc, ".3f"),
             fmt(row.brier, ".3f"),
+            *([fmt(row.oracle_share, ".1%")] if with_oracle else []),
             style="bold" if row.method == best else None,
         )
     console.print(table)
     console.print(escape(res.supervision), highlight=False)
+    if with_oracle:
+        share = float(res.table.set_index("method").loc[best, "oracle_share"])
+        console.print(
+            f"best method {escape(best)} reaches {share:.1%} of the attainable oracle's "
+            "normalised Gini (oracle: the Bayes-optimal prediction from the history before "
+            "the cut-off under the planted model; truth also knows the latent state)",
+            highlight=False,
+        )
     for method, reason in res.skipped_methods.items():
         console.print(escape(f"skipped {method}: {reason}"), highlight=False)
     if out is not None:

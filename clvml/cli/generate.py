@@ -66,6 +66,13 @@ def generate(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace OUT if it exists and is not empty.")
     ] = False,
+    oracle: Annotated[
+        bool,
+        typer.Option(
+            "--oracle/--no-oracle",
+            help="Write the attainable oracle in the truth table (about 1 ms per customer).",
+        ),
+    ] = True,
 ) -> None:
     """Generate customers, transactions, engagement events and the truth.
 
@@ -89,6 +96,7 @@ def generate(
         advocacy_effect=advocacy_effect,
         disengagement_effect=disengagement_effect,
         control_share=control_share,
+        oracle=oracle,
     )
     path = write_dataset(ds, out, fmt=fmt.value, overwrite=overwrite)
     elapsed = time.perf_counter() - began

@@ -21,9 +21,12 @@ Nothing is ever fitted on the holdout of the customers being evaluated:
 
 Reference rows: ``past spend`` (the registered baseline method ``past_spend``,
 :mod:`clvml.models.methods.past_spend`) ranks customers by their calibration revenue per
-week (times the holdout length), the baseline any model must beat; on generated data
-``truth`` is the planted expected value (:mod:`clvml.data.synthetic`), the best any
-method could do given the latent parameters.
+week (times the holdout length), the baseline any model must beat. On generated data,
+``oracle`` is the attainable oracle (:mod:`clvml.data.oracle`): the Bayes-optimal expected
+holdout revenue given what is observable before the cut-off under the planted model, and
+``oracle_share`` is each row's normalised Gini as a share of the oracle's; ``truth`` is the
+planted expected value given the latent rates and alive state
+(:mod:`clvml.data.synthetic`), out of reach of any method by construction.
 """
 
 from __future__ import annotations
@@ -42,10 +45,18 @@ from clvml.features.frames import FrameBuilder
 from clvml.models.clv_model import CLVModel
 from clvml.models.methods import BASELINES, METHODS, MethodOutput
 
-__all__ = ["TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
+__all__ = ["REFERENCE_ROWS", "TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
 
 #: Columns of :attr:`ComparisonResult.table`, in order.
-TABLE_COLUMNS: tuple[str, ...] = ("method", *HOLDOUT_METRICS, "predicted_total", "realised_total")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "method",
+    *HOLDOUT_METRICS,
+    "predicted_total",
+    "realised_total",
+    "oracle_share",
+)
+#: Reference rows of the table (not methods).
+REFERENCE_ROWS: tuple[str, ...] = ("past spend", "oracle", "truth")
 
 
 @dataclass
@@ -56,7 +67,9 @@ class ComparisonResult:
     ----------
     table : pandas.DataFrame
         One row per method (:data:`TABLE_COLUMNS`), then the ``past spend`` baseline and,
-        on generated data, the ``truth``. ``roc_auc``, ``pr_auc`` and ``brier`` judge the
+        on generated data, the ``oracle`` (when the truth has ``attainable_clv``) and the
+        ``truth``; ``oracle_share`` is the row's normalised Gini over the oracle's (NaN
+        without an oracle). ``roc_auc``, ``pr_auc`` and ``brier`` judge the
         method's probability of no purchase in the holdout against the realised churn,
         the method's own ``churn_probability`` output
         (:class:`~clvml.models.methods.MethodOutput`): BG/NBD's (with or without
@@ -64,7 +77,7 @@ class ComparisonResult:
         ``hybrid`` (whose alive probability is built from it), the planted one on
         ``truth``; empty for methods with no such probability.
     predictions : pandas.DataFrame
-        Per customer: ``clv_<method>``, ``past_spend``, ``truth`` (if any),
+        Per customer: ``clv_<method>``, ``past_spend``, ``oracle`` and ``truth`` (if any),
         ``churn_probability_classifier`` (if fitted), ``realised_revenue``,
         ``realised_purchases``, ``churned`` and ``fold`` (customer folds; 0 otherwise).
     deciles : pandas.DataFrame
@@ -92,7 +105,7 @@ class ComparisonResult:
 
     def best(self, metric: str = "normalized_gini") -> str:
         """The method (reference rows excluded) with the highest ``metric``."""
-        rows = self.table[~self.table["method"].isin(["past spend", "truth"])]
+        rows = self.table[~self.table["method"].isin(REFERENCE_ROWS)]
         return str(rows.loc[rows[metric].idxmax(), "method"])
 
 
@@ -280,6 +293,8 @@ def compare_methods(
                 column="expected_clv",
                 n_rows=int(aligned["expected_clv"].isna().sum()),
             )
+        if "attainable_clv" in aligned.columns:
+            out["oracle"] = aligned["attainable_clv"].to_numpy(dtype=float)
         out["truth"] = aligned["expected_clv"].to_numpy(dtype=float)
         if "churn_probability" in aligned.columns:
             truth_churn = aligned["churn_probability"].to_numpy(dtype=float)
@@ -295,11 +310,19 @@ def compare_methods(
     rows, deciles = [], []
     columns = [(m, f"clv_{m}", churn_by_method[m]) for m in fitted_methods]
     columns += [(m.replace("_", " "), m, churn_by_method[m]) for m in baselines]
+    if "oracle" in out.columns:
+        columns.append(("oracle", "oracle", None))
     if "truth" in out.columns:
         columns.append(("truth", "truth", truth_churn))
+    oracle_gini = (
+        value_metrics(realised, out["oracle"].to_numpy())["normalized_gini"]
+        if "oracle" in out.columns
+        else np.nan
+    )
     for name, col, p_churn in columns:
         v = value_metrics(realised, out[col].to_numpy())
-        row = {"method": name, **v, **_churn_row(churned, p_churn)}
+        share = v["normalized_gini"] / oracle_gini
+        row = {"method": name, **v, **_churn_row(churned, p_churn), "oracle_share": share}
         rows.append({k: row[k] for k in TABLE_COLUMNS})
         d = decile_table(realised, out[col].to_numpy()).reset_index()
         d.insert(0, "method", name)

@@ -117,7 +117,13 @@ def save_comparison_plots(result: ComparisonResult, folder: str | Path) -> list[
     preds = result.predictions
     y = preds["realised_revenue"].to_numpy()
     columns = {
-        name: ("past_spend" if name == "past spend" else name if name == "truth" else f"clv_{name}")
+        name: (
+            "past_spend"
+            if name == "past spend"
+            else name
+            if name in ("truth", "oracle")
+            else f"clv_{name}"
+        )
         for name in result.table["method"]
     }
     written = []

@@ -31,7 +31,11 @@ def test_evaluate_generated_folder_writes_json_and_plots(folder, tmp_path, capsy
         assert name in printed.out
     payload = json.loads(out.read_text())
     methods = [row["method"] for row in payload["methods"]]
-    assert methods[-2:] == ["past spend", "truth"] and "btyd_covariates" in methods
+    assert methods[-3:] == ["past spend", "oracle", "truth"] and "btyd_covariates" in methods
+    # every row's share of the attainable oracle's Gini, and the best method's printed
+    shares = {row["method"]: row["oracle_share"] for row in payload["methods"]}
+    assert shares["oracle"] == 1.0 and 0 < shares["btyd"] < 1.2
+    assert "of the attainable oracle's normalised Gini" in printed.out
     # the label-free baselines are rows of the comparison (issue #14, point 2)
     assert {"pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"} <= set(methods)
     assert payload["holdout_end"] == "2026-06-28"

@@ -43,7 +43,8 @@ def test_table_rows_columns_and_reference_rows(result):
     assert list(t.columns) == list(TABLE_COLUMNS)
     assert list(t["method"]) == [
         "closed_form", "btyd", "btyd_covariates", "pareto_nbd", "btyd_all_spend",
-        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "past spend", "truth",
+        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "past spend", "oracle",
+        "truth",
     ]  # fmt: skip
     assert result.mode == "time" and "earlier window" in result.supervision
     by = t.set_index("method")
@@ -56,7 +57,16 @@ def test_table_rows_columns_and_reference_rows(result):
     assert abs(by.loc["btyd", "total_bias"]) < 0.15
     realised = result.predictions["realised_revenue"].sum()
     np.testing.assert_allclose(by["realised_total"], realised)
-    assert result.best() in set(t["method"]) - {"truth", "past spend"}
+    assert result.best() in set(t["method"]) - {"truth", "past spend", "oracle"}
+    # the attainable oracle: each row's Gini as a share of the oracle's
+    np.testing.assert_allclose(
+        by["oracle_share"], by["normalized_gini"] / by.loc["oracle", "normalized_gini"]
+    )
+    assert by.loc["oracle", "oracle_share"] == 1.0
+    # Bayes-optimal given the history: it out-ranks every method, and the truth (which
+    # knows the latent state) out-ranks it
+    methods = by.drop(["oracle", "truth", "past spend"])
+    assert (methods["oracle_share"] < 1).all() and by.loc["truth", "oracle_share"] > 1
 
 
 def test_deciles_and_predictions(result):
