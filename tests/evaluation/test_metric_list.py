@@ -16,7 +16,7 @@ from clvml.reporting import report
 
 def test_every_user_of_the_list_takes_it_from_evaluation() -> None:
     names = tuple(HOLDOUT_METRICS)
-    assert ("method", *names, "predicted_total", "realised_total") == TABLE_COLUMNS
+    assert ("method", *names, "predicted_total", "realised_total", "oracle_share") == TABLE_COLUMNS
     assert names == report._METRICS
     assert set(names) >= report._SHARE_METRICS
     assert GATE_METRICS == HOLDOUT_METRICS
