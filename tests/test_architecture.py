@@ -32,6 +32,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "tracking": {"data", "features", "models", "evaluation", "segments"},
     "reporting": {"data", "evaluation", "segments"},
     "spark": {"data", "features", "models", "scoring"},
+    # lifetimes' API over the library (an adapter: clvml.compat.lifetimes)
+    "compat": {"data", "features", "models"},
     "pipelines": {
         "data",
         "features",

@@ -89,4 +89,6 @@ def pareto_nbd_conditional_probability_of_purchases(
     alive_part = np.exp(log_comb + np.logaddexp(log_stays, log_leaves) - log_norm)
     gone = np.exp(log_dead - log_norm)
     p = np.where(window, alive_part, 0.0) + np.where(ns == 0, np.where(window, gone, 1.0), 0.0)
+    # the two parts of P(Y = 0) of a customer almost surely gone can round above 1
+    p = np.clip(p, 0.0, 1.0)
     return np.where(valid, p, np.nan).reshape(shape)
