@@ -77,9 +77,13 @@ def run(checkout: Path, to_clvml: bool, workers: int) -> tuple[dict[str, str], f
         if workers > 1:
             cmd += ["-n", str(workers)]
         start = time.perf_counter()
-        subprocess.run(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, check=False)
+        done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
-        return _outcomes(folder / "report.xml"), elapsed
+        report = folder / "report.xml"
+        outcomes = _outcomes(report) if report.is_file() else {}
+        if len(outcomes) < 10:  # collection failed: show why
+            print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
+        return outcomes, elapsed
 
 
 def _outcomes(report: Path) -> dict[str, str]:
