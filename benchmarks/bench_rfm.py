@@ -4,7 +4,8 @@ Generates a seeded transaction log (one customer per 10 transactions on average,
 purchases per customer 1 + negative binomial with mean 9, first purchases spread over two years,
 repeat purchases uniform between the first purchase and the end, times of day to the second,
 amounts gamma distributed, rows in time order like an event log) with integer and with string
-customer IDs (``"C00000042"``, pandas' default ``str`` dtype), writes it to Parquet once, then
+customer IDs (``"C00000042"``, pandas' default ``str`` dtype; ``--ids sparse``: random 63-bit
+integers; ``--ids uuid``: random version-4 UUID strings), writes it to Parquet once, then
 runs ``summary_data_from_transaction_data`` (lifetimes) and ``rfm_summary`` (clvml) on it in
 separate subprocesses, freq="D" with the monetary value. Each subprocess reads the data, resets
 its peak-RSS counter (``/proc/self/clear_refs``), runs the summary ``--repeat`` times and reports
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -53,6 +55,15 @@ def make_transactions(n_tx: int, ids: str, seed: int = 0) -> pd.DataFrame:
     if ids == "str":
         labels = pd.Series([f"C{i:08d}" for i in range(n_customers)], dtype="str")
         customer_id = labels.take(cust).reset_index(drop=True)
+    elif ids == "uuid":  # random (version 4) UUIDs, as many systems issue them
+        raw = np.random.default_rng(seed + 1).bytes(16 * n_customers)
+        uuids = [
+            str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(n_customers)
+        ]
+        customer_id = pd.Series(uuids, dtype="str").take(cust).reset_index(drop=True)
+    elif ids == "sparse":  # random positive 63-bit integers (hashed or snowflake-like keys)
+        keys = np.random.default_rng(seed + 1).integers(1, 2**63 - 1, n_customers)
+        customer_id = pd.Series(keys[cust])
     else:
         customer_id = pd.Series(cust.astype(np.int64) + 100_000)
     amount = np.round(rng.gamma(2.0, 20.0, n_tx), 2)
@@ -151,7 +162,9 @@ def _machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["1M", "10M"], help="e.g. 100k 1M 10M")
-    parser.add_argument("--ids", nargs="+", default=["int", "str"], choices=["int", "str"])
+    parser.add_argument(
+        "--ids", nargs="+", default=["int", "str"], choices=["int", "str", "sparse", "uuid"]
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per implementation (best)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -41,6 +41,10 @@ _SUBDAILY_UNITS = {
 }
 #: Largest day range for which calendar periods are mapped through a lookup table.
 _MAX_LUT_DAYS = 1 << 22
+#: Largest key space of the fixed-width string path (keys are int64, with room for one digit).
+_MAX_KEYS = 2**62
+#: Rows read first to see whether the fixed-width key space can fit at all.
+_PROBE_ROWS = 4096
 
 # ----------------------------------------------------------------------------- customer codes
 
@@ -113,14 +117,21 @@ def _encode_fixed_width(arr: pa.Array, ids: pd.Series) -> Customers | None:
     if width == 0 or width > 64 or not (np.diff(offsets) == width).all():
         return None
     data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
-    lo = np.array([data[:, k].min() for k in range(width)], dtype=np.int64)
-    span = np.array([data[:, k].max() for k in range(width)], dtype=np.int64) - lo + 1
-    varying = np.flatnonzero(span > 1)
-    n_keys = 1
-    for k in varying:
-        n_keys *= int(span[k])
-    if n_keys > 2**62:
+    # Early exit: the spans of the first rows are lower bounds of the whole column's, so a
+    # key space already too large there (random IDs, UUIDs) is too large overall.
+    probe = data[:_PROBE_ROWS]
+    if _key_space(probe.max(axis=0).astype(np.int64) - probe.min(axis=0) + 1) > _MAX_KEYS:
         return None
+    lo = np.empty(width, dtype=np.int64)
+    span = np.empty(width, dtype=np.int64)
+    for k in range(width):
+        column = data[:, k]
+        lo[k] = column.min()
+        span[k] = int(column.max()) - lo[k] + 1
+        if _key_space(span[: k + 1]) > _MAX_KEYS:  # stop reading as soon as it cannot fit
+            return None
+    varying = np.flatnonzero(span > 1)
+    n_keys = _key_space(span)
     key_type = np.dtype(np.int32 if n_keys < 2**30 else np.int64)  # room for key * span + byte
     key: np.ndarray = np.zeros(n, dtype=key_type)
     for k in varying:
@@ -144,6 +155,14 @@ def _encode_fixed_width(arr: pa.Array, ids: pd.Series) -> Customers | None:
         return Customers(key, n_keys, decode=labels)
     codes, uniques = pd.factorize(key, sort=True)
     return Customers(codes, len(uniques), decode=lambda rows: labels(uniques[rows]))
+
+
+def _key_space(span: np.ndarray) -> int:
+    """Number of mixed-radix keys of digits with these spans (exact Python integer)."""
+    n_keys = 1
+    for s in span.tolist():
+        n_keys *= s
+    return n_keys
 
 
 def _encode_strings(ids: pd.Series, column: str) -> Customers | None:
@@ -197,6 +216,11 @@ def encode_customers(ids: pd.Series, column: str) -> Customers:
                 f"customer IDs mix types ({kind}); expected one type, e.g. all strings",
                 column=column,
             )
+    if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
+        # Sparse integer IDs: hash in order of appearance, then sort only the distinct IDs.
+        codes, uniques = pd.factorize(ids.to_numpy())
+        order = np.argsort(uniques, kind="stable")
+        return Customers(codes, len(uniques), pd.Index(uniques, dtype=ids.dtype), order)
     codes, uniques = pd.factorize(ids, sort=True)
     missing = codes < 0
     if missing.any():

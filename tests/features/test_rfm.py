@@ -11,6 +11,7 @@ float64, so that column is cast before comparing. Monetary values are compared t
 from __future__ import annotations
 
 import functools
+import uuid
 import warnings
 
 import numpy as np
@@ -28,6 +29,7 @@ from clvml.data.datasets import (
     load_cdnow_summary,
 )
 from clvml.exceptions import DataValidationError
+from clvml.features import _rfm_kernels
 from clvml.features._rfm_kernels import period_ordinals
 from clvml.features.rfm import (
     RowsExcludedWarning,
@@ -325,6 +327,23 @@ def test_calibration_holdout_matches_lifetimes_on_generated_log(freq):
             lambda c: pd.Series([f"{(i * 2654435761) ** 3:040x}" for i in c], dtype="str"),
             id="fixed-wide",
         ),
+        # real-world ids: random 64-bit integers (hashed, then the distinct ids sorted), UUIDs
+        pytest.param(
+            lambda c: pd.Series(
+                np.random.default_rng(5).integers(-(2**63), 2**63 - 1, c.max() + 1)[c]
+            ),
+            id="int64-random",
+        ),
+        pytest.param(
+            lambda c: pd.Series(
+                [
+                    str(uuid.UUID(int=int(i) * 0x9E3779B97F4A7C15F39CC0605CEDC835 % 2**128))
+                    for i in c
+                ],
+                dtype="str",
+            ),
+            id="uuid",
+        ),
     ],
 )
 def test_customer_id_types_match_lifetimes(make_ids):
@@ -337,6 +356,35 @@ def test_customer_id_types_match_lifetimes(make_ids):
     actual = rfm_summary(log, monetary_value_col="amount")
     _assert_same(expected, actual)
     assert actual.index.dtype == expected.index.dtype
+
+
+@pytest.mark.parametrize("probe_rows", [1, 4096])
+def test_uuid_ids_leave_the_fixed_width_path_early(monkeypatch, probe_rows):
+    # UUIDs' key space is far too large for the fixed-width path: it gives up after the
+    # probe rows, or after the first columns whose spans overflow it (not all 36 columns),
+    # and the IDs are hashed instead, with the same summary as lifetimes
+    monkeypatch.setattr(_rfm_kernels, "_PROBE_ROWS", probe_rows)
+    spans_checked: list[int] = []
+    key_space = _rfm_kernels._key_space
+
+    def counted(span):
+        spans_checked.append(len(span))
+        return key_space(span)
+
+    monkeypatch.setattr(_rfm_kernels, "_key_space", counted)
+    log = _generated_log(seed=4, n_customers=80)
+    codes = pd.factorize(log["customer_id"])[0]
+    rng = np.random.default_rng(11)
+    ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(codes.max() + 1)]
+    log["customer_id"] = pd.Series(ids, dtype="str").take(codes).reset_index(drop=True)
+    expected = _lifetimes(
+        summary_data_from_transaction_data, log, "customer_id", "timestamp", "amount"
+    )
+    actual = rfm_summary(log, monetary_value_col="amount")
+    _assert_same(expected, actual)
+    assert spans_checked[0] == 36  # the probe
+    assert len(spans_checked) == (1 if probe_rows > len(log) else 1 + max(spans_checked[1:]))
+    assert max(spans_checked[1:], default=0) < 20
 
 
 def test_string_timestamps_with_format_match_lifetimes(cdnow_sample_transactions):
