@@ -124,11 +124,11 @@ def _encode_fixed_width(arr: pa.Array, ids: pd.Series) -> Customers | None:
         return None
     lo = np.empty(width, dtype=np.int64)
     span = np.empty(width, dtype=np.int64)
-    for k in range(width):
-        column = data[:, k]
-        lo[k] = column.min()
-        span[k] = int(column.max()) - lo[k] + 1
-        if _key_space(span[: k + 1]) > _MAX_KEYS:  # stop reading as soon as it cannot fit
+    for j in range(width):
+        column = data[:, j]
+        lo[j] = column.min()
+        span[j] = int(column.max()) - int(lo[j]) + 1
+        if _key_space(span[: j + 1]) > _MAX_KEYS:  # stop reading as soon as it cannot fit
             return None
     varying = np.flatnonzero(span > 1)
     n_keys = _key_space(span)

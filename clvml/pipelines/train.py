@@ -192,6 +192,24 @@ def fit_served_model(
 
 
 # ---------------------------------------------------------------------------- train
+def step_metrics(timings: dict[str, float]) -> dict[str, float]:
+    """``time.<step>`` seconds of each step (``compare_methods``, ...) and ``peak_rss_mib``.
+
+    The peak resident memory of this process so far (Linux reports it in KiB), for the
+    issue's memory targets; a step of an engine that runs elsewhere (Spark) is its driver's.
+    """
+    import re
+    import resource
+
+    out = {
+        "time." + re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_"): float(secs)
+        for name, secs in timings.items()
+    }
+    out["time.total"] = float(sum(timings.values()))
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 @dataclass
 class Prepared:
     """Everything a training engine hands to :func:`log_training`.
@@ -513,6 +531,8 @@ def log_training(
                     {**decision.as_dict(), "champion_value_source": champ_how}, "gate_decision.json"
                 )
                 note(decision.summary)
+        # every step's seconds and the process's peak memory, in the run itself
+        mlflow.log_metrics(step_metrics(steps.timings))
     return TrainResult(
         run_id=run.info.run_id,
         experiment_id=run.info.experiment_id,

@@ -68,7 +68,10 @@ def test_same_seed_gives_identical_metrics_and_params(runs):
     first, second = runs
     client = _client(first)
     a, b = client.get_run(first.run_id).data, client.get_run(second.run_id).data
-    not_gate = lambda m: {k: v for k, v in m.items() if not k.startswith("gate.")}  # noqa: E731
+    # the gate differs (the second run meets a champion), and so do the seconds and memory
+    # the steps took (a measurement, not a result of the seed)
+    measured = ("gate.", "time.", "peak_rss_mib")
+    not_gate = lambda m: {k: v for k, v in m.items() if not k.startswith(measured)}  # noqa: E731
     assert not_gate(a.metrics) == not_gate(b.metrics)
     assert len(not_gate(a.metrics)) > 40
     # other engineers may commit between the two runs: the commit is not a setting
@@ -105,6 +108,12 @@ def test_time_split_and_run_layout(runs):
     for par in ("p", "q", "v"):
         assert m[f"param.gamma_gamma.{par}"] > 0 and m[f"param_se.gamma_gamma.{par}"] > 0
     assert m["data.transactions.rows_read"] == m["data.transactions.rows_kept"]
+    # every step timed in the run, and the peak memory
+    for step in ("validate", "features", "compare methods", "fit model", "log model"):
+        key = "time." + step.replace(" ", "_")
+        assert m[key] == pytest.approx(first.timings[step]) and m[key] > 0
+    assert m["time.total"] == pytest.approx(sum(first.timings.values()))
+    assert 50 < m["peak_rss_mib"] < 64 * 1024
     assert m["data.customers_at_cutoff"] > 500
     # params: config and versions; tags: version and commit (this is a git checkout)
     assert p["window.horizon_weeks"] == "52" and p["model.champion"] == "btyd"
