@@ -124,7 +124,9 @@ def evaluate(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":
-            res.table.to_csv(out, index=False)
+            from clvml.data.spreadsheet import formula_safe
+
+            formula_safe(res.table).to_csv(out, index=False)
         else:
             payload = {
                 "calibration_end": str(res.calibration_end.date()),

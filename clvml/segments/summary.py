@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvml.data.spreadsheet import formula_safe
 from clvml.exceptions import DataValidationError
 from clvml.segments._validation import validate_predictions
 from clvml.segments.names import (
@@ -197,6 +198,12 @@ def export_segment_lists(
     into place only when all files are written, so readers never see a
     half-written list and a failure leaves earlier exports intact.
 
+    The files are meant to be opened in a spreadsheet: a text cell starting with
+    ``=``, ``+``, ``-``, ``@``, tab, CR or ``'`` (a customer id such as
+    ``=HYPERLINK(...)``) is written with a leading ``'`` so it is never run as a
+    formula (:func:`clvml.data.spreadsheet.formula_safe`; a campaign tool reading the
+    ids back undoes it with :func:`~clvml.data.spreadsheet.restore_formula_safe`).
+
     Parameters
     ----------
     assigned : pandas.DataFrame
@@ -243,7 +250,8 @@ def export_segment_lists(
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv.tmp", dir=out_dir)
             staged.append((tmp, out_dir / f"{name}.csv"))
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                part[cols].to_csv(fh, index=False)
+                # CRLF (RFC 4180): a field holding a CR or LF is then quoted, not split
+                formula_safe(part[cols]).to_csv(fh, index=False, lineterminator="\r\n")
                 fh.flush()
                 os.fsync(fh.fileno())
             written[str(label)] = out_dir / f"{name}.csv"
