@@ -134,6 +134,14 @@ def score(
             "more than this many percentage points.",
         ),
     ] = MAX_TIER_SHARE_PP,
+    trust_model: Annotated[
+        bool,
+        typer.Option(
+            "--trust-model",
+            help="Load a --model folder even if its files do not match the SHA-256 digests "
+            "clvml export recorded (its code runs; the CRM records it as unverified).",
+        ),
+    ] = False,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -202,6 +210,7 @@ def score(
         dry_run=dry_run,
         max_mean_change=max_clv_change,
         max_tier_change=max_tier_shift / 100,
+        trust_model=trust_model,
     )
     for reason in result.overridden:
         console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)

@@ -112,7 +112,7 @@ def load_report_inputs(
 
         with CRMSink(crm_url, table=table) as sink:
             frame = sink.read_scores()
-            runs = sink.read_runs()
+            runs = sink.read_attempts()  # every attempt: the last success counts
         if frame.empty:
             raise DataValidationError(
                 f"no scores in table {table} of {sink.safe_url}; run clvml score first"

@@ -3,8 +3,9 @@
 :func:`score_customers` runs, in order:
 
 1. **checks that cost nothing**: the table name (an identifier, never SQL), the
-   CRM URL, and a connection to the CRM database (an unreachable database fails
-   here, in one line, before any work);
+   CRM URL, a connection to the CRM database and the table's **job lock**, held to the
+   end (an unreachable database or a concurrent job on the table fails here, in one
+   line, before the model is loaded or a feature built; a dry run takes neither);
 2. **load the model** (:func:`clvml.tracking.scoring_model.load_scoring_model`);
 3. **read** ``transactions`` and optionally ``engagement`` and ``customers`` from a
    folder or a SQLAlchemy URL (:func:`clvml.data.io.load_tables`);
@@ -33,6 +34,7 @@ rows the sink refused).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -452,6 +454,7 @@ def score_customers(
     workdir: str | os.PathLike[str] | None = None,
     lock_timeout: float = 0.0,
     console: Any | None = None,
+    trust_model: bool = False,
     force: bool = False,
     dry_run: bool = False,
     max_mean_change: float = MAX_MEAN_CLV_CHANGE,
@@ -492,6 +495,9 @@ def score_customers(
         Seconds to wait for another job on the same table (0: fail at once).
     console : rich.console.Console, optional
         Shows a progress bar while predicting; nothing is printed otherwise.
+    trust_model : bool, default False
+        Load a model folder even if its files do not match the digests recorded by
+        ``clvml export`` (recorded as ``unverified-sha256-<digest>``); see docs/security.md.
     force : bool, default False
         Write even when a check of :mod:`clvml.pipelines.score_checks` refuses: an
         ``as_of`` after the last day of the data or today, or before the model's training
@@ -525,11 +531,16 @@ def score_customers(
         crm_url or default_crm_url(workdir), table=table, schema=schema, lock_timeout=lock_timeout
     )
     overridden: list[str] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sink)
         if not dry_run:
-            sink.connect().close()  # an unreachable database fails now, before any work
+            # The job lock first: an unreachable database or a concurrent job on the table
+            # fails now, in one line, before the model is loaded and the features are built.
+            stack.enter_context(sink.hold_lock())
         t = time.perf_counter()
-        model = load_scoring_model(model_uri, tracking_uri=tracking_uri, workdir=workdir)
+        model = load_scoring_model(
+            model_uri, tracking_uri=tracking_uri, workdir=workdir, trust_model=trust_model
+        )
         timings["load_model"] = time.perf_counter() - t
         cutoff = training_cutoff(model.pyfunc)
 
@@ -568,8 +579,6 @@ def score_customers(
             new = distribution(scores)
             overridden += check_shift(read_distribution(sink), new, force=force, **limits)
             result = run.write(scores, rejected=prep.rejected, timings=timings)
-    finally:
-        sink.close()
     return _result(result, model_uri, model, prep, sink, dict(result.timings), None, overridden)
 
 

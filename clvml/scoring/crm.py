@@ -48,7 +48,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -64,9 +64,10 @@ from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
 from clvml.scoring.lock import job_lock
+from clvml.scoring.runs import finish_attempt, latest_attempts, start_attempt
 from clvml.scoring.schema import SCORE_COLUMNS, CRMTables, define_tables, migrate
 from clvml.scoring.staging import stage_rows, upsert_from_stage
-from clvml.scoring.validation import append_rejected, split_scores
+from clvml.scoring.validation import append_rejected, split_scores, storable_quarantine
 
 __all__ = ["CRMSink", "RunResult", "ScoreRun"]
 
@@ -183,6 +184,7 @@ class CRMSink:
         self.schema = schema
         self.lock_timeout = float(lock_timeout)
         self._engine: Engine | None = None
+        self._held: Connection | None = None  # the connection holding the job lock
 
     @property
     def safe_url(self) -> str:
@@ -236,8 +238,41 @@ class CRMSink:
         self.close()
 
     # -- jobs --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def hold_lock(self) -> Iterator[CRMSink]:
+        """Take the table's job lock now and hold it until the block ends.
+
+        A job that must not load a model or build features for nothing takes the lock
+        first: a concurrent job then fails at once (:class:`CRMLockError`, after
+        ``lock_timeout`` seconds). Runs started inside the block (:meth:`run`,
+        :meth:`write`) use this lock and its connection.
+        """
+        if self._held is not None:
+            raise CRMError(f"the job lock of table {self.table!r} is already held")
+        conn = self.connect()
+        lock = job_lock(conn, self.table, self.schema, timeout=self.lock_timeout)
+        try:
+            lock.__enter__()
+        except BaseException:
+            conn.close()
+            raise
+        self._held = conn
+        try:
+            yield self
+        finally:
+            self._held = None
+            try:
+                lock.__exit__(None, None, None)
+            except sa.exc.DBAPIError:
+                pass  # session lost: the server already released the lock
+            finally:
+                conn.close()
+
     def migrate(self) -> dict[str, list[str]]:
         """Create or upgrade the tables now (runs do this themselves); returns columns added."""
+        if self._held is not None:
+            with self._held.begin():
+                return _migrate_locked(self._held, self.tables)
         with (
             self.connect() as conn,
             job_lock(conn, self.table, self.schema, timeout=self.lock_timeout),
@@ -303,11 +338,16 @@ class CRMSink:
         return self._read(t, sa.select(t).order_by(t.c.customer_id))
 
     def read_runs(self) -> pd.DataFrame:
-        """The runs recorded for this table, oldest first."""
-        r = self.tables.runs
-        return self._read(
-            r, sa.select(r).where(r.c.table_name == self.table).order_by(r.c.started_at)
-        )
+        """The runs recorded for this table, oldest first: each run id's latest attempt.
+
+        ``attempts`` is then how many times the run id was started; every attempt's own
+        row is in :meth:`read_attempts`.
+        """
+        return self._read(self.tables.runs, latest_attempts(self.tables, self.table))
+
+    def read_attempts(self) -> pd.DataFrame:
+        """Every attempt of every run of this table (one row each), oldest first."""
+        return self._read(self.tables.runs, latest_attempts(self.tables, self.table, every=True))
 
     def read_quarantine(self, run_id: str | None = None) -> pd.DataFrame:
         """Quarantined rows (of one run if ``run_id`` is given)."""
@@ -398,6 +438,7 @@ class ScoreRun:
         self.run_id = str(run_id)
         self._scored_at = None if scored_at is None else _utc(scored_at)
         self.scored_at: datetime | None = None
+        self.attempt = 0  # set when the run starts: 1 for the run id's first attempt
         self._conn: Connection | None = None
         self._lock: Any = None
         self._started = False  # our run row exists (so a failure can be recorded on it)
@@ -407,13 +448,16 @@ class ScoreRun:
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> ScoreRun:
         sink = self.sink
-        conn = sink.connect()
-        try:
-            self._lock = job_lock(conn, sink.table, sink.schema, timeout=sink.lock_timeout)
-            self._lock.__enter__()
-        except BaseException:
-            conn.close()
-            raise
+        if sink._held is not None:  # the job took the lock before loading its model
+            conn, self._lock = sink._held, None
+        else:
+            conn = sink.connect()
+            try:
+                self._lock = job_lock(conn, sink.table, sink.schema, timeout=sink.lock_timeout)
+                self._lock.__enter__()
+            except BaseException:
+                conn.close()
+                raise
         self._conn = conn
         try:
             with conn.begin():
@@ -460,12 +504,13 @@ class ScoreRun:
                 except sa.exc.DBAPIError:
                     pass  # the database is gone; the next run marks this one as failed
         finally:
-            try:
-                self._lock.__exit__(None, None, None)
-            except sa.exc.DBAPIError:
-                pass  # session lost: the server already released the lock
-            finally:
-                conn.close()
+            if self._lock is not None:  # else the sink's hold_lock releases it
+                try:
+                    self._lock.__exit__(None, None, None)
+                except sa.exc.DBAPIError:
+                    pass  # session lost: the server already released the lock
+                finally:
+                    conn.close()
 
     def _wrap(self, exc: BaseException) -> BaseException:
         if isinstance(exc, sa.exc.DBAPIError):
@@ -476,73 +521,22 @@ class ScoreRun:
         return exc
 
     def _start(self, conn: Connection) -> None:
-        r = self.sink.tables.runs
-        now = datetime.now(UTC)
-        conn.execute(
-            r.update()
-            .where(r.c.table_name == self.sink.table, r.c.status == "running")
-            .values(
-                status="failed",
-                finished_at=now,
-                error="abandoned: the job stopped before finishing",
-            )
+        attempt = start_attempt(
+            conn,
+            self.sink.tables,
+            table=self.sink.table,
+            run_id=self.run_id,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            as_of=self.as_of,
+            scored_at=self._scored_at,
+            now=datetime.now(UTC),
         )
-        prev = conn.execute(
-            sa.select(
-                r.c.table_name, r.c.model_name, r.c.model_version, r.c.scored_at, r.c.attempts
-            ).where(r.c.run_id == self.run_id)
-        ).one_or_none()
-        if prev is None:
-            self.scored_at = self._scored_at or now
-            conn.execute(
-                r.insert().values(
-                    run_id=self.run_id,
-                    table_name=self.sink.table,
-                    model_name=self.model_name,
-                    model_version=self.model_version,
-                    as_of=self.as_of,
-                    status="running",
-                    attempts=1,
-                    scored_at=self.scored_at,
-                    started_at=now,
-                )
-            )
-            return
-        if (prev.table_name, prev.model_name, prev.model_version) != (
-            self.sink.table,
-            self.model_name,
-            self.model_version,
-        ):
-            raise DataValidationError(
-                f"run_id {self.run_id!r} already belongs to table {prev.table_name!r}, "
-                f"model {prev.model_name!r} version {prev.model_version!r}"
-            )
-        self.scored_at = self._scored_at or _utc(prev.scored_at)
-        conn.execute(
-            r.update()
-            .where(r.c.run_id == self.run_id)
-            .values(
-                status="running",
-                attempts=prev.attempts + 1,
-                scored_at=self.scored_at,
-                as_of=self.as_of,
-                started_at=now,
-                finished_at=None,
-                error=None,
-                rows_read=None,
-                rows_scored=None,
-                rows_written=None,
-                rows_quarantined=None,
-                timings=None,
-            )
-        )
+        self.attempt, self.scored_at = attempt.number, attempt.scored_at
 
     def _finish(self, conn: Connection, status: str, **values: Any) -> None:
-        r = self.sink.tables.runs
-        conn.execute(
-            r.update()
-            .where(r.c.run_id == self.run_id)
-            .values(status=status, finished_at=datetime.now(UTC), **values)
+        finish_attempt(
+            conn, self.sink.tables, self.run_id, self.attempt, status, datetime.now(UTC), **values
         )
 
     # -- the write ---------------------------------------------------------------------------
@@ -791,6 +785,7 @@ class ScoreRun:
         """Replace this run's quarantine rows (a re-run never doubles them)."""
         q = self.sink.tables.quarantine
         conn.execute(q.delete().where(q.c.run_id == self.run_id))
+        quarantine = storable_quarantine(quarantine)
         if len(quarantine):
             now = datetime.now(UTC)
             conn.execute(

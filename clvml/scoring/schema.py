@@ -7,12 +7,18 @@ The scoring job writes into four tables (all in one database schema):
 ``customer_scores_quarantine`` (``<table>_quarantine``)
     Rows set aside by validation, with the reason and the run that saw them.
 ``clvml_score_runs``
-    One row per scoring job: counts, status and timings.
+    One row per attempt of a scoring job (``run_id``, ``attempts``): counts, status
+    and timings; an attempt never overwrites another's row.
 ``clvml_schema_version``
-    Which schema version each score table was migrated to.
+    Which schema version each score table was migrated to; a score table listed
+    there is one clvml created (or adopted) for that role.
 
 :func:`migrate` creates missing tables and adds missing columns with ``ALTER TABLE
-... ADD COLUMN``; it never drops or rewrites data. See ``docs/crm_schema.md``.
+... ADD COLUMN``; it never drops or rewrites data (version 1 -> 2 only re-keys the
+run table, keeping every row). It alters nothing it did not create for its role: a
+foreign ``<table>_quarantine``, a score table that is another's quarantine, or a table
+without ``customer_id`` as its key are refused before any change. The names of
+clvml's own tables are reserved. See ``docs/crm_schema.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from sqlalchemy.engine import Connection
 from clvml.exceptions import DataValidationError
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "RUNS_TABLE",
     "SCHEMA_VERSION",
     "SCORE_COLUMNS",
@@ -40,10 +47,17 @@ __all__ = [
 ]
 
 #: Version of the table layout written by this module (see docs/crm_schema.md).
-SCHEMA_VERSION = 1
+#: 2: the run table keeps one row per attempt (primary key ``run_id, attempts``).
+SCHEMA_VERSION = 2
 RUNS_TABLE = "clvml_score_runs"
 VERSION_TABLE = "clvml_schema_version"
 QUARANTINE_SUFFIX = "_quarantine"
+#: Prefix of the staging tables of runs (:meth:`clvml.scoring.crm.ScoreRun.stage_table`).
+STAGE_PREFIX = "_clvml_stage"
+#: Longest customer id written (characters): a PostgreSQL index entry holds at most
+#: 2,704 bytes, and 512 characters of UTF-8 take at most 2,048. Longer ids are
+#: quarantined, on SQLite as on PostgreSQL.
+MAX_ID_LENGTH = 512
 
 #: Lower-case letters, digits and underscores, starting with a letter or underscore. Mixed case
 #: is refused so the same name means the same table in SQLite and PostgreSQL (which folds case);
@@ -146,9 +160,17 @@ SCORE_FILLFACTOR = 50
 def define_tables(table: str = "customer_scores", schema: str | None = None) -> CRMTables:
     """Build the table definitions for score table ``table`` in database schema ``schema``.
 
-    Both names are checked with :func:`validate_identifier`.
+    Both names are checked with :func:`validate_identifier`; the names of clvml's
+    own tables (``clvml_score_runs``, ``clvml_schema_version``, ``_clvml_stage*``) are
+    refused as score tables.
     """
     validate_identifier(table)
+    if table in (RUNS_TABLE, VERSION_TABLE) or table.startswith(STAGE_PREFIX):
+        raise DataValidationError(
+            f"table name {table!r} is reserved for clvml's own tables "
+            f"({RUNS_TABLE}, {VERSION_TABLE}, {STAGE_PREFIX}*); choose another --table",
+            example=table,
+        )
     if schema is not None:
         validate_identifier(schema, "schema name")
     md = sa.MetaData(schema=schema)
@@ -180,6 +202,7 @@ def define_tables(table: str = "customer_scores", schema: str | None = None) -> 
         RUNS_TABLE,
         md,
         sa.Column("run_id", sa.Text, primary_key=True),
+        sa.Column("attempts", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("table_name", sa.Text, nullable=False),
         sa.Column("model_name", sa.Text, nullable=False),
         sa.Column("model_version", sa.Text, nullable=False),
@@ -189,7 +212,6 @@ def define_tables(table: str = "customer_scores", schema: str | None = None) -> 
         sa.Column("rows_scored", sa.BigInteger),
         sa.Column("rows_written", sa.BigInteger),
         sa.Column("rows_quarantined", sa.BigInteger),
-        sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
@@ -229,12 +251,80 @@ def _add_missing_columns(conn: Connection, table: sa.Table) -> list[str]:
     return added
 
 
+def _registered(conn: Connection, tables: CRMTables, present: set[str], name: str) -> bool:
+    """Whether ``name`` is a score table clvml migrated (it has a row in the version table)."""
+    v = tables.version
+    if v.name not in present:
+        return False
+    found = conn.execute(sa.select(v.c.table_name).where(v.c.table_name == name)).first()
+    return found is not None
+
+
+def _check_roles(conn: Connection, tables: CRMTables, present: set[str]) -> None:
+    """Refuse, before anything is changed, tables clvml did not create for their role."""
+    scores, quarantine = tables.scores, tables.quarantine
+    schema = scores.schema
+    if scores.name.endswith(QUARANTINE_SUFFIX):
+        owner = scores.name[: -len(QUARANTINE_SUFFIX)]
+        if owner in present and _registered(conn, tables, present, owner):
+            raise DataValidationError(
+                f"table {scores.name!r} is the quarantine table of score table {owner!r}; "
+                "clvml does not use it as a score table (choose another --table)"
+            )
+    if quarantine.name in present and (
+        scores.name not in present
+        or not _registered(conn, tables, present, scores.name)
+        or _registered(conn, tables, present, quarantine.name)
+    ):
+        raise DataValidationError(
+            f"table {quarantine.name!r} exists but clvml did not create it as the quarantine "
+            f"of {scores.name!r}; nothing was changed (rename it, or choose another --table)"
+        )
+    if scores.name in present:
+        pk = sa.inspect(conn).get_pk_constraint(scores.name, schema=schema)
+        if list(pk.get("constrained_columns") or []) != ["customer_id"]:
+            raise DataValidationError(
+                f"existing table {scores.name!r} must have customer_id as its primary key "
+                "(the upsert relies on it); nothing was changed",
+                example=pk.get("constrained_columns"),
+            )
+
+
+def _rekey_runs(conn: Connection, runs: sa.Table) -> None:
+    """Version 1 -> 2: the run table's key becomes (run_id, attempts); every row is kept.
+
+    A version-1 table has one row per run id, whose ``attempts`` is then that row's
+    attempt number, so the rows are already unique under the new key.
+    """
+    pk = sa.inspect(conn).get_pk_constraint(runs.name, schema=runs.schema)
+    if list(pk.get("constrained_columns") or []) != ["run_id"]:
+        return
+    prep = conn.dialect.identifier_preparer
+    name = prep.format_table(runs)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"ALTER TABLE {name} DROP CONSTRAINT {prep.quote(str(pk['name']))}, "
+            "ADD PRIMARY KEY (run_id, attempts)"
+        )
+        return
+    # SQLite cannot change a primary key: build the new table, copy, swap (one transaction)
+    old = sa.Table(RUNS_TABLE + "_v1", sa.MetaData(), schema=runs.schema)
+    conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {prep.format_table(old)}")
+    runs.create(conn)
+    cols = ", ".join(prep.quote(c.name) for c in runs.columns)
+    conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {prep.format_table(old)}")
+    conn.exec_driver_sql(f"DROP TABLE {prep.format_table(old)}")
+
+
 def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
     """Create or upgrade the tables inside the caller's transaction.
 
-    Missing tables are created; missing columns are added; the version row is
-    set to :data:`SCHEMA_VERSION`. A score table whose ``customer_id`` is not its
-    primary key cannot be upserted into and is refused.
+    Missing tables are created; missing columns are added; a version-1 run table is
+    re-keyed to one row per attempt; the version row is set to :data:`SCHEMA_VERSION`.
+    Before anything is changed, tables clvml did not create for their role are refused:
+    a ``<table>_quarantine`` that is not the quarantine clvml made for this score table,
+    a score table that is another score table's quarantine, and an existing score table
+    whose primary key is not ``customer_id`` (the upsert relies on it).
 
     Returns
     -------
@@ -244,12 +334,24 @@ def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
     Raises
     ------
     DataValidationError
-        If the existing score table has no primary key on ``customer_id``, or was
-        written by a newer schema version than this clvml knows.
+        For a table clvml may not alter (see above), or one written by a newer
+        schema version than this clvml knows.
     """
     insp = sa.inspect(conn)
     schema = tables.scores.schema
     present = set(insp.get_table_names(schema=schema))
+    _check_roles(conn, tables, present)
+    v = tables.version
+    current = None
+    if v.name in present:
+        current = conn.execute(
+            sa.select(v.c.version).where(v.c.table_name == tables.scores.name)
+        ).scalar_one_or_none()
+    if current is not None and current > SCHEMA_VERSION:
+        raise DataValidationError(
+            f"table {tables.scores.name!r} has schema version {current}, newer than this clvml "
+            f"supports ({SCHEMA_VERSION}); upgrade clvml"
+        )
     tables.metadata.create_all(conn, checkfirst=True)
     added: dict[str, list[str]] = {}
     for t in (tables.scores, tables.quarantine, tables.runs, tables.version):
@@ -257,23 +359,8 @@ def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
             cols = _add_missing_columns(conn, t)
             if cols:
                 added[t.name] = cols
-    if tables.scores.name in present:
-        pk = sa.inspect(conn).get_pk_constraint(tables.scores.name, schema=schema)
-        if list(pk.get("constrained_columns") or []) != ["customer_id"]:
-            raise DataValidationError(
-                f"existing table {tables.scores.name!r} must have customer_id as its primary key "
-                "(the upsert relies on it)",
-                example=pk.get("constrained_columns"),
-            )
-    v = tables.version
-    current = conn.execute(
-        sa.select(v.c.version).where(v.c.table_name == tables.scores.name)
-    ).scalar_one_or_none()
-    if current is not None and current > SCHEMA_VERSION:
-        raise DataValidationError(
-            f"table {tables.scores.name!r} has schema version {current}, newer than this clvml "
-            f"supports ({SCHEMA_VERSION}); upgrade clvml"
-        )
+    if tables.runs.name in present:
+        _rekey_runs(conn, tables.runs)
     if current != SCHEMA_VERSION:
         now = datetime.now(UTC)
         if current is None:

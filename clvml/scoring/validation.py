@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
-from clvml.scoring.schema import SCORE_COLUMNS
+from clvml.scoring.schema import MAX_ID_LENGTH, SCORE_COLUMNS
 
-__all__ = ["ScoreSplit", "append_rejected", "split_scores"]
+__all__ = ["ScoreSplit", "append_rejected", "split_scores", "storable_quarantine"]
 
 REQUIRED = ("customer_id", "clv")
 _TEXT = ("segment", "value_tier")
@@ -107,7 +107,9 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     infinite or negative; an optional numeric value is not a number or infinite;
     ``clv_lower``, ``clv_upper``, ``expected_purchases`` or ``expected_avg_spend``
     is negative; ``p_alive`` or ``churn_probability`` is outside [0, 1];
-    ``clv_lower > clv_upper``; a text value contains a NUL character.
+    ``clv_lower > clv_upper``; a text value contains a NUL character; the
+    ``customer_id`` is longer than :data:`~clvml.scoring.schema.MAX_ID_LENGTH` (512)
+    characters (a PostgreSQL index entry could not hold it).
 
     Examples
     --------
@@ -148,6 +150,8 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     ids, missing_id = _customer_ids(scores["customer_id"])
     flag(missing_id, "missing customer_id")
     flag(ids.duplicated(keep=False).to_numpy() & ~missing_id, "duplicate customer_id in batch")
+    too_long = (ids.str.len() > MAX_ID_LENGTH).fillna(False).to_numpy(dtype=bool)
+    flag(too_long, f"customer_id longer than {MAX_ID_LENGTH} characters")
 
     out: dict[str, object] = {"customer_id": ids}
     for col in SCORE_COLUMNS:
@@ -228,3 +232,29 @@ def append_rejected(
         }
     )
     return pd.concat([quarantined, extra], ignore_index=True)
+
+
+def _visible_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {_visible_nul(k): _visible_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible_nul(v) for v in value]
+    return value
+
+
+def storable_quarantine(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """The quarantine rows as every database stores them: NUL characters written ``\\x00``.
+
+    PostgreSQL text and JSON cannot hold a NUL character, so an id (or payload value)
+    holding one is stored with the four characters ``\\x00`` in its place, on SQLite
+    too (the same rows on both). Ids are otherwise stored whole, however long.
+    """
+    if not len(quarantine):
+        return quarantine
+    out = quarantine.copy()
+    for col in ("customer_id", "reason", "payload"):
+        if col in out.columns:
+            out[col] = out[col].map(_visible_nul).astype(object)
+    return out

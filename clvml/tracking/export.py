@@ -4,14 +4,15 @@
 ``models:/clvml@champion``) to a local folder such as ``models/clvml``, checks
 that the copy loads and scores its own input example, and writes
 ``export.json`` beside the MLflow files: where the model came from (registered
-name, version, run, the run's holdout metrics), when, and with which clvml.
+name, version, run, the run's holdout metrics), when, with which clvml, and the
+SHA-256 digest of every file of the folder (:mod:`clvml.tracking.integrity`:
+``clvml score --model FOLDER`` loads the folder only if its files still match).
 Load the export with ``mlflow.pyfunc.load_model("models/clvml")``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import tempfile
@@ -21,12 +22,12 @@ from typing import Any
 
 from clvml._version import __version__
 from clvml.exceptions import ClvmlError
+from clvml.tracking.integrity import write_manifest
 from clvml.tracking.store import point_mlflow_at, redact_uri, resolve_tracking
 
 __all__ = ["ExportResult", "ModelExportError", "export_model"]
 
 DEFAULT_MODEL_URI = "models:/clvml@champion"
-PROVENANCE_FILE = "export.json"
 
 
 class ModelExportError(ClvmlError, ValueError):
@@ -155,7 +156,8 @@ def export_model(
             "clvml_version": __version__,
             "mlflow_version": mlflow.__version__,
         }
-        (root / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
+        # the SHA-256 of every file, checked before the folder is ever loaded for scoring
+        write_manifest(root, provenance)
         _replace(root, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

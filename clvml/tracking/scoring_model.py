@@ -8,9 +8,11 @@
 ``runs:/<run_id>/<path>``
     A model logged by a run; recorded as name ``<path>``, version ``run-<run_id>``.
 a folder (``models/clvml``)
-    An MLflow model on disk, e.g. written by ``clvml export``; its ``export.json``
-    gives the registered name and version it was copied from, otherwise the folder
-    name and a digest of its ``MLmodel`` file are recorded.
+    An MLflow model on disk written by ``clvml export``: loaded only if its files
+    match the SHA-256 digests recorded in its ``export.json`` (checked before any of
+    its code runs; ``trust_model=True`` / ``--trust-model`` to load anyway). Recorded
+    as the registered name and ``<version>+sha256-<12 hex of its files>``, or the
+    folder name and ``sha256-<...>`` (``unverified-sha256-<...>`` when trusted).
 
 The tracking/registry store is ``MLFLOW_TRACKING_URI`` or the embedded store of
 :func:`clvml.tracking.store.resolve_tracking`. Every failure is a one-line
@@ -20,8 +22,6 @@ schema does not match the customer features before anything is written.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,18 +138,31 @@ def _run_metrics(run_id: str | None) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k.startswith("holdout.")}
 
 
-def _local_identity(path: Path) -> tuple[str, str, str | None, dict[str, float]]:
-    provenance = path / "export.json"
-    if provenance.is_file():
-        try:
-            info = json.loads(provenance.read_text())
-        except (OSError, ValueError):
-            info = {}
-        if info.get("registered_name") and info.get("version"):
-            metrics = {k: float(v) for k, v in (info.get("metrics") or {}).items()}
-            return str(info["registered_name"]), str(info["version"]), info.get("run_id"), metrics
-    digest = hashlib.sha256((path / "MLmodel").read_bytes()).hexdigest()[:12]
-    return path.name, f"sha256-{digest}", None, {}
+def _check_metadata(uri: str, meta: Any) -> tuple[list[tuple[str, str, bool]], list[str] | None]:
+    """Inputs and outputs of a model's signature; refuse one clvml cannot score with."""
+    schema = meta.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        raise ModelLoadError(
+            f"{uri}: the model has no input signature with column names; "
+            "clvml scores only models logged with one (clvml train does)"
+        )
+    inputs = [
+        (str(c.name), getattr(c.type, "name", str(c.type)), bool(c.required)) for c in schema.inputs
+    ]
+    out_schema = meta.get_output_schema()
+    outputs = (
+        None
+        if out_schema is None or not out_schema.has_input_names()
+        else [str(n) for n in out_schema.input_names()]
+    )
+    if outputs is not None:
+        missing = [c for c in REQUIRED_OUTPUTS if c not in outputs]
+        if missing:
+            raise ModelLoadError(
+                f"{uri}: the model's output lacks {missing}; expected a clvml CLV model "
+                f"(customer_id, clv, p_alive, ...), got {outputs[:8]}"
+            )
+    return inputs, outputs
 
 
 def load_scoring_model(
@@ -157,8 +170,13 @@ def load_scoring_model(
     *,
     tracking_uri: str | None = None,
     workdir: str | os.PathLike[str] | None = None,
+    trust_model: bool = False,
 ) -> ScoringModel:
     """Load a pyfunc CLV model from the registry, a run or a folder.
+
+    A folder is loaded only if its files match the SHA-256 digests ``clvml export``
+    recorded in its ``export.json`` (:func:`clvml.tracking.integrity.verify_folder`),
+    checked before any of its code runs; its CRM version is ``<version>+sha256-<digest>``.
 
     Parameters
     ----------
@@ -170,6 +188,9 @@ def load_scoring_model(
         embedded store in ``workdir``).
     workdir : path-like, optional
         Folder of the embedded store (default: the working directory).
+    trust_model : bool, default False
+        Load a folder whose files do not match its recorded digests (or that has none);
+        it is recorded as ``unverified-sha256-<digest>`` under the folder's name.
 
     Returns
     -------
@@ -180,6 +201,8 @@ def load_scoring_model(
     ModelLoadError
         No such model, alias, version, run or folder; the model does not load;
         or it has no input signature.
+    clvml.tracking.integrity.ModelIntegrityError
+        A folder's files do not match its recorded digests (and ``trust_model`` is False).
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -212,35 +235,25 @@ def load_scoring_model(
                 f"{uri}: no MLflow model there (no MLmodel file); give a models/ folder written "
                 "by clvml export, models:/<name>@<alias> or runs:/<run_id>/<path>"
             )
-        name, version, run_id, metrics = _local_identity(path)
+        from mlflow.models import Model
+
+        from clvml.tracking.integrity import verify_folder
+
+        try:  # the MLmodel file is YAML, read safely: nothing of the folder runs here
+            _check_metadata(uri, Model.load(str(path / "MLmodel")))
+        except (MlflowException, OSError, ValueError) as exc:
+            if isinstance(exc, ModelLoadError):
+                raise
+            raise ModelLoadError(f"{uri}: unreadable MLmodel file ({_first_line(exc)})") from None
+        ident = verify_folder(path, trust=trust_model)
+        name, version, run_id, metrics = ident.name, ident.version, ident.run_id, ident.metrics
         target = str(path)
         where = str(path)
     try:
         pyfunc = mlflow.pyfunc.load_model(target)
     except (MlflowException, OSError, ImportError, ValueError) as exc:
         raise ModelLoadError(f"{uri}: cannot load the model ({_first_line(exc)})") from None
-    schema = pyfunc.metadata.get_input_schema()
-    if schema is None or not schema.has_input_names():
-        raise ModelLoadError(
-            f"{uri}: the model has no input signature with column names; "
-            "clvml scores only models logged with one (clvml train does)"
-        )
-    inputs = [
-        (str(c.name), getattr(c.type, "name", str(c.type)), bool(c.required)) for c in schema.inputs
-    ]
-    out_schema = pyfunc.metadata.get_output_schema()
-    outputs = (
-        None
-        if out_schema is None or not out_schema.has_input_names()
-        else [str(n) for n in out_schema.input_names()]
-    )
-    if outputs is not None:
-        missing = [c for c in REQUIRED_OUTPUTS if c not in outputs]
-        if missing:
-            raise ModelLoadError(
-                f"{uri}: the model's output lacks {missing}; expected a clvml CLV model "
-                f"(customer_id, clv, p_alive, ...), got {outputs[:8]}"
-            )
+    inputs, outputs = _check_metadata(uri, pyfunc.metadata)
     run_id = run_id or pyfunc.metadata.run_id
     if not metrics:
         metrics = _run_metrics(run_id) if "://" in uri or ":/" in uri else {}

@@ -6,6 +6,7 @@ The model is the committed export ``models/clvml``, scored on 300 customers of d
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from urllib.parse import quote
 
@@ -72,3 +73,139 @@ def test_score_success_line_logs_and_run_table_hide_a_query_password(
         runs = sink.read_runs()
     assert (runs["status"] == "succeeded").all()
     assert not runs.astype(str).apply(lambda c: c.str.contains("Secr")).any().any()
+
+
+@pytest.mark.parametrize("table", ["clvml_score_runs", "clvml_schema_version"])
+def test_reserved_table_names_are_one_line(
+    small_data: Path, table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crm = tmp_path / "crm.db"
+    argv = ["--model", str(MODEL), "--data", str(small_data), "--crm-url", f"sqlite:///{crm}"]
+    code, _, err = _score([*argv, "--table", table], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "reserved for clvml's own tables" in err
+    assert not crm.exists()
+
+
+def test_a_losing_concurrent_job_fails_before_loading_the_model(
+    small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clvml.pipelines.score as score_mod
+    from clvml.pipelines.score import score_customers
+    from clvml.scoring.errors import CRMLockError
+
+    crm = f"sqlite:///{tmp_path / 'crm.db'}"
+    loaded: list[str] = []
+    real = score_mod.load_scoring_model
+
+    def spy(uri: str, **kw: object):
+        loaded.append(uri)
+        return real(uri, **kw)
+
+    monkeypatch.setattr(score_mod, "load_scoring_model", spy)
+    monkeypatch.setattr(score_mod, "prepare_inputs", lambda *a, **k: pytest.fail("features built"))
+    with (
+        CRMSink(crm) as running,
+        running.hold_lock(),
+        pytest.raises(CRMLockError, match="another scoring job"),
+    ):
+        score_customers(str(MODEL), small_data, crm, workdir=tmp_path)
+    assert loaded == []  # the model was never loaded, no feature built
+
+
+# -- model folders: loaded only if their files match the digests recorded at export ---------
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "model"
+    shutil.copytree(MODEL, dst)
+    return dst
+
+
+def _plant(folder: Path, marker: Path) -> None:
+    """Code that leaves a marker file if the folder's _model_code.py is ever executed."""
+    code = folder / "_model_code.py"
+    code.write_text(code.read_text() + f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+
+
+def test_committed_model_folder_matches_its_digests() -> None:
+    from clvml.tracking.integrity import verify_folder
+
+    ident = verify_folder(MODEL)
+    assert ident.verified and ident.name == "clvml"
+    assert ident.version.startswith("1+sha256-") and ident.version.endswith(ident.digest)
+
+
+@pytest.mark.parametrize("tamper", ["code", "pickle", "added", "removed", "manifest", "symlink"])
+def test_tampered_folder_is_refused_before_any_of_its_code_runs(
+    model_copy: Path, tmp_path: Path, tamper: str
+) -> None:
+    from clvml.tracking.integrity import ModelIntegrityError
+    from clvml.tracking.scoring_model import load_scoring_model
+
+    marker = tmp_path / "pwned"
+    if tamper == "code":
+        _plant(model_copy, marker)
+    elif tamper == "pickle":
+        pkl = model_copy / "artifacts" / "clv_model.pkl"
+        pkl.write_bytes(pkl.read_bytes() + b"\x00")
+    elif tamper == "added":
+        (model_copy / "artifacts" / "extra.py").write_text("import os\n")
+    elif tamper == "removed":
+        (model_copy / "artifacts" / "segment_scheme.json").unlink()
+    elif tamper == "manifest":  # new code, and its digest written into export.json by hand
+        import hashlib
+        import json
+
+        _plant(model_copy, marker)
+        info = json.loads((model_copy / "export.json").read_text())
+        new = hashlib.sha256((model_copy / "_model_code.py").read_bytes()).hexdigest()
+        info["artifacts_sha256"]["_model_code.py"] = new
+        (model_copy / "export.json").write_text(json.dumps(info))
+    else:
+        (model_copy / "artifacts" / "link.json").symlink_to(model_copy / "MLmodel")
+    with pytest.raises(ModelIntegrityError) as info:
+        load_scoring_model(str(model_copy))
+    msg = str(info.value)
+    assert "\n" not in msg and "--trust-model" in msg and "not loaded" in msg
+    assert not marker.exists()  # nothing of the folder ran
+
+
+def test_score_refuses_a_tampered_folder_in_one_line_and_writes_nothing(
+    small_data: Path, model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "pwned"
+    _plant(model_copy, marker)
+    crm = f"sqlite:///{tmp_path / 'crm.db'}"
+    argv = ["--model", str(model_copy), "--data", str(small_data), "--crm-url", crm]
+    code, _, err = _score(argv, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "ModelIntegrityError" in err and "_model_code.py changed" in err
+    assert not marker.exists()
+    with CRMSink(crm) as sink:
+        assert sink.read_runs().empty and sink.read_scores().empty
+    # --trust-model: the operator vouches for it; it runs, and the CRM says it is unverified
+    code, _, err = _score([*argv, "--trust-model"], capsys)
+    assert code == 0, err
+    assert marker.exists()
+    with CRMSink(crm) as sink:
+        runs, scores = sink.read_runs(), sink.read_scores()
+    assert runs["model_name"].tolist() == ["model"]  # the folder, not export.json's label
+    assert runs["model_version"].iloc[0].startswith("unverified-sha256-")
+    assert set(scores["model_version"]) == set(runs["model_version"])
+
+
+def test_verified_folder_is_recorded_with_the_digest_of_its_files(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clvml.tracking.integrity import verify_folder
+
+    crm = f"sqlite:///{tmp_path / 'crm.db'}"
+    code, _, err = _score(
+        ["--model", str(MODEL), "--data", str(small_data), "--crm-url", crm], capsys
+    )
+    assert code == 0, err
+    with CRMSink(crm) as sink:
+        runs = sink.read_runs()
+    assert runs[["model_name", "model_version"]].values.tolist() == [
+        ["clvml", verify_folder(MODEL).version]
+    ]

@@ -82,6 +82,9 @@ def _save_model(model, features: pd.DataFrame, path: Path, signature=None) -> Pa
         input_example=input_example(model, features) if signature is None else None,
         pip_requirements=["clvml"],
     )
+    from clvml.tracking.integrity import write_manifest
+
+    write_manifest(path)  # the digests clvml export records, checked before loading
     return path
 
 
