@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
-from scipy.special import betainc, betaincinv, hyp2f1
+from scipy.special import betainc, hyp2f1
 
+from clvml.models.btyd.alive_quadrature import alive_purchases_quadrature
 from clvml.models.btyd.rows import compress_rows
 
 __all__ = [
@@ -94,55 +93,6 @@ def nbd_tail(x: np.ndarray, r: float, alpha: float, t: np.ndarray) -> np.ndarray
     z = t / (alpha + t)
     safe_x = np.where(x > 0, x, 1.0)
     return np.where(x > 0, betainc(safe_x, r, z), 1.0)
-
-
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
-_GL_U = (_GL_NODES + 1.0) / 2.0
-_GL_W = _GL_WEIGHTS / 2.0
-
-
-def alive_purchases_quadrature(
-    shape: np.ndarray, rate: np.ndarray, a_post: np.ndarray, b_post: np.ndarray, t: np.ndarray
-) -> np.ndarray:
-    r"""Expected purchases in ``t`` of an active customer, by quadrature over the dropout p.
-
-    With :math:`\lambda \sim \text{Gamma}(\text{shape}, \text{rate})` and
-    :math:`p \sim \text{Beta}(a_{post}, b_{post})` (the posteriors of an active
-    customer), an active customer makes :math:`(1 - e^{-\lambda p t}) / p` purchases in
-    expectation, so
-
-    .. math:: E = \int_0^1 \frac{1 - (1 + p t / \text{rate})^{-\text{shape}}}{p}\,
-        \text{Beta}(p; a_{post}, b_{post})\, dp
-        = \int_0^1 g\left(F^{-1}(u)\right) du,
-
-    integrated with 96-point Gauss-Legendre in the Beta quantile ``u`` (``F^{-1}`` is
-    ``betaincinv``). It is the fallback of the closed forms where scipy's ``hyp2f1``
-    cannot be evaluated (extreme parameters, or c = 0 in the BG/NBD series); the
-    integrand is bounded and monotone. Agreement with the closed form is about 1e-6
-    relative on typical parameters, but degrades (to about 1e-2) when ``t / rate`` is
-    in the thousands, where the integrand has a sharp bend near ``p = rate / t``; it
-    is only a last resort.
-    """
-    shape, rate, a_post, b_post, t = (
-        np.asarray(v, dtype=float)[..., None] for v in (shape, rate, a_post, b_post, t)
-    )
-    # the integrand bends where p * shape * t / rate is about 1 and falls as 1/p past it:
-    # panels in u a decade apart in p around that point put nodes there however sharp it is
-    bend = rate / np.maximum(shape * t, 1e-300)
-    edges = [np.zeros_like(bend)]
-    for c in (0.1, 1.0, 10.0, 100.0, 1e3, 1e4):
-        edges.append(np.maximum(edges[-1], betainc(a_post, b_post, np.minimum(c * bend, 1.0))))
-    edges.append(np.ones_like(bend))
-    total = np.zeros(np.broadcast(shape, rate, a_post, b_post, t).shape[:-1])
-    for lo, hi in pairwise(edges):
-        u = lo + (hi - lo) * _GL_U
-        p = betaincinv(a_post, b_post, u)
-        small = p < 1e-300
-        p_safe = np.where(small, 1.0, p)
-        g = -np.expm1(-shape * np.log1p(p_safe * t / rate)) / p_safe
-        g = np.where(small, shape * t / rate, g)
-        total += (g * (hi - lo)) @ _GL_W
-    return total
 
 
 def alive_expectation(
