@@ -9,15 +9,18 @@ normalised Gini, Spearman, top-decile and top-20% capture, MAE, bias of the tota
 Nothing is ever fitted on the holdout of the customers being evaluated:
 
 * the BTYD models are unsupervised and read only the calibration period;
-* the supervised parts (churn classifier, value regressors) are trained either on an
-  **earlier window** of the same length (``supervised="time"``: features at
-  ``calibration_end - H``, labels up to ``calibration_end``), or by **cross-fitting
-  over customer folds** (``supervised="customers"``: each customer is predicted by
-  models trained on the *other* folds' holdout labels, so the training customers share
-  the holdout's calendar period but never the evaluated customer's own outcome);
-* ``"auto"`` takes the earlier window when the history before the calibration end is at
-  least as long as the holdout, and the customer folds otherwise, and says which in
-  :attr:`ComparisonResult.supervision`.
+* the supervised parts (churn classifier, value regressors) are trained on an
+  **earlier window** of the same length (``supervised="time"`` or ``"auto"``, the
+  deployable protocol and the headline: features at ``calibration_end - H``, labels up
+  to ``calibration_end``), or, on request only, by **cross-fitting over customer folds**
+  (``supervised="customers"``: each customer is predicted by models trained on the
+  *other* folds' holdout labels, so the training customers share the holdout's calendar
+  period, which no deployment has; reported as not deployable);
+* **short history**: when the history before the calibration end is shorter than the
+  holdout (no earlier window of its length) or the earlier window cannot be fitted, the
+  supervised methods are left out and the label-free methods compared (``mode="none"``),
+  the same rule as ``clvml train`` (:func:`clvml.models.training.short_history`); the
+  reason is in :attr:`ComparisonResult.supervision` and ``skipped_methods``.
 
 Reference rows: ``past spend`` (the registered baseline method ``past_spend``,
 :mod:`clvml.models.methods.past_spend`) ranks customers by their calibration revenue per
@@ -44,6 +47,7 @@ from clvml.features.dataset import build_customer_dataset, holdout_targets
 from clvml.features.frames import FrameBuilder
 from clvml.models.clv_model import CLVModel
 from clvml.models.methods import BASELINES, METHODS, MethodOutput
+from clvml.models.training import short_history, young_window
 
 __all__ = ["REFERENCE_ROWS", "TABLE_COLUMNS", "ComparisonResult", "compare_methods"]
 
@@ -86,7 +90,7 @@ class ComparisonResult:
         ``total_realised``, ``share_of_realised``.
     supervision : str
         How the supervised parts were trained.
-    mode : {"time", "customers"}
+    mode : {"time", "customers", "none"}
     calibration_end, holdout_end : pandas.Timestamp
     horizon_weeks : float
     skipped_methods : dict
@@ -114,22 +118,20 @@ def _resolve_mode(
 ) -> tuple[str, str]:
     if supervised not in ("auto", "time", "customers"):
         raise ValueError(f"supervised must be 'auto', 'time' or 'customers', got {supervised!r}")
-    first = pd.Timestamp(transactions["timestamp"].min()).normalize()
-    history = cutoff - first  # days of data before the cut-off day
     holdout = holdout_end - cutoff
-    if supervised != "auto":
+    if supervised == "customers":
         return supervised, ""
-    if history >= holdout:
-        why = (
-            f"auto: {history.days} days of history before the cut-off cover an earlier window "
-            f"as long as the {holdout.days}-day holdout"
-        )
-        return "time", why
+    short = short_history(transactions, cutoff, holdout)
+    if short is not None:
+        return "none", short
+    if supervised == "time":
+        return "time", ""
+    first = pd.Timestamp(transactions["timestamp"].min()).normalize()
     why = (
-        f"auto: only {history.days} days of history before the cut-off, shorter than the "
-        f"{holdout.days}-day holdout, so no earlier window of the same length"
+        f"auto: {(cutoff - first).days} days of history before the cut-off cover an earlier "
+        f"window as long as the {holdout.days}-day holdout"
     )
-    return "customers", why
+    return "time", why
 
 
 def _churn_row(churned: np.ndarray, p_churn: np.ndarray | None) -> dict[str, float]:
@@ -238,21 +240,31 @@ def compare_methods(
         c0 = c - (h_end - c)
         try:
             labelled = builder.at(c0)
-        except DataValidationError:
-            if supervised == "time":
-                raise
-            mode, why = "customers", why + "; but no customer had bought by the earlier cut-off"
+            young = young_window(labelled.frame, c0)
+            if young is not None:
+                raise DataValidationError(young)
+            labels = holdout_targets(transactions, labelled.frame.index, start=c0, end=c)
+            fitted = model().fit(frame, labelled, labels)
+        except DataValidationError as exc:
+            # the earlier window is too young to fit on (e.g. no repeat purchase yet)
+            mode, why = "none", f"the earlier window could not be fitted ({exc}): label-free "
+            why += "methods only"
     outputs: dict[str, dict[str, np.ndarray]] = {}
+    everyone = np.ones(len(features), dtype=bool)
     if mode == "time":
-        labels = holdout_targets(transactions, labelled.frame.index, start=c0, end=c)
-        fitted = model().fit(frame, labelled, labels)
-        _collect(outputs, fitted.predict_outputs(frame), np.ones(len(features), dtype=bool))
+        _collect(outputs, fitted.predict_outputs(frame), everyone)
         models = [fitted]
         supervision = (
-            f"supervised parts trained on an earlier window: features at {c0.date()}, labels "
-            f"{labels.attrs['start']} to {c.date()} ({labels.attrs['weeks']:.1f} weeks, "
-            f"{len(labelled):,} customers); the evaluated holdout was never read"
+            f"deployable: supervised parts trained on an earlier window: features at "
+            f"{c0.date()}, labels {labels.attrs['start']} to {c.date()} "
+            f"({labels.attrs['weeks']:.1f} weeks, {len(labelled):,} customers); the evaluated "
+            "holdout was never read"
         )
+    elif mode == "none":
+        fitted = model().fit(frame, no_labels_reason=why)
+        _collect(outputs, fitted.predict_outputs(frame), everyone)
+        models = [fitted]
+        supervision, why = f"short history: {why}", ""
     else:
         rng = np.random.default_rng(random_state)
         fold = rng.permutation(len(features)) % n_folds
@@ -263,9 +275,9 @@ def compare_methods(
             _collect(outputs, fitted.predict_outputs(features.loc[test]), test)
             models.append(fitted)
         supervision = (
-            f"supervised parts cross-fitted over {n_folds} customer folds: each customer is "
-            "predicted by models trained on the other folds' holdout labels (same calendar "
-            "window, never the customer's own outcome)"
+            f"NOT DEPLOYABLE: supervised parts cross-fitted over {n_folds} customer folds: each "
+            "customer is predicted by models trained on the other folds' holdout labels (same "
+            "calendar window, never the customer's own outcome), which no deployment has"
         )
     if why:
         supervision = f"{supervision} [{why}]"

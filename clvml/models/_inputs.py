@@ -53,6 +53,9 @@ def check_params(model: Any) -> list[str]:
         raise ValueError(f"margin must be >= 0, got {model.margin!r}")
     if not (np.isfinite(model.annual_discount_rate) and model.annual_discount_rate > -1):
         raise ValueError(f"annual_discount_rate must be > -1, got {model.annual_discount_rate}")
+    pen = model.covariate_penalizer
+    if not (pen == "auto" or (isinstance(pen, int | float) and np.isfinite(pen) and pen >= 0)):
+        raise ValueError(f"covariate_penalizer must be 'auto' or a number >= 0, got {pen!r}")
     return methods
 
 

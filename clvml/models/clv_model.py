@@ -88,8 +88,11 @@ class CLVModel(BaseEstimator):
         Seed of the supervised models and of the bootstrap.
     penalizer : float, default 0.0
         L2 penalty of the BTYD models.
-    covariate_penalizer : float, default 0.01
-        L2 penalty of the BTYD-with-covariates models.
+    covariate_penalizer : float or "auto", default "auto"
+        L2 penalty of the BTYD-with-covariates models; ``"auto"`` chooses it by
+        customer-fold cross-validation of the held-out log-likelihood
+        (:mod:`clvml.models.btyd.covariate_selection`; the choice is
+        ``covariate_penalizer_``).
     covariates : mapping, optional
         Replaces :data:`DEFAULT_COVARIATES` (name -> (source column, transform,
         linked parameters)).
@@ -174,7 +177,7 @@ class CLVModel(BaseEstimator):
         champion: str = "btyd",
         random_state: int = 0,
         penalizer: float = 0.0,
-        covariate_penalizer: float = 0.01,
+        covariate_penalizer: float | Literal["auto"] = "auto",
         covariates: Mapping[str, tuple[str, str, Sequence[str]]] | None = None,
         stack_btyd: bool = True,
         ml_offset: bool | Literal["auto"] = "auto",

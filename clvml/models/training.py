@@ -14,7 +14,53 @@ from clvml.features.frames import CustomerFrame, FrameBuilder
 from clvml.models.btyd import BetaGeo, GammaGamma
 from clvml.models.clv_model import CLVModel
 
-__all__ = ["fit_clv_model"]
+__all__ = [
+    "fit_clv_model",
+    "short_history",
+]
+
+
+def short_history(
+    transactions: pd.DataFrame, cutoff: pd.Timestamp, span: pd.Timedelta
+) -> str | None:
+    """Why no earlier training window of length ``span`` fits before ``cutoff`` (None: it fits).
+
+    The one rule of ``clvml train`` and ``clvml evaluate`` (docs/model_comparison.md, "Short
+    history"): the supervised methods learn on the window of the horizon's length before the
+    cut-off; when the history before the cut-off is shorter, they are left out and the
+    label-free methods are compared and served.
+    """
+    first = pd.Timestamp(transactions["timestamp"].min()).normalize()
+    history = cutoff - first
+    if history >= span:
+        return None
+    return (
+        f"{history.days} days of history before the cut-off {cutoff.date()} are shorter than "
+        f"the {span.days}-day horizon, so there is no earlier window of the horizon's length to "
+        "train the supervised methods on: label-free methods only"
+    )
+
+
+#: Repeat buyers the earlier window needs by its cut-off to fit the BTYD parts there.
+MIN_REPEAT_BUYERS = 20
+
+
+def young_window(labelled: pd.DataFrame, c0: pd.Timestamp) -> str | None:
+    """Why the customer frame at the earlier cut-off ``c0`` is too young to train on (or None).
+
+    The supervised parts read BG/NBD and Gamma-Gamma fitted at ``c0``, which need repeat
+    purchases: with fewer than :data:`MIN_REPEAT_BUYERS` repeat buyers by then the window is
+    treated as missing (the same fallback as :func:`short_history`).
+    """
+    repeat = int((labelled["frequency"] > 0).sum())
+    if repeat >= MIN_REPEAT_BUYERS:
+        return None
+    return (
+        f"only {repeat} customer{'s' if repeat != 1 else ''} had a repeat purchase by the "
+        f"earlier cut-off {c0.date()} (at least {MIN_REPEAT_BUYERS} needed to fit the BTYD parts "
+        "there), so the earlier window is too young to train the supervised methods on: "
+        "label-free methods only"
+    )
 
 
 def fit_clv_model(
@@ -90,13 +136,21 @@ def fit_clv_model(
     labelled: CustomerFrame | None = None
     labels = None
     note = None
-    if supervised == "time":
+    if supervised == "time" and (note := short_history(transactions, c, span)) is not None:
+        window["supervised"] = "none (short history)"
+    elif supervised == "time":
         c0 = c - span
         try:
             labelled = builder.at(c0)
         except DataValidationError:
             note = f"no customer had bought by {c0.date()}, one horizon before the cut-off"
         else:
+            note = young_window(labelled.frame, c0)
+        if note is not None:
+            labelled = None
+            window["supervised"] = "none (short history)"
+        else:
+            assert labelled is not None
             labels = holdout_targets(transactions, labelled.frame.index, start=c0, end=c)
             window.update(train_cutoff=str(c0.date()), label_start=labels.attrs["start"])
             window["label_end"] = labels.attrs["end"]
@@ -118,6 +172,16 @@ def fit_clv_model(
         fits["btyd"] = btyd_fitter(c)
         if labelled is not None and supervised == "time":
             fits["labelled_btyd"] = btyd_fitter(c - span)
-    return CLVModel(horizon_weeks=h, **params).fit(
-        features, labelled, labels, training_window=window, no_labels_reason=note, **fits
-    )
+    model = CLVModel(horizon_weeks=h, **params)
+    try:
+        return model.fit(
+            features, labelled, labels, training_window=window, no_labels_reason=note, **fits
+        )
+    except DataValidationError as exc:
+        if labelled is None or supervised != "time":
+            raise
+        # the earlier window exists but is too young to fit on (e.g. no repeat purchase yet)
+        note = f"the earlier window could not be fitted ({exc}): label-free methods only"
+        window = {"cutoff": window["cutoff"], "supervised": "none (short history)"}
+        fits.pop("labelled_btyd", None)
+        return model.fit(features, training_window=window, no_labels_reason=note, **fits)

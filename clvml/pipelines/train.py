@@ -294,14 +294,14 @@ def compare_and_fit(
             **model_params(cfg, with_methods=True),
         )
         table = comparison_table(comparison)
-        note(f"{len(table)} methods")
+        note(f"{len(table)} methods; {comparison.supervision}")
     with steps.step("fit model", "up to the cut-off") as note:
         model = fit_served_model(
             tx, eng, cust, cutoff=cutoff, cfg=cfg, btyd_fitter=btyd_fitter, frames=builder
         )
         note(
             f"champion method {getattr(model, 'champion_', '?')}, "
-            f"methods {', '.join(getattr(model, 'methods_', []))}"
+            f"methods {', '.join(getattr(model, 'methods_', []))}; {training_window_text(model)}"
         )
     with steps.step("evaluate model") as note:
         from clvml.models.model_input import predict_frame
@@ -311,6 +311,20 @@ def compare_and_fit(
         holdout = holdout_metrics(pred, ds.targets)
         note(f"{metric} {holdout.get(metric, float('nan')):.4f}")
     return ds, table, comparison, model, pred, holdout
+
+
+def training_window_text(model: Any) -> str:
+    """Which window the served model's supervised parts learnt on, or why none."""
+    window = getattr(model, "training_window_", None) or {}
+    if window.get("label_start"):
+        return (
+            f"supervised parts trained on features at {window['train_cutoff']} and labels "
+            f"{window['label_start']} to {window['label_end']}"
+        )
+    reasons = [r for m, r in getattr(model, "skipped_methods_", {}).items() if m != "churn"]
+    if str(window.get("supervised", "")).startswith("none (short history)") and reasons:
+        return f"short history: {reasons[0]}"
+    return "no supervised parts"
 
 
 def prepare(cfg: TrainConfig, steps: Steps, engine: TrainEngine) -> Prepared:

@@ -119,8 +119,13 @@ def test_auto_mode_follows_the_history_length():
     tx = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01", "2024-06-01"])})
     mode, why = _resolve_mode(tx, pd.Timestamp("2024-06-30"), pd.Timestamp("2024-12-15"), "auto")
     assert mode == "time" and "auto" in why
-    mode, why = _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), "auto")
-    assert mode == "customers" and "shorter" in why
+    # too short for an earlier window: label-free methods only (the rule train follows too),
+    # whether asked for "auto" or "time"; customer folds only when asked for
+    for asked in ("auto", "time"):
+        mode, why = _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), asked)
+        assert mode == "none" and "shorter than" in why and "label-free" in why
+    mode, _ = _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), "customers")
+    assert mode == "customers"
     with pytest.raises(ValueError, match="supervised"):
         _resolve_mode(tx, pd.Timestamp("2024-03-31"), pd.Timestamp("2024-12-31"), "x")
 
@@ -150,10 +155,12 @@ def test_cdnow_full_comparison_against_the_published_references():
         calibration_end=CDNOW_CALIBRATION_END,
         holdout_end=CDNOW_OBSERVATION_END,
         methods=("closed_form", "btyd", "hybrid", "ml", "blend"),
+        supervised="customers",
     )
     by = res.table.set_index("method")
-    # 272 days of history before the cut-off: no earlier 39-week window, so customer folds
-    assert res.mode == "customers"
+    # 272 days of history before the cut-off: no earlier 39-week window; the customer folds
+    # (asked for: the default would leave the supervised methods out) are not deployable
+    assert res.mode == "customers" and "NOT DEPLOYABLE" in res.supervision
     # lifetimes' BG/NBD + Gamma-Gamma: Gini 0.68, total -14%; ranking by past spend: 0.69
     assert by.loc["btyd", "normalized_gini"] == pytest.approx(0.68, abs=0.015)
     assert -0.20 < by.loc["btyd", "total_bias"] < -0.10
