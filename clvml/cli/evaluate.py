@@ -44,6 +44,14 @@ def evaluate(
     plots: Annotated[
         Path | None, typer.Option("--plots", help="Folder for gain-curve and decile plots.")
     ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Write every method's prediction and the realised value per customer to "
+            "FILE.csv[.gz] or FILE.parquet.",
+        ),
+    ] = None,
     supervised: Annotated[
         str, typer.Option(help="How supervised parts train: auto, time or customers.")
     ] = "auto",
@@ -62,6 +70,12 @@ def evaluate(
 
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise DataValidationError(f"--out must end in .csv or .json, got {out.name}")
+    if predictions is not None and not predictions.name.lower().endswith(
+        (".csv", ".csv.gz", ".parquet")
+    ):
+        raise DataValidationError(
+            f"--predictions must end in .csv, .csv.gz or .parquet, got {predictions.name}"
+        )
     res = evaluate_methods(
         data,
         calibration_end=calibration_end,
@@ -138,6 +152,15 @@ def evaluate(
             }
             out.write_text(json.dumps(payload, indent=2))
         console.print(escape(f"table written to {out}"), highlight=False)
+    if predictions is not None:
+        from clvml.data.io import write_table
+
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        write_table(res.predictions.reset_index(), predictions)  # atomic: temp file + replace
+        console.print(
+            escape(f"{len(res.predictions):,} customers' predictions written to {predictions}"),
+            highlight=False,
+        )
     if plots is not None:
         from clvml.evaluation.value_plots import save_comparison_plots
 
