@@ -306,7 +306,9 @@ def test_fit_clv_model_trains_supervised_parts_on_an_earlier_window(make_world):
     assert none.methods_ == ["btyd"]
     early = w.transactions["timestamp"].min() + pd.Timedelta(weeks=30)
     m = fit_clv_model(*tables, cutoff=early, methods=("btyd", "ml"), **FAST)
-    assert "no customer had bought" in m.skipped_methods_["ml"]
+    # 30 weeks of history, a 52-week horizon: no earlier window (the short-history rule)
+    assert "shorter than the 364-day horizon" in m.skipped_methods_["ml"]
+    assert "label-free methods only" in m.skipped_methods_["ml"]
     with pytest.raises(DataValidationError, match="needs transactions up to"):
         fit_clv_model(*tables, cutoff=c, supervised="customers", horizon_weeks=60, **FAST)
 

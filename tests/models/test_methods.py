@@ -162,7 +162,9 @@ def test_fit_clv_model_sets_fitted_attributes_only_inside_fit(world_frames, monk
     m = training.fit_clv_model(w.transactions, cutoff=early, methods=("btyd", "ml"), **FAST)
     assert vars(m).keys() == seen.keys()
     assert all(vars(m)[k] is v for k, v in seen.items())
-    assert "no customer had bought" in m.skipped_methods_["ml"]
+    # 30 weeks of history, a 52-week horizon: no earlier window (the short-history rule)
+    assert "shorter than the 364-day horizon" in m.skipped_methods_["ml"]
+    assert "label-free methods only" in m.skipped_methods_["ml"]
     assert m.training_window_["cutoff"] == str(pd.Timestamp(early).date())
     del c
 
