@@ -36,8 +36,9 @@ def test_predictions_file_reproduces_the_table(folder, tmp_path, capsys):
         frame.columns
     )
     assert not list(tmp_path.joinpath("sub").glob(".*.tmp"))  # atomic write left no temp file
+    references = {"past spend": "past_spend", "oracle": "oracle", "truth": "truth"}
     for method in table.index:
-        column = {"past spend": "past_spend", "oracle": "oracle", "truth": "truth"}.get(method, f"clv_{method}")
+        column = references.get(method, f"clv_{method}")
         assert column in frame.columns, method
         m = value_metrics(frame["realised_revenue"].to_numpy(), frame[column].to_numpy())
         for metric in ("normalized_gini", "total_bias"):  # the JSON keeps 10 digits
