@@ -56,7 +56,9 @@ Keys
         Further keyword arguments of :class:`clvml.models.clv_model.CLVModel`
         (hyper-parameters), passed as they are. Checked at load against
         ``CLVModel().get_params()``: an unknown name, or one another key sets
-        (``margin``, ``random_state`` ...), is a :class:`ConfigError`.
+        (``margin``, ``random_state`` ...), is a :class:`ConfigError`, and so is
+        a number out of :data:`PARAM_BOUNDS` (``max_iter`` and ``n_draws`` integers in
+        [1, 10000], ``ml_cv`` in [2, 20], ``interval`` in (0, 1), penalties in [0, 1e6]).
 ``[evaluation]``
     ``n_folds``
         Folds of the customer-split comparison. Default 2.
@@ -76,9 +78,9 @@ Keys
         Tracking URI; default ``MLFLOW_TRACKING_URI``, else the embedded
         SQLite store ``mlruns.db`` in the working directory.
     ``experiment``
-        Experiment name. Default ``"clvml"``.
+        Experiment name (1 to 250 characters). Default ``"clvml"``.
     ``model_name``
-        Registered model name. Default ``"clvml"``.
+        Registered model name (1 to 250 characters). Default ``"clvml"``.
     ``register``
         Register the model and run the gate. Default ``true``.
 ``[spark]``
@@ -97,7 +99,7 @@ Keys
         Spark master URL. Default ``$CLVML_SPARK_MASTER``, else ``local[2]`` (ignored
         under ``spark-submit``, where the session exists already).
 ``seed``
-    Top-level key: the random seed of every model. Default 0.
+    Top-level key: the random seed of every model, in [0, 2**32). Default 0.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ from clvml.exceptions import ClvmlError
 __all__ = [
     "DEFAULTS",
     "GATE_METRICS",
+    "MAX_NAME_LENGTH",
+    "PARAM_BOUNDS",
     "ConfigError",
     "TrainConfig",
     "data_source",
@@ -381,8 +385,8 @@ def _check_values(c: dict[str, Any], where: str) -> None:
     _check_model_params(m["params"], where)
     if c["evaluation"]["supervised"] not in ("auto", "time", "customers"):
         raise bad("evaluation.supervised", "must be 'auto', 'time' or 'customers'")
-    if c["evaluation"]["n_folds"] < 2:
-        raise bad("evaluation.n_folds", f"must be >= 2, got {c['evaluation']['n_folds']}")
+    if not 2 <= c["evaluation"]["n_folds"] <= 20:
+        raise bad("evaluation.n_folds", f"must be in [2, 20], got {c['evaluation']['n_folds']}")
     if c["gate"]["metric"] not in GATE_METRICS:
         raise bad(
             "gate.metric", f"must be one of {sorted(GATE_METRICS)}, got {c['gate']['metric']!r}"
@@ -390,8 +394,21 @@ def _check_values(c: dict[str, Any], where: str) -> None:
     name = c["tracking"]["model_name"]
     if not name or any(ch in name for ch in "/:@"):
         raise bad("tracking.model_name", f"must be non-empty without '/', ':' or '@': {name!r}")
-    if not isinstance(c["seed"], int) or c["seed"] < 0:
-        raise bad("seed", f"must be a non-negative integer, got {c['seed']!r}")
+    for key in ("experiment", "model_name"):
+        text = c["tracking"][key]
+        if not text.strip() or len(text) > MAX_NAME_LENGTH:
+            raise bad(
+                f"tracking.{key}",
+                f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(text):,}",
+            )
+    if not isinstance(c["seed"], int) or not 0 <= c["seed"] < 2**32:
+        raise bad("seed", f"must be an integer in [0, 2**32), got {c['seed']!r}")
+    k = c["spark"]["sample_customers"]
+    if k > 100_000_000:
+        raise bad("spark.sample_customers", f"must be in [100, 100000000], got {k}")
+    d = c["spark"]["monetary_decimals"]
+    if d is not None and not 0 <= d <= 10:
+        raise bad("spark.monetary_decimals", f"must be in [0, 10], got {d}")
 
 
 #: CLVModel parameters the pipeline sets from other keys, with the key to set instead.
@@ -405,11 +422,52 @@ _SET_ELSEWHERE = {
 }
 
 
+#: The numbers ``[model.params]`` accepts: (kind, low, high, low included, high included).
+#: Beyond them a fit would run for days or allocate terabytes (``n_draws = 1e12``).
+PARAM_BOUNDS: dict[str, tuple[str, float, float, bool, bool]] = {
+    "max_iter": ("int", 1, 10_000, True, True),
+    "n_draws": ("int", 1, 10_000, True, True),
+    "ml_cv": ("int", 2, 20, True, True),
+    "interval": ("float", 0.0, 1.0, False, False),
+    "penalizer": ("float", 0.0, 1e6, True, True),
+    "covariate_penalizer": ("float", 0.0, 1e6, True, True),
+    "closed_form_period_weeks": ("float", 0.0, 520.0, False, True),
+    "value_per_advocacy_point": ("float", 0.0, 1e9, True, True),
+}
+#: Longest experiment and registered-model names (MLflow's SQL store holds 256 characters).
+MAX_NAME_LENGTH = 250
+
+
+def _range_text(low: float, high: float, low_in: bool, high_in: bool) -> str:
+    return f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+
+
+def _check_param_value(key: str, value: Any, where: str) -> None:
+    """A ``[model.params]`` number must have the right kind and lie in :data:`PARAM_BOUNDS`."""
+    if key not in PARAM_BOUNDS or value is None:  # None: the estimator's "off" (interval, ml_cv)
+        return
+    kind, low, high, low_in, high_in = PARAM_BOUNDS[key]
+    allowed = _range_text(low, high, low_in, high_in)
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    ok_kind = is_int if kind == "int" else (is_int or isinstance(value, float))
+    if not ok_kind:
+        raise ConfigError(
+            f"{where}: model.params.{key} must be {'an integer' if kind == 'int' else 'a number'}"
+            f" in {allowed}, got {type(value).__name__} {value!r}"
+        )
+    inside = (low <= value if low_in else low < value) and (
+        value <= high if high_in else value < high
+    )
+    if not inside:  # NaN is never inside
+        raise ConfigError(f"{where}: model.params.{key} must be in {allowed}, got {value!r}")
+
+
 def _check_model_params(params: dict[str, Any], where: str) -> None:
     """Refuse ``[model.params]`` keys that are not parameters of the estimator.
 
     The names are :meth:`CLVModel.get_params` of a default model, so a typo (or a
-    parameter another key sets) fails here, before any data are read.
+    parameter another key sets) fails here, before any data are read; numbers must
+    lie in :data:`PARAM_BOUNDS`.
     """
     if not params:
         return
@@ -428,6 +486,7 @@ def _check_model_params(params: dict[str, Any], where: str) -> None:
             raise ConfigError(
                 f"{where}: unknown key model.params.{key!r}: not a parameter of CLVModel; {hint}"
             )
+        _check_param_value(key, params[key], where)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> TrainConfig:

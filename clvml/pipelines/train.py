@@ -409,6 +409,9 @@ def train(
     """
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     cfg = cfg.override(**overrides)
+    # the tracking store first: a bad URI or a silent server fails now, in one line,
+    # not after minutes of fitting
+    configure_mlflow(cfg["tracking"]["uri"], cfg["tracking"]["experiment"], workdir)
     steps = steps or Steps(console)
     prep = prepare(cfg, steps, engine or LocalEngine())
     return log_training(cfg, steps, prep, workdir=workdir)

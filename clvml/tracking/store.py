@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clvml.data.secrets import mask_url
+from clvml.exceptions import ClvmlError
 
 __all__ = [
     "TrackingConfig",
+    "TrackingError",
     "configure_mlflow",
     "point_mlflow_at",
     "redact_uri",
@@ -23,6 +25,19 @@ __all__ = [
 ]
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow's HTTP defaults retry an unreachable server for minutes (272 s measured): a
+# few quick retries instead (each still overridable in the environment).
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+#: Seconds the first request to a tracking server may take before clvml gives up.
+PROBE_TIMEOUT = 5.0
+
+
+class TrackingError(ClvmlError, ValueError):
+    """The tracking store cannot be used: a path under a file, a server that does not answer."""
+
 
 DEFAULT_DB = "mlruns.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
@@ -130,13 +145,43 @@ def configure_mlflow(
     """Point MLflow at the resolved store and select (or create) ``experiment``.
 
     The registry URI is set to the tracking URI, so registered models live in
-    the same embedded database.
+    the same embedded database. A store that cannot be used -- a path under a
+    file (``/dev/null/x``), a server that does not answer within
+    :data:`PROBE_TIMEOUT` seconds -- is a :class:`TrackingError` naming the URI
+    (password masked), raised before any work.
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    cfg = resolve_tracking(uri, workdir)
-    point_mlflow_at(cfg.tracking_uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=cfg.artifact_location)
-    mlflow.set_experiment(experiment)
+    shown = mask_url(uri) if uri else "the default store"
+    try:
+        cfg = resolve_tracking(uri, workdir)
+        if cfg.tracking_uri.startswith("sqlite:///"):
+            Path(cfg.tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        elif cfg.tracking_uri.startswith(("http://", "https://")):
+            _probe(cfg.tracking_uri)
+        point_mlflow_at(cfg.tracking_uri)
+        if mlflow.get_experiment_by_name(experiment) is None:
+            mlflow.create_experiment(experiment, artifact_location=cfg.artifact_location)
+        mlflow.set_experiment(experiment)
+    except TrackingError:
+        raise
+    except (OSError, MlflowException) as exc:
+        lines = str(exc).strip().splitlines()
+        line = f"{type(exc).__name__}: {lines[0] if lines else 'no details'}"[:300]
+        raise TrackingError(f"tracking store {shown} cannot be used: {mask_url(line)}") from exc
     return cfg
+
+
+def _probe(tracking_uri: str) -> None:
+    """One quick request to a tracking server: it answers, or a one-line error at once."""
+    import requests
+
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        requests.get(url, timeout=PROBE_TIMEOUT)  # any HTTP answer means a server is there
+    except requests.RequestException as exc:
+        raise TrackingError(
+            f"tracking server {mask_url(tracking_uri)} does not answer within "
+            f"{PROBE_TIMEOUT:g} s ({type(exc).__name__}); start it or check the URI"
+        ) from exc
