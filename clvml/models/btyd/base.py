@@ -411,8 +411,48 @@ class BTYDModel(BaseEstimator):
         draws = rng.multivariate_normal(theta, self.log_params_covariance_, size=n_draws)
         return np.exp(draws)
 
+    def covariance_problem(self) -> str | None:
+        """Why the parameters cannot be drawn for a bootstrap interval, or None if they can.
+
+        The draws come from the asymptotic normal of the log-parameters. It is
+        unusable when its covariance is not finite, not positive semi-definite
+        (a singular Hessian at the edge of the parameter space: every repeat buyer
+        with recency = T), or so wide that a draw moves a parameter by a factor
+        beyond ``exp(2 * MAX_LOG_SD)`` (a parameter these data do not identify):
+        such draws run wild, and the CLV of each can take minutes to compute.
+        """
+        cov = getattr(self, "log_params_covariance_", np.nan)
+        return covariance_problem(type(self).__name__, cov)
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "params_")
+
+
+#: Largest standard error of a log-parameter for which bootstrap draws are taken.
+MAX_LOG_SD = 3.0
+
+
+def covariance_problem(name: str, cov: Any) -> str | None:
+    """What makes ``cov`` unusable for drawing parameters (see ``covariance_problem``)."""
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim != 2 or not np.isfinite(cov).all():
+        return f"{name}: the covariance of the parameters is not finite"
+    if cov.size == 0:
+        return None
+    sym = (cov + cov.T) / 2
+    eig = np.linalg.eigvalsh(sym)
+    if eig.min() < -1e-8 * max(float(np.abs(eig).max()), 1e-300):
+        return (
+            f"{name}: the covariance of the parameters is not positive semi-definite "
+            f"(eigenvalue {eig.min():.3g}; the fit is at the edge of the parameter space)"
+        )
+    sd = float(np.sqrt(np.clip(np.diag(sym), 0.0, None)).max())
+    if sd > MAX_LOG_SD:
+        return (
+            f"{name}: a parameter's standard error is {sd:.3g} on the log scale "
+            f"(> {MAX_LOG_SD:g}): these data do not identify it"
+        )
+    return None
 
 
 def _log_start(p0: np.ndarray) -> np.ndarray:

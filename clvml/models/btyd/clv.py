@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from clvml.exceptions import DataValidationError
+from clvml.exceptions import ConvergenceWarning, DataValidationError
 from clvml.models.btyd.base import BTYDModel
 from clvml.models.btyd.rows import compress_rows
 from clvml.models.btyd.transaction import TransactionModel
@@ -46,6 +46,8 @@ __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
 PERIODS_PER_MONTH: dict[str, float] = {"H": 30 * 24, "D": 30.0, "W": 4.345, "M": 1.0}
 
 _CHUNK = 20_000  # customers per block when taking bootstrap quantiles
+#: Share of a customer's bootstrap draws that must give a finite CLV for an interval.
+MIN_FINITE_SHARE = 0.9
 
 
 def _discounted_purchases(
@@ -128,6 +130,11 @@ def customer_lifetime_value(
         a year, i.e. 1% a month, lifetimes' default).
     interval : float or None, default 0.95
         Coverage of the parametric-bootstrap prediction interval; ``None`` skips it.
+        The interval is absent (NaN bounds, the reason in ``attrs["interval_note"]`` and
+        a :class:`~clvml.exceptions.ConvergenceWarning`) when a model's parameters cannot
+        be drawn (:meth:`BTYDModel.covariance_problem`: a covariance that is not positive
+        semi-definite or far too wide), and for a customer when fewer than 90% of the
+        draws give a finite CLV; it never runs on wild draws.
     n_draws : int, default 200
         Bootstrap draws of the parameters of each model.
     random_state : int or numpy.random.Generator, optional
@@ -187,6 +194,9 @@ def customer_lifetime_value(
     if interval is None:
         return out
 
+    problem = transaction_model.covariance_problem() or spend_model.covariance_problem()
+    if problem is not None:  # wild draws: no interval, and say why
+        return _without_interval(out, f"no CLV interval: {problem}")
     rng = np.random.default_rng(random_state)
     tx_draws = transaction_model.sample_params(n_draws, rng)
     sp_draws = spend_model.sample_params(n_draws, rng)
@@ -199,12 +209,42 @@ def customer_lifetime_value(
     lower = np.empty(len(pair[0]))
     upper = np.empty(len(pair[0]))
     tail = (1 - interval) / 2
+    short = 0  # customers whose draws are too often not finite
     for start in range(0, len(lower), _CHUNK):
         sl = slice(start, start + _CHUNK)
-        values = draws_s[:, pair[1][sl]] * draws_p[:, pair[0][sl]]
-        lower[sl], upper[sl] = np.quantile(values, [tail, 1 - tail], axis=0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            values = draws_s[:, pair[1][sl]] * draws_p[:, pair[0][sl]]
+        finite = np.isfinite(values)
+        if finite.all():
+            lower[sl], upper[sl] = np.quantile(values, [tail, 1 - tail], axis=0)
+            continue
+        # a draw whose CLV is not finite says nothing: quantiles of the finite ones,
+        # and no bound for a customer with fewer than MIN_FINITE_SHARE of them
+        enough = finite.mean(axis=0) >= MIN_FINITE_SHARE
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            q = np.nanquantile(np.where(finite, values, np.nan), [tail, 1 - tail], axis=0)
+        lower[sl] = np.where(enough, q[0], np.nan)
+        upper[sl] = np.where(enough, q[1], np.nan)
+        short += int(np.bincount(pair_inverse, minlength=len(lower))[sl][~enough].sum())
     out["clv_lower"] = lower[pair_inverse]
     out["clv_upper"] = upper[pair_inverse]
+    if short:
+        reason = (
+            f"no CLV interval for {short} customer{'s' if short != 1 else ''}: fewer than "
+            f"{MIN_FINITE_SHARE:.0%} of the {n_draws} bootstrap draws give a finite CLV"
+        )
+        out.attrs["interval_note"] = reason
+        warnings.warn(reason, ConvergenceWarning, stacklevel=2)
+    return out
+
+
+def _without_interval(out: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """``out`` with NaN bounds and the reason, in ``attrs["interval_note"]`` and a warning."""
+    out["clv_lower"] = np.nan
+    out["clv_upper"] = np.nan
+    out.attrs["interval_note"] = reason
+    warnings.warn(reason, ConvergenceWarning, stacklevel=3)
     return out
 
 

@@ -53,7 +53,7 @@ from scipy import stats
 
 from clvml._deprecated import renamed_kwarg
 from clvml.exceptions import DataValidationError
-from clvml.models.btyd.base import BTYDModel, _log_start
+from clvml.models.btyd.base import BTYDModel, _log_start, covariance_problem
 from clvml.models.btyd.covariate_design import (
     RFM_COLUMNS,
     CovariateWarning,
@@ -341,6 +341,12 @@ class CovariateModel(BTYDModel):
         out.insert(2, "z", z)
         out.insert(3, "p", np.where(is_coef, 2 * stats.norm.sf(np.abs(z)), np.nan))
         return out
+
+    def covariance_problem(self) -> str | None:
+        """Why the parameters cannot be drawn for a bootstrap interval, or None if they can."""
+        # of the free (log baseline, per-SD coefficient) entries, as drawn by sample_params
+        cov = getattr(self, "internal_covariance_", np.nan)
+        return covariance_problem(type(self).__name__, cov)
 
     def sample_params(
         self,

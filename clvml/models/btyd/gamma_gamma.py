@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.data.contracts import MAX_AMOUNT
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.base import BTYDModel
 from clvml.models.btyd.gamma_gamma_math import gamma_gamma_expected_average_spend
@@ -123,6 +124,13 @@ class GammaGamma(BTYDModel):
             "are <= 0 for customers with repeat purchases; expected mean spend > 0",
         )
         _fail(m < 0, m, "monetary_value", "are negative; expected mean spend >= 0")
+        _fail(
+            m > MAX_AMOUNT,
+            m,
+            "monetary_value",
+            f"are larger than {MAX_AMOUNT:.0e}; expected a mean spend per purchase "
+            "(beyond it spend times purchases overflows to infinity)",
+        )
         return out
 
     def expected_average_spend(self, data: Any) -> Any:
