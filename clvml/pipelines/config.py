@@ -386,7 +386,7 @@ def _check_values(c: dict[str, Any], where: str) -> None:
     if c["evaluation"]["supervised"] not in ("auto", "time", "customers"):
         raise bad("evaluation.supervised", "must be 'auto', 'time' or 'customers'")
     if not 2 <= c["evaluation"]["n_folds"] <= 20:
-        raise bad("evaluation.n_folds", f"must be in [2, 20], got {c['evaluation']['n_folds']}")
+        raise bad("evaluation.n_folds", f"must be >= 2 and <= 20, got {c['evaluation']['n_folds']}")
     if c["gate"]["metric"] not in GATE_METRICS:
         raise bad(
             "gate.metric", f"must be one of {sorted(GATE_METRICS)}, got {c['gate']['metric']!r}"
@@ -402,7 +402,7 @@ def _check_values(c: dict[str, Any], where: str) -> None:
                 f"must be 1 to {MAX_NAME_LENGTH} characters, got {len(text):,}",
             )
     if not isinstance(c["seed"], int) or not 0 <= c["seed"] < 2**32:
-        raise bad("seed", f"must be an integer in [0, 2**32), got {c['seed']!r}")
+        raise bad("seed", f"must be a non-negative integer below 2**32, got {c['seed']!r}")
     k = c["spark"]["sample_customers"]
     if k > 100_000_000:
         raise bad("spark.sample_customers", f"must be in [100, 100000000], got {k}")

@@ -67,8 +67,8 @@ def test_every_bounded_param_is_a_clv_model_parameter_and_its_default_is_inside(
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ("", "seed must be an integer in [0, 2**32)"),
-        ("[evaluation]\nn_folds = 1000000\n", "evaluation.n_folds must be in [2, 20]"),
+        ("", "seed must be a non-negative integer below 2**32"),
+        ("[evaluation]\nn_folds = 1000000\n", "evaluation.n_folds must be >= 2 and <= 20"),
         ("[spark]\nmonetary_decimals = 400\n", "spark.monetary_decimals must be in [0, 10]"),
         (f'[tracking]\nexperiment = "{"e" * 600}"\n', "tracking.experiment must be 1 to 250"),
         (f'[tracking]\nmodel_name = "{"m" * 600}"\n', "tracking.model_name must be 1 to 250"),
