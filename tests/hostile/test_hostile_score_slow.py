@@ -34,10 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         getattr(data, name).to_csv(folder / f"{name}.csv", index=False)
     tracking = f"sqlite:///{root / 'mlruns.db'}"
     config = root / "train.toml"
-    config.write_text(
-        f'[data]\nsource = "{folder}"\n'
-        "[model.params]\nn_draws = 20\n"
-    )
+    config.write_text(f'[data]\nsource = "{folder}"\n[model.params]\nn_draws = 20\n')
     result = cli(["train", "--config", str(config), "--tracking-uri", tracking])
     assert result.exit_code == 0, result.output
     return folder, tracking
