@@ -434,6 +434,8 @@ PARAM_BOUNDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "closed_form_period_weeks": ("float", 0.0, 520.0, False, True),
     "value_per_advocacy_point": ("float", 0.0, 1e9, True, True),
 }
+#: Words a bounded ``[model.params]`` key also accepts instead of a number.
+PARAM_WORDS: dict[str, tuple[str, ...]] = {"covariate_penalizer": ("auto",)}
 #: Longest experiment and registered-model names (MLflow's SQL store holds 256 characters).
 MAX_NAME_LENGTH = 250
 
@@ -445,6 +447,8 @@ def _range_text(low: float, high: float, low_in: bool, high_in: bool) -> str:
 def _check_param_value(key: str, value: Any, where: str) -> None:
     """A ``[model.params]`` number must have the right kind and lie in :data:`PARAM_BOUNDS`."""
     if key not in PARAM_BOUNDS or value is None:  # None: the estimator's "off" (interval, ml_cv)
+        return
+    if isinstance(value, str) and value in PARAM_WORDS.get(key, ()):
         return
     kind, low, high, low_in, high_in = PARAM_BOUNDS[key]
     allowed = _range_text(low, high, low_in, high_in)

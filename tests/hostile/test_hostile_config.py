@@ -40,6 +40,7 @@ def _config(tmp_path: Path, body: str, data: Path | None = None, top: str = "") 
         ("penalizer = -1.0", "model.params.penalizer must be in [0, 1e+06], got -1.0"),
         ("penalizer = inf", "model.params.penalizer must be in [0, 1e+06], got inf"),
         ("ml_cv = 1", "model.params.ml_cv must be in [2, 20], got 1"),
+        ('covariate_penalizer = "big"', "model.params.covariate_penalizer must be a number"),
         ("max_iter = true", "model.params.max_iter must be an integer in [1, 10000], got bool"),
         ("bogus = 3", "unknown key model.params.'bogus'"),
     ],
