@@ -60,11 +60,51 @@ class DataValidationError(ClvmlError, ValueError):
             parts.append(f"column {column!r}:")
         if n_rows is not None:
             parts.append(f"{n_rows} row{'s' if n_rows != 1 else ''}")
+            message = agree(n_rows, message)
         parts.append(message)
         text = " ".join(parts)
         if example is not None:
             text += f" (e.g. {example!r})"
         super().__init__(text)
+
+
+#: Verbs a count of rows starts a message with: plural -> singular.
+_VERBS = {
+    "are": "is",
+    "were": "was",
+    "have": "has",
+    "do": "does",
+    "belong": "belongs",
+    "break": "breaks",
+    "fail": "fails",
+    "hold": "holds",
+    "mix": "mixes",
+    "appear": "appears",
+    "contain": "contains",
+    "fall": "falls",
+    "lie": "lies",
+    "repeat": "repeats",
+    "refer": "refers",
+    "lack": "lacks",
+    "need": "needs",
+}
+_PLURAL = {v: k for k, v in _VERBS.items()}
+
+
+def agree(n: int, message: str) -> str:
+    """Make the verb a row count starts ``message`` with agree with ``n`` rows.
+
+    >>> agree(1, "are missing"), agree(0, "is missing"), agree(3, "belongs to nobody")
+    ('is missing', 'are missing', 'belong to nobody')
+    >>> agree(1, "do not exist or are ambiguous")
+    'does not exist or is ambiguous'
+    """
+    verb, sep, rest = message.partition(" ")
+    table = _VERBS if n == 1 else _PLURAL
+    if verb not in table:
+        return message
+    a, b = (" or are ", " or is ") if n == 1 else (" or is ", " or are ")
+    return f"{table[verb]}{sep}{rest.replace(a, b, 1)}"
 
 
 class ConvergenceError(ClvmlError, RuntimeError):

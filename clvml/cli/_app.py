@@ -13,6 +13,7 @@ app is run: the ``clvml`` script, :func:`run`, or typer's ``CliRunner`` in tests
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -41,8 +42,36 @@ def _one_line(exc: BaseException) -> None:
     err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+_DEFAULT_TAG = re.compile(r"(?<!\\)\[default:")
+
+
+def _flags_without_type(params: list[Any]) -> list[Any]:
+    """Tidy the options for ``--help``.
+
+    Flags (``--force``, ``--help``) take no value: no ``<bool>`` type is shown. A
+    ``[default: ...]`` written in a help text is escaped, or rich would read it as markup
+    and drop it (leaving a bare " .").
+    """
+    for p in params:
+        if getattr(p, "is_flag", False) and getattr(p, "metavar", None) is None:
+            p.metavar = ""
+        text = getattr(p, "help", None)
+        if text and "[default:" in text:
+            p.help = _DEFAULT_TAG.sub(r"\\[default:", text)
+    return params
+
+
 class ClvmlGroup(TyperGroup):
     """The ``clvml`` command group: :data:`USER_ERRORS` of a command become one line."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_type(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _flags_without_type(cmd.get_params(ctx))
+        return cmd
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         try:
@@ -79,11 +108,25 @@ def run(argv: Sequence[str]) -> int:
     return 0
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from clvml._version import __version__
+
+        console.print(f"clvml {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of every error, even bad input.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Customer lifetime value: closed-form CLV, BTYD models and a social churn model."""

@@ -1,8 +1,15 @@
-"""Option helpers shared by the commands: ISO dates, flags without a type column."""
+"""Option helpers shared by the commands: ISO dates and the data-source flags."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from clvml.data.policy import ValidationPolicy
 
 
 def iso(name: str) -> Callable[[str | None], str | None]:
@@ -18,3 +25,89 @@ def iso(name: str) -> Callable[[str | None], str | None]:
         return None if value is None else iso_date(value, name=name)
 
     return check
+
+
+# ----------------------------------------------------------------------------- data source
+#: ``--columns``: the user's column names for the contract's.
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Your column names for the contract's, e.g. "
+        "customer_id=cust,timestamp=order_date,amount=total (a <table>.<column> key maps one "
+        "table only) [default: the contract names].",
+    ),
+]
+TimestampFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--timestamp-format",
+        help="strftime format of every timestamp column, e.g. '%d/%m/%Y' or '%d/%m/%Y %H:%M' "
+        "[default: ISO 8601 only].",
+    ),
+]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone of timestamps without a UTC offset, e.g. Europe/Madrid [default: UTC].",
+    ),
+]
+Returns = Annotated[
+    str | None,
+    typer.Option(
+        "--returns",
+        help="Negative amounts: error, drop (set aside) or net (against same-day purchases) "
+        "[default: error].",
+    ),
+]
+Duplicates = Annotated[
+    str | None,
+    typer.Option(
+        "--duplicates",
+        help="Rows identical to an earlier row: error, drop (set aside) or keep [default: error].",
+    ),
+]
+Invalid = Annotated[
+    str | None,
+    typer.Option(
+        "--invalid",
+        help="Rows breaking a row-level rule (bad id, date, amount): error, or drop (set aside) "
+        "[default: error].",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DataFlags:
+    """The data-source flags of a command, as given (None: not given)."""
+
+    columns: str | None = None
+    timestamp_format: str | None = None
+    tz: str | None = None
+    returns: str | None = None
+    duplicates: str | None = None
+    invalid: str | None = None
+
+    def mapping(self) -> dict[str, str]:
+        """The column mapping of ``--columns`` (checked)."""
+        from clvml.data.mapping import parse_columns
+
+        return parse_columns(self.columns)
+
+    def policy(self, base: ValidationPolicy | None = None, **defaults: object) -> ValidationPolicy:
+        """``base`` (or the defaults given) with every flag that was given on top."""
+        from clvml.data.policy import resolve_policy
+
+        given = {
+            k: v
+            for k, v in (
+                ("returns", self.returns),
+                ("duplicates", self.duplicates),
+                ("invalid", self.invalid),
+                ("tz", self.tz),
+                ("timestamp_format", self.timestamp_format),
+            )
+            if v is not None
+        }
+        return resolve_policy(resolve_policy(base, **defaults), **given)

@@ -75,11 +75,11 @@ def demo(
 ) -> None:
     """Run the main job on the bundled data: CDNOW, then train, score and report on social data.
 
-    The social-commerce part trains through MLflow (embedded store ``mlruns.db`` in the
-    working directory unless ``MLFLOW_TRACKING_URI`` is set), exports the champion to
-    ``out/demo/model`` (the committed ``models/clvml`` is left alone), scores every
-    customer into the embedded CRM database ``crm.db`` and writes the marketers' report
-    to ``out/demo/report_en.html`` and ``report_es.html``.
+    The social-commerce part trains through MLflow (embedded store mlruns.db in the
+    working directory unless MLFLOW_TRACKING_URI is set), exports the champion to
+    out/demo/model (the committed models/clvml is left alone), scores every
+    customer into the embedded CRM database crm.db and writes the marketers' report
+    to out/demo/report_en.html and report_es.html.
     """
     _cdnow(out)
     if social:

@@ -11,14 +11,28 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import (
+    Columns,
+    DataFlags,
+    Duplicates,
+    Invalid,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 from clvml.exceptions import DataValidationError
 
 
 @app.command()
 def evaluate(
     data: Annotated[
-        Path, typer.Option("--data", help="Folder with transactions[, engagement, customers].")
+        str,
+        typer.Option(
+            "--data",
+            help="Folder with transactions[, engagement, customers] as CSV/Parquet, or a "
+            "SQLAlchemy URL of a database holding those tables.",
+        ),
     ],
     calibration_end: Annotated[
         str,
@@ -31,25 +45,34 @@ def evaluate(
     holdout_end: Annotated[
         str | None,
         typer.Option(
-            "--holdout-end", callback=iso("--holdout-end"), help="Last day of the holdout."
+            "--holdout-end",
+            callback=iso("--holdout-end"),
+            help="Last day of the holdout [default: from --horizon-weeks].",
         ),
     ] = None,
     horizon_weeks: Annotated[
         float | None,
-        typer.Option("--horizon-weeks", help="Holdout length in weeks (instead of --holdout-end)."),
+        typer.Option(
+            "--horizon-weeks",
+            help="Holdout length in weeks, instead of --holdout-end [default: none].",
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the table to FILE.csv or FILE.json.")
+        Path | None,
+        typer.Option(
+            "--out", help="Write the table to FILE.csv or FILE.json [default: print only]."
+        ),
     ] = None,
     plots: Annotated[
-        Path | None, typer.Option("--plots", help="Folder for gain-curve and decile plots.")
+        Path | None,
+        typer.Option("--plots", help="Folder for gain-curve and decile plots [default: no plots]."),
     ] = None,
     predictions: Annotated[
         Path | None,
         typer.Option(
             "--predictions",
             help="Write every method's prediction and the realised value per customer to "
-            "FILE.csv[.gz] or FILE.parquet.",
+            "FILE.csv[.gz] or FILE.parquet [default: not written].",
         ),
     ] = None,
     supervised: Annotated[
@@ -57,6 +80,12 @@ def evaluate(
     ] = "auto",
     folds: Annotated[int, typer.Option(min=2, help="Customer folds (customers mode).")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the folds and models.")] = 0,
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
+    invalid: Invalid = None,
 ) -> None:
     """Compare closed form, BTYD, BTYD with covariates, hybrid and ML on the holdout.
 
@@ -76,6 +105,7 @@ def evaluate(
         raise DataValidationError(
             f"--predictions must end in .csv, .csv.gz or .parquet, got {predictions.name}"
         )
+    flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
     res = evaluate_methods(
         data,
         calibration_end=calibration_end,
@@ -84,6 +114,8 @@ def evaluate(
         supervised=supervised,
         n_folds=folds,
         random_state=seed,
+        policy=flags.policy(),
+        columns=flags.mapping(),
     )
     cutoff, end = res.calibration_end, res.holdout_end
 

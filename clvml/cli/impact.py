@@ -12,7 +12,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import (
+    Columns,
+    DataFlags,
+    Duplicates,
+    Invalid,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 from clvml.exceptions import DataValidationError
 
 
@@ -69,8 +78,13 @@ def _fmt(v: float, statistic: str) -> str:
 @app.command()
 def impact(
     data: Annotated[
-        Path, typer.Option("--data", help="Folder with transactions, engagement and customers.")
-    ],
+        str,
+        typer.Option(
+            "--data",
+            help="Folder with transactions, engagement and customers (CSV/Parquet), or a "
+            "SQLAlchemy URL of a database holding those tables.",
+        ),
+    ] = "data/social",
     calibration_end: Annotated[
         str | None,
         typer.Option(
@@ -106,8 +120,15 @@ def impact(
         ),
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the report to FILE.json.")
+        Path | None,
+        typer.Option("--out", help="Write the report to FILE.json [default: print only]."),
     ] = None,
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
+    invalid: Invalid = None,
 ) -> None:
     """Measure what social care does for retention, cost, advocacy and revenue.
 
@@ -115,14 +136,15 @@ def impact(
     randomised control group; the causal estimate is treated minus control among
     customers who contacted the care team before the cut-off (intention to treat).
     """
-    from clvml.data.io import find_tables, read_table
+    from clvml.data.io import is_database_url, load_tables
     from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
     from clvml.evaluation.social_impact import social_impact_report
 
     if out is not None and out.suffix.lower() != ".json":
         raise DataValidationError(f"--out must end in .json, got {out.name}")
     costs = _parse_costs(cost_per_contact)
-    meta_cutoff, meta_weeks = _defaults(Path(data)) if Path(data).is_dir() else (None, None)
+    is_dir = not is_database_url(data) and Path(data).is_dir()
+    meta_cutoff, meta_weeks = _defaults(Path(data)) if is_dir else (None, None)
     cutoff = calibration_end or meta_cutoff
     weeks = horizon_weeks if horizon_weeks is not None else meta_weeks
     if cutoff is None or weeks is None:
@@ -130,16 +152,20 @@ def impact(
             "give --calibration-end and --horizon-weeks (the folder has no metadata.json "
             "to take them from)"
         )
-    found = find_tables(data)
+    flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
+    policy = flags.policy()
+    if not is_database_url(data) and not Path(data).exists():
+        raise FileNotFoundError(f"{data}: no such data folder (--data)")
+    found = load_tables(data, columns=flags.mapping())
     for name in ("engagement", "customers"):
         if name not in found:
             raise DataValidationError(
                 f"{data} has no {name} table; the impact report needs transactions, "
                 "engagement and customers"
             )
-    tx = validate_transactions(read_table(found["transactions"]))
-    eng = validate_engagement(read_table(found["engagement"]))
-    cust = validate_customers(read_table(found["customers"]))
+    tx = validate_transactions(found["transactions"], policy)
+    eng = validate_engagement(found["engagement"], policy)
+    cust = validate_customers(found["customers"], policy)
     rep = social_impact_report(
         tx,
         eng,

@@ -9,6 +9,16 @@ import typer
 from rich.markup import escape
 
 from clvml.cli._app import app, console
+from clvml.cli._options import (
+    Columns,
+    DataFlags,
+    Duplicates,
+    Invalid,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 
 
 @app.command()
@@ -17,12 +27,18 @@ def report(
     lang: Annotated[str, typer.Option("--lang", help="Language: en or es.")] = "en",
     crm_url: Annotated[
         str | None,
-        typer.Option("--crm-url", help="SQLAlchemy URL of the CRM database holding the scores."),
+        typer.Option(
+            "--crm-url",
+            help="SQLAlchemy URL of the CRM database holding the scores, e.g. "
+            "sqlite:///crm.db [default: none, give it or --scores].",
+        ),
     ] = None,
     scores: Annotated[
         Path | None,
         typer.Option(
-            "--scores", help="Scores as CSV or Parquet instead of --crm-url.", dir_okay=False
+            "--scores",
+            help="Scores as CSV or Parquet instead of --crm-url [default: read the CRM].",
+            dir_okay=False,
         ),
     ] = None,
     table: Annotated[
@@ -33,27 +49,28 @@ def report(
         typer.Option(
             "--data",
             help="Data folder or URL (customers for LTV:CAC; transactions, engagement and "
-            "customers for the social-care impact).",
+            "customers for the social-care impact) [default: none, those sections left out]. "
+            "Read with --returns net --duplicates keep --invalid drop unless given.",
         ),
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
             help="Model URI or folder whose holdout metrics to show "
-            "(default: the version in the CRM run table, if the registry has it)."
+            "[default: the version in the CRM run table, if the registry has it]."
         ),
     ] = None,
     comparison: Annotated[
         Path | None,
         typer.Option(
             help="Comparison table (CSV/Parquet, one row per method) for the "
-            "model-performance section.",
+            "model-performance section [default: none, the model's holdout metrics].",
             dir_okay=False,
         ),
     ] = None,
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="High-value customers at risk to list.")] = 20,
     impact_weeks: Annotated[
@@ -61,8 +78,17 @@ def report(
     ] = 52.0,
     impact_cutoff: Annotated[
         str | None,
-        typer.Option(help="Cut-off day of the social-care measures (default: last day - weeks)."),
+        typer.Option(
+            callback=iso("--impact-cutoff"),
+            help="Cut-off day of the social-care measures [default: last day - weeks].",
+        ),
     ] = None,
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
+    invalid: Invalid = None,
 ) -> None:
     """Write the marketer report: headline figures, CLV distribution, tiers, value x risk,
     LTV:CAC by channel, social-care impact, customers at risk and model performance."""
@@ -72,6 +98,7 @@ def report(
 
     if lang not in LANGUAGES:
         raise typer.BadParameter(f"must be one of {', '.join(LANGUAGES)}", param_hint="--lang")
+    flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
     inputs = load_report_inputs(
         crm_url=crm_url,
         scores=scores,
@@ -80,6 +107,8 @@ def report(
         model=model,
         comparison=comparison,
         tracking_uri=tracking_uri,
+        policy=flags.policy(returns="net", duplicates="keep", invalid="drop"),
+        columns=flags.mapping(),
     )
     text = build_report(
         inputs,

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import Columns, DataFlags, Duplicates, Returns, TimestampFormat, Tz, iso
 
 #: clvml.pipelines.score_checks.MAX_MEAN_CLV_CHANGE and MAX_TIER_SHARE_CHANGE (in pp), written
 #: out so --help does not import pandas (tests/cli/test_cli_score_refusals.py checks they agree).
@@ -34,20 +34,23 @@ def score(
             help="Folder with transactions (and engagement, customers) as CSV/Parquet, "
             "or a SQLAlchemy URL of a database holding those tables.",
         ),
-    ] = "data",
+    ] = "data/social",
     crm_url: Annotated[
         str | None,
         typer.Option(
             "--crm-url",
             help="SQLAlchemy URL of the CRM database (postgresql+psycopg://... or "
-            "sqlite:///file.db) (default: sqlite:///crm.db in the working directory).",
+            "sqlite:///file.db) [default: sqlite:///crm.db in the working directory].",
         ),
     ] = None,
     table: Annotated[
         str, typer.Option("--table", help="Score table (lower-case letters, digits, _).")
     ] = "customer_scores",
     schema: Annotated[
-        str | None, typer.Option("--schema", help="PostgreSQL schema of the CRM tables.")
+        str | None,
+        typer.Option(
+            "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -73,15 +76,14 @@ def score(
             "with the reason) or 'error' (refuse the job).",
         ),
     ] = "quarantine",
-    returns: Annotated[
-        str, typer.Option(help="Negative amounts: error, drop or net (as in training).")
-    ] = "error",
-    duplicates: Annotated[
-        str, typer.Option(help="Identical rows: error, drop or keep (as in training).")
-    ] = "error",
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
     ] = None,
     wait: Annotated[
         float,
@@ -149,16 +151,19 @@ def score(
     date, predicts in chunks and upserts the scores in one transaction. Rows that
     fail validation go to the quarantine table; the run table records the counts.
     """
-    from clvml.data.policy import ValidationPolicy
     from clvml.pipelines.score import default_crm_url, score_customers
 
     if engine not in ("local", "spark"):
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
     if bad_rows not in ("quarantine", "error"):
         raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
-    policy = ValidationPolicy(returns=returns, duplicates=duplicates)  # type: ignore[arg-type]
+    flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
+    policy, mapping = flags.policy(), flags.mapping()
     if engine == "spark":
         from clvml.spark.job import score_job
+
+        if mapping:
+            raise typer.BadParameter("not with --engine spark yet", param_hint="--columns")
 
         spark_result = score_job(
             model,
@@ -203,6 +208,7 @@ def score(
         workers=workers,
         bad_rows=bad_rows,  # type: ignore[arg-type]
         policy=policy,
+        columns=mapping,
         tracking_uri=tracking_uri,
         lock_timeout=wait,
         console=console,

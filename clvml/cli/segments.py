@@ -63,8 +63,18 @@ def _model_scheme(model: str, tracking_uri: str | None):
 def _load(scores: Path | None, crm_url: str | None, table: str) -> pd.DataFrame:
     from clvml.data.io import read_table
 
-    if (scores is None) == (crm_url is None):
+    if scores is not None and crm_url is not None:
         raise DataValidationError("give exactly one of --scores FILE or --crm-url URL")
+    if scores is None and crm_url is None:  # the CRM clvml score writes by default
+        from clvml.pipelines.score import default_crm_url
+
+        crm_url = default_crm_url()
+        if not Path(crm_url.removeprefix("sqlite:///")).is_file():
+            raise FileNotFoundError(
+                f"{crm_url.removeprefix('sqlite:///')}: no CRM database here (the default of "
+                "clvml score); run clvml score first, or give exactly one of --scores FILE or "
+                "--crm-url URL"
+            )
     if crm_url is not None:
         return read_table(crm_url, table=table)
     return read_table(scores)  # type: ignore[arg-type]
@@ -116,13 +126,17 @@ def segments(
             "--scores",
             help="Scored customers as CSV or Parquet (customer_id, clv, "
             "churn_probability or p_alive; optionally frequency, recency, T, "
-            "monetary_value).",
+            "monetary_value) [default: read the CRM].",
             dir_okay=False,
         ),
     ] = None,
     crm_url: Annotated[
         str | None,
-        typer.Option("--crm-url", help="SQLAlchemy URL of the CRM database holding the scores."),
+        typer.Option(
+            "--crm-url",
+            help="SQLAlchemy URL of the CRM database holding the scores "
+            "[default: sqlite:///crm.db in the working directory, as clvml score].",
+        ),
     ] = None,
     table: Annotated[
         str, typer.Option(help="Table of scores in the CRM database.")
@@ -138,45 +152,46 @@ def segments(
         Path | None,
         typer.Option(
             help="Customers table (CSV/Parquet) adding acquisition_channel and "
-            "acquisition_cost: prints LTV:CAC by channel.",
+            "acquisition_cost: prints LTV:CAC by channel [default: none].",
             dir_okay=False,
         ),
     ] = None,
     export: Annotated[
         Path | None,
         typer.Option(
-            help="Folder to write one CSV of customers per segment into.", file_okay=False
+            help="Folder to write one CSV of customers per segment into [default: no export].",
+            file_okay=False,
         ),
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
             help="Model URI or folder whose stored segment scheme places scores that have no "
-            "value_tier/segment columns."
+            "value_tier/segment columns [default: none]."
         ),
     ] = None,
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlruns.db)."),
+        typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
     ] = None,
     tier_cuts: Annotated[
         str | None,
         typer.Option(
             help="What-if: rank the customers among themselves with these cumulative shares "
-            "closing each value tier (default 0.01,0.10,0.50)."
+            "closing each value tier [default: 0.01,0.10,0.50]."
         ),
     ] = None,
     value_cuts: Annotated[
         str | None,
         typer.Option(
             help="What-if: shares of customers that are high and high+medium value "
-            "(default 0.20,0.50)."
+            "[default: 0.20,0.50]."
         ),
     ] = None,
     risk_thresholds: Annotated[
         str | None,
         typer.Option(
-            help="What-if: churn probabilities opening medium and high risk (default 0.30,0.60)."
+            help="What-if: churn probabilities opening medium and high risk [default: 0.30,0.60]."
         ),
     ] = None,
 ) -> None:

@@ -12,7 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import (
+    Columns,
+    Duplicates,
+    Invalid,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 
 if TYPE_CHECKING:
     from clvml.pipelines.train import TrainResult
@@ -39,7 +47,12 @@ def train(
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config (see configs/train.toml).")
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML config (see configs/train.toml) [default: the built-in defaults].",
+        ),
     ] = None,
     tracking_uri: Annotated[
         str | None,
@@ -79,8 +92,17 @@ def train(
             "[default: spark.sample_customers of the config, 200000].",
         ),
     ] = None,
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
+    invalid: Invalid = None,
 ) -> None:
     """Train, compare and register the CLV model; promote it if it beats the champion.
+
+    The data-source flags (--columns, --timestamp-format, --tz, --returns, --duplicates,
+    --invalid) override the config's [data] section.
 
     Runs data -> validation -> features -> models -> evaluation, logs everything to
     MLflow (parent run with nested runs per method) and moves the alias `champion`
@@ -117,6 +139,12 @@ def train(
         calibration_end=calibration_end,
         horizon_weeks=horizon_weeks,
         seed=seed,
+        columns=columns,
+        timestamp_format=timestamp_format,
+        tz=tz,
+        returns=returns,
+        duplicates=duplicates,
+        invalid=invalid,
     )
     table = Table(
         title=f"Holdout {result.calibration_end} -> {result.holdout_end}",

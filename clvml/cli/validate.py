@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,33 +9,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import (
+    Columns,
+    DataFlags,
+    Duplicates,
+    Invalid,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 
 if TYPE_CHECKING:  # the report's module (pandas) is imported when the command runs
     from clvml.data.report import ValidationReport
-
-
-class ReturnsPolicy(StrEnum):
-    """What to do with negative amounts (returns and refunds)."""
-
-    error = "error"
-    drop = "drop"
-    net = "net"
-
-
-class DuplicatesPolicy(StrEnum):
-    """What to do with rows identical to an earlier row."""
-
-    error = "error"
-    drop = "drop"
-    keep = "keep"
-
-
-class InvalidPolicy(StrEnum):
-    """What to do with rows breaking a row-level rule."""
-
-    error = "error"
-    drop = "drop"
 
 
 _STYLE = {"error": "bold red", "set aside": "yellow", "adjusted": "cyan", "kept": "dim"}
@@ -84,47 +69,31 @@ def validate(
         typer.Option(
             "--data",
             help="Folder with transactions.csv|parquet (optionally engagement, customers), "
-            "or a SQLAlchemy database URL with tables of those names.",
+            "a transactions file, or a SQLAlchemy database URL with tables of those names.",
         ),
-    ],
+    ] = "data/social",
     now: Annotated[
         str | None,
         typer.Option(
             callback=iso("--now"),
-            help="Timestamps after this instant are errors (default: now), e.g. 2024-01-31.",
+            help="Timestamps after this instant are errors, e.g. 2024-01-31 [default: now].",
         ),
     ] = None,
-    returns: Annotated[
-        ReturnsPolicy,
-        typer.Option(
-            help="Negative amounts: error, drop (set aside) or net against same-day buys."
-        ),
-    ] = ReturnsPolicy.error,
-    duplicates: Annotated[
-        DuplicatesPolicy,
-        typer.Option(help="Exact duplicate rows: error, drop (set aside) or keep."),
-    ] = DuplicatesPolicy.error,
-    invalid: Annotated[
-        InvalidPolicy,
-        typer.Option(help="Rows breaking a row-level rule: error, or drop (set aside)."),
-    ] = InvalidPolicy.error,
-    tz: Annotated[str, typer.Option(help="Time zone of timestamps without a UTC offset.")] = "UTC",
+    columns: Columns = None,
+    timestamp_format: TimestampFormat = None,
+    tz: Tz = None,
+    returns: Returns = None,
+    duplicates: Duplicates = None,
+    invalid: Invalid = None,
 ) -> None:
     """Check a data folder against the data contracts and print what fails.
 
     Exits with code 2 when the data cannot be used as they are.
     """
     from clvml.data.folder import check_folder
-    from clvml.data.policy import ValidationPolicy
 
-    policy = ValidationPolicy(
-        returns=returns.value,
-        duplicates=duplicates.value,
-        invalid=invalid.value,
-        now=now,
-        tz=tz,
-    )
-    check = check_folder(data, policy)
+    flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
+    check = check_folder(data, flags.policy(now=now), columns=flags.mapping())
     console.print(
         f"[bold]clvml validate[/] {escape(check.source)}", highlight=False, soft_wrap=True
     )

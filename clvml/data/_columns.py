@@ -81,7 +81,7 @@ def mixed_time_zones_message(n_offset: int, n_naive: int) -> str:
     """The message of ``mixed_time_zones``: counts of values with and without an offset."""
     return (
         f"mix {n_offset} values with a UTC offset and {n_naive} without; "
-        "give every value an offset, or none and pass tz="
+        "give every value an offset, or none and pass --tz (tz= in Python)"
     )
 
 
@@ -172,6 +172,9 @@ def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Seri
         out, nonexistent = _localise(s, tz)
         problems.append(_nonexistent_problem(nonexistent, tz))
         return out, problems
+    if fmt and pd.api.types.is_integer_dtype(s.dtype):
+        # digits-only dates (19970101) read from a file as integers: read them with the format
+        s = s.astype("Int64").astype("string").astype(object)
     if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         msg = (
             f"are numbers ({s.dtype}), not timestamps; expected ISO 8601 text or datetimes "
@@ -208,7 +211,12 @@ def parse_timestamps(s: pd.Series, *, tz: str, fmt: str | None) -> tuple[pd.Seri
         nonexistent[naive] = bad_local
     problems.append(_nonexistent_problem(nonexistent, tz))
     unparseable = ~miss & np.isnat(values) & ~nonexistent
-    expected = f"format {fmt!r}" if fmt else "ISO 8601 (e.g. '2024-01-31 14:05:00+01:00')"
+    expected = (
+        f"format {fmt!r}"
+        if fmt
+        else "ISO 8601 (e.g. '2024-01-31 14:05:00+01:00'); for another layout pass "
+        "--timestamp-format (e.g. --timestamp-format %d/%m/%Y)"
+    )
     problems.append(Problem("unparseable_timestamp", unparseable, f"cannot be read as {expected}"))
     return pd.Series(values, index=s.index), problems
 

@@ -95,7 +95,7 @@ class Run:
             example = f"row {self.index[int(np.flatnonzero(mask)[0])]!r}"
         if p.row_level and self.invalid == "drop":
             self.set_aside(
-                p.rule, column, mask, f"{p.message}; set aside (invalid='drop')", example
+                p.rule, column, mask, f"{p.message}; set aside (--invalid drop)", example
             )
         else:
             self.error(p.rule, column, n, p.message, example)
@@ -190,7 +190,11 @@ def _structure(run: Run) -> bool:
     missing = [c for c in run.contract.required if c not in names]
     for c in missing:
         near = [p for p in present if p.strip().lower() == c]
-        hint = f" (found {near[0]!r}: rename it)" if near else ""
+        hint = (
+            f" (found {near[0]!r}: rename it)"
+            if near
+            else f" (name yours with --columns {c}=<your column>)"
+        )
         run.error(
             "missing_column",
             c,
@@ -237,11 +241,31 @@ def _parse(run: Run, opts: ValidationPolicy, tz: str, now: pd.Timestamp) -> None
             )
 
 
+def _comparable(run: Run, rows: np.ndarray) -> pd.DataFrame:
+    """The normalised rows, with a value that failed to parse kept as its raw text.
+
+    Two rows whose dates cannot be read (``31/01/2024`` and ``30/01/2024``) both parse to
+    NaT; comparing the raw text keeps them apart, so they are not counted as duplicates.
+    """
+    frame = run.frame.iloc[rows]
+    out = None
+    for c in frame.columns:
+        if c not in run.raw.columns:
+            continue
+        lost = frame[c].isna().to_numpy() & run.raw[c].iloc[rows].notna().to_numpy()
+        if lost.any():
+            out = frame.copy() if out is None else out
+            col = out[c].astype(object)
+            col[lost] = ("\0raw:" + run.raw[c].iloc[rows][lost].astype(str)).to_numpy()
+            out[c] = col
+    return frame if out is None else out
+
+
 def _duplicates(run: Run, policy: str) -> None:
     """Rows identical in every column, after normalisation, to an earlier row."""
     kept = np.flatnonzero(run.keep)
     dup = np.zeros(len(run.raw), dtype=bool)
-    dup[kept[run.frame.iloc[kept].duplicated(keep="first").to_numpy()]] = True
+    dup[kept[_comparable(run, kept).duplicated(keep="first").to_numpy()]] = True
     if not dup.any():
         return
     example = run.row_example(dup)
@@ -250,15 +274,16 @@ def _duplicates(run: Run, policy: str) -> None:
             "duplicate_row",
             None,
             int(dup.sum()),
-            "are exact duplicates of an earlier row; pass duplicates='drop' to set them "
-            "aside, or duplicates='keep' if they are separate events",
+            "are exact duplicates of an earlier row; pass --duplicates drop to set them "
+            "aside, or --duplicates keep if they are separate events (duplicates= in the "
+            "config and in Python)",
             example,
         )
     elif policy == "drop":
-        msg = "are exact duplicates of an earlier row; set aside (duplicates='drop')"
+        msg = "are exact duplicates of an earlier row; set aside (--duplicates drop)"
         run.set_aside("duplicate_row", None, dup, msg, example)
     else:
-        msg = "are exact duplicates of an earlier row; kept (duplicates='keep')"
+        msg = "are exact duplicates of an earlier row; kept (--duplicates keep)"
         run.note("duplicate_row", None, dup, "kept", msg, example)
 
 
@@ -277,12 +302,13 @@ def _returns(run: Run, policy: str) -> None:
             "negative_amount",
             "amount",
             int(neg.sum()),
-            "are negative (returns or refunds); choose a policy: returns='drop' sets them "
-            "aside, returns='net' subtracts them from the customer's same-day purchases",
+            "are negative (returns or refunds); choose a policy: --returns drop sets them "
+            "aside, --returns net subtracts them from the customer's same-day purchases "
+            "(returns= in the config and in Python)",
             example,
         )
     elif policy == "drop":
-        msg = "are returns or refunds (amount < 0); set aside (returns='drop')"
+        msg = "are returns or refunds (amount < 0); set aside (--returns drop)"
         run.set_aside("return", "amount", neg, msg, example)
     else:
         _net_returns(run, neg)
@@ -352,7 +378,7 @@ def _net_returns(run: Run, neg: np.ndarray) -> None:
         msg = "are purchases cancelled in full by a same-day refund; set aside"
         run.set_aside("purchase_refunded", "amount", cancelled, msg, _example(raw, cancelled))
     if reduced.any():
-        msg = "are purchases reduced by a same-day refund (returns='net')"
+        msg = "are purchases reduced by a same-day refund (--returns net)"
         run.note("purchase_reduced", "amount", reduced, "adjusted", msg, _example(raw, reduced))
 
 

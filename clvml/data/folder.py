@@ -15,14 +15,24 @@ them) and engagement events of customers with no transaction.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Unpack
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import URL, Engine
 
-from clvml.data.io import find_tables, is_database_url, load_tables, read_table, safe_url
+from clvml.data.io import (
+    ID_COLUMNS,
+    find_tables,
+    is_database_url,
+    load_tables,
+    read_table,
+    safe_url,
+)
+from clvml.data.mapping import rename_columns
 from clvml.data.policy import PolicyKeywords, ValidationPolicy, resolve_policy
 from clvml.data.report import RuleOutcome, ValidationReport
 from clvml.data.validation import check_table
@@ -62,6 +72,8 @@ class FolderCheck:
 def check_folder(
     source: str | os.PathLike[str] | URL | Engine,
     policy: ValidationPolicy | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
     **keywords: Unpack[PolicyKeywords],
 ) -> FolderCheck:
     """Check every table of a folder or database against its contract.
@@ -74,6 +86,8 @@ def check_folder(
         those names.
     policy : ValidationPolicy, optional
         Applied to every table (see :func:`clvml.data.validation.check_table`).
+    columns : mapping, optional
+        Contract column -> the source's column name (:mod:`clvml.data.mapping`).
     **keywords
         The policy's fields as keywords, a convenience (they build, or override, it).
 
@@ -104,9 +118,13 @@ def check_folder(
         where = {t: f"table {t}" for t in tables}
     else:
         name = str(source)
-        paths = find_tables(source)  # type: ignore[arg-type]
-        tables = {t: read_table(p) for t, p in paths.items()}
+        ids = [v for k, v in (columns or {}).items() if k.rpartition(".")[2] in ID_COLUMNS]
+        path = Path(source)  # type: ignore[arg-type]
+        paths = {"transactions": path} if path.is_file() else find_tables(path)
+        tables = {t: read_table(p, text_columns=ids) for t, p in paths.items()}
         where = {t: p.name for t, p in paths.items()}
+    if columns:
+        tables = rename_columns(tables, columns)
     result = FolderCheck(source=name)
     for table, data in tables.items():
         frame, report = check_table(data, table, policy, source=where[table])

@@ -30,7 +30,7 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from clvml.data.contracts import CONTRACTS, MAX_COLUMNS
+from clvml.data.files import share
 from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import ClvmlError
 
@@ -57,6 +58,7 @@ __all__ = [
 SUFFIXES: dict[str, tuple[str, ...]] = {
     "csv": (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz"),
     "parquet": (".parquet", ".pq"),
+    "text": (".txt", ".dat"),
 }
 
 #: Columns read from CSV as text.
@@ -108,6 +110,7 @@ def read_table(
     query: str | None = None,
     params: Mapping[str, Any] | None = None,
     schema: str | None = None,
+    text_columns: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Read one table from a file or a database.
 
@@ -127,11 +130,16 @@ def read_table(
         Values of the query's bind parameters.
     schema : str, optional
         Database schema of ``table`` (validated like ``table``).
+    text_columns : iterable of str, optional
+        Further columns of a CSV or text file read as text (``customer_id`` and
+        ``order_id`` always are), e.g. an id column under another name.
 
     Returns
     -------
     pandas.DataFrame
-        The rows as stored; nothing is parsed beyond the file format's types.
+        The rows as stored; nothing is parsed beyond the file format's types. A ``.txt``
+        or ``.dat`` file is read as whitespace-separated columns under a header row (the
+        layout of the raw CDNOW files).
 
     Raises
     ------
@@ -160,8 +168,9 @@ def read_table(
     fmt = _format(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if fmt == "csv":
-        return _read_csv(path)
+    if fmt in ("csv", "text"):
+        sep = r"\s+" if fmt == "text" else ","
+        return _read_csv(path, sep=sep, text_columns=text_columns)
     try:
         import pyarrow.parquet as pq
 
@@ -229,14 +238,19 @@ def _first_record_width(raw: Any) -> int:
         return 0
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """A CSV with id columns as text (only an empty field missing); errors name the file."""
+def _read_csv(path: Path, sep: str = ",", text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A CSV with id columns as text (only an empty field missing); errors name the file.
+
+    ``sep=r"\\s+"`` reads whitespace-separated columns (``.txt``); ``text_columns`` are
+    further id columns under the user's names (``--columns``).
+    """
+    ids = (*ID_COLUMNS, *text_columns)
     try:
         _check_width(path, _csv_width(path))  # pandas' header parsing is quadratic in width
-        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-        na = {c: [""] if c in ID_COLUMNS else list(_NA_TEXT) for c in header}
-        dtype = {c: "str" for c in ID_COLUMNS if c in header}
-        frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na)
+        header = [str(c) for c in pd.read_csv(path, nrows=0, sep=sep).columns]
+        na = {c: [""] if c in ids else list(_NA_TEXT) for c in header}
+        dtype = {c: "str" for c in ids if c in header}
+        frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na, sep=sep)
     except DataSourceError:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -322,13 +336,18 @@ def find_tables(folder: str | os.PathLike[str]) -> dict[str, Path]:
         if hits:
             found[name] = hits[0]
     if "transactions" not in found:
+        names = sorted(p.name for p in files.values())
+        there = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "") if names else "none"
         raise FileNotFoundError(
-            f"{path}: no transactions file (expected transactions.csv or transactions.parquet)"
+            f"{path}: no transactions file (expected transactions.csv or transactions.parquet; "
+            f"files there: {there}); give --data such a folder or the transactions file itself"
         )
     return found
 
 
-def load_folder(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+def load_folder(
+    folder: str | os.PathLike[str], *, text_columns: Iterable[str] = ()
+) -> dict[str, pd.DataFrame]:
     """Read the tables :func:`find_tables` finds, keyed by table name.
 
     Examples
@@ -340,19 +359,35 @@ def load_folder(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     >>> load_folder(d)["transactions"]["customer_id"].tolist()
     ['007']
     """
-    return {name: read_table(p) for name, p in find_tables(folder).items()}
+    return {
+        name: read_table(p, text_columns=text_columns) for name, p in find_tables(folder).items()
+    }
 
 
 def load_tables(
-    source: str | os.PathLike[str] | URL | Engine, *, schema: str | None = None
+    source: str | os.PathLike[str] | URL | Engine,
+    *,
+    schema: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    text_columns: Iterable[str] = (),
 ) -> dict[str, pd.DataFrame]:
     """Read the contract tables from a folder (see :func:`load_folder`) or a database.
 
     In a database, tables named ``transactions`` (required), ``engagement``
-    and ``customers`` are read, from ``schema`` if given.
+    and ``customers`` are read, from ``schema`` if given. A file (CSV, Parquet or
+    whitespace-separated text) is the transactions table alone. ``columns`` maps the
+    contract's column names to the source's (:mod:`clvml.data.mapping`, ``--columns``).
     """
+    if columns:
+        from clvml.data.mapping import rename_columns
+
+        ids = [v for k, v in columns.items() if k.rpartition(".")[2] in ID_COLUMNS]
+        raw = load_tables(source, schema=schema, text_columns=ids)
+        return rename_columns(raw, columns)
     if not is_database_url(source):
-        return load_folder(source)  # type: ignore[arg-type]
+        if Path(source).is_file():  # type: ignore[arg-type]
+            return {"transactions": read_table(source, text_columns=text_columns)}
+        return load_folder(source, text_columns=text_columns)  # type: ignore[arg-type]
     where = safe_url(source)  # type: ignore[arg-type]
     try:
         engine = source if isinstance(source, Engine) else sa.create_engine(source)  # type: ignore[arg-type]
@@ -393,6 +428,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             df.to_csv(tmp, index=False, compression=_compression(path))
         else:
             df.to_parquet(tmp, index=False)
+        share(tmp)  # the user's umask, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -130,8 +130,8 @@ class ValidationReport:
         if more:
             message += f"; {more} more rule{'s fail' if more > 1 else ' fails'}, see the report"
         message += ")"
-        raise DataValidationError(
-            message, column=first.column, n_rows=first.n_rows, example=first.example
+        raise DataValidationError(  # a whole-column problem (n_rows 0) counts no rows
+            message, column=first.column, n_rows=first.n_rows or None, example=first.example
         )
 
     def to_frame(self) -> pd.DataFrame:

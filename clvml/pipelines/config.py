@@ -24,6 +24,13 @@ Keys
     ``returns``, ``duplicates``, ``invalid``
         Validation policies (see :func:`clvml.data.validation.validate_transactions`).
         Defaults ``"error"``, ``"error"``, ``"error"``.
+    ``columns``
+        Your column names for the contract's, a table such as ``{customer_id = "cust",
+        timestamp = "order_date", amount = "total"}`` (:mod:`clvml.data.mapping`; the
+        ``--columns`` flag overrides it). Default: none.
+    ``timestamp_format``, ``tz``
+        strftime format of the timestamp columns (default: ISO 8601) and the time zone of
+        timestamps without an offset (default ``"UTC"``); ``--timestamp-format``/``--tz``.
 ``[window]``
     ``calibration_end``
         Last day (inclusive) of the data the models see; the holdout is the
@@ -114,9 +121,10 @@ from pathlib import Path
 from typing import Any, get_args
 
 from clvml.data.io import is_database_url
+from clvml.data.mapping import parse_columns
 from clvml.data.policy import Duplicates, Invalid, Returns
 from clvml.evaluation.metrics import HOLDOUT_METRICS
-from clvml.exceptions import ClvmlError
+from clvml.exceptions import ClvmlError, DataValidationError
 
 __all__ = [
     "DEFAULTS",
@@ -159,6 +167,9 @@ DEFAULTS: dict[str, Any] = {
         "returns": "error",
         "duplicates": "error",
         "invalid": "error",
+        "columns": {},
+        "timestamp_format": None,
+        "tz": "UTC",
     },
     "window": {"calibration_end": None, "horizon_weeks": 52},
     "features": {"engagement": True, "customers": True},
@@ -209,7 +220,9 @@ class TrainConfig:
         """A copy with command-line values applied (None means "not given").
 
         Accepted: ``data``, ``tracking_uri``, ``model_name``, ``experiment``,
-        ``calibration_end``, ``horizon_weeks``, ``seed``, ``sample_customers``.
+        ``calibration_end``, ``horizon_weeks``, ``seed``, ``sample_customers`` and the
+        data-source flags ``columns`` (``"a=b,c=d"`` text or a mapping),
+        ``timestamp_format``, ``tz``, ``returns``, ``duplicates``, ``invalid``.
         """
         where = {
             "data": ("data", "source"),
@@ -220,6 +233,12 @@ class TrainConfig:
             "horizon_weeks": ("window", "horizon_weeks"),
             "seed": ("seed", None),
             "sample_customers": ("spark", "sample_customers"),
+            "columns": ("data", "columns"),
+            "timestamp_format": ("data", "timestamp_format"),
+            "tz": ("data", "tz"),
+            "returns": ("data", "returns"),
+            "duplicates": ("data", "duplicates"),
+            "invalid": ("data", "invalid"),
         }
         values = copy.deepcopy(self.values)
         for key, value in flags.items():
@@ -227,6 +246,8 @@ class TrainConfig:
                 raise ConfigError(f"unknown override {key!r}; expected one of {sorted(where)}")
             if value is None:
                 continue
+            if key == "columns" and isinstance(value, str):
+                value = parse_columns(value)
             section, name = where[key]
             if name is None:
                 values[section] = value
@@ -279,9 +300,12 @@ _TYPES: dict[str, Any] = {
             "returns",
             "duplicates",
             "invalid",
+            "timestamp_format",
+            "tz",
         ],
         str,
-    ),
+    )
+    | {"columns": dict},
     "window": {"calibration_end": (str, dt.date), "horizon_weeks": (int, float)},
     "features": {"engagement": bool, "customers": bool},
     "model": {
@@ -346,6 +370,10 @@ def _check_values(c: dict[str, Any], where: str) -> None:
     for key, allowed in _POLICIES.items():
         if c["data"][key] not in allowed:
             raise bad(f"data.{key}", f"must be one of {list(allowed)}, got {c['data'][key]!r}")
+    try:
+        c["data"]["columns"] = parse_columns(c["data"]["columns"], flag="data.columns")
+    except DataValidationError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     end = c["window"]["calibration_end"]
     if end is not None:
         if isinstance(end, dt.datetime):

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from clvml.data.io import DataSourceError, is_database_url, load_tables, read_table
+from clvml.data.io import ID_COLUMNS, DataSourceError, is_database_url, load_tables, read_table
 from clvml.data.policy import ValidationPolicy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.pipelines.config import ConfigError, TrainConfig, data_source, resolve_source
@@ -186,7 +186,8 @@ def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str,
         )
     if not is_database_url(source) and not Path(source).is_dir():
         raise FileNotFoundError(f"{source}: no such data folder (data.source / --data)")
-    base = load_tables(source)
+    ids = [v for k, v in data["columns"].items() if k.rpartition(".")[2] in ID_COLUMNS]
+    base = load_tables(source, text_columns=ids)
     for name, frame in base.items():
         frames[name] = frame
         origins[name] = redact_uri(source) if is_database_url(source) else source
@@ -203,10 +204,14 @@ def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str,
         elif query:
             raise ConfigError(f"data.{name}_query needs a database URL, got the file {where}")
         else:
-            frames[name] = read_table(where)
+            frames[name] = read_table(where, text_columns=ids)
         origins[name] = redact_uri(where) if is_database_url(where) else where
     if "transactions" not in frames:
         raise DataSourceError(f"{redact_uri(source)}: no transactions table")
+    if data["columns"]:
+        from clvml.data.mapping import rename_columns
+
+        frames = rename_columns(frames, data["columns"], flag="--columns / data.columns")
     if not cfg["features"]["engagement"]:
         frames.pop("engagement", None)
     if not cfg["features"]["customers"]:
@@ -215,10 +220,15 @@ def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str,
 
 
 def validation_policy(cfg: TrainConfig, now: object = None) -> ValidationPolicy:
-    """The ``[data]`` policies of a training config (``returns``, ``duplicates``, ``invalid``)."""
+    """The ``[data]`` policies of a training config (policies, ``tz``, ``timestamp_format``)."""
     data = cfg["data"]
     return ValidationPolicy(
-        returns=data["returns"], duplicates=data["duplicates"], invalid=data["invalid"], now=now
+        returns=data["returns"],
+        duplicates=data["duplicates"],
+        invalid=data["invalid"],
+        now=now,
+        tz=data["tz"],
+        timestamp_format=data["timestamp_format"],
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.data.dates import as_day
+from clvml.data.policy import ValidationPolicy
 from clvml.exceptions import DataValidationError
 
 __all__ = [
@@ -109,14 +111,17 @@ def evaluate_methods(
     supervised: str = "auto",
     n_folds: int = 2,
     random_state: int = 0,
+    policy: ValidationPolicy | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Any:
     """Compare every CLV method on the holdout of a data folder (``clvml evaluate``).
 
     Parameters
     ----------
-    data : path-like
-        Folder with ``transactions`` and optionally ``engagement`` and ``customers``
-        (validated with the default policies).
+    data : path-like or SQLAlchemy URL
+        Folder (or database) with ``transactions`` and optionally ``engagement`` and
+        ``customers``, validated with ``policy`` (default: the default policies) after
+        renaming ``columns`` (contract name -> the source's, :mod:`clvml.data.mapping`).
     calibration_end : date-like
         Last day (inclusive) the methods see.
     holdout_end : date-like, optional
@@ -138,7 +143,7 @@ def evaluate_methods(
         Both or neither of ``holdout_end`` and ``horizon_weeks``, an unknown
         ``supervised``, or data breaking their contract.
     """
-    from clvml.data.io import find_tables, read_table
+    from clvml.data.io import is_database_url, load_tables
     from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
     from clvml.evaluation.comparison import compare_methods
 
@@ -152,12 +157,14 @@ def evaluate_methods(
         if holdout_end is not None
         else cutoff + pd.Timedelta(days=round(7 * float(horizon_weeks)))  # type: ignore[arg-type]
     )
-    found = find_tables(data)
-    tx = validate_transactions(read_table(found["transactions"]))
-    eng = validate_engagement(read_table(found["engagement"])) if "engagement" in found else None
-    cust = validate_customers(read_table(found["customers"])) if "customers" in found else None
+    if not is_database_url(data) and not Path(data).exists():
+        raise FileNotFoundError(f"{data}: no such data folder or file (--data)")
+    found = load_tables(data, columns=columns)
+    tx = validate_transactions(found["transactions"], policy)
+    eng = validate_engagement(found["engagement"], policy) if "engagement" in found else None
+    cust = validate_customers(found["customers"], policy) if "customers" in found else None
     weeks = (end - cutoff) / pd.Timedelta(weeks=1)
-    truth = _truth_for(Path(data), cutoff, weeks)
+    truth = _truth_for(Path(data), cutoff, weeks) if Path(str(data)).is_dir() else None
     return compare_methods(
         tx,
         eng,

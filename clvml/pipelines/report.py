@@ -12,7 +12,9 @@ version named in the CRM run table, or a comparison table file). The renderer,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -52,7 +54,11 @@ def _registry_metrics(name: str, version: str, tracking_uri: str | None) -> dict
     return {k: float(v) for k, v in metrics.items() if k.startswith("holdout.")}
 
 
-def _read_data(data: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+def _read_data(
+    data: str | os.PathLike[str],
+    policy: Any = None,
+    columns: Mapping[str, str] | None = None,
+) -> dict[str, pd.DataFrame]:
     from clvml.data.io import load_tables
     from clvml.data.validation import (
         ValidationPolicy,
@@ -61,8 +67,8 @@ def _read_data(data: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         validate_transactions,
     )
 
-    raw = load_tables(data)
-    policy = ValidationPolicy(returns="net", invalid="drop", duplicates="keep")
+    raw = load_tables(data, columns=columns)
+    policy = policy or ValidationPolicy(returns="net", invalid="drop", duplicates="keep")
     out: dict[str, pd.DataFrame] = {}
     out["transactions"] = validate_transactions(raw["transactions"], policy)
     if "engagement" in raw:
@@ -81,6 +87,8 @@ def load_report_inputs(
     model: str | None = None,
     comparison: str | os.PathLike[str] | None = None,
     tracking_uri: str | None = None,
+    policy: Any = None,
+    columns: Mapping[str, str] | None = None,
 ) -> ReportInputs:
     """Read the scores, the data and the model's holdout metrics for a report.
 
@@ -101,6 +109,11 @@ def load_report_inputs(
         e.g. ``compare_methods(...).table`` saved to a file.
     tracking_uri : str, optional
         MLflow store (default ``MLFLOW_TRACKING_URI``, else ``./mlruns.db`` if it exists).
+    policy : ValidationPolicy, optional
+        How ``data`` are validated (default: net returns, keep duplicates, set aside rows
+        breaking a rule: the report describes the data, it does not refuse them).
+    columns : mapping, optional
+        Contract column -> the source's column (``--columns``, :mod:`clvml.data.mapping`).
     """
     from clvml.data.io import read_table
 
@@ -132,7 +145,7 @@ def load_report_inputs(
     inputs.scores = frame.assign(customer_id=frame["customer_id"].astype(str))
 
     if data is not None:
-        tables = _read_data(data)
+        tables = _read_data(data, policy, columns)
         inputs.transactions = tables.get("transactions")
         inputs.engagement = tables.get("engagement")
         inputs.customers = tables.get("customers")

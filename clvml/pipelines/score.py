@@ -38,7 +38,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -273,11 +273,14 @@ def prepare_inputs(
     bad_rows: BadRows = "quarantine",
     policy: ValidationPolicy | None = None,
     check_day: Callable[[pd.Timestamp, pd.Timestamp | None], object] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> PreparedInputs:
     """Read, validate and featurise the scoring data (steps 3-6 of the module notes).
 
-    ``check_day(as_of, last_day)`` is called before the features are built (the scoring
-    job refuses a wrong as-of day there, :func:`clvml.pipelines.score_checks.check_as_of`).
+    ``columns`` maps contract column names to the source's (``--columns``,
+    :mod:`clvml.data.mapping`). ``check_day(as_of, last_day)`` is called before the
+    features are built (the scoring job refuses a wrong as-of day there,
+    :func:`clvml.pipelines.score_checks.check_as_of`).
 
     Returns an object with ``features`` (the customer frame as of ``as_of``),
     ``rejected`` (``customer_id``, ``reason``: every quarantine entry made),
@@ -291,10 +294,14 @@ def prepare_inputs(
     t = time.perf_counter()
     if isinstance(data, dict):
         raw = dict(data)
+        if columns:
+            from clvml.data.mapping import rename_columns
+
+            raw = rename_columns(raw, columns)
     else:
         if not is_database_url(data) and not Path(data).is_dir():
             raise FileNotFoundError(f"{data}: no such data folder")
-        raw = load_tables(data)
+        raw = load_tables(data, columns=columns)
     if "transactions" not in raw:
         raise DataValidationError("the data have no transactions table")
     timings["read"] = time.perf_counter() - t
@@ -459,6 +466,7 @@ def score_customers(
     dry_run: bool = False,
     max_mean_change: float = MAX_MEAN_CLV_CHANGE,
     max_tier_change: float = MAX_TIER_SHARE_CHANGE,
+    columns: Mapping[str, str] | None = None,
 ) -> ScoreJobResult:
     """Score every customer with a model and write the scores into the CRM.
 
@@ -508,6 +516,8 @@ def score_customers(
     max_mean_change, max_tier_change : float, default 0.5 and 0.15
         Largest relative move of the mean CLV, and absolute move of a value tier's share,
         against the scores already in the table.
+    columns : mapping, optional
+        Contract column -> the source's column (``--columns``, :mod:`clvml.data.mapping`).
 
     Returns
     -------
@@ -548,7 +558,12 @@ def score_customers(
             overridden.extend(check_as_of(day, last_day=last_day, cutoff=cutoff, force=force))
 
         prep = prepare_inputs(
-            data, as_of=as_of, bad_rows=bad_rows, policy=policy, check_day=check_day
+            data,
+            as_of=as_of,
+            bad_rows=bad_rows,
+            policy=policy,
+            check_day=check_day,
+            columns=columns,
         )
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))

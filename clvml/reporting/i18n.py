@@ -119,7 +119,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "randomised control group the care team did not answer (cut-off {cutoff}, "
             "{weeks} weeks after it). The bars show the share of customers who bought again, "
             "with 95% intervals. The causal effect is the difference between answered and "
-            "control customers who asked for help: {itt} points of retention."
+            "control customers who asked for help: {itt} (percentage points) of retention."
         ),
         "impact_missing": "Not shown: {reason}.",
         "impact_no_data": (
@@ -273,8 +273,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "frente a un grupo de control aleatorio al que el equipo no respondió (corte "
             "{cutoff}, {weeks} semanas después). Las barras muestran la parte de clientes que "
             "volvió a comprar, con intervalos del 95%. El efecto causal es la diferencia entre "
-            "los clientes atendidos y los de control que pidieron ayuda: {itt} puntos de "
-            "retención."
+            "los clientes atendidos y los de control que pidieron ayuda: {itt} (puntos "
+            "porcentuales) de retención."
         ),
         "impact_missing": "No se muestra: {reason}.",
         "impact_no_data": (

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvml.data.files import share
 from clvml.evaluation.metrics import HOLDOUT_METRICS
 from clvml.exceptions import DataValidationError
 from clvml.reporting import figures
@@ -600,6 +601,7 @@ def write_report(html_text: str, out: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(html_text)
+        share(tmp)  # the user's umask, not mkstemp's 0600: a report is shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

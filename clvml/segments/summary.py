@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvml.data.files import share
 from clvml.data.spreadsheet import formula_safe
 from clvml.exceptions import DataValidationError
 from clvml.segments._validation import validate_predictions
@@ -260,5 +261,6 @@ def export_segment_lists(
             Path(tmp).unlink(missing_ok=True)
         raise
     for tmp, final in staged:
+        share(tmp)  # the user's umask, not mkstemp's 0600: the lists are shared
         os.replace(tmp, final)
     return written

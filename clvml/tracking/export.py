@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clvml._version import __version__
+from clvml.data.files import share
 from clvml.exceptions import ClvmlError
 from clvml.tracking.integrity import write_manifest
 from clvml.tracking.store import point_mlflow_at, redact_uri, resolve_tracking
@@ -158,6 +159,7 @@ def export_model(
         }
         # the SHA-256 of every file, checked before the folder is ever loaded for scoring
         write_manifest(root, provenance)
+        share(root)  # the user's umask, not mkdtemp's 0700: a serving user reads it
         _replace(root, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

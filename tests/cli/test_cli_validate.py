@@ -60,7 +60,7 @@ def test_bad_folder_exits_2_with_one_error_line(
     assert "cannot be used" in out
     assert "missing_id" in out and "negative_amount" in out  # the report lists every rule
     (line,) = _lines(err)
-    assert "column 'customer_id': 1 row are missing" in line
+    assert "column 'customer_id': 1 row is missing" in line
     assert "1 more rule fails" in line
     assert "Traceback" not in out + err
 
@@ -80,7 +80,7 @@ def test_future_rows_fail_against_now(tmp_path: Path, capsys: pytest.CaptureFixt
     good = _folder(tmp_path / "good", [10.0, 5.0, 3.0, 8.0], ["a", "a", "b", "b"])
     assert run(["validate", "--data", str(good), "--now", "2024-01-31"]) == 2
     (line,) = _lines(capsys.readouterr().err)
-    assert "column 'timestamp': 1 row are after now" in line
+    assert "column 'timestamp': 1 row is after now" in line
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,7 @@ def test_nan_ids() -> None:
 
 
 def test_blank_ids_count_as_missing() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'customer_id': 1 row are missing"):
+    with pytest.raises(DataValidationError, match=r"column 'customer_id': 1 row is missing"):
         validate_transactions(tx(customer_id=["a", "  ", "b", "c"]), now=NOW)
 
 
@@ -161,7 +161,7 @@ def test_timestamp_format_option_reads_other_layouts() -> None:
 
 
 def test_missing_timestamps() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row are missing"):
+    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row is missing"):
         validate_transactions(tx(timestamp=["2024-01-02", None, "2024-01-05", "2024-03-01"]))
 
 
@@ -174,7 +174,7 @@ def test_future_timestamps() -> None:
 
 
 def test_future_uses_the_current_time_by_default() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row are after now"):
+    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row is after now"):
         validate_transactions(
             tx(timestamp=["2024-01-02", "2999-01-01", "2024-01-05", "2024-03-01"])
         )
@@ -189,7 +189,7 @@ def test_mixed_time_zones() -> None:
     ]
     with pytest.raises(
         DataValidationError,
-        match=r"column 'timestamp': 1 row mix 3 values with a UTC offset and 1 without",
+        match=r"column 'timestamp': 1 row mixes 3 values with a UTC offset and 1 without",
     ):
         validate_transactions(tx(timestamp=stamps), now=NOW)
 
@@ -202,7 +202,7 @@ def test_mixed_aware_and_naive_datetime_objects() -> None:
         pd.Timestamp("2024-01-05 10:00"),
     ]
     raw = tx(timestamp=pd.Series(stamps, dtype=object))
-    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row mix 1 values"):
+    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row mixes 1 values"):
         validate_transactions(raw, now=NOW)
 
 
@@ -210,7 +210,8 @@ def test_local_times_skipped_by_daylight_saving() -> None:
     stamps = ["2024-03-31 02:30", "2024-03-31 01:30", "2024-03-31 03:30", "2024-04-01"]
     with pytest.raises(
         DataValidationError,
-        match=r"column 'timestamp': 1 row do not exist or are ambiguous in time zone Europe/Madrid",
+        match=r"column 'timestamp': 1 row does not exist or is ambiguous in time zone "
+        r"Europe/Madrid",
     ):
         validate_transactions(tx(timestamp=stamps), now=NOW, tz="Europe/Madrid")
 
@@ -228,12 +229,12 @@ def test_non_numeric_amounts() -> None:
 
 
 def test_infinite_amounts() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'amount': 1 row are not finite"):
+    with pytest.raises(DataValidationError, match=r"column 'amount': 1 row is not finite"):
         validate_transactions(tx(amount=[10.0, np.inf, 3.0, 1.0]), now=NOW)
 
 
 def test_missing_amounts() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'amount': 1 row are missing"):
+    with pytest.raises(DataValidationError, match=r"column 'amount': 1 row is missing"):
         validate_transactions(tx(amount=[10.0, None, 3.0, 1.0]), now=NOW)
 
 
@@ -262,17 +263,17 @@ def test_duplicates_are_compared_after_normalisation() -> None:
     )
     raw["amount"] = 1.0
     raw["customer_id"] = "a"
-    with pytest.raises(DataValidationError, match=r"1 row are exact duplicates"):
+    with pytest.raises(DataValidationError, match=r"1 row is exact duplicates"):
         validate_transactions(raw, now=NOW)
 
 
 def test_negative_quantity() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'quantity': 1 row are negative"):
+    with pytest.raises(DataValidationError, match=r"column 'quantity': 1 row is negative"):
         validate_transactions(tx(quantity=[1, -2, 1, 3]), now=NOW)
 
 
 def test_fractional_quantity() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'quantity': 1 row are not whole"):
+    with pytest.raises(DataValidationError, match=r"column 'quantity': 1 row is not whole"):
         validate_transactions(tx(quantity=[1, 2.5, 1, 3]), now=NOW)
 
 
@@ -421,7 +422,7 @@ def test_invalid_drop_sets_aside_bad_rows_and_counts() -> None:
 
 def test_invalid_drop_cannot_fix_mixed_time_zones() -> None:
     stamps = ["2024-01-02T10:00Z", "2024-01-03 10:00", "2024-01-05T10:00Z", "2024-01-06T10:00Z"]
-    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row mix"):
+    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row mixes"):
         validate_transactions(tx(timestamp=stamps), now=NOW, invalid="drop")
 
 
@@ -473,7 +474,7 @@ def test_check_table_collects_every_rule_and_counts_add_up() -> None:
     assert report.rows_read == report.rows_kept + report.rows_set_aside == 6
     with pytest.raises(
         DataValidationError,
-        match=r"column 'customer_id': 1 row are missing.*\(table transactions; 2 more rules fail"
+        match=r"column 'customer_id': 1 row is missing.*\(table transactions; 2 more rules fail"
         r".*\(e.g. 'row 1'\)",
     ):
         report.raise_for_errors()
@@ -520,18 +521,18 @@ def test_valid_engagement_is_normalised() -> None:
 def test_unknown_category_values(column: str, values: list[str], bad: str) -> None:
     n = sum(v not in CONTRACTS["engagement"].column(column).allowed for v in values)
     with pytest.raises(
-        DataValidationError, match=rf"column '{column}': {n} rows? are not one of .*'{bad}'"
+        DataValidationError, match=rf"column '{column}': {n} (row is|rows are) not one of .*'{bad}'"
     ):
         validate_engagement(events(**{column: values}), now=NOW)
 
 
 def test_missing_channel() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'channel': 1 row are missing"):
+    with pytest.raises(DataValidationError, match=r"column 'channel': 1 row is missing"):
         validate_engagement(events(channel=["twitter", None, "email"]), now=NOW)
 
 
 def test_negative_reach() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'reach': 1 row are negative"):
+    with pytest.raises(DataValidationError, match=r"column 'reach': 1 row is negative"):
         validate_engagement(events(reach=[10, -1, None]), now=NOW)
 
 
@@ -552,19 +553,19 @@ def test_resolved_flags_are_read_from_common_spellings(values: list) -> None:
 
 
 def test_resolved_not_a_flag() -> None:
-    with pytest.raises(DataValidationError, match=r"column 'resolved': 1 row are not true/false"):
+    with pytest.raises(DataValidationError, match=r"column 'resolved': 1 row is not true/false"):
         validate_engagement(events(resolved=[None, "maybe", None]), now=NOW)
 
 
 def test_duplicate_events() -> None:
     raw = pd.concat([events(), events().iloc[[1]]], ignore_index=True)
-    with pytest.raises(DataValidationError, match=r"1 row are exact duplicates"):
+    with pytest.raises(DataValidationError, match=r"1 row is exact duplicates"):
         validate_engagement(raw, now=NOW)
 
 
 def test_future_events() -> None:
     stamps = ["2024-01-02T10:00Z", "2025-01-02T11:00Z", "2024-01-03T09:00Z"]
-    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row are after now"):
+    with pytest.raises(DataValidationError, match=r"column 'timestamp': 1 row is after now"):
         validate_engagement(events(timestamp=stamps), now=NOW)
 
 
@@ -594,22 +595,20 @@ def test_duplicate_customer_rows_dropped_then_ids_are_unique() -> None:
 
 def test_negative_acquisition_cost() -> None:
     with pytest.raises(
-        DataValidationError, match=r"column 'acquisition_cost': 1 row are negative.*-5.0"
+        DataValidationError, match=r"column 'acquisition_cost': 1 row is negative.*-5.0"
     ):
         validate_customers(customers(acquisition_cost=[12.5, -5.0, 0.0]), now=NOW)
 
 
 def test_missing_acquisition_channel() -> None:
     with pytest.raises(
-        DataValidationError, match=r"column 'acquisition_channel': 1 row are missing"
+        DataValidationError, match=r"column 'acquisition_channel': 1 row is missing"
     ):
         validate_customers(customers(acquisition_channel=["paid", "", "organic"]), now=NOW)
 
 
 def test_future_acquisition_date() -> None:
-    with pytest.raises(
-        DataValidationError, match=r"column 'acquisition_date': 1 row are after now"
-    ):
+    with pytest.raises(DataValidationError, match=r"column 'acquisition_date': 1 row is after now"):
         validate_customers(
             customers(acquisition_date=["2023-12-01", "2026-01-01", "2024-01-01"]), now=NOW
         )
@@ -617,7 +616,7 @@ def test_future_acquisition_date() -> None:
 
 def test_control_group_not_a_flag() -> None:
     with pytest.raises(
-        DataValidationError, match=r"column 'control_group': 1 row are not true/false"
+        DataValidationError, match=r"column 'control_group': 1 row is not true/false"
     ):
         validate_customers(customers(control_group=[True, "perhaps", False]), now=NOW)
 

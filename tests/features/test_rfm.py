@@ -540,13 +540,13 @@ def _log() -> pd.DataFrame:
         (lambda d: d, {"customer_id_col": "user"}, "column 'user': missing"),
         (lambda d: d, {"monetary_value_col": "spend"}, "column 'spend': missing"),
         (lambda d: d.iloc[:0], {}, "transactions are empty"),
-        (lambda d: d.assign(customer_id=["a", None, "b"]), {}, "'customer_id': 1 row are missing"),
+        (lambda d: d.assign(customer_id=["a", None, "b"]), {}, "'customer_id': 1 row is missing"),
         (
             lambda d: d.assign(customer_id=pd.Series(["a", None, None], dtype="str")),
             {},
             "'customer_id': 2 rows are missing",
         ),
-        (lambda d: d.assign(customer_id=[1.0, np.nan, 2.0]), {}, "'customer_id': 1 row are miss"),
+        (lambda d: d.assign(customer_id=[1.0, np.nan, 2.0]), {}, "'customer_id': 1 row is miss"),
         (
             lambda d: d.assign(customer_id=["a", 1, "b"]),
             {},
@@ -560,12 +560,12 @@ def _log() -> pd.DataFrame:
         (
             lambda d: d.assign(timestamp=pd.to_datetime(["2024-01-01", None, "2024-01-03"])),
             {},
-            "'timestamp': 1 row are missing",
+            "'timestamp': 1 row is missing",
         ),
         (
             lambda d: d.assign(amount=[1.0, np.nan, 3.0]),
             {"monetary_value_col": "amount"},
-            "'amount': 1 row are missing, infinite or not numeric",
+            "'amount': 1 row is missing, infinite or not numeric",
         ),
         (
             lambda d: d.assign(amount=["1", "x", "3"]),

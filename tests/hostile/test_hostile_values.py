@@ -91,7 +91,7 @@ def test_float_ids_beyond_2_53_are_invalid_not_a_traceback(tmp_path, clean_table
     folder.mkdir()
     tx.to_parquet(folder / "transactions.parquet")
     line = one_line_error(cli(["validate", "--data", str(folder), *NOW]))
-    assert f"column {column!r}: 1 row are floats of 2**53 or more" in line
+    assert f"column {column!r}: 1 row is floats of 2**53 or more" in line
     prep = prepare_inputs(folder)
     assert prep.set_aside == {"transactions": 1}
     assert _reasons(prep)[0].endswith("[invalid_id]")
@@ -101,7 +101,7 @@ def test_float_ids_beyond_2_53_are_invalid_not_a_traceback(tmp_path, clean_table
 
 def test_ids_longer_than_the_bound_are_set_aside(clean_tables) -> None:
     tx = _with(clean_tables["transactions"], "customer_id", 0, "x" * 20_000)
-    with pytest.raises(DataValidationError, match=r"1 row are longer than 256 characters") as err:
+    with pytest.raises(DataValidationError, match=r"1 row is longer than 256 characters") as err:
         validate_transactions(tx, now="2030-01-01")
     assert "20,000 characters" in str(err.value) and len(str(err.value)) < 400
     kept = validate_transactions(tx, now="2030-01-01", invalid="drop")

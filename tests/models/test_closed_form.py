@@ -253,10 +253,10 @@ def first_row(df: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
         # the data layer's transactions contract: each error names the column and the row count
         (lambda d: d.drop(columns="amount"), r"'amount': is missing from transactions"),
         (lambda d: d.iloc[:0], "empty"),
-        (lambda d: first_row(d, "customer_id", None), r"'customer_id': 1 row are missing"),
-        (lambda d: first_row(d, "amount", -1.0), r"'amount': 1 row are negative"),
-        (lambda d: first_row(d, "amount", "x"), r"'amount': 1 row are not finite numbers"),
-        (lambda d: first_row(d, "amount", np.nan), r"'amount': 1 row are missing"),
+        (lambda d: first_row(d, "customer_id", None), r"'customer_id': 1 row is missing"),
+        (lambda d: first_row(d, "amount", -1.0), r"'amount': 1 row is negative"),
+        (lambda d: first_row(d, "amount", "x"), r"'amount': 1 row is not finite numbers"),
+        (lambda d: first_row(d, "amount", np.nan), r"'amount': 1 row is missing"),
         (lambda d: first_row(d, "timestamp", "not a date"), r"'timestamp': 1 row cannot be read"),
     ],
 )
@@ -274,7 +274,7 @@ def test_bad_customers_and_parameters():
     early = cust.assign(acquisition_date=pd.to_datetime(["2020-04-01"] * 3))
     with pytest.raises(DataValidationError, match="before the customer's acquisition_date"):
         closed_form_clv(log, customers=early)
-    with pytest.raises(DataValidationError, match=r"'acquisition_cost': 1 row are negative"):
+    with pytest.raises(DataValidationError, match=r"'acquisition_cost': 1 row is negative"):
         closed_form_clv(log, customers=cust.assign(acquisition_cost=[1.0, -2.0, 3.0]))
     with pytest.raises(DataValidationError, match="missing segment values"):
         closed_form_clv(

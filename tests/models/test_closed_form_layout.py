@@ -71,7 +71,7 @@ def test_tables_are_checked_by_the_data_layer(monkeypatch):
     # the caller's column names appear in the error, with the row count
     renamed = tiny_log().rename(columns={"amount": "spend"})
     renamed.loc[0, "spend"] = -1.0
-    with pytest.raises(DataValidationError, match=r"column 'spend': 1 row are negative"):
+    with pytest.raises(DataValidationError, match=r"column 'spend': 1 row is negative"):
         closed_form_clv(renamed, period="Q", monetary_value_col="spend")
     assert not hasattr(closed_form_pkg, "_validate_transactions")
 

@@ -115,7 +115,7 @@ def test_zero_spend_customers_get_the_population_mean():
     assert m.expected_average_spend(spend).iloc[1] == pytest.approx(m.population_mean_spend)
     # without the rule, the model refuses them, naming its own column
     with pytest.raises(
-        DataValidationError, match="'mean_spend': 1 row are <= 0 for customers with purchases"
+        DataValidationError, match="'mean_spend': 1 row is <= 0 for customers with purchases"
     ):
         m.expected_average_spend(f)
 
