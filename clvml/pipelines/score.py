@@ -192,7 +192,50 @@ def _validate(
         f"{table} row {label}: {messages.get(rule, rule)} [{rule}]"
         for label, rule in zip(aside.index, aside["rule"], strict=True)
     ]
-    return clean, _rejected(ids, reasons)
+    out = _rejected(ids, reasons)
+    out["payload"] = quarantine_payloads(aside.drop(columns=["rule"]))
+    return clean, out
+
+
+#: Longest value kept in a quarantine payload (characters of its text form).
+PAYLOAD_CHARS = 120
+#: Columns whose values never enter the CRM: what customers wrote.
+_FREE_TEXT = frozenset({"text"})
+
+
+def _bounded(value: object) -> object:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int) or (isinstance(value, float) and np.isfinite(value)):
+        return value
+    text = str(value)
+    return text if len(text) <= PAYLOAD_CHARS else text[: PAYLOAD_CHARS - 1] + "…"
+
+
+def quarantine_payloads(rows: pd.DataFrame) -> list[dict[str, object]]:
+    """The offending input rows as the quarantine keeps them (``payload``, JSON).
+
+    Every value as read, cut to :data:`PAYLOAD_CHARS` characters; a free-text column (what
+    a customer wrote) is withheld, only its length kept.
+
+    >>> quarantine_payloads(pd.DataFrame({"amount": ["12,50 EUR"], "text": ["my address"]}))
+    [{'amount': '12,50 EUR', 'text': '<withheld: 10 characters>'}]
+    """
+    out = []
+    for rec in rows.to_dict(orient="records"):
+        out.append(
+            {
+                str(k): (
+                    f"<withheld: {len(str(v))} characters>"
+                    if k in _FREE_TEXT and isinstance(v, str)
+                    else _bounded(v)
+                )
+                for k, v in rec.items()
+            }
+        )
+    return out
 
 
 def _unknown_customers(

@@ -211,7 +211,8 @@ def append_rejected(
     """Append customers the job could not score to the quarantine frame.
 
     ``rejected`` has ``customer_id`` and ``reason``; its rows are numbered after the
-    ``start`` score rows and have no payload.
+    ``start`` score rows; an optional ``payload`` column (a dict per row: the offending
+    input values) is kept, else the payload is empty.
     """
     if rejected is None or len(rejected) == 0:
         return quarantined
@@ -228,7 +229,14 @@ def append_rejected(
             "row_number": np.arange(start, start + len(rejected), dtype="int64"),
             "customer_id": ids.where(ids.notna(), None).map(lambda v: v if v is None else str(v)),
             "reason": rejected["reason"].astype(str).to_numpy(),
-            "payload": None,
+            "payload": (
+                pd.Series(
+                    [p if isinstance(p, dict) else None for p in rejected["payload"]],
+                    dtype=object,
+                ).to_numpy()
+                if "payload" in rejected.columns
+                else None
+            ),
         }
     )
     return pd.concat([quarantined, extra], ignore_index=True)
