@@ -264,6 +264,18 @@ def _social(out: Path) -> None:
     for lang in ("en", "es"):
         path = write_report(build_report(inputs, lang=lang), out / f"report_{lang}.html")
         console.print(f"Marketer report ({lang}) written to {path}")
+    console.print(_mlflow_lines(result.tracking_uri), highlight=False, soft_wrap=True)
+
+
+def _mlflow_lines(tracking_uri: str) -> str:
+    """Where the demo's MLflow runs are, and the command that opens them in a browser."""
+    from clvml.tracking.store import redact_uri
+
+    shown = redact_uri(tracking_uri)
+    return (
+        f"MLflow store: {shown} (runs, metrics, the registered model clvml@champion)\n"
+        f"Open its UI:  mlflow ui --backend-store-uri {shown}  (then http://127.0.0.1:5000)"
+    )
 
 
 def _impact(data: Path) -> None:

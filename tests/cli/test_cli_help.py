@@ -53,3 +53,14 @@ def test_version(capsys):
 
     assert cli_run(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"clvml {__version__}"
+
+
+def test_demo_ends_with_the_mlflow_store_and_the_command_opening_it(tmp_path):
+    from clvml.cli.demo import _mlflow_lines
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    lines = _mlflow_lines(uri).splitlines()
+    assert lines[0].startswith(f"MLflow store: {uri}")
+    assert f"mlflow ui --backend-store-uri {uri}" in lines[1]
+    secret = _mlflow_lines("postgresql://u:hunter2@db/mlflow")
+    assert "hunter2" not in secret
