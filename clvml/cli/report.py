@@ -83,6 +83,13 @@ def report(
             help="Cut-off day of the social-care measures [default: last day - weeks].",
         ),
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO 4217 code amounts are shown in (USD, EUR, GBP...), written the way --lang "
+            "writes money ($1,234 / 1.234 €) [default: none, plain numbers].",
+        ),
+    ] = None,
     columns: Columns = None,
     timestamp_format: TimestampFormat = None,
     tz: Tz = None,
@@ -98,6 +105,9 @@ def report(
 
     if lang not in LANGUAGES:
         raise typer.BadParameter(f"must be one of {', '.join(LANGUAGES)}", param_hint="--lang")
+    from clvml.reporting.i18n import check_currency
+
+    currency = check_currency(currency)
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
     inputs = load_report_inputs(
         crm_url=crm_url,
@@ -116,6 +126,7 @@ def report(
         top_n=top,
         impact_horizon_weeks=impact_weeks,
         impact_cutoff=impact_cutoff,
+        currency=currency,
     )
     path = write_report(text, out)
     size = path.stat().st_size / 1024

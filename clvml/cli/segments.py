@@ -80,7 +80,15 @@ def _load(scores: Path | None, crm_url: str | None, table: str) -> pd.DataFrame:
     return read_table(scores)  # type: ignore[arg-type]
 
 
-def _render(summary: pd.DataFrame, by: str, actions: pd.Series | None) -> None:
+def _money(x: float, currency: str | None) -> str:
+    from clvml.reporting.i18n import fmt_money
+
+    return fmt_money(float(x), "en", currency)
+
+
+def _render(
+    summary: pd.DataFrame, by: str, actions: pd.Series | None, currency: str | None = None
+) -> None:
     out = Table(title=f"Segments by {by}", header_style="bold", title_justify="left")
     out.add_column(by)
     for name in ("customers", "% customers", "% value", "mean CLV", "mean churn risk"):
@@ -93,7 +101,7 @@ def _render(summary: pd.DataFrame, by: str, actions: pd.Series | None) -> None:
             f"{int(row['n_customers']):,}",
             f"{100 * row['share_of_customers']:.1f}",
             f"{100 * row['share_of_value']:.1f}",
-            f"{row['mean_clv']:,.2f}",
+            _money(row["mean_clv"], currency),
             f"{100 * row['mean_churn_probability']:.1f}%",
         ]
         if actions is not None:
@@ -102,7 +110,7 @@ def _render(summary: pd.DataFrame, by: str, actions: pd.Series | None) -> None:
     console.print(out)
 
 
-def _render_channels(table: pd.DataFrame) -> None:
+def _render_channels(table: pd.DataFrame, currency: str | None = None) -> None:
     out = Table(title="LTV:CAC by acquisition channel", header_style="bold", title_justify="left")
     for name in ("channel", "customers", "mean LTV", "mean CAC", "LTV:CAC", "3:1 rule"):
         out.add_column(name, justify="left" if name in ("channel", "3:1 rule") else "right")
@@ -110,8 +118,8 @@ def _render_channels(table: pd.DataFrame) -> None:
         out.add_row(
             escape(str(channel)),
             f"{int(row['n_customers']):,}",
-            f"{row['ltv_mean']:,.2f}",
-            f"{row['cac_mean']:,.2f}",
+            _money(row["ltv_mean"], currency),
+            _money(row["cac_mean"], currency),
             f"{row['ltv_cac']:.2f}",
             escape(str(row["verdict"])),
         )
@@ -194,9 +202,17 @@ def segments(
             help="What-if: churn probabilities opening medium and high risk [default: 0.30,0.60]."
         ),
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO 4217 code amounts are shown in (USD, EUR, GBP...) "
+            "[default: none, plain numbers].",
+        ),
+    ] = None,
 ) -> None:
     """Print the segment table (counts, shares of customers and value, mean CLV and churn
     risk) of scored customers, and optionally export the customer lists as CSV."""
+    from clvml.reporting.i18n import check_currency
     from clvml.segments import (
         SegmentScheme,
         export_segment_lists,
@@ -207,6 +223,7 @@ def segments(
         with_rfm,
     )
 
+    currency = check_currency(currency)
     data = _load(scores, crm_url, table)
     refit = None
     if (tier_cuts, value_cuts, risk_thresholds) != (None, None, None):
@@ -231,7 +248,7 @@ def segments(
     source = escape(str(scores)) if scores is not None else f"table {table}"
     console.print(f"{len(assigned):,} customers from {source}", highlight=False)
     console.print(_HOW[how].format(model=escape(str(model))), highlight=False)
-    _render(summary, by, actions)
+    _render(summary, by, actions, currency)
     if customers is not None:
         from clvml.data.io import read_table
 
@@ -252,7 +269,7 @@ def segments(
                 n_rows=int(unknown.sum()),
                 example=joined.index[unknown][0],
             )
-        _render_channels(ltv_cac_by_channel(joined))
+        _render_channels(ltv_cac_by_channel(joined), currency)
     if export is not None:
         paths = export_segment_lists(assigned, export, by=by)
         console.print(

@@ -12,9 +12,11 @@ import math
 from collections.abc import Callable
 
 __all__ = [
+    "CURRENCY_SYMBOLS",
     "LANGUAGES",
     "STRINGS",
     "cell_text",
+    "check_currency",
     "fmt_money",
     "fmt_number",
     "fmt_pct",
@@ -437,8 +439,49 @@ def fmt_pct(x: float, lang: str, digits: int = 1) -> str:
     return fmt_number(100 * x, lang, digits) + ("%" if lang == "en" else "\u00a0%")
 
 
-def fmt_money(x: float, lang: str) -> str:
-    """An amount with two decimals above 0 and none from 1,000 on (no currency symbol)."""
+#: Symbols of common ISO 4217 codes; any other code is written out (``1,234 CHF``).
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$"}
+
+
+def check_currency(currency: str | None) -> str | None:
+    """``None`` or a three-letter ISO 4217 code, upper-cased.
+
+    Raises
+    ------
+    DataValidationError
+        Anything else (the message names ``--currency`` and the form expected).
+    """
+    if currency is None or currency == "":
+        return None
+    code = str(currency).strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        from clvml.exceptions import DataValidationError
+
+        raise DataValidationError(
+            f"--currency={currency!r} is not an ISO 4217 code; expected three letters such as "
+            "USD, EUR or GBP"
+        )
+    return code
+
+
+def fmt_money(x: float, lang: str, currency: str | None = None) -> str:
+    """An amount with two decimals below 1,000 and none from 1,000 on, in ``currency``.
+
+    English puts a symbol before the number (``$1,234``, ``€12.50``) and a code after it
+    (``1,234 CHF``); Spanish puts either after it (``1.234 €``). Without a currency, the
+    number alone.
+
+    >>> fmt_money(5166.0, "en", "USD"), fmt_money(12.5, "es", "EUR"), fmt_money(-3.0, "en", "CHF")
+    ('$5,166', '12,50\xa0€', '-3.00 CHF')
+    """
     if x is None or not math.isfinite(x):
         return "\u2013"
-    return fmt_number(x, lang, 0 if abs(x) >= 1000 else 2)
+    text = fmt_number(abs(x) if currency else x, lang, 0 if abs(x) >= 1000 else 2)
+    code = check_currency(currency)
+    if code is None:
+        return text
+    sign = "-" if x < 0 else ""
+    symbol = CURRENCY_SYMBOLS.get(code)
+    if lang == "en" and symbol is not None:
+        return f"{sign}{symbol}{text}"
+    return f"{sign}{text}{' ' if lang == 'en' else chr(0xA0)}{symbol or code}"

@@ -32,6 +32,7 @@ from clvml.exceptions import DataValidationError
 from clvml.reporting import figures
 from clvml.reporting.i18n import (
     cell_text,
+    check_currency,
     fmt_money,
     fmt_number,
     fmt_pct,
@@ -164,8 +165,9 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = 
 
 
 class _Builder:
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, currency: str | None = None) -> None:
         self.lang = lang
+        self.currency = currency
         self.t: Callable[..., str] = translator(lang)
         self.sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
 
@@ -173,7 +175,7 @@ class _Builder:
         self.sections.append((anchor, self.t(key), body))
 
     def money(self, x: float) -> str:
-        return fmt_money(x, self.lang)
+        return fmt_money(x, self.lang, self.currency)
 
     def pct(self, x: float, digits: int = 1) -> str:
         return fmt_pct(x, self.lang, digits)
@@ -527,6 +529,7 @@ def build_report(
     impact_horizon_weeks: float = 52.0,
     impact_cutoff: object | None = None,
     now: dt.datetime | None = None,
+    currency: str | None = None,
 ) -> str:
     """The report as one self-contained HTML document.
 
@@ -544,6 +547,9 @@ def build_report(
         day minus the horizon, so the holdout is the most recent period).
     now : datetime, optional
         Time stamp printed in the footer (default: now, UTC).
+    currency : str, optional
+        ISO 4217 code (``USD``, ``EUR``...) every amount is shown in, with the language's
+        conventions (``$1,234`` / ``1.234 €``); default: numbers without a currency.
 
     Returns
     -------
@@ -553,7 +559,7 @@ def build_report(
     from clvml._version import __version__
     from clvml.segments import resolve_segments
 
-    b = _Builder(lang)
+    b = _Builder(lang, check_currency(currency))
     t = b.t
     # the stored value_tier/segment are the record; else the model's scheme; else ranks
     assigned, how = resolve_segments(inputs.scores, inputs.scheme)

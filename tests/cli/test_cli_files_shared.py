@@ -83,3 +83,24 @@ def test_a_folder_made_by_mkdtemp_is_shared_as_mkdir_would(umask):
     share(root)
     assert _mode(root) == _mode(root / "artifacts") == 0o777 & ~umask
     assert _mode(Path(name)) == _mode(root / "artifacts" / "clv_model.pkl") == 0o666 & ~umask
+
+
+# ----------------------------------------------------------------------------- --currency
+def test_report_and_segments_show_money_in_the_currency(scores_file, tmp_path, capsys):
+    import re
+
+    from clvml.reporting.i18n import fmt_money
+
+    mean = pd.read_csv(scores_file)["clv"].mean()
+    out = tmp_path / "r.html"
+    argv = ["report", "--scores", str(scores_file), "--out", str(out), "--lang", "es"]
+    assert cli_run([*argv, "--currency", "eur"]) == 0, capsys.readouterr().err
+    html = out.read_text()
+    assert fmt_money(mean, "es", "EUR") in html and fmt_money(mean, "es", "EUR").endswith("€")
+    assert cli_run(["segments", "--scores", str(scores_file), "--currency", "USD"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"\$\d+\.\d\d", text), text  # mean CLV per segment: $12.34
+    assert not re.search(r"\d\.\d{3}\b", text)  # no 5166.000-style amounts
+    code = cli_run(["report", "--scores", str(scores_file), "--out", str(out), "--currency", "$"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "ISO 4217" in err
