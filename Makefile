@@ -7,7 +7,7 @@ EXTRAS ?= dev,postgres,notebooks
 # Keep MLflow offline and quiet by default (no telemetry on deployments without internet).
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv demo test test-slow test-spark test-browser test-notebooks bench bench-quick lint clean
+.PHONY: venv demo test test-slow test-spark test-browser test-notebooks notebooks notebooks-lab bench bench-quick lint clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,15 @@ test-slow: $(STAMP)
 
 test-notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --nbmake notebooks -m ""
+
+## Run every notebook top to bottom; the copies with their outputs go to out/notebooks/.
+notebooks: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.timeout=1800 --output-dir out/notebooks notebooks/*.ipynb
+
+## Open the notebooks in JupyterLab (the `notebooks` extra, installed by make venv).
+notebooks-lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[spark]"
