@@ -114,8 +114,8 @@ def test_full_grid_is_answered_as_lifetimes_answers_it(cls, ref_cls, fitted):
 @pytest.mark.parametrize(("cls", "_ref"), MODELS)
 def test_fit_still_refuses_rows_no_customer_can_produce(cls, _ref):
     bad = [
-        ({"frequency": [2, 1], "recency": [3.0, 0.0], "T": [5.0, 5.0]}, "are 0 while"),
-        ({"frequency": [2, 0], "recency": [3.0, 2.0], "T": [5.0, 5.0]}, "are > 0 while"),
+        ({"frequency": [2, 1], "recency": [3.0, 0.0], "T": [5.0, 5.0]}, "(is|are) 0 while"),
+        ({"frequency": [2, 0], "recency": [3.0, 2.0], "T": [5.0, 5.0]}, "(is|are) > 0 while"),
     ]
     for frame, match in bad:
         with pytest.raises(DataValidationError, match=rf"column 'recency': 1 row {match}"):
