@@ -47,14 +47,14 @@ def test_the_registry_is_the_one_source_of_the_method_lists():
     assert tuple(REGISTRY) == METHODS
     assert METHODS == (
         "closed_form", "btyd", "btyd_covariates", "pareto_nbd", "btyd_all_spend",
-        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "past_spend",
+        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "past_spend",
     )  # fmt: skip
     assert DEFAULT_METHODS == ("closed_form", "btyd", "btyd_covariates", "hybrid", "ml")
-    assert {"closed_form", "hybrid", "ml", "ml_two_part", "blend"} == SUPERVISED_METHODS
+    assert {"closed_form", "hybrid", "ml", "ml_two_part", "blend", "ml_level"} == SUPERVISED_METHODS
     assert BASELINES == ("past_spend",)
     # the champion fallback order of the former composite, baselines last
     assert CHAMPION_ORDER == (
-        "btyd", "hybrid", "ml", "blend", "ml_two_part", "btyd_covariates", "pareto_nbd",
+        "btyd", "hybrid", "ml", "blend", "ml_two_part", "ml_level", "btyd_covariates", "pareto_nbd",
         "btyd_all_spend", "pareto_nbd_all_spend", "closed_form", "past_spend",
     )  # fmt: skip
     for name, cls in REGISTRY.items():

@@ -20,6 +20,7 @@ from clvml.models.methods.closed_form import ClosedForm
 from clvml.models.methods.hybrid import Hybrid
 from clvml.models.methods.label_free import BTYDAllSpend, ParetoNBDAllSpend, ParetoNBDGammaGamma
 from clvml.models.methods.ml import ML
+from clvml.models.methods.ml_level import MLLevel
 from clvml.models.methods.ml_two_part import MLTwoPart
 from clvml.models.methods.past_spend import PastSpend
 
@@ -46,6 +47,7 @@ REGISTRY: dict[str, type[CLVMethod]] = {
     "ml": ML,
     "ml_two_part": MLTwoPart,
     "blend": Blend,
+    "ml_level": MLLevel,
     "past_spend": PastSpend,
 }
 #: Shared steps that are not CLV methods, name -> class.
