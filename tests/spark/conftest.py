@@ -67,4 +67,7 @@ def logged_model(world, tmp_path_factory):
         local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
     finally:
         point_mlflow_at(previous)
+    from clvml.tracking.integrity import write_manifest
+
+    write_manifest(local)  # the digests clvml export records: a folder is checked before loading
     return model, features, local

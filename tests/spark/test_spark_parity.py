@@ -53,9 +53,13 @@ def churn_model(tmp_path_factory):
         exp = mlflow.create_experiment("parity", (root / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=exp):
             info = log_clv_model(model, features)
-        return mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
+        local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(root / "model"))
     finally:
         point_mlflow_at(previous)
+    from clvml.tracking.integrity import write_manifest
+
+    write_manifest(local)  # the digests clvml export records: a folder is checked before loading
+    return local
 
 
 def test_spark_and_local_jobs_write_identical_scores(spark, big_world, churn_model, tmp_path):
