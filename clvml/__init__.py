@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the names for type checkers; at run time they are resolved 
     from clvml.models.churn import make_churn_classifier
     from clvml.models.closed_form import closed_form_clv
     from clvml.models.composite import CLVModel, fit_clv_model
+    from clvml.models.subscription import ShiftedBetaGeometric
     from clvml.segments import assign_segments, segment_summary
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "GammaGammaCovariates",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "ShiftedBetaGeometric",
     "ValidationPolicy",
     "__version__",
     "assign_segments",
@@ -124,6 +126,7 @@ _WHERE: dict[str, str] = {
     "GammaGammaCovariates": "clvml.models.btyd",
     "ModifiedBetaGeo": "clvml.models.btyd",
     "ParetoNBD": "clvml.models.btyd",
+    "ShiftedBetaGeometric": "clvml.models.subscription",
     "ValidationPolicy": "clvml.data.policy",
     "assign_segments": "clvml.segments",
     "build_customer_dataset": "clvml.features.dataset",

@@ -1,0 +1,99 @@
+"""Pure formulas of the shifted-beta-geometric (sBG) model, vectorised in log space.
+
+Each customer cancels at the end of any period with probability ``theta``; across
+customers ``theta ~ Beta(alpha, beta)``. ``T`` is the period in which a customer
+cancels (``T = 1``: never renews). With ``B`` the beta function:
+
+* ``P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta)``, ``t = 1, 2, ...``
+* ``S(t) = P(T > t) = B(alpha, beta + t) / B(alpha, beta)`` (survivors after ``t`` periods)
+* ``r_t = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1)`` (retention rises with t)
+* ``E[T] = (alpha + beta - 1) / (alpha - 1)`` for ``alpha > 1`` (infinite otherwise)
+
+Discounted lifetimes at discount rate ``d > 0`` (payments at the start of each period,
+Fader & Hardie 2010), with ``z = 1 / (1 + d)`` and ``2F1`` Gauss's hypergeometric function:
+
+* ``DEL = sum_{t>=0} S(t) z**t = 2F1(1, beta; alpha + beta; z)`` (a new customer);
+* ``DERL(n) = sum_{t>=n} [S(t) / S(n - 1)] z**(t - n)
+  = (beta + n - 1) / (alpha + beta + n - 1) * 2F1(1, beta + n; alpha + beta + n; z)``
+  for a customer who has been active for ``n`` periods and is about to decide whether
+  to renew (``n - 1`` renewals made); the first renewal is not discounted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betaln, digamma, hyp2f1
+
+__all__ = [
+    "sbg_del",
+    "sbg_derl",
+    "sbg_expected_lifetime",
+    "sbg_loglik",
+    "sbg_loglik_grad",
+    "sbg_retention",
+    "sbg_survival",
+]
+
+
+def sbg_loglik(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Per-row log-likelihood: ``log P(T = duration)``, or ``log S(duration)`` when censored."""
+    a, b = float(params[0]), float(params[1])
+    t = np.asarray(duration, dtype=float)
+    c = np.asarray(censored, dtype=bool)
+    log_num = np.where(c, betaln(a, b + t), betaln(a + 1.0, b + t - 1.0))
+    return log_num - betaln(a, b)
+
+
+def sbg_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Per-row gradient of :func:`sbg_loglik` in ``(alpha, beta)``, shape ``(n, 2)``."""
+    a, b = float(params[0]), float(params[1])
+    t = np.asarray(duration, dtype=float)
+    c = np.asarray(censored, dtype=bool)
+    psi_abt = digamma(a + b + t)
+    base_a = digamma(a) - digamma(a + b)
+    base_b = digamma(b) - digamma(a + b)
+    da = np.where(c, digamma(a), digamma(a + 1.0)) - psi_abt - base_a
+    db = np.where(c, digamma(b + t), digamma(b + t - 1.0)) - psi_abt - base_b
+    return np.column_stack([da, db])
+
+
+def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+    """``S(t) = P(T > t)``: the share of a cohort still active after ``t`` periods."""
+    t = np.asarray(t, dtype=float)
+    return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
+
+
+def sbg_retention(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+    """``r_t = S(t) / S(t - 1)``: the share of period ``t - 1``'s survivors renewing at ``t``."""
+    t = np.asarray(t, dtype=float)
+    return (beta + t - 1.0) / (alpha + beta + t - 1.0)
+
+
+def sbg_expected_lifetime(alpha: float, beta: float) -> float:
+    """``E[T]`` in periods (``inf`` when ``alpha <= 1``: the mean lifetime does not exist)."""
+    if alpha <= 1.0:
+        return float("inf")
+    return (alpha + beta - 1.0) / (alpha - 1.0)
+
+
+def _check_rate(discount_rate: float) -> float:
+    d = float(discount_rate)
+    if not (np.isfinite(d) and d > 0):
+        raise ValueError(f"discount_rate must be a finite number > 0, got {discount_rate!r}")
+    return d
+
+
+def sbg_del(alpha: float, beta: float, discount_rate: float) -> float:
+    """Discounted expected lifetime of a new customer, in periods (closed form, 2F1)."""
+    z = 1.0 / (1.0 + _check_rate(discount_rate))
+    return float(hyp2f1(1.0, beta, alpha + beta, z))
+
+
+def sbg_derl(alpha: float, beta: float, n: np.ndarray, discount_rate: float) -> np.ndarray:
+    """Discounted expected residual lifetime of a customer active for ``n >= 1`` periods."""
+    z = 1.0 / (1.0 + _check_rate(discount_rate))
+    n = np.asarray(n, dtype=float)
+    if np.any(~np.isfinite(n) | (n < 1) | (n != np.floor(n))):
+        raise ValueError("n (periods active) must be whole numbers >= 1")
+    renew = (beta + n - 1.0) / (alpha + beta + n - 1.0)
+    return renew * hyp2f1(1.0, beta + n, alpha + beta + n, z)
