@@ -1,0 +1,102 @@
+"""The beta-discrete-Weibull model: nesting of sBG at c = 1, gradient, recovery, LR test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import betaln
+
+from clvml.models.subscription import (
+    BetaDiscreteWeibull,
+    ShiftedBetaGeometric,
+    likelihood_ratio_test,
+)
+from clvml.models.subscription.bdw_math import bdw_loglik, bdw_loglik_grad
+from clvml.models.subscription.sbg_math import sbg_loglik
+
+REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
+HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
+
+
+def _rows() -> tuple[np.ndarray, np.ndarray]:
+    t = np.r_[np.arange(1, 60), np.arange(0, 60)].astype(float)
+    return t, np.r_[np.zeros(59, bool), np.ones(60, bool)]
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.704, 1.182), (0.668, 3.806), (5.0, 0.3)])
+def test_c_equal_one_reproduces_the_sbg_likelihood(a: float, b: float) -> None:
+    t, cens = _rows()
+    np.testing.assert_allclose(
+        bdw_loglik(np.array([a, b, 1.0]), t, cens),
+        sbg_loglik(np.array([a, b]), t, cens),
+        rtol=1e-11,
+    )
+
+
+def test_likelihood_is_a_difference_of_beta_function_survivals() -> None:
+    a, b, c = 0.8, 2.0, 0.6
+    t, cens = _rows()
+    s = lambda x: np.exp(betaln(a, b + x**c) - betaln(a, b))  # noqa: E731
+    with np.errstate(divide="ignore"):  # the unused branch of censored t = 0 is log(0)
+        direct = np.where(cens, np.log(s(t)), np.log(s(np.maximum(t - 1, 0)) - s(t)))
+    np.testing.assert_allclose(bdw_loglik(np.array([a, b, c]), t, cens), direct, rtol=1e-9)
+
+
+def test_analytic_gradient_matches_finite_differences() -> None:
+    p = np.array([0.8, 2.0, 0.6])
+    t, cens = _rows()
+    h = 1e-6
+    num = np.column_stack(
+        [
+            (bdw_loglik(p + h * e, t, cens) - bdw_loglik(p - h * e, t, cens)) / (2 * h)
+            for e in np.eye(3)
+        ]
+    )
+    np.testing.assert_allclose(bdw_loglik_grad(p, t, cens), num, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("cohort", [REGULAR, HIGH_END])
+def test_bdw_fits_at_least_as_well_as_the_sbg_it_nests(cohort: list[int]) -> None:
+    sbg = ShiftedBetaGeometric().fit_survival(cohort)
+    bdw = BetaDiscreteWeibull().fit_survival(cohort)
+    assert bdw.converged_
+    assert bdw.log_likelihood_ >= sbg.log_likelihood_ - 1e-9
+    assert bdw.aic_ == pytest.approx(6 - 2 * bdw.log_likelihood_)
+    t = np.arange(1, 10)
+    np.testing.assert_allclose(bdw.retention(t), bdw.survival(t) / bdw.survival(t - 1))
+
+
+def _simulate(alpha: float, beta: float, c: float, n: int, horizon: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    theta = rng.beta(alpha, beta, n)
+    # S(t | theta) = (1 - theta) ** (t ** c): T > t iff x > t ** c, x = log U / log(1 - theta)
+    x = np.log(rng.uniform(size=n)) / np.log1p(-theta)
+    t = np.maximum(np.ceil(x ** (1.0 / c)), 1.0)
+    return pd.DataFrame({"duration": np.minimum(t, horizon), "censored": t > horizon})
+
+
+def test_recovery_and_lr_test_detect_planted_duration_dependence() -> None:
+    spells = _simulate(1.5, 3.0, 0.6, 20_000, 12, seed=7)
+    bdw = BetaDiscreteWeibull().fit(spells)
+    for name, true in (("alpha", 1.5), ("beta", 3.0), ("c", 0.6)):
+        lo, hi = bdw.confidence_intervals_.loc[name]
+        assert lo < true < hi, (name, true, lo, hi)
+    test = likelihood_ratio_test(ShiftedBetaGeometric().fit(spells), bdw)
+    assert test["df"] == 1 and test["p_value"] < 1e-6
+
+
+def test_lr_test_placebo_on_sbg_data() -> None:
+    spells = _simulate(0.9, 2.5, 1.0, 20_000, 12, seed=11)
+    bdw = BetaDiscreteWeibull().fit(spells)
+    lo, hi = bdw.confidence_intervals_.loc["c"]
+    assert lo < 1.0 < hi
+    assert likelihood_ratio_test(ShiftedBetaGeometric().fit(spells), bdw)["p_value"] > 0.01
+
+
+def test_lr_test_refuses_models_fitted_on_different_data() -> None:
+    with pytest.raises(ValueError, match="different data"):
+        likelihood_ratio_test(
+            ShiftedBetaGeometric().fit_survival(REGULAR),
+            BetaDiscreteWeibull().fit_survival([500, 300, 200, 150, 120]),
+        )
