@@ -109,6 +109,7 @@ class BetaGeo(TransactionModel):
     _grid_rows_ok = True
 
     _probability_alive = staticmethod(bgnbd_probability_alive)
+    _cheap_probability_alive = True
     _expected_purchases = staticmethod(bgnbd_conditional_expected_purchases)
     _expected_purchases_new = staticmethod(bgnbd_expected_purchases_new)
     _probability_of_purchases = staticmethod(bgnbd_probability_of_purchases)

@@ -98,6 +98,7 @@ class ModifiedBetaGeo(TransactionModel):
     _grid_rows_ok = True
 
     _probability_alive = staticmethod(mbgnbd_probability_alive)
+    _cheap_probability_alive = True
     _expected_purchases = staticmethod(mbgnbd_conditional_expected_purchases)
     _expected_purchases_new = staticmethod(mbgnbd_expected_purchases_new)
     _probability_of_purchases = staticmethod(mbgnbd_probability_of_purchases)

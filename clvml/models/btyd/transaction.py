@@ -23,10 +23,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.base import BTYDModel
-from clvml.models.btyd.rows import CompressedRows, check_horizon, compress_rows
+from clvml.models.btyd.rows import CompressedRows, all_rows, check_horizon, compress_rows
 
 __all__ = ["TransactionModel", "per_row"]
 
@@ -55,6 +56,9 @@ class TransactionModel(BTYDModel):
     _probability_alive: ClassVar[Callable[..., np.ndarray]]
     _expected_purchases_new: ClassVar[Callable[..., np.ndarray]]
     _probability_of_purchases: ClassVar[Callable[..., np.ndarray]]
+    # True where _probability_alive is a few arithmetic operations per row: every row is
+    # then evaluated as it is, without finding the distinct rows first
+    _cheap_probability_alive: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- predictions
     def expected_purchases(self, data: Any, t: float | np.ndarray) -> Any:
@@ -89,7 +93,13 @@ class TransactionModel(BTYDModel):
 
         Returns a Series on ``data``'s index for a frame, an array otherwise.
         """
-        rows = self._rows(data)
+        if type(self)._cheap_probability_alive:
+            self._check_fitted()
+            frame = self._as_frame(data)
+            index = frame.index if isinstance(data, pd.DataFrame) else None
+            rows = all_rows(frame, self._data_columns, self._validate_prediction, index)
+        else:
+            rows = self._rows(data)
         values = type(self)._probability_alive(self._params_array(), *rows.columns)
         return rows.expand(values, name="probability_alive")
 
