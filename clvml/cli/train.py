@@ -102,7 +102,7 @@ def train(
     """Train, compare and register the CLV model; promote it if it beats the champion.
 
     The data-source flags (--columns, --timestamp-format, --tz, --returns, --duplicates,
-    --invalid) override the config's [data] section.
+    --invalid) override the keys of the config's data table.
 
     Runs data -> validation -> features -> models -> evaluation, logs everything to
     MLflow (parent run with nested runs per method) and moves the alias `champion`

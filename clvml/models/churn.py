@@ -41,11 +41,11 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from clvml.exceptions import DataValidationError
+from clvml.models._boosting import MissingSafeBoostingClassifier
 from clvml.models.cv_folds import CustomerFolds
 
 __all__ = [
@@ -191,7 +191,7 @@ def make_churn_classifier(
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
     params = {**DEFAULT_HGB_PARAMS, **hgb_params}
-    booster = HistGradientBoostingClassifier(
+    booster = MissingSafeBoostingClassifier(
         categorical_features="from_dtype",
         class_weight=class_weight,
         random_state=random_state,

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from clvml.exceptions import DataValidationError
+from clvml.models._boosting import MissingSafeBoostingClassifier
 from clvml.models._value_inputs import fit_frame, predict_frame, value_target
 from clvml.models.cv_folds import CustomerFolds
 from clvml.models.poisson_value import VALUE_MONOTONICITY, PoissonValueRegressor
@@ -166,7 +167,7 @@ class TwoPartValueRegressor(RegressorMixin, BaseEstimator):
         # every training customer bought: P(V > 0) = 1, no classifier to fit
         self.classifier_: CalibratedClassifierCV | None = None
         if n_zero:
-            clf = HistGradientBoostingClassifier(categorical_features=cat_mask, **kw)
+            clf = MissingSafeBoostingClassifier(categorical_features=cat_mask, **kw)
             folds = CustomerFolds(3, random_state=self.random_state)
             cal = CalibratedClassifierCV(clf, method="isotonic", cv=folds)
             self.classifier_ = cal.fit(Z, positive)
