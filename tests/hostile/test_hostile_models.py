@@ -104,7 +104,7 @@ def test_a_mean_spend_of_1e300_is_refused_not_an_infinite_clv(fitted) -> None:
     spoiled = data.head(100).copy()
     buyer = spoiled.index[spoiled["frequency"] > 0][0]
     spoiled.loc[buyer, "monetary_value"] = 1e300
-    with pytest.raises(DataValidationError, match="column 'monetary_value': 1 row are larger"):
+    with pytest.raises(DataValidationError, match="column 'monetary_value': 1 row is larger"):
         GammaGamma().fit(spoiled[spoiled["frequency"] > 0])
     with pytest.raises(DataValidationError, match="monetary_value"):
         _clv(bg, gg, spoiled)
