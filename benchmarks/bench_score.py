@@ -83,6 +83,9 @@ def make_model(folder: Path, out: Path, cutoff: pd.Timestamp, sample: int, seed:
         input_example=input_example(model, X),
         pip_requirements=["clvml"],
     )
+    from clvml.tracking.integrity import write_manifest
+
+    write_manifest(out)  # the digests `clvml export` records; scoring checks them
     print(
         f"model: fitted on {len(ids):,} customers in {time.perf_counter() - t:.1f} s; methods "
         f"{model.methods_}, champion {model.champion_}"
