@@ -37,6 +37,9 @@ class BaseFitter:
     confidence_intervals_: pd.DataFrame
     variance_matrix_: pd.DataFrame
 
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = penalizer_coef
+
     def __repr__(self) -> str:
         name = type(self).__name__
         shape = getattr(getattr(self, "data", None), "shape", None)

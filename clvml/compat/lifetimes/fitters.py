@@ -44,9 +44,6 @@ class _TransactionFitter(BaseFitter):
     #: lifetimes' ``initial_params`` are log-parameters (True) or parameters (Pareto/NBD)
     _log_initial: ClassVar[bool] = True
 
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
-
     def fit(
         self,
         frequency: Any,

@@ -33,9 +33,6 @@ class GammaGammaFitter(BaseFitter):
 
     _param_order = ("p", "q", "v")
 
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
-
     def fit(
         self,
         frequency: Any,
@@ -121,9 +118,6 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     """BG/BB for discrete opportunities (``lifetimes.BetaGeoBetaBinomFitter``)."""
 
     _param_order = ("alpha", "beta", "gamma", "delta")
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
 
     def fit(
         self,
