@@ -124,7 +124,7 @@ def _unknown_customers(
 ) -> tuple[dict[str, Any], Any | None, int]:
     """Drop (and quarantine per customer) rows of customers the job does not know.
 
-    As :func:`clvml.pipelines.score._unknown_customers`: known are the ids of the customers
+    As :func:`clvml.pipelines.score_inputs._unknown_customers`: known are the ids of the customers
     table, or without one the ids that bought (then only engagement is checked).
     """
     from pyspark.sql import functions as F

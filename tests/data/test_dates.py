@@ -88,7 +88,7 @@ def _tx() -> pd.DataFrame:
 def _entry_points() -> dict[str, object]:
     from clvml.features.dataset import build_customer_dataset, customer_features, holdout_targets
     from clvml.models.churn_labels import churn_labels, time_split_training_frames
-    from clvml.pipelines.score import _as_of
+    from clvml.pipelines.score_inputs import _as_of
     from clvml.scoring.crm import _to_date
 
     tx = _tx()
@@ -117,7 +117,7 @@ def test_every_entry_point_rejects_a_bad_date_the_same_way(entry: str, value: ob
 
 
 def test_scoring_as_of_defaults_to_the_day_of_the_last_transaction() -> None:
-    from clvml.pipelines.score import _as_of
+    from clvml.pipelines.score_inputs import _as_of
 
     tx = _tx()
     tx.loc[1, "timestamp"] = pd.Timestamp("2024-02-10 17:45")
