@@ -23,8 +23,11 @@ What a run does, in order:
    ``COPY ... FROM STDIN (FORMAT BINARY)`` into an ``UNLOGGED`` table created in the
    transaction; SQLite: ``executemany`` into a ``TEMP`` table, under ``BEGIN
    IMMEDIATE``), ``INSERT ... SELECT ... ON CONFLICT (customer_id) DO UPDATE`` into
-   the score table, replace this run's quarantine rows, drop the staging table and
-   mark the run ``succeeded`` with its counts and timings; commit.
+   the score table, replace this run's quarantine rows, append the run's scores to
+   ``customer_score_history`` (:mod:`clvml.scoring.history`), run the caller's
+   ``in_transaction`` steps (the alerts), prune the history by its retention policy,
+   drop the staging table and mark the run ``succeeded`` with its counts and timings;
+   commit.
 
 When other connections stage the rows (the Spark executors of
 :func:`clvml.spark.score.write_crm`), ``write`` is split into public steps of the run:
@@ -48,7 +51,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -63,6 +66,7 @@ from clvml.data.dates import as_day
 from clvml.data.secrets import mask_url, scrub
 from clvml.exceptions import DataValidationError
 from clvml.scoring.errors import CRMConnectionError, CRMError
+from clvml.scoring.history import HistoryPolicy, append_history, prune_history
 from clvml.scoring.lock import job_lock
 from clvml.scoring.runs import finish_attempt, latest_attempts, start_attempt
 from clvml.scoring.schema import SCORE_COLUMNS, CRMTables, define_tables, migrate
@@ -149,6 +153,10 @@ class CRMSink:
     lock_timeout : float, default 0
         Seconds a new job waits for a running job on the same table before
         raising :class:`CRMLockError` (0: fail at once).
+    history : HistoryPolicy, optional
+        Retention of ``customer_score_history`` (default: the newest 30 runs); every
+        run appends its scores there and prunes, in its transaction
+        (:mod:`clvml.scoring.history`).
 
     Raises
     ------
@@ -175,8 +183,10 @@ class CRMSink:
         schema: str | None = None,
         *,
         lock_timeout: float = 0.0,
+        history: HistoryPolicy | None = None,
     ) -> None:
         self.url = _normalise_url(url)
+        self.history = history if history is not None else HistoryPolicy()
         self.tables: CRMTables = define_tables(table, schema)
         if schema is not None and self.url.get_backend_name() == "sqlite":
             raise DataValidationError("a schema name is not supported on SQLite", example=schema)
@@ -349,6 +359,14 @@ class CRMSink:
         """Every attempt of every run of this table (one row each), oldest first."""
         return self._read(self.tables.runs, latest_attempts(self.tables, self.table, every=True))
 
+    def read_history(self, customer_id: str | None = None) -> pd.DataFrame:
+        """The score history of this table (of one customer if given), oldest run first."""
+        h = self.tables.history
+        stmt = sa.select(h).where(h.c.table_name == self.table)
+        if customer_id is not None:
+            stmt = stmt.where(h.c.customer_id == customer_id)
+        return self._read(h, stmt.order_by(h.c.as_of, h.c.scored_at, h.c.customer_id))
+
     def read_quarantine(self, run_id: str | None = None) -> pd.DataFrame:
         """Quarantined rows (of one run if ``run_id`` is given)."""
         q = self.tables.quarantine
@@ -444,6 +462,12 @@ class ScoreRun:
         self._started = False  # our run row exists (so a failure can be recorded on it)
         self._done = False
         self.result: RunResult | None = None
+        #: Steps run inside the write transaction after the scores and the history are
+        #: written, before the commit: ``step(conn, run)`` (e.g. the alerts of
+        #: :mod:`clvml.alerts`); an exception rolls everything back.
+        self.in_transaction: list[Callable[[Connection, ScoreRun], None]] = []
+        #: Run ids the history retention deleted in this run's transaction.
+        self.pruned: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> ScoreRun:
@@ -769,6 +793,16 @@ class ScoreRun:
         t = time.perf_counter()
         self._replace_quarantine(conn, quarantine)
         phase["quarantine"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        tables = self.sink.tables
+        append_history(conn, tables.history, tables.scores, run_id=self.run_id, as_of=self.as_of)
+        phase["history"] = time.perf_counter() - t
+        for step in self.in_transaction:
+            step(conn, self)
+        self.pruned = prune_history(
+            conn, tables.history, self.sink.table, run_id=self.run_id, policy=self.sink.history
+        )
         # A test hook point: everything is staged and upserted but not committed.
         self._before_commit()
         self._finish(

@@ -12,6 +12,10 @@ The scoring job writes into four tables (all in one database schema):
 ``clvml_schema_version``
     Which schema version each score table was migrated to; a score table listed
     there is one clvml created (or adopted) for that role.
+``customer_score_history``, ``customer_alerts``, ``customer_alert_deliveries``
+    Every run's scores (:mod:`clvml.scoring.history`), the alerts raised and their
+    delivery state (:mod:`clvml.scoring.alert_store`); shared by the score tables of the
+    schema (a ``table_name`` column tells them apart).
 
 :func:`migrate` creates missing tables and adds missing columns with ``ALTER TABLE
 ... ADD COLUMN``; it never drops or rewrites data (version 1 -> 2 only re-keys the
@@ -32,6 +36,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from clvml.exceptions import DataValidationError
+from clvml.scoring.alert_store import ALERTS_TABLE, DELIVERIES_TABLE, define_alert_tables
+from clvml.scoring.history import HISTORY_TABLE, define_history
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -139,6 +145,21 @@ class CRMTables:
     quarantine: sa.Table
     runs: sa.Table
     version: sa.Table
+    history: sa.Table
+    alerts: sa.Table
+    deliveries: sa.Table
+
+    @property
+    def companions(self) -> tuple[sa.Table, ...]:
+        """Every table of the sink but the score table, in creation order."""
+        return (
+            self.quarantine,
+            self.runs,
+            self.version,
+            self.history,
+            self.alerts,
+            self.deliveries,
+        )
 
     def staging(self, name: str, *, temporary: bool) -> sa.Table:
         """A staging table with the score columns and no constraints (not added to metadata)."""
@@ -165,10 +186,11 @@ def define_tables(table: str = "customer_scores", schema: str | None = None) -> 
     refused as score tables.
     """
     validate_identifier(table)
-    if table in (RUNS_TABLE, VERSION_TABLE) or table.startswith(STAGE_PREFIX):
+    reserved = (RUNS_TABLE, VERSION_TABLE, HISTORY_TABLE, ALERTS_TABLE, DELIVERIES_TABLE)
+    if table in reserved or table.startswith(STAGE_PREFIX):
         raise DataValidationError(
             f"table name {table!r} is reserved for clvml's own tables "
-            f"({RUNS_TABLE}, {VERSION_TABLE}, {STAGE_PREFIX}*); choose another --table",
+            f"({', '.join(reserved)}, {STAGE_PREFIX}*); choose another --table",
             example=table,
         )
     if schema is not None:
@@ -228,7 +250,9 @@ def define_tables(table: str = "customer_scores", schema: str | None = None) -> 
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("migrated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    return CRMTables(md, scores, quarantine, runs, version)
+    history = define_history(md)
+    alerts, deliveries = define_alert_tables(md)
+    return CRMTables(md, scores, quarantine, runs, version, history, alerts, deliveries)
 
 
 def _add_missing_columns(conn: Connection, table: sa.Table) -> list[str]:
@@ -354,7 +378,7 @@ def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
         )
     tables.metadata.create_all(conn, checkfirst=True)
     added: dict[str, list[str]] = {}
-    for t in (tables.scores, tables.quarantine, tables.runs, tables.version):
+    for t in (tables.scores, *tables.companions):
         if t.name in present:
             cols = _add_missing_columns(conn, t)
             if cols:

@@ -1,0 +1,237 @@
+"""The score history: every scoring run's scores, appended, pruned by a retention policy.
+
+The score table keeps one row per customer (the latest scores); ``customer_score_history``
+keeps one row per (score table, run, customer), so a customer's trajectory can be read
+back. Inside the run's one transaction (:meth:`clvml.scoring.crm.ScoreRun.write`), after
+the upsert:
+
+1. :func:`append_history` deletes the run's own rows (a re-run of the same run id never
+   doubles them) and copies the rows the run just wrote from the score table
+   (``INSERT ... SELECT``: no round trip through Python);
+2. :func:`prune_history` deletes the runs the :class:`HistoryPolicy` no longer keeps.
+
+A crash before the commit leaves the history as it was, with the scores.
+
+**Health score** (``health_score``, 0-100): how likely the customer is to stay active,
+``100 * (1 - churn_probability)``; for a model without a churn probability,
+``100 * p_alive``; NULL when the model gives neither. See docs/monitoring.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from clvml.exceptions import DataValidationError
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "HISTORY_TABLE",
+    "HistoryPolicy",
+    "append_history",
+    "define_history",
+    "health_score",
+    "previous_run",
+    "prune_history",
+    "read_run",
+]
+
+HISTORY_TABLE = "customer_score_history"
+_FLOAT = sa.Float(precision=53)
+#: Score columns copied into the history (besides ``health_score``, derived).
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "clv",
+    "value_tier",
+    "segment",
+    "churn_probability",
+    "p_alive",
+)
+
+
+@dataclass(frozen=True)
+class HistoryPolicy:
+    """How long the score history is kept (per score table).
+
+    Parameters
+    ----------
+    keep_runs : int or None, default 30
+        Keep the newest ``keep_runs`` runs (by as-of date, then time scored); None: no
+        limit by count. At least 2 (the previous run is what alerts compare with).
+    keep_days : int or None, default None
+        Also drop runs whose as-of date is more than ``keep_days`` days before the
+        newest run's; None: no limit by age.
+
+    The run being written is always kept.
+    """
+
+    keep_runs: int | None = 30
+    keep_days: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value, low in (
+            ("keep_runs", self.keep_runs, 2),
+            ("keep_days", self.keep_days, 1),
+        ):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DataValidationError(
+                    f"history {name} must be an integer >= {low} or none", example=value
+                )
+
+
+def define_history(md: sa.MetaData) -> sa.Table:
+    """The history table in metadata ``md`` (its schema is the score table's)."""
+    return sa.Table(
+        HISTORY_TABLE,
+        md,
+        sa.Column("table_name", sa.Text, primary_key=True),
+        sa.Column("run_id", sa.Text, primary_key=True),
+        sa.Column("customer_id", sa.Text, primary_key=True),
+        sa.Column("as_of", sa.Date),
+        sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_version", sa.Text, nullable=False),
+        sa.Column("clv", _FLOAT, nullable=False),
+        sa.Column("value_tier", sa.Text),
+        sa.Column("segment", sa.Text),
+        sa.Column("churn_probability", _FLOAT),
+        sa.Column("p_alive", _FLOAT),
+        sa.Column("health_score", _FLOAT),
+        sa.Index(f"ix_{HISTORY_TABLE}_customer", "table_name", "customer_id"),
+    )
+
+
+def health_score(scores: pd.DataFrame) -> pd.Series:
+    """The health score (0-100) of each row of ``scores``, as the history stores it.
+
+    ``100 * (1 - churn_probability)``, else ``100 * p_alive``, else NaN.
+
+    >>> health_score(pd.DataFrame({"churn_probability": [0.25, None], "p_alive": [0.1, 0.6]}))
+    0    75.0
+    1    60.0
+    dtype: float64
+    """
+    nan = pd.Series(float("nan"), index=scores.index)
+    churn = scores["churn_probability"].astype(float) if "churn_probability" in scores else nan
+    alive = scores["p_alive"].astype(float) if "p_alive" in scores else nan
+    return 100.0 * (1.0 - churn.fillna(1.0 - alive))
+
+
+def _health_sql(scores: sa.Table) -> sa.ColumnElement[float]:
+    c = scores.c
+    return 100.0 * (1.0 - sa.func.coalesce(c.churn_probability, 1.0 - c.p_alive))
+
+
+def append_history(
+    conn: Connection,
+    history: sa.Table,
+    scores: sa.Table,
+    *,
+    run_id: str,
+    as_of: date | None,
+) -> None:
+    """Inside the run's transaction: replace the run's history rows with its scores.
+
+    Copies the score-table rows carrying ``run_id`` (the ones the run just upserted).
+    """
+    h = history
+    conn.execute(h.delete().where(h.c.table_name == scores.name, h.c.run_id == run_id))
+    s = scores.c
+    select = sa.select(
+        sa.literal(scores.name, sa.Text()),
+        s.run_id,
+        s.customer_id,
+        sa.literal(as_of, sa.Date()),
+        s.scored_at,
+        s.model_version,
+        *(s[c] for c in HISTORY_COLUMNS),
+        _health_sql(scores),
+    ).where(s.run_id == run_id)
+    cols = [
+        "table_name",
+        "run_id",
+        "customer_id",
+        "as_of",
+        "scored_at",
+        "model_version",
+        *HISTORY_COLUMNS,
+        "health_score",
+    ]
+    conn.execute(h.insert().from_select(cols, select))
+
+
+def _runs(conn: Connection, history: sa.Table, table: str) -> pd.DataFrame:
+    """The runs in the history of ``table``: run_id, as_of, scored_at; newest first."""
+    h = history
+    rows = conn.execute(
+        sa.select(h.c.run_id, sa.func.max(h.c.as_of), sa.func.max(h.c.scored_at))
+        .where(h.c.table_name == table)
+        .group_by(h.c.run_id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["run_id", "as_of", "scored_at"])
+    if frame.empty:
+        return frame
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True, format="mixed")
+    return frame.sort_values(
+        ["as_of", "scored_at", "run_id"], ascending=False, na_position="last"
+    ).reset_index(drop=True)
+
+
+def previous_run(
+    conn: Connection, history: sa.Table, table: str, *, run_id: str, as_of: date | None
+) -> tuple[str, date | None] | None:
+    """The run before ``run_id`` in the history of ``table``: (run id, as-of), or None.
+
+    The newest other run whose as-of date is on or before ``as_of`` (any, when ``as_of``
+    is None).
+    """
+    runs = _runs(conn, history, table)
+    if runs.empty:
+        return None
+    runs = runs[runs["run_id"] != run_id]
+    if as_of is not None:
+        runs = runs[runs["as_of"].isna() | (runs["as_of"] <= pd.Timestamp(as_of))]
+    if runs.empty:
+        return None
+    first = runs.iloc[0]
+    day = None if pd.isna(first["as_of"]) else first["as_of"].date()
+    return str(first["run_id"]), day
+
+
+def read_run(conn: Connection, history: sa.Table, table: str, run_id: str) -> pd.DataFrame:
+    """One run's history rows of ``table`` (customer_id, the score columns, health_score)."""
+    h = history
+    cols = ["customer_id", *HISTORY_COLUMNS, "health_score"]
+    rows = conn.execute(
+        sa.select(*(h.c[c] for c in cols)).where(h.c.table_name == table, h.c.run_id == run_id)
+    ).all()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def prune_history(
+    conn: Connection, history: sa.Table, table: str, *, run_id: str, policy: HistoryPolicy
+) -> list[str]:
+    """Inside the run's transaction: delete the runs ``policy`` no longer keeps.
+
+    Returns the run ids deleted. The run ``run_id`` is always kept.
+    """
+    runs = _runs(conn, history, table)
+    if runs.empty:
+        return []
+    drop = pd.Series(False, index=runs.index)
+    if policy.keep_runs is not None:
+        drop |= runs.index >= policy.keep_runs
+    if policy.keep_days is not None and runs["as_of"].notna().any():
+        newest = runs["as_of"].max()
+        drop |= runs["as_of"] < newest - timedelta(days=policy.keep_days)
+    drop &= runs["run_id"] != run_id
+    gone = [str(r) for r in runs.loc[drop, "run_id"]]
+    if gone:
+        h = history
+        conn.execute(h.delete().where(h.c.table_name == table, h.c.run_id.in_(gone)))
+    return gone
