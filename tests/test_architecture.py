@@ -32,6 +32,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "tracking": {"data", "features", "models", "evaluation", "segments"},
     "reporting": {"data", "evaluation", "segments"},
     "spark": {"data", "features", "models", "scoring"},
+    # the alert rules and their delivery (clvml.alerts): scores, history and engagement in,
+    # alerts to the CRM and the teams out
+    "alerts": {"data", "features", "segments", "scoring"},
     # lifetimes' API over the library (an adapter: clvml.compat.lifetimes)
     "compat": {"data", "features", "models"},
     "pipelines": {
@@ -43,6 +46,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "tracking",
         "scoring",
         "reporting",
+        "alerts",
     },
 }
 

@@ -15,6 +15,7 @@ import sys
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Importing a command module registers its command on the app.
+from clvml.cli import alerts as _alerts  # noqa: F401
 from clvml.cli import demo as _demo  # noqa: F401
 from clvml.cli import evaluate as _evaluate  # noqa: F401
 from clvml.cli import export as _export  # noqa: F401

@@ -136,6 +136,15 @@ def score(
             "more than this many percentage points.",
         ),
     ] = MAX_TIER_SHARE_PP,
+    alerts_config: Annotated[
+        str | None,
+        typer.Option(
+            "--alerts-config",
+            help="TOML file with [history] (retention of customer_score_history) and [alerts] "
+            "(rule thresholds, teams' webhooks and CSV folders; configs/alerts.toml) "
+            "[default: keep 30 runs, the default rules, no destinations].",
+        ),
+    ] = None,
     trust_model: Annotated[
         bool,
         typer.Option(
@@ -151,6 +160,7 @@ def score(
     date, predicts in chunks and upserts the scores in one transaction. Rows that
     fail validation go to the quarantine table; the run table records the counts.
     """
+    from clvml.alerts.config import load_alert_config
     from clvml.pipelines.score import default_crm_url, score_customers
 
     if engine not in ("local", "spark"):
@@ -195,6 +205,7 @@ def score(
         return
     if output is not None:
         raise typer.BadParameter("only with --engine spark", param_hint="--output")
+    alert_cfg = load_alert_config(alerts_config)
     if dry_run:
         console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)
     result = score_customers(
@@ -217,6 +228,7 @@ def score(
         max_mean_change=max_clv_change,
         max_tier_change=max_tier_shift / 100,
         trust_model=trust_model,
+        alerts=alert_cfg,
     )
     for reason in result.overridden:
         console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
@@ -245,6 +257,22 @@ def score(
     console.print(
         f"run {run.run_id} -> table {escape(run.table)} in {escape(result.crm)}", highlight=False
     )
+    _print_alerts(result.alerts)
+
+
+def _print_alerts(alerts: Any) -> None:
+    if alerts is None:
+        return
+    rules = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(alerts.by_rule.items()))
+    line = f"alerts: {alerts.raised:,} raised" + (f" ({rules})" if rules else "")
+    line += f"; {alerts.delivered:,} delivered, {alerts.pending:,} pending"
+    console.print(line, highlight=False, soft_wrap=True)
+    for dest, error in alerts.errors.items():
+        console.print(
+            f"[yellow]alerts to {escape(dest)} stay pending[/]: {escape(error)} "
+            "(clvml alerts --deliver retries)",
+            highlight=False,
+        )
 
 
 def _print_plan(result: Any) -> None:

@@ -22,7 +22,11 @@
 7. **check the signature**: the model's inputs must be among the features, with
    matching types (:func:`clvml.tracking.scoring_model.check_signature`);
 8. **predict in chunks** (progress bar when a console is given) and **write**
-   through :class:`clvml.scoring.crm.CRMSink` in one transaction.
+   through :class:`clvml.scoring.crm.CRMSink` in one transaction: the scores, the
+   quarantine, the score history (:mod:`clvml.scoring.history`) and the alerts the run
+   raises (:mod:`clvml.alerts`);
+9. **deliver** the pending alerts to the teams' destinations (:mod:`clvml.alerts.delivery`),
+   still under the job lock; a destination that is down keeps its alerts pending.
 
 Steps 1-7 touch nothing in the CRM database; a failure in step 8 marks the run
 ``failed`` and leaves the previous scores whole. The counts add up:
@@ -40,6 +44,7 @@ order around the CRM run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -51,6 +56,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.alerts.config import AlertConfig
+from clvml.alerts.delivery import deliver_pending
+from clvml.alerts.job import AlertStep
 from clvml.data.io import is_database_url, safe_url
 from clvml.data.policy import ValidationPolicy
 from clvml.exceptions import DataValidationError
@@ -92,6 +100,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_CRM_URL",
     "PAYLOAD_CHARS",
+    "AlertOutcome",
     "PreparedInputs",
     "ScoreJobResult",
     "default_crm_url",
@@ -133,6 +142,8 @@ class ScoreJobResult:
         For a dry run, what the run would change (rows inserted/updated, tier moves).
     overridden : list of str
         The refusals ``force=True`` overrode (:mod:`clvml.pipelines.score_checks`).
+    alerts : AlertOutcome or None
+        Alerts raised by the run and deliveries made; None for a dry run.
     """
 
     run: RunResult | None
@@ -146,6 +157,31 @@ class ScoreJobResult:
     timings: dict[str, float] = field(default_factory=dict)
     plan: ScorePlan | None = None
     overridden: list[str] = field(default_factory=list)
+    alerts: AlertOutcome | None = None
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """The alerts of a scoring run.
+
+    Attributes
+    ----------
+    raised : int
+        Alerts of the run (in the ``customer_alerts`` table).
+    by_rule : dict
+        Alerts per rule.
+    delivered, pending : int
+        Alert deliveries made by this job (to every destination; pending ones of earlier
+        runs included) and still pending after it.
+    errors : dict
+        Destination -> why its alerts stay pending (one line).
+    """
+
+    raised: int
+    by_rule: dict[str, int]
+    delivered: int
+    pending: int
+    errors: dict[str, str]
 
 
 def default_crm_url(workdir: str | os.PathLike[str] | None = None) -> str:
@@ -182,6 +218,7 @@ def score_customers(
     max_mean_change: float = MAX_MEAN_CLV_CHANGE,
     max_tier_change: float = MAX_TIER_SHARE_CHANGE,
     columns: Mapping[str, str] | None = None,
+    alerts: AlertConfig | None = None,
 ) -> ScoreJobResult:
     """Score every customer with a model and write the scores into the CRM.
 
@@ -233,6 +270,10 @@ def score_customers(
         against the scores already in the table.
     columns : mapping, optional
         Contract column -> the source's column (``--columns``, :mod:`clvml.data.mapping`).
+    alerts : AlertConfig, optional
+        History retention, alert rules and the teams' destinations
+        (:func:`clvml.alerts.config.load_alert_config`); default: keep 30 runs, the
+        default rules, no destinations (alerts are only stored).
 
     Returns
     -------
@@ -252,8 +293,13 @@ def score_customers(
     timings: dict[str, float] = {}
     if not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
         raise DataValidationError("chunk size must be a positive integer", example=chunk_size)
+    cfg = alerts if alerts is not None else AlertConfig()
     sink = CRMSink(
-        crm_url or default_crm_url(workdir), table=table, schema=schema, lock_timeout=lock_timeout
+        crm_url or default_crm_url(workdir),
+        table=table,
+        schema=schema,
+        lock_timeout=lock_timeout,
+        history=cfg.history,
     )
     overridden: list[str] = []
     with contextlib.ExitStack() as stack:
@@ -300,16 +346,29 @@ def score_customers(
             plan = plan_changes(read_previous(sink), valid)
             overridden += check_shift(plan.previous, plan.new, force=True, **limits)
             return _result(None, model_uri, model, prep, sink, timings, plan, overridden)
+        step = AlertStep(cfg.rules, cfg.by_team(), prep.engagement)
         with sink.run(
             model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
         ) as run:
+            run.in_transaction.append(step)
             t = time.perf_counter()
             scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
             timings["predict"] = time.perf_counter() - t
             new = distribution(scores)
             overridden += check_shift(read_distribution(sink), new, force=force, **limits)
             result = run.write(scores, rejected=prep.rejected, timings=timings)
-    return _result(result, model_uri, model, prep, sink, dict(result.timings), None, overridden)
+        t = time.perf_counter()
+        report = deliver_pending(sink, cfg.destinations)
+        timings_out = {**result.timings, "deliver": time.perf_counter() - t}
+    outcome = AlertOutcome(
+        raised=step.raised,
+        by_rule=dict(step.by_rule),
+        delivered=report.n_delivered,
+        pending=report.n_pending,
+        errors=dict(report.errors),
+    )
+    out = _result(result, model_uri, model, prep, sink, timings_out, None, overridden)
+    return dataclasses.replace(out, alerts=outcome)
 
 
 def _result(

@@ -197,6 +197,9 @@ class PreparedInputs:
     set_aside: dict[str, int]
     timings: dict[str, float]
     last_day: pd.Timestamp | None = None
+    #: The validated engagement events (None without an engagement table): the alert
+    #: rules read the messages since the previous run from them.
+    engagement: pd.DataFrame | None = None
 
 
 def _last_day(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
@@ -291,4 +294,5 @@ def prepare_inputs(
         set_aside=set_aside,
         timings=timings,
         last_day=last_day,
+        engagement=frames.get("engagement"),
     )

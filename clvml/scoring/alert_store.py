@@ -15,7 +15,7 @@ longer raises (and their delivery rows), and adds the new ones.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -104,7 +104,7 @@ def store_alerts(
     run_id: str,
     as_of: date | None,
     now: datetime,
-    destinations: dict[str, Sequence[str]],
+    destinations: Mapping[str, Sequence[str]],
 ) -> int:
     """Inside the run's transaction: make the run's alerts those of ``frame``.
 
