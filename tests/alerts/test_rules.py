@@ -228,3 +228,14 @@ def test_bad_config_is_refused_naming_the_key(data: dict, match: str) -> None:
 def test_rules_check_their_numbers() -> None:
     with pytest.raises(DataValidationError, match="health_below must be between 0 and 100"):
         AlertRules(health_below=150)
+
+
+def test_the_example_config_is_valid() -> None:
+    from pathlib import Path
+
+    from clvml.alerts.config import load_alert_config
+
+    cfg = load_alert_config(Path(__file__).resolve().parents[2] / "configs" / "alerts.toml")
+    assert cfg.rules == AlertRules()  # the example spells out the defaults
+    assert cfg.history.keep_runs == 30
+    assert cfg.by_team() == {"marketing": ["marketing-files"]}
