@@ -100,3 +100,69 @@ def test_lr_test_refuses_models_fitted_on_different_data() -> None:
             ShiftedBetaGeometric().fit_survival(REGULAR),
             BetaDiscreteWeibull().fit_survival([500, 300, 200, 150, 120]),
         )
+
+
+@pytest.mark.parametrize("d", [0.01, 0.1, 0.3])
+@pytest.mark.parametrize(("a", "b", "c"), [(0.8, 2.0, 0.6), (1.5, 4.0, 1.4), (0.668, 3.806, 1.0)])
+def test_del_and_derl_match_brute_force_discounted_sums(
+    a: float, b: float, c: float, d: float
+) -> None:
+    m = BetaDiscreteWeibull()
+    m.params_ = {"alpha": a, "beta": b, "c": c}
+    t = np.arange(0, 20_000)
+    s = np.exp(betaln(a, b + t.astype(float) ** c) - betaln(a, b))
+    z = 1.0 / (1.0 + d)
+    assert m.discounted_expected_lifetime(d) == pytest.approx(np.sum(s * z**t), rel=1e-9)
+    ns = np.array([1, 2, 5, 12, 40])
+    brute = [np.sum(s[n:] / s[n - 1] * z ** (t[n:] - n)) for n in ns]
+    np.testing.assert_allclose(m.discounted_expected_residual_lifetime(ns, d), brute, rtol=1e-9)
+    clv = m.customer_lifetime_value(ns, d, price=20.0, margin=0.5)
+    np.testing.assert_allclose(clv, np.asarray(brute) * 10.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cohort", [REGULAR, HIGH_END])
+def test_derl_at_c_one_is_the_sbg_closed_form(cohort: list[int]) -> None:
+    sbg = ShiftedBetaGeometric().fit_survival(cohort)
+    bdw = BetaDiscreteWeibull()
+    bdw.params_ = {**sbg.params_, "c": 1.0}
+    ns = np.arange(1, 30)
+    np.testing.assert_allclose(
+        bdw.discounted_expected_residual_lifetime(ns, 0.1),
+        sbg.discounted_expected_residual_lifetime(ns, 0.1),
+        rtol=1e-10,
+    )
+    assert bdw.discounted_expected_lifetime(0.1) == pytest.approx(
+        sbg.discounted_expected_lifetime(0.1), rel=1e-10
+    )
+    np.testing.assert_allclose(bdw.renewal_probability(ns), sbg.renewal_probability(ns), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", [ShiftedBetaGeometric, BetaDiscreteWeibull])
+def test_renewal_probability_is_the_share_of_survivors_renewing(model: type) -> None:
+    m = model().fit_survival(HIGH_END)
+    ns = np.arange(1, 8)
+    expected = m.survival(ns) / m.survival(ns - 1)
+    np.testing.assert_allclose(m.renewal_probability(ns), expected, rtol=1e-12)
+    # the first renewal is E[1 - theta] = beta / (alpha + beta) in both models
+    a, b = m.params_["alpha"], m.params_["beta"]
+    assert m.renewal_probability(1) == pytest.approx(b / (a + b), rel=1e-12)
+    with pytest.raises(ValueError, match="whole numbers >= 1") as err:
+        m.renewal_probability([1, 0])
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="n \\(periods active\\)"):
+        m.discounted_expected_residual_lifetime([2.5], 0.1)
+    with pytest.raises(ValueError, match="discount_rate"):
+        m.discounted_expected_lifetime(-1.0)
+
+
+def test_bdw_derl_with_duration_dependence_differs_from_sbg_in_the_right_direction() -> None:
+    # c < 1: an individual's churn falls with tenure, so a long-tenured customer's
+    # residual lifetime is longer than the sBG (c = 1) with the same alpha, beta gives
+    m = BetaDiscreteWeibull()
+    m.params_ = {"alpha": 1.2, "beta": 2.0, "c": 0.6}
+    m1 = BetaDiscreteWeibull()
+    m1.params_ = {"alpha": 1.2, "beta": 2.0, "c": 1.0}
+    assert np.all(
+        m.discounted_expected_residual_lifetime([5, 10], 0.05)
+        > m1.discounted_expected_residual_lifetime([5, 10], 0.05)
+    )

@@ -57,6 +57,17 @@ class BetaDiscreteWeibull(RetentionModel):
         ls = bdw_math.bdw_log_survival
         return np.exp(ls(a, b, c, t) - ls(a, b, c, t - 1.0))
 
+    def discounted_expected_lifetime(self, discount_rate: float) -> float:
+        """DEL: discounted expected lifetime of a new customer, in periods (series sum)."""
+        a, b, c = self._params()
+        return bdw_math.bdw_del(a, b, c, discount_rate)
+
+    def discounted_expected_residual_lifetime(self, n: Any, discount_rate: float) -> np.ndarray:
+        """DERL of a customer active for ``n`` periods, about to decide on renewal ``n``
+        (series summed to a relative tail below 1e-13; ``c = 1`` gives the sBG closed form)."""
+        a, b, c = self._params()
+        return bdw_math.bdw_derl(a, b, c, n, discount_rate)
+
 
 def likelihood_ratio_test(restricted: RetentionModel, full: RetentionModel) -> dict[str, float]:
     """Likelihood-ratio test of a nested fit (e.g. sBG) against a fuller one (e.g. BdW).

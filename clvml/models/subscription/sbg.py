@@ -80,10 +80,3 @@ class ShiftedBetaGeometric(RetentionModel):
     def discounted_expected_residual_lifetime(self, n: Any, discount_rate: float) -> np.ndarray:
         """DERL of a customer active for ``n`` periods, about to decide on renewal ``n``."""
         return sbg_math.sbg_derl(*self._ab(), np.asarray(n), discount_rate)
-
-    def customer_lifetime_value(
-        self, n: Any, discount_rate: float, price: Any, margin: Any = 1.0
-    ) -> np.ndarray:
-        """Residual CLV of a customer active for ``n`` periods: ``DERL x margin x price``."""
-        derl = self.discounted_expected_residual_lifetime(n, discount_rate)
-        return derl * np.asarray(margin, dtype=float) * np.asarray(price, dtype=float)

@@ -24,29 +24,35 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, hyp2f1
 
+from clvml.models.subscription.lifetime_math import check_discount_rate, check_tenure
+
 __all__ = [
     "sbg_del",
     "sbg_derl",
     "sbg_expected_lifetime",
     "sbg_loglik",
     "sbg_loglik_grad",
+    "sbg_loglik_rows",
+    "sbg_loglik_rows_grad",
     "sbg_retention",
     "sbg_survival",
 ]
 
 
-def sbg_loglik(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
-    """Per-row log-likelihood: ``log P(T = duration)``, or ``log S(duration)`` when censored."""
-    a, b = float(params[0]), float(params[1])
+def sbg_loglik_rows(
+    a: np.ndarray, b: np.ndarray, duration: np.ndarray, censored: np.ndarray
+) -> np.ndarray:
+    """Per-row log-likelihood with per-row ``alpha``, ``beta`` (covariate models)."""
     t = np.asarray(duration, dtype=float)
     c = np.asarray(censored, dtype=bool)
     log_num = np.where(c, betaln(a, b + t), betaln(a + 1.0, b + t - 1.0))
     return log_num - betaln(a, b)
 
 
-def sbg_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
-    """Per-row gradient of :func:`sbg_loglik` in ``(alpha, beta)``, shape ``(n, 2)``."""
-    a, b = float(params[0]), float(params[1])
+def sbg_loglik_rows_grad(
+    a: np.ndarray, b: np.ndarray, duration: np.ndarray, censored: np.ndarray
+) -> np.ndarray:
+    """Per-row gradient of :func:`sbg_loglik_rows` in ``(alpha, beta)``, shape ``(n, 2)``."""
     t = np.asarray(duration, dtype=float)
     c = np.asarray(censored, dtype=bool)
     psi_abt = digamma(a + b + t)
@@ -54,7 +60,17 @@ def sbg_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarr
     base_b = digamma(b) - digamma(a + b)
     da = np.where(c, digamma(a), digamma(a + 1.0)) - psi_abt - base_a
     db = np.where(c, digamma(b + t), digamma(b + t - 1.0)) - psi_abt - base_b
-    return np.column_stack([da, db])
+    return np.column_stack(np.broadcast_arrays(da, db))
+
+
+def sbg_loglik(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Per-row log-likelihood: ``log P(T = duration)``, or ``log S(duration)`` when censored."""
+    return sbg_loglik_rows(float(params[0]), float(params[1]), duration, censored)
+
+
+def sbg_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Per-row gradient of :func:`sbg_loglik` in ``(alpha, beta)``, shape ``(n, 2)``."""
+    return sbg_loglik_rows_grad(float(params[0]), float(params[1]), duration, censored)
 
 
 def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
@@ -76,24 +92,15 @@ def sbg_expected_lifetime(alpha: float, beta: float) -> float:
     return (alpha + beta - 1.0) / (alpha - 1.0)
 
 
-def _check_rate(discount_rate: float) -> float:
-    d = float(discount_rate)
-    if not (np.isfinite(d) and d > 0):
-        raise ValueError(f"discount_rate must be a finite number > 0, got {discount_rate!r}")
-    return d
-
-
 def sbg_del(alpha: float, beta: float, discount_rate: float) -> float:
     """Discounted expected lifetime of a new customer, in periods (closed form, 2F1)."""
-    z = 1.0 / (1.0 + _check_rate(discount_rate))
+    z = 1.0 / (1.0 + check_discount_rate(discount_rate))
     return float(hyp2f1(1.0, beta, alpha + beta, z))
 
 
 def sbg_derl(alpha: float, beta: float, n: np.ndarray, discount_rate: float) -> np.ndarray:
     """Discounted expected residual lifetime of a customer active for ``n >= 1`` periods."""
-    z = 1.0 / (1.0 + _check_rate(discount_rate))
-    n = np.asarray(n, dtype=float)
-    if np.any(~np.isfinite(n) | (n < 1) | (n != np.floor(n))):
-        raise ValueError("n (periods active) must be whole numbers >= 1")
+    z = 1.0 / (1.0 + check_discount_rate(discount_rate))
+    n = check_tenure(n)
     renew = (beta + n - 1.0) / (alpha + beta + n - 1.0)
     return renew * hyp2f1(1.0, beta + n, alpha + beta + n, z)
