@@ -150,14 +150,14 @@ class RetentionModel(BaseEstimator):
     def renewal_probability(self, n: Any) -> np.ndarray:
         """Probability that a customer active for ``n >= 1`` periods (``n - 1`` renewals
         made) renews at the end of period ``n``: ``r_n = S(n) / S(n - 1)``."""
-        return self.retention(check_tenure(n))  # type: ignore[attr-defined]
+        return self.retention(check_tenure(n))
 
     def customer_lifetime_value(
         self, n: Any, discount_rate: float, price: Any, margin: Any = 1.0
     ) -> np.ndarray:
         """Residual CLV of a customer active for ``n`` periods: ``DERL x margin x price``
         (the renewals still to come; the period already paid is not counted)."""
-        derl = self.discounted_expected_residual_lifetime(n, discount_rate)  # type: ignore[attr-defined]
+        derl = self.discounted_expected_residual_lifetime(n, discount_rate)
         return derl * np.asarray(margin, dtype=float) * np.asarray(price, dtype=float)
 
     def log_likelihood(self, spells: pd.DataFrame, weights: Any = None) -> float:

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from clvml.models.subscription import bdw_math
 from clvml.models.subscription._base import RetentionModel
@@ -69,14 +71,16 @@ class BetaDiscreteWeibull(RetentionModel):
         return bdw_math.bdw_derl(a, b, c, n, discount_rate)
 
 
-def likelihood_ratio_test(restricted: RetentionModel, full: RetentionModel) -> dict[str, float]:
+def likelihood_ratio_test(restricted: BaseEstimator, full: BaseEstimator) -> dict[str, float]:
     """Likelihood-ratio test of a nested fit (e.g. sBG) against a fuller one (e.g. BdW).
 
-    Both must be fitted on the same spells. Returns ``statistic`` ``2 (LL_full -
-    LL_restricted)``, ``df`` (the number of extra parameters) and ``p_value`` (chi-squared).
+    Both must be fitted on the same spells (any fitted retention model with ``params_``,
+    ``log_likelihood_`` and ``n_customers_``: plain or with covariates). Returns
+    ``statistic`` ``2 (LL_full - LL_restricted)``, ``df`` (the number of extra parameters)
+    and ``p_value`` (chi-squared).
     """
     for model in (restricted, full):
-        model._params()  # raises NotFittedError
+        check_is_fitted(model, "params_")
     if restricted.n_customers_ != full.n_customers_:
         raise ValueError(
             "the two models were fitted on different data "

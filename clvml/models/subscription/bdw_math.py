@@ -18,6 +18,8 @@ from clvml.models.subscription.lifetime_math import (
     discounted_residual_lifetime,
 )
 
+Param = float | np.ndarray  # a scalar or one value per row
+
 __all__ = [
     "bdw_del",
     "bdw_derl",
@@ -29,13 +31,13 @@ __all__ = [
 ]
 
 
-def bdw_log_survival(alpha: float, beta: float, c: float, t: np.ndarray) -> np.ndarray:
+def bdw_log_survival(alpha: Param, beta: Param, c: Param, t: np.ndarray) -> np.ndarray:
     """``log S(t)``, ``S(t) = B(alpha, beta + t**c) / B(alpha, beta)``."""
     u = np.asarray(t, dtype=float) ** c
     return betaln(alpha, beta + u) - betaln(alpha, beta)
 
 
-def _log_survival_grad(a: float, b: float, c: float, t: np.ndarray) -> np.ndarray:
+def _log_survival_grad(a: Param, b: Param, c: Param, t: np.ndarray) -> np.ndarray:
     """Gradient of ``log S(t)`` in ``(alpha, beta, c)``, shape ``(n, 3)``."""
     u = t**c
     psi_abu = digamma(a + b + u)
@@ -48,7 +50,7 @@ def _log_survival_grad(a: float, b: float, c: float, t: np.ndarray) -> np.ndarra
 
 
 def bdw_loglik_rows(
-    a: np.ndarray, b: np.ndarray, c: float, t: np.ndarray, censored: np.ndarray
+    a: Param, b: Param, c: Param, t: np.ndarray, censored: np.ndarray
 ) -> np.ndarray:
     """Per-row log-likelihood with per-row ``alpha``, ``beta`` (covariate models):
     ``log[S(t - 1) - S(t)]``, or ``log S(t)`` when censored."""
@@ -62,7 +64,7 @@ def bdw_loglik_rows(
 
 
 def bdw_loglik_rows_grad(
-    a: np.ndarray, b: np.ndarray, c: float, t: np.ndarray, censored: np.ndarray
+    a: Param, b: Param, c: Param, t: np.ndarray, censored: np.ndarray
 ) -> np.ndarray:
     """Per-row gradient of :func:`bdw_loglik_rows` in ``(alpha, beta, c)``, shape ``(n, 3)``."""
     t = np.asarray(t, dtype=float)

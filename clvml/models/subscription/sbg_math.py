@@ -26,6 +26,8 @@ from scipy.special import betaln, digamma, hyp2f1
 
 from clvml.models.subscription.lifetime_math import check_discount_rate, check_tenure
 
+Param = float | np.ndarray  # a scalar or one value per row
+
 __all__ = [
     "sbg_del",
     "sbg_derl",
@@ -39,9 +41,7 @@ __all__ = [
 ]
 
 
-def sbg_loglik_rows(
-    a: np.ndarray, b: np.ndarray, duration: np.ndarray, censored: np.ndarray
-) -> np.ndarray:
+def sbg_loglik_rows(a: Param, b: Param, duration: np.ndarray, censored: np.ndarray) -> np.ndarray:
     """Per-row log-likelihood with per-row ``alpha``, ``beta`` (covariate models)."""
     t = np.asarray(duration, dtype=float)
     c = np.asarray(censored, dtype=bool)
@@ -50,7 +50,7 @@ def sbg_loglik_rows(
 
 
 def sbg_loglik_rows_grad(
-    a: np.ndarray, b: np.ndarray, duration: np.ndarray, censored: np.ndarray
+    a: Param, b: Param, duration: np.ndarray, censored: np.ndarray
 ) -> np.ndarray:
     """Per-row gradient of :func:`sbg_loglik_rows` in ``(alpha, beta)``, shape ``(n, 2)``."""
     t = np.asarray(duration, dtype=float)
@@ -73,13 +73,13 @@ def sbg_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarr
     return sbg_loglik_rows_grad(float(params[0]), float(params[1]), duration, censored)
 
 
-def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+def sbg_survival(alpha: Param, beta: Param, t: np.ndarray) -> np.ndarray:
     """``S(t) = P(T > t)``: the share of a cohort still active after ``t`` periods."""
     t = np.asarray(t, dtype=float)
     return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
 
 
-def sbg_retention(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+def sbg_retention(alpha: Param, beta: Param, t: np.ndarray) -> np.ndarray:
     """``r_t = S(t) / S(t - 1)``: the share of period ``t - 1``'s survivors renewing at ``t``."""
     t = np.asarray(t, dtype=float)
     return (beta + t - 1.0) / (alpha + beta + t - 1.0)
@@ -98,7 +98,7 @@ def sbg_del(alpha: float, beta: float, discount_rate: float) -> float:
     return float(hyp2f1(1.0, beta, alpha + beta, z))
 
 
-def sbg_derl(alpha: float, beta: float, n: np.ndarray, discount_rate: float) -> np.ndarray:
+def sbg_derl(alpha: Param, beta: Param, n: np.ndarray, discount_rate: float) -> np.ndarray:
     """Discounted expected residual lifetime of a customer active for ``n >= 1`` periods."""
     z = 1.0 / (1.0 + check_discount_rate(discount_rate))
     n = check_tenure(n)
