@@ -166,3 +166,17 @@ def test_bdw_derl_with_duration_dependence_differs_from_sbg_in_the_right_directi
         m.discounted_expected_residual_lifetime([5, 10], 0.05)
         > m1.discounted_expected_residual_lifetime([5, 10], 0.05)
     )
+
+
+@pytest.mark.parametrize("model", [ShiftedBetaGeometric, BetaDiscreteWeibull])
+def test_expected_renewals_are_the_truncated_sum_of_conditional_survival(model: type) -> None:
+    m = model().fit_survival(REGULAR)
+    ns = np.array([1, 3, 7, 7])
+    horizon = np.array([12, 5, 0, 30])
+    s = m.survival(np.arange(0, 60))
+    brute = [s[n : n + h].sum() / s[n - 1] for n, h in zip(ns, horizon, strict=True)]
+    np.testing.assert_allclose(m.expected_renewals(ns, horizon), brute, rtol=1e-12)
+    # a new customer's cohort: expected billings after the first = sum of S(1..H)
+    assert m.expected_renewals(1, 7) == pytest.approx(s[1:8].sum(), rel=1e-12)
+    with pytest.raises(ValueError, match="horizon"):
+        m.expected_renewals(2, -1)

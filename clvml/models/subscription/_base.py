@@ -28,7 +28,8 @@ from clvml.models.btyd.optimise import (
     log_objective,
     minimise,
 )
-from clvml.models.subscription.lifetime_math import check_tenure
+from clvml.models.subscription.bdw_math import log_survival_rows
+from clvml.models.subscription.lifetime_math import check_tenure, expected_renewals
 from clvml.models.subscription.spells import survival_to_spells, validate_spells
 
 __all__ = ["RetentionModel"]
@@ -159,6 +160,17 @@ class RetentionModel(BaseEstimator):
         (the renewals still to come; the period already paid is not counted)."""
         derl = self.discounted_expected_residual_lifetime(n, discount_rate)
         return derl * np.asarray(margin, dtype=float) * np.asarray(price, dtype=float)
+
+    def expected_renewals(self, n: Any, horizon: Any) -> np.ndarray:
+        """Expected billings in the next ``horizon`` periods (one value or one per row) of
+        customers active for ``n`` periods, undiscounted
+        (:func:`~clvml.models.subscription.lifetime_math.expected_renewals`)."""
+        p = self._params()
+        abc = np.r_[p, 1.0][:3]  # sBG is BdW at c = 1
+        n = np.asarray(n, dtype=float)
+        rows = np.tile(abc, (max(n.size, 1), 1))
+        out = expected_renewals(log_survival_rows, rows, n.ravel(), horizon)
+        return out.reshape(n.shape)
 
     def log_likelihood(self, spells: pd.DataFrame, weights: Any = None) -> float:
         """Weighted log-likelihood of ``spells`` at the fitted parameters."""

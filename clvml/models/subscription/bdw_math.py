@@ -28,6 +28,7 @@ __all__ = [
     "bdw_loglik_grad",
     "bdw_loglik_rows",
     "bdw_loglik_rows_grad",
+    "log_survival_rows",
 ]
 
 
@@ -90,7 +91,8 @@ def bdw_loglik_grad(params: np.ndarray, duration: np.ndarray, censored: np.ndarr
     return bdw_loglik_rows_grad(a, b, c, duration, censored)
 
 
-def _log_survival_rows(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+def log_survival_rows(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``log S(t)`` for parameter rows ``p`` = ``(alpha, beta, c)`` (``c = 1``: sBG)."""
     return bdw_log_survival(p[:, 0:1], p[:, 1:2], p[:, 2:3], t)
 
 
@@ -104,7 +106,7 @@ def bdw_derl(alpha: object, beta: object, c: object, n: object, discount_rate: f
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (alpha, beta, c, n)))
     shape = arrays[0].shape
     params = np.column_stack([v.ravel() for v in arrays[:3]])
-    out = discounted_residual_lifetime(_log_survival_rows, params, arrays[3].ravel(), discount_rate)
+    out = discounted_residual_lifetime(log_survival_rows, params, arrays[3].ravel(), discount_rate)
     return out.reshape(shape)
 
 

@@ -52,7 +52,8 @@ from clvml.models.btyd.optimise import (
 from clvml.models.subscription import bdw_math, sbg_math
 from clvml.models.subscription._base import RetentionModel
 from clvml.models.subscription.bdw import BetaDiscreteWeibull
-from clvml.models.subscription.lifetime_math import check_tenure
+from clvml.models.subscription.bdw_math import log_survival_rows
+from clvml.models.subscription.lifetime_math import check_tenure, expected_renewals
 from clvml.models.subscription.sbg import ShiftedBetaGeometric
 from clvml.models.subscription.spells import validate_spells
 
@@ -343,6 +344,13 @@ class _RetentionCovariates(BaseEstimator):
         if self._kind == "sbg":
             return sbg_math.sbg_derl(a, b, n, discount_rate)
         return bdw_math.bdw_derl(a, b, float(base[2]), n, discount_rate)
+
+    def expected_renewals(self, frame: pd.DataFrame, n: Any, horizon: Any) -> np.ndarray:
+        """Expected billings of each customer in the next ``horizon`` periods, undiscounted."""
+        base, a, b = self._unpack(self._z(frame))
+        c = np.full(a.shape, float(base[2]) if len(base) == 3 else 1.0)
+        n = np.broadcast_to(np.asarray(n, dtype=float), a.shape)
+        return expected_renewals(log_survival_rows, np.column_stack([a, b, c]), n, horizon)
 
     def customer_lifetime_value(
         self, frame: pd.DataFrame, n: Any, discount_rate: float, price: Any, margin: Any = 1.0

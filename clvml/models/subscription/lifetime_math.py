@@ -21,7 +21,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["check_discount_rate", "check_tenure", "discounted_residual_lifetime"]
+__all__ = [
+    "check_discount_rate",
+    "check_tenure",
+    "discounted_residual_lifetime",
+    "expected_renewals",
+]
 
 _BLOCK = 256  # periods summed per step
 _CHUNK = 4096  # distinct rows per step (block x chunk floats = 8 MB)
@@ -107,4 +112,37 @@ def discounted_residual_lifetime(
             todo = todo[~done]
             k0 += _BLOCK
         out[start : start + tn.size] = total
+    return out[inv.ravel()]
+
+
+def expected_renewals(
+    log_survival: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    params: np.ndarray,
+    n: np.ndarray,
+    horizon: object,
+) -> np.ndarray:
+    """Expected renewals (billings) in the next ``H`` periods of customers active for ``n``
+    periods: :math:`\\sum_{t=n}^{n+H-1} S(t) / S(n - 1)`, undiscounted.
+
+    Parameters as :func:`discounted_residual_lifetime`; ``horizon`` is ``H``, whole
+    numbers of periods >= 0, one for all rows or one per row.
+    """
+    n = check_tenure(n).ravel()
+    h = np.broadcast_to(np.asarray(horizon, dtype=float), n.shape).ravel()
+    bad = ~np.isfinite(h) | (h < 0) | (h != np.floor(h))
+    if bad.any():
+        raise ValueError(f"horizon must be whole numbers of periods >= 0, got {h[bad][0]!r}")
+    params = np.asarray(params, dtype=float).reshape(n.size, -1)
+    if n.size == 0 or h.max() == 0:
+        return np.zeros(n.size)
+    uniq, inv = np.unique(np.column_stack([params, n, h]), axis=0, return_inverse=True)
+    out = np.empty(len(uniq))
+    k = np.arange(int(h.max()), dtype=float)
+    step = max(1, (_CHUNK * _BLOCK) // k.size)
+    for start in range(0, len(uniq), step):
+        block = uniq[start : start + step]
+        p, tn, th = block[:, :-2], block[:, -2], block[:, -1]
+        base = log_survival(p, (tn - 1.0)[:, None])
+        terms = np.exp(log_survival(p, tn[:, None] + k[None, :]) - base)
+        out[start : start + tn.size] = np.where(k[None, :] < th[:, None], terms, 0.0).sum(axis=1)
     return out[inv.ravel()]
