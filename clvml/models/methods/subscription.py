@@ -2,7 +2,8 @@
 
 The transaction methods of :data:`~clvml.models.methods.registry.REGISTRY` read a
 customer frame of purchases; a subscription business's customers renew or cancel, so
-its methods read *spells* (:func:`clvml.models.subscription.tenure.spells_at`) and live in
+its methods read *spells* (``duration``, ``censored``: :mod:`clvml.models.subscription.spells`,
+built from the ``subscriptions`` table by :mod:`clvml.data.subscriptions`) and live in
 their own registry, :data:`SUBSCRIPTION_METHODS`:
 
 * ``sbg``, ``bdw``: :class:`~clvml.models.subscription.ShiftedBetaGeometric` and
@@ -41,9 +42,11 @@ from clvml.models.subscription import (
     ShiftedBetaGeometricCovariates,
     likelihood_ratio_test,
 )
-from clvml.models.subscription.tenure import PERIODS_PER_YEAR
 
-__all__ = ["SUBSCRIPTION_METHODS", "SubscriptionMethod", "SubscriptionModel"]
+__all__ = ["PERIODS_PER_YEAR", "SUBSCRIPTION_METHODS", "SubscriptionMethod", "SubscriptionModel"]
+
+#: Billing periods per year, by the subscriptions contract's ``period`` values.
+PERIODS_PER_YEAR: dict[str, int] = {"month": 12, "year": 1}
 
 
 class SubscriptionMethod:
