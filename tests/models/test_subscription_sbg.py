@@ -182,3 +182,14 @@ def test_bad_discount_rate_and_tenure_are_refused() -> None:
         m.discounted_expected_lifetime(0.0)
     with pytest.raises(ValueError, match="n "):
         m.discounted_expected_residual_lifetime(0, 0.1)
+
+
+@pytest.mark.parametrize(("a", "b"), [(1.0, 1e12), (3.0, 7e10), (1.0, np.exp(25.0))])
+def test_derl_is_finite_where_the_hypergeometric_function_fails(a: float, b: float) -> None:
+    # churn probabilities ~ a / b ~ 0: the residual lifetime is the annuity 1 / (1 - z);
+    # scipy's 2F1 returns NaN/inf at such parameters and the series sum takes over
+    from clvml.models.subscription.sbg_math import sbg_derl
+
+    d = 0.008
+    got = sbg_derl(a, b, np.array([1.0, 5.0]), d)
+    np.testing.assert_allclose(got, (1 + d) / d, rtol=1e-6)

@@ -119,6 +119,11 @@ class SubscriptionModel(BaseEstimator):
         Converted to a rate per billing period, ``(1 + r) ** (1 / periods per year) - 1``.
     margin : float, default 1.0
         Share of the price kept as margin.
+    covariate_penalizer : float, default 0.001
+        L2 penalty of the covariate methods (on the baseline at mean covariates and the
+        per-SD coefficients, per spell): keeps a covariate level seen on few spells of a
+        billing period from running off to the parameter bound. The plain models are
+        fitted unpenalised (they reproduce the published estimates).
     max_iter : int, default 2000
         Maximum optimiser iterations per fit.
 
@@ -153,6 +158,7 @@ class SubscriptionModel(BaseEstimator):
         covariates: Sequence[str] | None = None,
         annual_discount_rate: float = 0.1,
         margin: float = 1.0,
+        covariate_penalizer: float = 0.001,
         max_iter: int = 2000,
     ) -> None:
         self.methods = methods
@@ -160,6 +166,7 @@ class SubscriptionModel(BaseEstimator):
         self.covariates = covariates
         self.annual_discount_rate = annual_discount_rate
         self.margin = margin
+        self.covariate_penalizer = covariate_penalizer
         self.max_iter = max_iter
 
     # ------------------------------------------------------------------ design
@@ -240,7 +247,9 @@ class SubscriptionModel(BaseEstimator):
                     continue
                 est = method.make(self.max_iter)
                 if method.uses_covariates:
-                    est.set_params(covariates=list(design.columns))
+                    est.set_params(
+                        covariates=list(design.columns), penalizer=self.covariate_penalizer
+                    )
                 est.fit(data)
                 self.models_[(name, period)] = est
                 bic[name] = bic.get(name, 0.0) + float(est.bic_)
@@ -309,7 +318,8 @@ class SubscriptionModel(BaseEstimator):
         -------
         pandas.DataFrame
             Same index: ``tenure``, ``p_renew``, ``churn_probability``, ``derl``, ``clv``
-            (the champion's) and ``clv_<method>`` for every fitted method.
+            (the champion's), and ``clv_<method>`` and ``p_renew_<method>`` for every
+            fitted method.
         """
         self._check()
         active = spells["censored"].astype(bool).to_numpy()
@@ -329,23 +339,25 @@ class SubscriptionModel(BaseEstimator):
         out = pd.DataFrame(index=spells.index)
         out["tenure"] = np.where(active, n, spells["duration"].to_numpy(dtype=float))
         cols = {m: np.zeros(len(spells)) for m in fitted}
-        p_renew = np.zeros(len(spells))
-        derl = np.zeros(len(spells))
+        renew = {m: np.zeros(len(spells)) for m in fitted}
+        derl = {m: np.zeros(len(spells)) for m in fitted}
         for period in self.periods_:
             rows = (periods == period).to_numpy() & active
             if not rows.any():
                 continue
             for name in fitted:
                 p, life = self._one(name, period, design.loc[rows], n[rows])
+                renew[name][rows], derl[name][rows] = p, life
                 cols[name][rows] = life * price[rows]
-                if name == self.champion_:
-                    p_renew[rows], derl[rows] = p, life
-        out["p_renew"] = p_renew
-        out["churn_probability"] = np.where(active, 1.0 - p_renew, 1.0)
-        out["derl"] = derl
-        out["clv"] = cols[self.champion_]
+        champ = self.champion_
+        out["p_renew"] = renew[champ]
+        out["churn_probability"] = np.where(active, 1.0 - renew[champ], 1.0)
+        out["derl"] = derl[champ]
+        out["clv"] = cols[champ]
         for name in fitted:
             out[f"clv_{name}"] = cols[name]
+        for name in fitted:
+            out[f"p_renew_{name}"] = renew[name]
         return out
 
     def expected_renewals(self, spells: pd.DataFrame, horizon: Any) -> pd.DataFrame:

@@ -119,9 +119,9 @@ class RetentionModel(BaseEstimator):
         self.bic_ = len(names) * math.log(n) - 2 * self.log_likelihood_
         cov_theta = inverse_information(hess * n, owner, "Check that the data show cancellations.")
         self.log_params_covariance_ = cov_theta
-        self.covariance_, self.standard_errors_, self.confidence_intervals_ = log_normal_summary(
-            params, cov_theta, names
-        )
+        with np.errstate(over="ignore"):  # an unidentified parameter's interval is (0, inf)
+            summary = log_normal_summary(params, cov_theta, names)
+        self.covariance_, self.standard_errors_, self.confidence_intervals_ = summary
         return self
 
     def fit_survival(self, survivors: Any) -> RetentionModel:

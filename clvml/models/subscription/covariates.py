@@ -251,12 +251,9 @@ class _RetentionCovariates(BaseEstimator):
             hess * n, owner, "Check that the data show cancellations; try fewer covariates."
         )
         links = [(ln, i, 1) for i, ln in enumerate(_LINKS)]
-        (
-            self.params_,
-            self.covariance_,
-            self.standard_errors_,
-            self.confidence_intervals_,
-        ) = reported_parameters(internal, cov_theta, free, means, scales, links, names)
+        with np.errstate(over="ignore"):  # an unidentified parameter's interval is (0, inf)
+            reported = reported_parameters(internal, cov_theta, free, means, scales, links, names)
+        self.params_, self.covariance_, self.standard_errors_, self.confidence_intervals_ = reported
         self.internal_params_ = internal
         self.internal_covariance_ = cov_theta
         self.covariate_columns_ = list(cols)

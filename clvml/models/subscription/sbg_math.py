@@ -103,4 +103,18 @@ def sbg_derl(alpha: Param, beta: Param, n: np.ndarray, discount_rate: float) -> 
     z = 1.0 / (1.0 + check_discount_rate(discount_rate))
     n = check_tenure(n)
     renew = (beta + n - 1.0) / (alpha + beta + n - 1.0)
-    return renew * hyp2f1(1.0, beta + n, alpha + beta + n, z)
+    out = np.asarray(renew * hyp2f1(1.0, beta + n, alpha + beta + n, z), dtype=float)
+    bad = ~np.isfinite(out)
+    if bad.any():  # 2F1 fails for extreme parameters: sum the series (BdW at c = 1) there
+        from clvml.models.subscription.lifetime_math import discounted_residual_lifetime
+
+        a, b, nn = np.broadcast_arrays(np.asarray(alpha, float), np.asarray(beta, float), n)
+        rows = np.column_stack([a[bad], b[bad], np.ones(int(bad.sum()))])
+        out = out.copy()
+        out[bad] = discounted_residual_lifetime(_log_survival_abc, rows, nn[bad], discount_rate)
+    return out
+
+
+def _log_survival_abc(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``log S(t)`` for rows ``(alpha, beta, 1)`` (the series fallback of :func:`sbg_derl`)."""
+    return betaln(p[:, 0:1], p[:, 1:2] + t) - betaln(p[:, 0:1], p[:, 1:2])
