@@ -56,12 +56,16 @@ class Destination:
 
     @property
     def where(self) -> str:
-        """The destination for messages: the URL's scheme, host and path (no query)."""
+        """The destination for messages: the URL's scheme and host only.
+
+        Path and query stay out: webhook URLs often carry their token there (e.g.
+        ``/services/T0/B0/<token>``).
+        """
         if self.webhook is not None:
             u = urlsplit(self.webhook)
             host = u.hostname or ""
             port = f":{u.port}" if u.port else ""
-            return f"{u.scheme}://{host}{port}{u.path}"
+            return f"{u.scheme}://{host}{port}"
         return str(self.csv_dir)
 
 

@@ -170,6 +170,10 @@ def score(
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
     policy, mapping = flags.policy(), flags.mapping()
     if engine == "spark":
+        if alerts_config is not None:  # the Spark job appends the history, raises no alerts yet
+            from clvml.exceptions import DataValidationError
+
+            raise DataValidationError("--alerts-config is not supported with --engine spark yet")
         from clvml.spark.job import score_job
 
         if mapping:

@@ -131,3 +131,55 @@ def test_alerts_on_an_empty_crm_and_a_bad_config(tmp_path: Path, capsys) -> None
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "health_below must be between 0 and 100" in err
+
+
+def test_deliver_sends_what_a_failed_pass_left_pending(tmp_path: Path, capsys, monkeypatch) -> None:
+    from clvml.alerts.config import load_alert_config
+    from clvml.alerts.delivery import deliver_pending
+    from clvml.alerts.job import AlertStep
+
+    crm = f"sqlite:///{tmp_path / 'crm.db'}"
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        '[[alerts.destinations]]\nname = "files"\nteam = "retention"\ncsv_dir = "out"\n'
+    )
+    cfg = load_alert_config(config)
+    cols = ["customer_id", "clv", "value_tier", "segment", "churn_probability", "p_alive"]
+    runs = [
+        ("2026-11-01", [("a", 900.0, "top 1%", "Champions", 0.1, 0.9)]),
+        ("2026-11-08", [("a", 880.0, "top 1%", "Save now", 0.5, 0.5)]),  # churn_rise
+    ]
+    with CRMSink(crm) as sink:
+        for day, rows in runs:
+            with sink.run(model_name="m", model_version="1", as_of=day) as run:
+                run.in_transaction.append(AlertStep(cfg.rules, cfg.by_team()))
+                run.write(pd.DataFrame(rows, columns=cols))
+        (tmp_path / "out").write_text("a file where the folder should be")
+        failed = deliver_pending(sink, cfg.destinations)
+    assert failed.pending == {"files": 1} and "files" in failed.errors
+    (tmp_path / "out").unlink()
+    monkeypatch.setenv("COLUMNS", "250")
+    capsys.readouterr()
+    assert cli_run(["alerts", "--crm-url", crm, "--deliver", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "delivered 1, pending 0" in out
+    assert "1 open alerts" in out and "churn rise" in out and "1/1" in out
+    (sent,) = (tmp_path / "out").glob("alerts_retention_*.csv")
+    assert pd.read_csv(sent)["customer_id"].tolist() == ["a"]
+
+
+def test_alerts_config_with_the_spark_engine_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    code = cli_run(
+        [
+            "score",
+            "--engine",
+            "spark",
+            "--alerts-config",
+            str(tmp_path / "a.toml"),
+            "--crm-url",
+            f"sqlite:///{tmp_path / 'crm.db'}",
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--alerts-config is not supported with --engine spark" in err
