@@ -60,7 +60,9 @@ class AlertStep:
 
     def __call__(self, conn: Connection, run: ScoreRun) -> None:
         tables, table = run.sink.tables, run.sink.table
-        prev = previous_run(conn, tables.history, table, run_id=run.run_id, as_of=run.as_of)
+        prev = previous_run(
+            conn, tables.history, tables.runs, table, run_id=run.run_id, as_of=run.as_of
+        )
         current = read_run(conn, tables.history, table, run.run_id)
         previous = None if prev is None else read_run(conn, tables.history, table, prev[0])
         now = datetime.now(UTC)

@@ -801,7 +801,12 @@ class ScoreRun:
         for step in self.in_transaction:
             step(conn, self)
         self.pruned = prune_history(
-            conn, tables.history, self.sink.table, run_id=self.run_id, policy=self.sink.history
+            conn,
+            tables.history,
+            tables.runs,
+            self.sink.table,
+            run_id=self.run_id,
+            policy=self.sink.history,
         )
         # A test hook point: everything is staged and upserted but not committed.
         self._before_commit()

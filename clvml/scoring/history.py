@@ -164,13 +164,17 @@ def append_history(
     conn.execute(h.insert().from_select(cols, select))
 
 
-def _runs(conn: Connection, history: sa.Table, table: str) -> pd.DataFrame:
-    """The runs in the history of ``table``: run_id, as_of, scored_at; newest first."""
-    h = history
+def _runs(conn: Connection, runs: sa.Table, table: str, run_id: str) -> pd.DataFrame:
+    """The runs of ``table`` that may have history rows: run_id, as_of, scored_at; newest first.
+
+    Read from the run table (a few rows per night), not from the history (millions): the
+    run ids with a ``succeeded`` attempt, and ``run_id`` (the run being written).
+    """
+    r = runs
     rows = conn.execute(
-        sa.select(h.c.run_id, sa.func.max(h.c.as_of), sa.func.max(h.c.scored_at))
-        .where(h.c.table_name == table)
-        .group_by(h.c.run_id)
+        sa.select(r.c.run_id, sa.func.max(r.c.as_of), sa.func.max(r.c.scored_at))
+        .where(r.c.table_name == table, sa.or_(r.c.status == "succeeded", r.c.run_id == run_id))
+        .group_by(r.c.run_id)
     ).all()
     frame = pd.DataFrame(rows, columns=["run_id", "as_of", "scored_at"])
     if frame.empty:
@@ -182,25 +186,38 @@ def _runs(conn: Connection, history: sa.Table, table: str) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _has_rows(conn: Connection, history: sa.Table, table: str, run_id: str) -> bool:
+    h = history
+    stmt = sa.select(h.c.run_id).where(h.c.table_name == table, h.c.run_id == run_id).limit(1)
+    return conn.execute(stmt).first() is not None
+
+
 def previous_run(
-    conn: Connection, history: sa.Table, table: str, *, run_id: str, as_of: date | None
+    conn: Connection,
+    history: sa.Table,
+    runs: sa.Table,
+    table: str,
+    *,
+    run_id: str,
+    as_of: date | None,
 ) -> tuple[str, date | None] | None:
     """The run before ``run_id`` in the history of ``table``: (run id, as-of), or None.
 
-    The newest other run whose as-of date is on or before ``as_of`` (any, when ``as_of``
-    is None).
+    The newest other succeeded run (``runs`` is the run table) whose as-of date is on or
+    before ``as_of`` (any, when ``as_of`` is None) and whose rows are in the history (runs
+    of a clvml without the history, or pruned, are passed over).
     """
-    runs = _runs(conn, history, table)
-    if runs.empty:
+    found = _runs(conn, runs, table, run_id)
+    if found.empty:
         return None
-    runs = runs[runs["run_id"] != run_id]
+    found = found[found["run_id"] != run_id]
     if as_of is not None:
-        runs = runs[runs["as_of"].isna() | (runs["as_of"] <= pd.Timestamp(as_of))]
-    if runs.empty:
-        return None
-    first = runs.iloc[0]
-    day = None if pd.isna(first["as_of"]) else first["as_of"].date()
-    return str(first["run_id"]), day
+        found = found[found["as_of"].isna() | (found["as_of"] <= pd.Timestamp(as_of))]
+    for rec in found.itertuples():
+        if _has_rows(conn, history, table, str(rec.run_id)):
+            day = None if pd.isna(rec.as_of) else rec.as_of.date()
+            return str(rec.run_id), day
+    return None
 
 
 def read_run(conn: Connection, history: sa.Table, table: str, run_id: str) -> pd.DataFrame:
@@ -214,13 +231,23 @@ def read_run(conn: Connection, history: sa.Table, table: str, run_id: str) -> pd
 
 
 def prune_history(
-    conn: Connection, history: sa.Table, table: str, *, run_id: str, policy: HistoryPolicy
+    conn: Connection,
+    history: sa.Table,
+    runs_table: sa.Table,
+    table: str,
+    *,
+    run_id: str,
+    policy: HistoryPolicy,
 ) -> list[str]:
-    """Inside the run's transaction: delete the runs ``policy`` no longer keeps.
+    """Inside the run's transaction: delete the history of the runs ``policy`` no longer keeps.
 
-    Returns the run ids deleted. The run ``run_id`` is always kept.
+    The runs are those of the run table (``runs_table``) with a succeeded attempt, plus
+    ``run_id``, which is always kept. Returns the run ids outside the policy when rows were
+    deleted, else an empty list (a run pruned before is deleted again, finding nothing: an
+    index lookup). History rows of a run id removed from the run table by hand are not
+    pruned.
     """
-    runs = _runs(conn, history, table)
+    runs = _runs(conn, runs_table, table, run_id)
     if runs.empty:
         return []
     drop = pd.Series(False, index=runs.index)
@@ -231,7 +258,8 @@ def prune_history(
         drop |= runs["as_of"] < newest - timedelta(days=policy.keep_days)
     drop &= runs["run_id"] != run_id
     gone = [str(r) for r in runs.loc[drop, "run_id"]]
-    if gone:
-        h = history
-        conn.execute(h.delete().where(h.c.table_name == table, h.c.run_id.in_(gone)))
-    return gone
+    if not gone:
+        return []
+    h = history
+    deleted = conn.execute(h.delete().where(h.c.table_name == table, h.c.run_id.in_(gone)))
+    return gone if deleted.rowcount else []

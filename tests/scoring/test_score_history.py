@@ -134,3 +134,26 @@ def test_retention_by_days_and_an_older_rerun_keeps_itself(crm_url: str) -> None
 def test_bad_retention_is_refused(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(DataValidationError, match=match):
         HistoryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_previous_run_is_the_newest_earlier_one_with_history_rows(crm_url: str) -> None:
+    import sqlalchemy as sa
+
+    from clvml.alerts.job import AlertStep
+    from clvml.alerts.rules import AlertRules
+
+    with CRMSink(crm_url) as sink:
+        a = _run(sink, make_scores(30, seed=1), "2026-11-01")
+        b = _run(sink, make_scores(30, seed=2), "2026-11-08")
+        h = sink.tables.history
+        with sink.connect() as conn, conn.begin():  # as if b ran before the history existed
+            conn.execute(h.delete().where(h.c.run_id == b))
+        _run(sink, make_scores(30, seed=3), "2026-10-25", version="2")  # an older back-fill
+        step = AlertStep(AlertRules(), {})
+        with sink.run(model_name="m", model_version="1", as_of="2026-11-15") as run:
+            run.in_transaction.append(step)
+            run.write(make_scores(30, seed=4))
+        assert step.previous_run_id == a
+        with sink.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(h).where(h.c.run_id == b))
+            assert n.scalar_one() == 0
