@@ -11,17 +11,17 @@ The alerts therefore commit with the scores, or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from clvml.alerts.rules import AlertRules, evaluate_rules
 from clvml.scoring.alert_store import store_alerts
-from clvml.scoring.crm import ScoreRun
-from clvml.scoring.history import previous_run, read_run
+from clvml.scoring.crm import CRMSink, ScoreRun
+from clvml.scoring.history import HISTORY_COLUMNS, health_score, previous_run, read_run
 
-__all__ = ["AlertStep"]
+__all__ = ["AlertStep", "preview_alerts"]
 
 
 class AlertStep:
@@ -88,3 +88,49 @@ class AlertStep:
             now=now,
             destinations=self.destinations,
         )
+
+
+def preview_alerts(
+    sink: CRMSink,
+    scores: pd.DataFrame,
+    *,
+    run_id: str,
+    as_of: date,
+    rules: AlertRules,
+    engagement: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The alerts a run would raise, without writing (``clvml score --dry-run``).
+
+    ``scores`` are the valid score rows; the previous run is read from the history as the
+    run would read it (nothing is created when the tables do not exist yet).
+    """
+    import sqlalchemy as sa
+
+    current = scores.reindex(columns=["customer_id", *HISTORY_COLUMNS])
+    current["health_score"] = health_score(current)
+    tables, table = sink.tables, sink.table
+    prev = None
+    previous = None
+    url = sink.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(str(url.database)).is_file():  # a dry run creates no database file
+            return evaluate_rules(current, None, as_of=as_of, engagement=engagement, rules=rules)
+    with sink.connect() as conn:
+        conn = conn.execution_options(clvml_read_only=True)
+        present = set(sa.inspect(conn).get_table_names(schema=sink.schema))
+        if {tables.history.name, tables.runs.name} <= present:
+            prev = previous_run(
+                conn, tables.history, tables.runs, table, run_id=run_id, as_of=as_of
+            )
+            if prev is not None:
+                previous = read_run(conn, tables.history, table, prev[0])
+    return evaluate_rules(
+        current,
+        previous,
+        as_of=as_of,
+        since=None if prev is None else prev[1],
+        engagement=engagement,
+        rules=rules,
+    )

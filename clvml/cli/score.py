@@ -291,6 +291,14 @@ def _print_plan(result: Any) -> None:
         highlight=False,
     )
     console.print(f"would write: {plan.describe()}", highlight=False)
+    alerts = result.alerts
+    if alerts is not None:
+        rules = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(alerts.by_rule.items()))
+        console.print(
+            f"would raise: {alerts.raised:,} alerts" + (f" ({rules})" if rules else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if plan.kept:
         console.print(
             f"{plural(plan.kept, 'customer')} in the table not scored by this run would keep "

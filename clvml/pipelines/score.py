@@ -58,7 +58,7 @@ import pandas as pd
 
 from clvml.alerts.config import AlertConfig
 from clvml.alerts.delivery import deliver_pending
-from clvml.alerts.job import AlertStep
+from clvml.alerts.job import AlertStep, preview_alerts
 from clvml.data.io import is_database_url, safe_url
 from clvml.data.policy import ValidationPolicy
 from clvml.exceptions import DataValidationError
@@ -143,7 +143,8 @@ class ScoreJobResult:
     overridden : list of str
         The refusals ``force=True`` overrode (:mod:`clvml.pipelines.score_checks`).
     alerts : AlertOutcome or None
-        Alerts raised by the run and deliveries made; None for a dry run.
+        Alerts raised by the run and deliveries made; for a dry run, the alerts it would
+        raise (nothing stored or sent).
     """
 
     run: RunResult | None
@@ -345,7 +346,26 @@ def score_customers(
             valid = split_scores(scores).valid
             plan = plan_changes(read_previous(sink), valid)
             overridden += check_shift(plan.previous, plan.new, force=True, **limits)
-            return _result(None, model_uri, model, prep, sink, timings, plan, overridden)
+            run_id = sink.run(
+                model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
+            ).run_id
+            would = preview_alerts(
+                sink,
+                valid,
+                run_id=run_id,
+                as_of=prep.as_of.date(),
+                rules=cfg.rules,
+                engagement=prep.engagement,
+            )
+            preview = AlertOutcome(
+                raised=len(would),
+                by_rule=would["rule"].value_counts().to_dict() if len(would) else {},
+                delivered=0,
+                pending=0,
+                errors={},
+            )
+            out = _result(None, model_uri, model, prep, sink, timings, plan, overridden)
+            return dataclasses.replace(out, alerts=preview)
         step = AlertStep(cfg.rules, cfg.by_team(), prep.engagement)
         with sink.run(
             model_name=model.name, model_version=model.version, as_of=prep.as_of.date()

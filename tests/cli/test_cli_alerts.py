@@ -85,6 +85,23 @@ def test_score_prints_the_alerts_it_raised_and_delivered(two_runs, capsys) -> No
     assert long_texts and not any(t in blob for t in long_texts)
 
 
+def test_a_dry_run_says_how_many_alerts_the_run_would_raise(two_runs, capsys) -> None:
+    crm, _, argv, _ = two_runs
+    with CRMSink(crm) as sink, sink.connect() as conn:
+        stored = pd.read_sql(sa.select(sink.tables.alerts), conn)
+        runs = sink.read_runs()
+    if stored["run_id"].nunique() < 2:  # the score test above runs first in this module
+        pytest.skip("needs the second run")
+    last = stored[stored["run_id"] == runs["run_id"].iloc[-1]]
+    capsys.readouterr()
+    assert cli_run([*argv, "--dry-run"]) == 0  # the second run again: same run id
+    out = capsys.readouterr().out
+    assert f"would raise: {len(last):,} alerts (" in out, out
+    with CRMSink(crm) as sink, sink.connect() as conn:  # and nothing was written
+        assert len(pd.read_sql(sa.select(sink.tables.alerts), conn)) == len(stored)
+        pd.testing.assert_frame_equal(sink.read_runs(), runs)
+
+
 def test_alerts_lists_open_alerts_by_team_and_date(two_runs, capsys) -> None:
     crm, *_ = two_runs
     with CRMSink(crm) as sink, sink.connect() as conn:
