@@ -16,7 +16,7 @@ _TEAMS = ("care", "retention", "marketing")
 
 
 def _value(v: Any) -> str:
-    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+    return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _evidence(ev: Any) -> str:
