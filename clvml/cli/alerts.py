@@ -33,6 +33,12 @@ def _evidence(ev: Any) -> str:
     return "; ".join(parts)
 
 
+def _has_alerts(conn: Any, sink: Any) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(conn).has_table(sink.tables.alerts.name, schema=sink.schema))
+
+
 @app.command()
 def alerts(
     crm_url: Annotated[
@@ -82,11 +88,20 @@ def alerts(
             help="The TOML file with [alerts] destinations (for --deliver) [default: none].",
         ),
     ] = None,
+    close: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--close",
+            help="Mark this alert (its alert_id) closed: handled; repeat for several "
+            "[default: none].",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Alerts shown at most.")] = 50,
 ) -> None:
     """List the open alerts raised by scoring runs (newest first), by team and date.
 
-    Each line names the customer, the rule, the owning team, the evidence (before and
+    Each line names the alert (the first 8 characters of its id, enough for --close), the
+    customer, the rule, the owning team, the evidence (before and
     after values, message ids, never message text), the suggested action and how many of
     its deliveries are done. Prints nothing but a count when there are none.
     """
@@ -116,13 +131,33 @@ def alerts(
                     f"[yellow]alerts to {escape(dest)} stay pending[/]: {escape(error)}",
                     highlight=False,
                 )
+        if close:
+            from datetime import UTC, datetime
+
+            from clvml.scoring.alert_store import close_alerts, find_open_alert
+
+            with sink.connect() as conn, conn.begin():
+                if not _has_alerts(conn, sink):
+                    raise DataValidationError("the CRM holds no alerts", example=close[0])
+                ids = []
+                for prefix in close:
+                    match = find_open_alert(conn, sink.tables.alerts, prefix.strip().lower())
+                    if len(match) != 1:
+                        raise DataValidationError(
+                            "--close: no open alert has this id (give at least its first 8 "
+                            "characters, as listed)"
+                            if not match
+                            else "--close: several open alerts start with this; give more of it",
+                            example=prefix,
+                        )
+                    ids.append(match[0])
+                done = close_alerts(conn, sink.tables.alerts, ids, now=datetime.now(UTC))
+            console.print(f"closed {len(done):,} alerts", highlight=False)
         from datetime import date
 
         day = date.fromisoformat(since) if since else None
         with sink.connect() as conn:
-            from sqlalchemy import inspect
-
-            if not inspect(conn).has_table(sink.tables.alerts.name, schema=schema):
+            if not _has_alerts(conn, sink):
                 found = None
             else:
                 found = read_alerts(
@@ -141,11 +176,13 @@ def alerts(
         title_justify="left",
         header_style="bold",
     )
-    for col in ("as of", "customer", "rule", "team", "evidence", "suggested action", "sent"):
-        out.add_column(col)
+    cols = ("id", "as of", "customer", "rule", "team", "evidence", "suggested action", "sent")
+    for col in cols:
+        out.add_column(col, no_wrap=col == "id")
     for r in found.head(limit).itertuples():
         total = int(r.delivered) + int(r.pending)
         out.add_row(
+            str(r.alert_id)[:8],
             str(r.as_of)[:10],
             escape(str(r.customer_id)),
             r.rule.replace("_", " "),

@@ -28,7 +28,9 @@ __all__ = [
     "ALERT_COLUMNS",
     "DELIVERIES_TABLE",
     "alert_ids",
+    "close_alerts",
     "define_alert_tables",
+    "find_open_alert",
     "mark_delivery",
     "pending_deliveries",
     "read_alerts",
@@ -67,6 +69,7 @@ def define_alert_tables(md: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("suggested_action", sa.Text),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint("status IN ('open', 'closed')", name=ALERTS_TABLE + "_status"),
         sa.Index(f"ix_{ALERTS_TABLE}_run", "table_name", "run_id"),
         sa.Index(f"ix_{ALERTS_TABLE}_customer", "customer_id"),
@@ -257,3 +260,37 @@ def read_alerts(
     stmt = stmt.order_by(a.c.raised_at.desc(), a.c.customer_id, a.c.rule)
     rows = conn.execute(stmt).all()
     return pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+
+
+def close_alerts(
+    conn: Connection, alerts_table: sa.Table, ids: Sequence[str], *, now: datetime
+) -> list[str]:
+    """Mark the open alerts ``ids`` closed (handled); returns the ids that were open.
+
+    Closed alerts leave ``clvml alerts``' list; their deliveries are not affected.
+    """
+    a = alerts_table
+    found = [
+        r[0]
+        for r in conn.execute(
+            sa.select(a.c.alert_id).where(a.c.alert_id.in_(list(ids)), a.c.status == "open")
+        )
+    ]
+    if found:
+        conn.execute(
+            a.update().where(a.c.alert_id.in_(found)).values(status="closed", closed_at=now)
+        )
+    return found
+
+
+def find_open_alert(conn: Connection, alerts_table: sa.Table, prefix: str) -> list[str]:
+    """The open alerts whose id starts with ``prefix`` (8-36 characters of hex and ``-``)."""
+    import re
+
+    if re.fullmatch(r"[0-9a-f-]{8,36}", prefix) is None:
+        return []
+    a = alerts_table
+    stmt = sa.select(a.c.alert_id).where(
+        a.c.alert_id.startswith(prefix, autoescape=True), a.c.status == "open"
+    )
+    return [r[0] for r in conn.execute(stmt.limit(2))]

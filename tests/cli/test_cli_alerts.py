@@ -183,6 +183,21 @@ def test_deliver_sends_what_a_failed_pass_left_pending(tmp_path: Path, capsys, m
     assert "1 open alerts" in out and "churn rise" in out and "1/1" in out
     (sent,) = (tmp_path / "out").glob("alerts_retention_*.csv")
     assert pd.read_csv(sent)["customer_id"].tolist() == ["a"]
+    # handled: closed by the short id the list shows, then gone from the list
+    alert_id = pd.read_csv(sent)["alert_id"].iloc[0]
+    assert alert_id[:8] in out
+    for bad, needle in (("zz", "no open alert has this id"), ("'; drop", "no open alert")):
+        assert cli_run(["alerts", "--crm-url", crm, "--close", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err
+    assert cli_run(["alerts", "--crm-url", crm, "--close", alert_id[:8]]) == 0
+    out = capsys.readouterr().out
+    assert "closed 1 alerts" in out and "no open alerts" in out
+    with CRMSink(crm) as sink, sink.connect() as conn:
+        row = conn.execute(sa.select(sink.tables.alerts)).one()
+    assert row.status == "closed" and row.closed_at is not None
+    assert cli_run(["alerts", "--crm-url", crm, "--close", alert_id]) == 2  # no longer open
+    capsys.readouterr()
 
 
 def test_alerts_config_with_the_spark_engine_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
