@@ -68,8 +68,9 @@ def validate(
         str,
         typer.Option(
             "--data",
-            help="Folder with transactions.csv|parquet (optionally engagement, customers), "
-            "a transactions file, or a SQLAlchemy database URL with tables of those names.",
+            help="Folder with transactions.csv|parquet (optionally engagement, customers, "
+            "subscriptions; or subscriptions without transactions), a transactions or "
+            "subscriptions file, or a SQLAlchemy database URL with tables of those names.",
         ),
     ] = "data/social",
     now: Annotated[
@@ -85,6 +86,14 @@ def validate(
     returns: Returns = None,
     duplicates: Duplicates = None,
     invalid: Invalid = None,
+    plans: Annotated[
+        str | None,
+        typer.Option(
+            help="Subscriptions: the known plans, comma-separated (e.g. basic,premium); a "
+            "spell with another plan is an error (set aside with --invalid drop). "
+            "Default: any plan name.",
+        ),
+    ] = None,
 ) -> None:
     """Check a data folder against the data contracts and print what fails.
 
@@ -93,7 +102,8 @@ def validate(
     from clvml.data.folder import check_folder
 
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
-    check = check_folder(data, flags.policy(now=now), columns=flags.mapping())
+    known = None if plans is None else [p.strip() for p in plans.split(",") if p.strip()]
+    check = check_folder(data, flags.policy(now=now), columns=flags.mapping(), plans=known)
     console.print(
         f"[bold]clvml validate[/] {escape(check.source)}", highlight=False, soft_wrap=True
     )

@@ -8,14 +8,21 @@ tracks which rows are set aside so the report's counts add up.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from clvml.data import _columns as cols
-from clvml.data.contracts import CONTRACTS, CUSTOMERS, MAX_COLUMNS, TRANSACTIONS, Contract
+from clvml.data.contracts import (
+    CONTRACTS,
+    CUSTOMERS,
+    MAX_COLUMNS,
+    SUBSCRIPTIONS,
+    TRANSACTIONS,
+    Contract,
+)
 from clvml.data.policy import ValidationPolicy
 from clvml.data.report import Action, RuleOutcome, ValidationReport
 from clvml.exceptions import DataValidationError
@@ -223,6 +230,8 @@ def _parse(run: Run, opts: ValidationPolicy, tz: str, now: pd.Timestamp) -> None
                 problems = [p for p in problems if p.rule != "missing_id"]
         elif c.kind == "timestamp":
             parsed, problems = cols.parse_timestamps(raw, tz=tz, fmt=opts.timestamp_format)
+            if not c.required:  # an optional date (a subscription's end) may be empty
+                problems = [p for p in problems if p.rule != "missing_timestamp"]
         elif c.kind == "category":
             assert c.allowed is not None
             parsed, problems = cols.parse_categories(raw, allowed=c.allowed, required=c.required)
@@ -396,10 +405,81 @@ def _unique_ids(run: Run) -> None:
         )
 
 
+def _subscriptions(run: Run, plans: Collection[str] | None) -> None:
+    """The subscription rules: end before start, negative price, unknown plan, overlaps."""
+    f = run.frame
+    if "end" in f.columns:
+        start, end = f["start"].to_numpy(), f["end"].to_numpy()
+        backwards = ~np.isnat(start) & ~np.isnat(end) & (end < start)
+        run.problem("end", cols.Problem("end_before_start", backwards, "are before start"))
+    if "price_per_period" in f.columns:
+        price = f["price_per_period"].to_numpy(dtype=float, na_value=np.nan)
+        run.problem(
+            "price_per_period",
+            cols.Problem("negative_amount", price < 0, "are negative; expected a price >= 0"),
+        )
+    if plans is not None and "plan" in f.columns:
+        known = {str(p).strip() for p in plans}
+        plan = f["plan"]
+        unknown = plan.notna().to_numpy() & ~plan.str.strip().isin(known).to_numpy(dtype=bool)
+        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+        run.problem(
+            "plan",
+            cols.Problem("unknown_plan", unknown, f"are not one of the known plans ({listed})"),
+        )
+    _overlaps(run)
+
+
+def _overlaps(run: Run) -> None:
+    """Spells starting before an earlier spell of the same customer has ended.
+
+    Spells are taken in order of start; a spell overlaps when it starts before the latest
+    end of the customer's earlier spells (an active spell, with no end, never ends).
+    Touching spells (one starts the day the other ends) do not overlap.
+    """
+    f = run.frame
+    usable = run.keep & f["customer_id"].notna().to_numpy() & ~np.isnat(f["start"].to_numpy())
+    if usable.sum() < 2:
+        return
+    pos = np.flatnonzero(usable)
+    start = f["start"].to_numpy()[pos]
+    if "end" in f.columns:
+        end = f["end"].to_numpy()[pos].copy()
+        end[np.isnat(end)] = np.datetime64("9999-12-31", "us")
+    else:
+        end = np.full(pos.size, np.datetime64("9999-12-31", "us"))
+    g = pd.DataFrame({"c": f["customer_id"].to_numpy()[pos], "s": start, "e": end, "p": pos})
+    g = g.sort_values(["c", "s", "p"], kind="stable")
+    # the latest end among the customer's earlier spells (NaT for the first spell)
+    prev_end = g.groupby("c", sort=False)["e"].cummax().groupby(g["c"], sort=False).shift(1)
+    clash = (prev_end.notna() & (g["s"] < prev_end)).to_numpy()
+    mask = np.zeros(len(f), dtype=bool)
+    mask[g["p"].to_numpy()[clash]] = True
+    run.problem(
+        "start",
+        cols.Problem(
+            "overlapping_spells",
+            mask,
+            "start before an earlier subscription of the same customer has ended (a "
+            "customer's spells must not overlap; an active spell has no end)",
+        ),
+    )
+
+
 def run_rules(
-    table: str, data: object, opts: ValidationPolicy, *, collect: bool, source: str | None = None
+    table: str,
+    data: object,
+    opts: ValidationPolicy,
+    *,
+    collect: bool,
+    source: str | None = None,
+    plans: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
-    """Run every rule of ``table``'s contract on ``data``."""
+    """Run every rule of ``table``'s contract on ``data``.
+
+    ``plans`` (subscriptions only): the known plans; a row with another plan is
+    ``unknown_plan``. ``None`` accepts every plan name.
+    """
     contract = CONTRACTS[table]
     tz = cols.resolve_tz(opts.tz)
     now = cols.resolve_now(opts.now, tz)
@@ -417,5 +497,7 @@ def run_rules(
             cols.Problem("negative_amount", cost < 0, "are negative; expected a cost >= 0"),
         )
         _unique_ids(run)
+    elif contract is SUBSCRIPTIONS:
+        _subscriptions(run, plans)
     frame, report = run.finish()
     return (frame if report.ok else None), report

@@ -1,4 +1,4 @@
-"""The data contracts: what clvml expects of its three inputs.
+"""The data contracts: what clvml expects of its inputs.
 
 A contract is plain data: a table name, its columns (name, kind, whether it is
 required, allowed values, a one-line meaning) and the columns that must be
@@ -46,6 +46,8 @@ __all__ = [
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_TEXT_LENGTH",
+    "PERIODS",
+    "SUBSCRIPTIONS",
     "TRANSACTIONS",
     "Column",
     "ColumnKind",
@@ -101,6 +103,9 @@ KINDS: tuple[str, ...] = (
 
 #: ``inbound``: from the customer; ``outbound``: from the brand or its care team.
 DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
+
+#: Billing periods of a subscription: one renewal a calendar month or a calendar year.
+PERIODS: tuple[str, ...] = ("month", "year")
 
 #: Languages of engagement texts that the sentiment features support.
 LANGUAGES: tuple[str, ...] = ("en", "es")
@@ -234,5 +239,29 @@ CUSTOMERS = Contract(
     unique=("customer_id",),
 )
 
-#: The three input contracts by table name, in the order a data folder is read.
-CONTRACTS: dict[str, Contract] = {c.name: c for c in (TRANSACTIONS, ENGAGEMENT, CUSTOMERS)}
+SUBSCRIPTIONS = Contract(
+    name="subscriptions",
+    description=(
+        "One subscription spell of a contractual customer: from its start to its "
+        "cancellation (no end while active). A customer who cancels and comes back has "
+        "one row per spell; spells of one customer must not overlap."
+    ),
+    columns=(
+        Column("customer_id", "id", True, "Who subscribed."),
+        Column("start", "timestamp", True, "When the subscription began (its first billing)."),
+        Column(
+            "end",
+            "timestamp",
+            False,
+            "When it was cancelled; empty while the subscription is active. Not before start.",
+        ),
+        Column("period", "category", True, "How often it renews: month or year.", PERIODS),
+        Column("plan", "text", False, "The plan's name (e.g. basic, premium)."),
+        Column("price_per_period", "amount", False, "Price billed each period; >= 0."),
+    ),
+)
+
+#: The input contracts by table name, in the order a data folder is read.
+CONTRACTS: dict[str, Contract] = {
+    c.name: c for c in (TRANSACTIONS, ENGAGEMENT, CUSTOMERS, SUBSCRIPTIONS)
+}

@@ -1,21 +1,22 @@
 """Check a whole data source (a folder or a database) against the contracts.
 
-:func:`check_folder` reads ``transactions`` and, when present, ``engagement``
-and ``customers`` (see :func:`clvml.data.io.load_tables`), runs every rule of
+:func:`check_folder` reads ``transactions`` and, when present, ``engagement``,
+``customers`` and ``subscriptions`` (a subscription business may have no
+``transactions``; see :func:`clvml.data.io.load_tables`), runs every rule of
 each contract and returns a :class:`FolderCheck` with one
 :class:`~clvml.data.report.ValidationReport` per table. It raises only when the
 source cannot be read; bad data end up in the reports. :func:`validate_folder`
 is the strict form: the cleaned frames, or the first error raised.
 
-Across tables, two things are noted (rows kept, action ``"kept"``):
-transactions of customers missing from ``customers`` (no acquisition data for
-them) and engagement events of customers with no transaction.
+Across tables, three things are noted (rows kept, action ``"kept"``):
+transactions and subscriptions of customers missing from ``customers`` (no
+acquisition data for them) and engagement events of customers with no transaction.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Unpack
@@ -38,6 +39,9 @@ from clvml.data.report import RuleOutcome, ValidationReport
 from clvml.data.validation import check_table
 
 __all__ = ["FolderCheck", "check_folder", "validate_folder"]
+
+#: A source to check holds transactions, subscriptions or both.
+_ANY = ("transactions", "subscriptions")
 
 
 @dataclass
@@ -74,6 +78,7 @@ def check_folder(
     policy: ValidationPolicy | None = None,
     *,
     columns: Mapping[str, str] | None = None,
+    plans: Collection[str] | None = None,
     **keywords: Unpack[PolicyKeywords],
 ) -> FolderCheck:
     """Check every table of a folder or database against its contract.
@@ -82,12 +87,17 @@ def check_folder(
     ----------
     source : str, path, sqlalchemy.URL or sqlalchemy.Engine
         A folder with ``transactions.csv|parquet`` and optionally
-        ``engagement`` and ``customers`` files, or a database with tables of
-        those names.
+        ``engagement``, ``customers`` and ``subscriptions`` files (or
+        ``subscriptions`` without ``transactions``), or a database with tables of
+        those names. A single file is the transactions table, or the subscriptions
+        table when its name starts with ``subscriptions``.
     policy : ValidationPolicy, optional
         Applied to every table (see :func:`clvml.data.validation.check_table`).
     columns : mapping, optional
         Contract column -> the source's column name (:mod:`clvml.data.mapping`).
+    plans : collection of str, optional
+        The known subscription plans (see
+        :func:`~clvml.data.validation.validate_subscriptions`).
     **keywords
         The policy's fields as keywords, a convenience (they build, or override, it).
 
@@ -114,20 +124,24 @@ def check_folder(
     policy = resolve_policy(policy, **keywords)
     if is_database_url(source):
         name = safe_url(source)  # type: ignore[arg-type]
-        tables = load_tables(source)
+        tables = load_tables(source, require=_ANY)
         where = {t: f"table {t}" for t in tables}
     else:
         name = str(source)
         ids = [v for k, v in (columns or {}).items() if k.rpartition(".")[2] in ID_COLUMNS]
         path = Path(source)  # type: ignore[arg-type]
-        paths = {"transactions": path} if path.is_file() else find_tables(path)
+        if path.is_file():
+            table = "subscriptions" if path.name.lower().startswith("subscriptions") else None
+            paths = {table or "transactions": path}
+        else:
+            paths = find_tables(path, require=_ANY)
         tables = {t: read_table(p, text_columns=ids) for t, p in paths.items()}
         where = {t: p.name for t, p in paths.items()}
     if columns:
         tables = rename_columns(tables, columns)
     result = FolderCheck(source=name)
     for table, data in tables.items():
-        frame, report = check_table(data, table, policy, source=where[table])
+        frame, report = check_table(data, table, policy, source=where[table], plans=plans)
         result.reports[table] = report
         if frame is not None:
             result.frames[table] = frame
@@ -157,6 +171,15 @@ def validate_folder(
 def _cross_table(check: FolderCheck) -> None:
     """Note rows whose customer is missing from another table (kept, for information)."""
     frames = check.frames
+    subs, customers = frames.get("subscriptions"), frames.get("customers")
+    if subs is not None and customers is not None:
+        unknown = ~subs["customer_id"].isin(customers["customer_id"]).to_numpy()
+        _note(
+            check.reports["subscriptions"],
+            subs["customer_id"],
+            unknown,
+            "belong to customers missing from the customers table (no acquisition data); kept",
+        )
     tx = frames.get("transactions")
     if tx is None:
         return

@@ -5,7 +5,8 @@
   ``postgresql+psycopg://user@host/db``) or :class:`~sqlalchemy.engine.Engine`,
   by table name (validated identifier) or by a parameterised query.
 * :func:`find_tables` / :func:`load_folder` find ``transactions`` and the
-  optional ``engagement`` and ``customers`` in a folder;
+  optional ``engagement``, ``customers`` and ``subscriptions`` in a folder (or,
+  with ``require``, a folder of a subscription business without ``transactions``);
   :func:`load_tables` does the same for a folder or a database.
 * :func:`write_table` writes a CSV or Parquet file atomically.
 
@@ -310,22 +311,35 @@ def _first_line(exc: BaseException, source: object) -> str:
     return scrub(f"{type(orig).__name__}: {lines[0] if lines else 'no details'}", [source])
 
 
-def find_tables(folder: str | os.PathLike[str]) -> dict[str, Path]:
-    """Find ``transactions`` (required), ``engagement`` and ``customers`` files in ``folder``.
+def find_tables(
+    folder: str | os.PathLike[str], *, require: str | Iterable[str] = "transactions"
+) -> dict[str, Path]:
+    """Find the contract tables' files in ``folder``: ``transactions``, ``engagement``, ...
 
     Each is a file named after its table with a CSV or Parquet suffix
-    (``transactions.parquet``, ``customers.csv``, ...). Other files are ignored.
+    (``transactions.parquet``, ``customers.csv``, ``subscriptions.csv``, ...). Other
+    files are ignored.
+
+    Parameters
+    ----------
+    folder : str or path
+        The data folder.
+    require : str or iterable of str, default "transactions"
+        The folder must hold this table, or at least one of these tables
+        (``("transactions", "subscriptions")`` for a folder that may be a
+        subscription business's without purchases).
 
     Raises
     ------
     FileNotFoundError
-        ``folder`` is not a directory or holds no ``transactions`` file.
+        ``folder`` is not a directory or holds none of the required tables.
     DataSourceError
         A table exists in two formats (ambiguous).
     """
     path = Path(folder)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such folder")
+    wanted = (require,) if isinstance(require, str) else tuple(require)
     files = {p.name.lower(): p for p in path.iterdir() if p.is_file()}
     found: dict[str, Path] = {}
     for name in CONTRACTS:
@@ -335,20 +349,27 @@ def find_tables(folder: str | os.PathLike[str]) -> dict[str, Path]:
             raise DataSourceError(f"{path}: {name} is there twice ({listed}); keep one")
         if hits:
             found[name] = hits[0]
-    if "transactions" not in found:
+    if not any(name in found for name in wanted):
         names = sorted(p.name for p in files.values())
         there = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "") if names else "none"
+        what = " or ".join(wanted)
+        expected = " or ".join(f"{n}.csv or {n}.parquet" for n in wanted)
         raise FileNotFoundError(
-            f"{path}: no transactions file (expected transactions.csv or transactions.parquet; "
-            f"files there: {there}); give --data such a folder or the transactions file itself"
+            f"{path}: no {what} file (expected {expected}; "
+            f"files there: {there}); give --data such a folder or the {wanted[0]} file itself"
         )
     return found
 
 
 def load_folder(
-    folder: str | os.PathLike[str], *, text_columns: Iterable[str] = ()
+    folder: str | os.PathLike[str],
+    *,
+    text_columns: Iterable[str] = (),
+    require: str | Iterable[str] = "transactions",
 ) -> dict[str, pd.DataFrame]:
     """Read the tables :func:`find_tables` finds, keyed by table name.
+
+    ``require`` is passed to :func:`find_tables`.
 
     Examples
     --------
@@ -360,7 +381,8 @@ def load_folder(
     ['007']
     """
     return {
-        name: read_table(p, text_columns=text_columns) for name, p in find_tables(folder).items()
+        name: read_table(p, text_columns=text_columns)
+        for name, p in find_tables(folder, require=require).items()
     }
 
 
@@ -370,24 +392,30 @@ def load_tables(
     schema: str | None = None,
     columns: Mapping[str, str] | None = None,
     text_columns: Iterable[str] = (),
+    require: str | Iterable[str] = "transactions",
 ) -> dict[str, pd.DataFrame]:
     """Read the contract tables from a folder (see :func:`load_folder`) or a database.
 
-    In a database, tables named ``transactions`` (required), ``engagement``
-    and ``customers`` are read, from ``schema`` if given. A file (CSV, Parquet or
-    whitespace-separated text) is the transactions table alone. ``columns`` maps the
-    contract's column names to the source's (:mod:`clvml.data.mapping`, ``--columns``).
+    In a database, tables named ``transactions`` (required), ``engagement``,
+    ``customers`` and ``subscriptions`` are read, from ``schema`` if given. A file (CSV,
+    Parquet or whitespace-separated text) is the transactions table alone, or the
+    subscriptions table when ``require`` names only ``subscriptions``. ``columns`` maps
+    the contract's column names to the source's (:mod:`clvml.data.mapping`,
+    ``--columns``). ``require``: the table, or at least one of the tables, the source
+    must hold (see :func:`find_tables`).
     """
+    wanted = (require,) if isinstance(require, str) else tuple(require)
     if columns:
         from clvml.data.mapping import rename_columns
 
         ids = [v for k, v in columns.items() if k.rpartition(".")[2] in ID_COLUMNS]
-        raw = load_tables(source, schema=schema, text_columns=ids)
+        raw = load_tables(source, schema=schema, text_columns=ids, require=wanted)
         return rename_columns(raw, columns)
     if not is_database_url(source):
         if Path(source).is_file():  # type: ignore[arg-type]
-            return {"transactions": read_table(source, text_columns=text_columns)}
-        return load_folder(source, text_columns=text_columns)  # type: ignore[arg-type]
+            name = "transactions" if "transactions" in wanted else wanted[0]
+            return {name: read_table(source, text_columns=text_columns)}
+        return load_folder(source, text_columns=text_columns, require=wanted)  # type: ignore[arg-type]
     where = safe_url(source)  # type: ignore[arg-type]
     try:
         engine = source if isinstance(source, Engine) else sa.create_engine(source)  # type: ignore[arg-type]
@@ -398,8 +426,8 @@ def load_tables(
                 engine.dispose()
     except (sa.exc.SQLAlchemyError, ImportError) as exc:
         raise DataSourceError(f"{where}: {_first_line(exc, source)}") from exc
-    if "transactions" not in names:
-        raise DataSourceError(f"{where}: no transactions table")
+    if not any(name in names for name in wanted):
+        raise DataSourceError(f"{where}: no {' or '.join(wanted)} table")
     return {
         name: read_table(source, table=name, schema=schema) for name in CONTRACTS if name in names
     }

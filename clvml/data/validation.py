@@ -1,10 +1,10 @@
 """Validation of clvml's inputs against their data contracts.
 
 One public function per kind of input: :func:`validate_transactions`,
-:func:`validate_engagement`, :func:`validate_customers` and
-:func:`validate_rfm_summary`. Each returns a cleaned frame or raises
-:class:`clvml.exceptions.DataValidationError` naming the column, the number of
-failing rows, why, and an example.
+:func:`validate_engagement`, :func:`validate_customers`,
+:func:`validate_subscriptions` and :func:`validate_rfm_summary`. Each returns a
+cleaned frame or raises :class:`clvml.exceptions.DataValidationError` naming the
+column, the number of failing rows, why, and an example.
 
 The cleaned frame has the contract's dtypes (``customer_id`` as ``str``,
 timestamps as naive UTC ``datetime64[us]``, amounts as ``float64``; see
@@ -48,7 +48,7 @@ after ``now`` (default: the current time) are errors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal, Unpack, overload
 
 import numpy as np
@@ -76,6 +76,7 @@ __all__ = [
     "validate_customers",
     "validate_engagement",
     "validate_rfm_summary",
+    "validate_subscriptions",
     "validate_transactions",
 ]
 
@@ -86,6 +87,7 @@ def check_table(
     policy: ValidationPolicy | None = None,
     *,
     source: str | None = None,
+    plans: Collection[str] | None = None,
     **keywords: Unpack[PolicyKeywords],
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Check ``data`` against the contract ``table`` and report every rule that fails.
@@ -98,7 +100,7 @@ def check_table(
     ----------
     data : pandas.DataFrame
         The table as read.
-    table : {"transactions", "engagement", "customers"}
+    table : {"transactions", "engagement", "customers", "subscriptions"}
         Which contract to check against.
     policy : ValidationPolicy, optional
         What to do with rows that break a rule (default: refuse them; see
@@ -106,6 +108,8 @@ def check_table(
         transactions).
     source : str, optional
         Where the data came from, recorded in the report.
+    plans : collection of str, optional
+        Subscriptions only: the known plans (see :func:`validate_subscriptions`).
     **keywords
         Fields of the policy, as a convenience (``returns="net"``, ...): they build the
         policy, or replace those fields of ``policy``.
@@ -132,7 +136,7 @@ def check_table(
     if table not in CONTRACTS:
         raise ValueError(f"table={table!r}; expected one of {', '.join(CONTRACTS)}")
     policy = resolve_policy(policy, **keywords)
-    return run_rules(table, data, policy, collect=True, source=source)
+    return run_rules(table, data, policy, collect=True, source=source, plans=plans)
 
 
 _COMMON_PARAMS = """policy : ValidationPolicy, optional
@@ -155,9 +159,10 @@ def _public(
     policy: ValidationPolicy | None,
     keywords: PolicyKeywords,
     return_report: bool,
+    plans: Collection[str] | None = None,
 ) -> Any:
     resolved = resolve_policy(policy, **keywords)
-    frame, report = run_rules(table, data, resolved, collect=False)
+    frame, report = run_rules(table, data, resolved, collect=False, plans=plans)
     assert frame is not None  # in raising mode an error never returns
     return (frame, report) if return_report else frame
 
@@ -321,7 +326,84 @@ def validate_customers(
     return _public("customers", data, policy, keywords, return_report)
 
 
-for _f in (validate_engagement, validate_customers):
+@overload
+def validate_subscriptions(
+    data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
+    *,
+    plans: Collection[str] | None = ...,
+    return_report: Literal[False] = ...,
+    **keywords: Unpack[PolicyKeywords],
+) -> pd.DataFrame: ...
+@overload
+def validate_subscriptions(
+    data: pd.DataFrame,
+    policy: ValidationPolicy | None = ...,
+    *,
+    plans: Collection[str] | None = ...,
+    return_report: Literal[True],
+    **keywords: Unpack[PolicyKeywords],
+) -> tuple[pd.DataFrame, ValidationReport]: ...
+def validate_subscriptions(
+    data: pd.DataFrame,
+    policy: ValidationPolicy | None = None,
+    *,
+    plans: Collection[str] | None = None,
+    return_report: bool = False,
+    **keywords: Unpack[PolicyKeywords],
+) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
+    """Check subscription spells against the subscriptions contract.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``customer_id``, ``start``, ``period`` (``month`` or ``year``);
+        optional ``end`` (empty while the subscription is active), ``plan``,
+        ``price_per_period`` (>= 0). A customer may have several spells (cancelled,
+        then back), which must not overlap.
+    plans : collection of str, optional
+        The known plans: a row whose ``plan`` is another name breaks ``unknown_plan``
+        (refused, or set aside under ``invalid="drop"``). Default: any plan name is
+        accepted; an empty ``plan`` is always accepted (the column is optional).
+    {common}
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, ValidationReport)
+        The cleaned spells (and the report when ``return_report``): ``start`` and
+        ``end`` as naive UTC ``datetime64[us]`` (``NaT`` while active), ``period``
+        lower-cased.
+
+    Raises
+    ------
+    DataValidationError
+        At the first rule broken: empty input, missing column, missing id,
+        missing or unparseable start, unparseable end, a start or end after now,
+        an end before its start (``end_before_start``), an unknown period, a
+        negative or non-numeric price, an unknown plan, a spell starting before an
+        earlier spell of the same customer has ended (``overlapping_spells``),
+        duplicate row (``duplicates="error"``). Under ``invalid="drop"`` the
+        row-level ones set the rows aside, counted in the report.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> subs = pd.DataFrame({"customer_id": ["a", "b"], "start": ["2024-01-05", "2024-02-01"],
+    ...                      "end": ["2024-03-20", None], "period": ["month", "Month"]})
+    >>> validate_subscriptions(subs, now="2024-06-30")[["end", "period"]]
+             end period
+    0 2024-03-20  month
+    1        NaT  month
+    >>> bad = subs.assign(end=["2023-12-01", None])
+    >>> validate_subscriptions(bad, now="2024-06-30")
+    Traceback (most recent call last):
+    ...
+    clvml.exceptions.DataValidationError: column 'end': 1 row is before start (e.g. '2023-12-01')
+    """
+    return _public("subscriptions", data, policy, keywords, return_report, plans)
+
+
+for _f in (validate_engagement, validate_customers, validate_subscriptions):
     _f.__doc__ = (_f.__doc__ or "").replace("{common}", _COMMON_PARAMS)
 
 
