@@ -48,17 +48,27 @@ def generate(
         float, typer.Option(help="Share of customers the care team does not answer.")
     ] = 0.2,
     start: Annotated[
-        str, typer.Option(callback=iso("--start"), help="Start of the acquisition window.")
-    ] = "2024-01-01",
+        str | None,
+        typer.Option(
+            callback=iso("--start"),
+            help="Start of the acquisition window [default: 2024-01-01; 2022-01-01 with "
+            "--contractual].",
+        ),
+    ] = None,
     calibration_end: Annotated[
         str | None,
         typer.Option(
             callback=iso("--calibration-end"),
-            help="End of the calibration period [default: start + 78 weeks].",
+            help="End of the calibration period [default: start + 78 weeks; with "
+            "--contractual the end of the 24-month acquisition window + 6 months].",
         ),
     ] = None,
     horizon: Annotated[
-        float, typer.Option(help="Weeks of data after the calibration end (the holdout).")
+        float,
+        typer.Option(
+            help="Weeks of data after the calibration end (the holdout; whole months, "
+            "rounded, with --contractual)."
+        ),
     ] = 52.0,
     placebo: Annotated[
         bool, typer.Option("--placebo", help="Set all four effects to 0 (no social signal).")
@@ -73,15 +83,55 @@ def generate(
             help="Write the attainable oracle in the truth table (about 1 ms per customer).",
         ),
     ] = True,
+    contractual: Annotated[
+        bool,
+        typer.Option(
+            "--contractual",
+            help="A subscription world instead: subscriptions, customers, care "
+            "engagement and the truth, churn from the beta-discrete-Weibull model "
+            "(docs/subscriptions.md).",
+        ),
+    ] = False,
+    care_effect: Annotated[
+        float,
+        typer.Option(
+            help="--contractual: log-multiplier of beta (less churn) for complainers the "
+            "care team answers; 0 with --placebo.",
+        ),
+    ] = 0.7,
+    duration_dependence: Annotated[
+        float,
+        typer.Option(
+            help="--contractual: c of the BdW model (1 = sBG; < 1 churn falls with tenure).",
+        ),
+    ] = 0.8,
 ) -> None:
     """Generate customers, transactions, engagement events and the truth.
 
     Purchases follow BG/NBD and spend Gamma-Gamma, shifted by engagement with
     the planted effect sizes; --placebo (or all effects 0) gives a world in
-    which the social data carry no signal about purchasing.
+    which the social data carry no signal about purchasing. With --contractual,
+    a subscription world: spells whose churn follows the beta-discrete-Weibull
+    model with a planted care effect for a randomised treated group.
     """
+    if contractual:
+        _contractual(
+            out,
+            customers,
+            seed,
+            fmt.value,
+            care_effect=0.0 if placebo else care_effect,
+            c=duration_dependence,
+            control_share=control_share,
+            start=start or "2022-01-01",
+            calibration_end=calibration_end,
+            horizon_weeks=horizon,
+            overwrite=overwrite,
+        )
+        return
     from clvml.data.synthetic import TABLES, generate_social_commerce, write_dataset
 
+    start = start or "2024-01-01"
     if placebo:
         social_effect = sentiment_effect = advocacy_effect = disengagement_effect = 0.0
     began = time.perf_counter()
@@ -117,5 +167,57 @@ def generate(
         f"holdout churn {truth['churned'].mean():.1%}; "
         f"effects social={social_effect:g} sentiment={sentiment_effect:g} "
         f"advocacy={advocacy_effect:g} disengagement={disengagement_effect:g}; {elapsed:.1f} s",
+        highlight=False,
+    )
+
+
+def _contractual(
+    out: Path,
+    customers: int,
+    seed: int,
+    fmt: str,
+    *,
+    care_effect: float,
+    c: float,
+    control_share: float,
+    start: str,
+    calibration_end: str | None,
+    horizon_weeks: float,
+    overwrite: bool,
+) -> None:
+    """``clvml generate --contractual``: write the subscription world and print its summary."""
+    from clvml.data.contractual import generate_contractual, write_contractual
+
+    began = time.perf_counter()
+    months = max(1, round(horizon_weeks * 12 / 52))
+    world = generate_contractual(
+        customers,
+        seed,
+        c=c,
+        care_effect=care_effect,
+        control_share=control_share,
+        start=start,
+        calibration_end=calibration_end,
+        horizon=months,
+    )
+    path = write_contractual(world, out, fmt, overwrite=overwrite)
+    elapsed = time.perf_counter() - began
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for name, frame in world.tables.items():
+        table.add_row(name, f"{len(frame):,}", escape(str(path / f"{name}.{fmt}")))
+    console.print(table)
+    truth = world.truth
+    subs = world.subscriptions
+    console.print(
+        f"calibration end {world.calibration_end.date()}, data end "
+        f"{world.observation_end.date()} ({months} months of holdout); "
+        f"active at the data end {subs['end'].isna().mean():.1%}; "
+        f"complained {truth['complained'].mean():.1%}, control group "
+        f"{world.tables['customers']['control_group'].mean():.1%}; planted alpha "
+        f"{world.params['alpha']:g} beta {world.params['beta']:g} c {c:g} care effect "
+        f"{care_effect:g}; {elapsed:.1f} s",
         highlight=False,
     )

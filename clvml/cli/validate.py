@@ -90,8 +90,8 @@ def validate(
         str | None,
         typer.Option(
             help="Subscriptions: the known plans, comma-separated (e.g. basic,premium); a "
-            "spell with another plan is an error (set aside with --invalid drop). "
-            "Default: any plan name.",
+            "spell with another plan is an error (set aside with --invalid drop) "
+            "[default: any plan name].",
         ),
     ] = None,
 ) -> None:

@@ -111,6 +111,7 @@ __all__ = [
     "load_social_commerce",
     "read_dataset",
     "write_dataset",
+    "write_tables",
 ]
 
 CHANNELS = ("twitter", "facebook", "instagram", "linkedin", "email", "web", "app", "phone")
@@ -738,6 +739,24 @@ def write_dataset(
     pathlib.Path
         ``out_dir``.
     """
+    frames = {name: getattr(ds, name) for name in TABLES}
+    return write_tables(frames, ds.params, out_dir, fmt, overwrite=overwrite)
+
+
+def write_tables(
+    frames: dict[str, pd.DataFrame],
+    params: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    fmt: str = "parquet",
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``frames`` (name -> table) and ``params`` to ``out_dir`` atomically.
+
+    The engine of :func:`write_dataset` (and of the contractual world's writer): every
+    table to ``<name>.<fmt>``, the settings to ``metadata.json``, in a temporary
+    directory renamed into place; other files already in ``out_dir`` are kept.
+    """
     if fmt not in ("parquet", "csv"):
         raise DataValidationError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
     out = Path(out_dir)
@@ -752,17 +771,16 @@ def write_dataset(
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     try:
-        for name in TABLES:
-            frame: pd.DataFrame = getattr(ds, name)
+        for name, frame in frames.items():
             if fmt == "parquet":
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
             else:
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-        meta = dict(ds.params, format=fmt, tables=list(TABLES))
+        meta = dict(params, format=fmt, tables=list(frames))
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
         if out.exists():
             # Keep files that are not ours (a README, say) across the swap.
-            ours = {f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")}
+            ours = {f"{name}.{ext}" for name in frames for ext in ("parquet", "csv")}
             for item in out.iterdir():
                 if item.name not in ours | {"metadata.json"} and not (tmp / item.name).exists():
                     if item.is_dir():
