@@ -22,13 +22,14 @@ compares each with what they paid:
     :math:`S(n + k) / S(n)`.
 
 The expected value is the price per period (1 when the table has none) x ``margin`` x
-the expected renewals falling in the holdout (discounted at ``discount_rate`` per
-period when given); the realised value is the same sum over the renewals paid. The
+the expected renewals falling in the holdout; the realised value is the money of the
+renewals paid (both undiscounted: the holdout is short, and the realised side is cash). The
 formula ignores that the customers still active at the cut-off are the loyal ones
 (the churn-prone left first), so it under-predicts their renewals; the heterogeneity
 models condition on each customer's tenure. ``clv_new_*`` adds each method's value of
 a *new* customer (discounted expected lifetime, first period included, x price x
-margin): the number the marketing formula is usually asked for.
+margin, discounted at ``annual_discount_rate``): the number the marketing formula is
+usually asked for.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def compare_subscription_clv(
     cohort: str = "year",
     spells: str = "first",
     margin: float = 1.0,
-    annual_discount_rate: float = 0.0,
+    annual_discount_rate: float = 0.10,
     min_customers: int = 50,
 ) -> SubscriptionComparison:
     """Formula vs sBG vs BdW: expected against realised renewal value in a holdout.
@@ -220,8 +221,10 @@ def compare_subscription_clv(
         As in :func:`~clvml.data.subscriptions.subscription_spells`.
     margin : float, default 1.0
         Share of the price that is margin.
-    annual_discount_rate : float, default 0.0
-        Converted to the billing period (``(1 + d)^(1/12) - 1`` a month).
+    annual_discount_rate : float, default 0.10
+        For the new-customer values ``clv_new_*`` only, converted to the billing period
+        (``(1 + d)^(1/12) - 1`` a month). Must be > 0: the sBG lifetime has no mean
+        when ``alpha <= 1``.
     min_customers : int, default 50
         Groups with fewer spells before the cut-off are not fitted (their rows have NaN
         predictions) and are left out of the ``all`` row's errors.
@@ -239,9 +242,10 @@ def compare_subscription_clv(
     cut = pd.Timestamp(cutoff)
     if not (np.isfinite(margin) and margin > 0):
         raise DataValidationError(f"margin={margin!r}; expected a number > 0")
-    if not (np.isfinite(annual_discount_rate) and annual_discount_rate >= 0):
+    if not (np.isfinite(annual_discount_rate) and annual_discount_rate >= 0.02):
         raise DataValidationError(
-            f"annual_discount_rate={annual_discount_rate!r}; expected a number >= 0"
+            f"annual_discount_rate={annual_discount_rate!r}; expected a rate >= 0.02 "
+            "(a new customer's lifetime may have no finite mean undiscounted)"
         )
     subs = subscriptions
     if customers is not None:
@@ -355,9 +359,8 @@ def compare_subscription_clv(
         )
         row["customers"] = len(here)
         value = scored.loc[idx, "value_per_renewal"].to_numpy()
-        disc = (1.0 + discount) ** -np.arange(1, int(window.max(initial=0)) + 2)
         real_k = scored.loc[idx, "realised_renewals"].to_numpy()
-        realised_value = value * np.r_[0.0, np.cumsum(disc)][real_k]
+        realised_value = value * real_k
         row["realised"] = float(realised_value.sum())
         mean_price = margin * (
             float(group["price_per_period"].fillna(1.0).mean())
@@ -372,7 +375,7 @@ def compare_subscription_clv(
                 scored.loc[idx, f"expected_{name}"] = np.nan
                 row[f"clv_new_{name}"] = np.nan
                 continue
-            exp_k = _expected_renewals(survival_of[name], tenure_g, window_g, discount)
+            exp_k = _expected_renewals(survival_of[name], tenure_g, window_g, 0.0)
             scored.loc[idx, f"expected_{name}"] = exp_k
             row[name] = float((value * exp_k).sum())
             row[f"clv_new_{name}"] = _new_customer_lifetime(survival_of[name], discount)

@@ -133,3 +133,21 @@ def test_bad_requests_are_one_line_errors(world) -> None:
         compare_subscription_clv(subs, "2021-06-01", holdout_end="2022-06-01")
     with pytest.raises(DataValidationError, match="column 'segment'"):
         compare_subscription_clv(subs, world.calibration_end, by=("segment",))
+
+
+def test_new_customer_value_is_the_sbg_closed_form_del(world, by_cohort) -> None:
+    # clv_new sums S(t) / (1 + d)^t numerically; sBG has it in closed form (2F1)
+    row = by_cohort.table.set_index(["cohort", "period"]).loc[("2022", "month")]
+    sbg = by_cohort.models[("2022", "month")]["sbg"]
+    d = 1.10 ** (1 / 12) - 1
+    subs = world.subscriptions
+    first = subs[(subs["start"].dt.year == 2022) & (subs["period"] == "month")]
+    price = first["price_per_period"].mean()
+    expected = price * sbg.discounted_expected_lifetime(d)
+    assert row["clv_new_sbg"] == pytest.approx(expected, rel=1e-6)
+    # the formula's is the geometric lifetime 1 / (1 - r / (1 + d)) at its own r
+    r = row["retention"]
+    assert row["clv_new_formula"] == pytest.approx(price / (1 - r / (1 + d)), rel=1e-6)
+    assert row["clv_new_formula"] < 0.7 * row["clv_new_bdw"]  # heterogeneity ignored
+    with pytest.raises(DataValidationError, match="annual_discount_rate=0"):
+        compare_subscription_clv(subs, world.calibration_end, annual_discount_rate=0.0)
