@@ -30,6 +30,7 @@ __all__ = [
     "alert_ids",
     "close_alerts",
     "define_alert_tables",
+    "erase_customers",
     "find_open_alert",
     "mark_delivery",
     "pending_deliveries",
@@ -294,3 +295,21 @@ def find_open_alert(conn: Connection, alerts_table: sa.Table, prefix: str) -> li
         a.c.alert_id.startswith(prefix, autoescape=True), a.c.status == "open"
     )
     return [r[0] for r in conn.execute(stmt.limit(2))]
+
+
+def erase_customers(
+    conn: Connection, alerts_table: sa.Table, deliveries: sa.Table, customer_ids: Sequence[str]
+) -> int:
+    """Inside the caller's transaction: delete these customers' alerts and their deliveries.
+
+    Every score table's alerts (an erasure is about the person). Returns the alerts deleted.
+    """
+    ids = list(dict.fromkeys(str(c) for c in customer_ids))
+    a, d = alerts_table, deliveries
+    n = 0
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        theirs = sa.select(a.c.alert_id).where(a.c.customer_id.in_(part))
+        conn.execute(d.delete().where(d.c.alert_id.in_(theirs)))
+        n += conn.execute(a.delete().where(a.c.customer_id.in_(part))).rowcount or 0
+    return n

@@ -19,6 +19,7 @@ A crash before the commit leaves the history as it was, with the scores.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -34,6 +35,7 @@ __all__ = [
     "HistoryPolicy",
     "append_history",
     "define_history",
+    "erase_customers",
     "health_score",
     "previous_run",
     "prune_history",
@@ -263,3 +265,21 @@ def prune_history(
     h = history
     deleted = conn.execute(h.delete().where(h.c.table_name == table, h.c.run_id.in_(gone)))
     return gone if deleted.rowcount else []
+
+
+#: Customer ids per ``IN (...)`` list of an erasure.
+_ERASE_CHUNK = 1000
+
+
+def erase_customers(conn: Connection, history: sa.Table, customer_ids: Sequence[str]) -> int:
+    """Inside the caller's transaction: delete every history row of these customers.
+
+    Every score table's history (an erasure is about the person). Returns the rows deleted.
+    """
+    ids = list(dict.fromkeys(str(c) for c in customer_ids))
+    h = history
+    n = 0
+    for start in range(0, len(ids), _ERASE_CHUNK):
+        part = ids[start : start + _ERASE_CHUNK]
+        n += conn.execute(h.delete().where(h.c.customer_id.in_(part))).rowcount or 0
+    return n

@@ -318,3 +318,24 @@ def test_a_missing_secret_keeps_alerts_pending_in_one_line(
         "destination 'retention-hook': environment variable CLVML_TEST_SECRET "
         "(the webhook secret) is not set"
     )
+
+
+def test_erasing_a_customer_removes_their_history_alerts_and_deliveries(
+    crm_url: str, tmp_path: Path
+) -> None:
+    from clvml.scoring import alert_store, history
+
+    cfg = _config("http://127.0.0.1:9/x", tmp_path)
+    with CRMSink(crm_url) as sink:
+        _two_runs(sink, cfg)
+        t = sink.tables
+        with sink.connect() as conn, conn.begin():
+            assert alert_store.erase_customers(conn, t.alerts, t.deliveries, ["a", "zz"]) == 1
+            assert history.erase_customers(conn, t.history, ["a"]) == 2  # two runs
+        hist = sink.read_history()
+        with sink.connect() as conn:
+            alerts = pd.read_sql(sa.select(t.alerts), conn)
+        deliveries = _deliveries(sink)
+    assert "a" not in set(hist.customer_id) and set(hist.customer_id) == {"b", "c", "d"}
+    assert set(alerts.customer_id) == {"b", "c", "d"}
+    assert set(deliveries.alert_id) <= set(alerts.alert_id) and len(deliveries) == 3
