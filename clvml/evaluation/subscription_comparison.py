@@ -21,7 +21,8 @@ compares each with what they paid:
     of tenure :math:`n` renews :math:`k` more times with probability
     :math:`S(n + k) / S(n)`.
 
-The expected value is the price per period (1 when the table has none) x ``margin`` x
+The expected value is the price per period (1 when the table has none; a spell without a
+price counts at 1 and is counted in ``notes``) x ``margin`` x
 the expected renewals falling in the holdout; the realised value is the money of the
 renewals paid (both undiscounted: the holdout is short, and the realised side is cash). The
 formula ignores that the customers still active at the cut-off are the loyal ones
@@ -388,6 +389,10 @@ def compare_subscription_clv(
             notes.append("formula: no calendar period with customers at its start")
         if len(group) < min_customers:
             notes.append(f"fewer than {min_customers} spells: not fitted")
+        if "price_per_period" in here.columns:
+            unpriced = int(here["price_per_period"].isna().sum())
+            if unpriced:
+                notes.append(f"{unpriced} active spells without a price counted at 1 a period")
         row["notes"] = "; ".join(notes)
         rows.append(row)
         curve_parts.append(_curves(subs, group, keys, values, h_end, spells, cohort, survival_of))

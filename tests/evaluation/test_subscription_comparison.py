@@ -151,3 +151,40 @@ def test_new_customer_value_is_the_sbg_closed_form_del(world, by_cohort) -> None
     assert row["clv_new_formula"] < 0.7 * row["clv_new_bdw"]  # heterogeneity ignored
     with pytest.raises(DataValidationError, match="annual_discount_rate=0"):
         compare_subscription_clv(subs, world.calibration_end, annual_discount_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    ("survivors", "r"),
+    [
+        ([1000, 631, 468, 382, 326, 289, 262, 241], 0.835),  # FH2007 regular
+        ([1000, 869, 743, 653, 593, 551, 517, 491], 0.904),  # FH2007 high end
+    ],
+)
+def test_formula_on_a_published_cohort_sees_years_2_to_7(survivors: list[int], r: float) -> None:
+    # the cohort starts on 1 January 2000 and loses its customers mid-year; on calendar
+    # years its first year's churn is C_N's business, so r pools years 2-7
+    s = np.asarray(survivors)
+    t0 = pd.Timestamp("2000-01-01")
+    ends = [
+        t0 + pd.DateOffset(years=t - 1, days=100)
+        for t, k in enumerate(s[:-1] - s[1:], 1)
+        for _ in range(k)
+    ]
+    spells = pd.DataFrame({"start": t0, "end": pd.to_datetime(ends + [pd.NaT] * int(s[-1]))})
+    got = formula_retention(spells, "2007-01-01", "year")
+    assert got == pytest.approx(s[2:].sum() / s[1:-1].sum(), rel=1e-12)
+    assert round(got, 3) == r  # docs/subscriptions.md
+
+
+def test_spells_without_a_price_are_counted_in_the_notes(world) -> None:
+    subs = world.subscriptions.copy()
+    subs.loc[subs.index[:50], "price_per_period"] = np.nan
+    got = compare_subscription_clv(
+        subs, world.calibration_end, holdout_end=world.observation_end, by=()
+    ).table
+    active = world.truth["alive_at_calibration_end"].to_numpy()[:50]
+    monthly = (subs["period"].to_numpy()[:50] == "month") & active
+    yearly = (subs["period"].to_numpy()[:50] == "year") & active
+    notes = dict(zip(got["period"], got["notes"], strict=True))
+    assert f"{monthly.sum()} active spells without a price counted at 1" in notes["month"]
+    assert f"{yearly.sum()} active spells without a price counted at 1" in notes["year"]
