@@ -242,3 +242,10 @@ def test_overlap_check_is_linear_enough() -> None:
         }
     )
     assert len(validate_subscriptions(frame, now=NOW)) == 2 * n
+
+
+def test_the_spark_engine_refuses_subscriptions_instead_of_skipping_their_rules() -> None:
+    from clvml.spark.validate import validate_table
+
+    with pytest.raises(ValueError, match="does not check subscriptions"):
+        validate_table(None, "subscriptions")
