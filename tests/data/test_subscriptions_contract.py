@@ -249,3 +249,20 @@ def test_the_spark_engine_refuses_subscriptions_instead_of_skipping_their_rules(
 
     with pytest.raises(ValueError, match="does not check subscriptions"):
         validate_table(None, "subscriptions")
+
+
+def test_own_column_names_map_onto_the_subscriptions_contract(tmp_path: Path) -> None:
+    from clvml.data.mapping import parse_columns
+
+    folder = tmp_path / "own"
+    folder.mkdir()
+    own = subs().rename(columns={"start": "signup", "end": "cancelled_on", "period": "billing"})
+    write_table(own, folder / "subscriptions.csv")
+    mapping = parse_columns(
+        "subscriptions.start=signup,end=cancelled_on,subscriptions.period=billing"
+    )
+    check = check_folder(folder, columns=mapping, now=NOW)
+    assert check.ok
+    assert check.frames["subscriptions"]["end"].notna().sum() == 2
+    with pytest.raises(DataValidationError, match="'starts' is not a column of the data contracts"):
+        parse_columns("starts=signup")
