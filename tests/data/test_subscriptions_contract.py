@@ -266,3 +266,21 @@ def test_own_column_names_map_onto_the_subscriptions_contract(tmp_path: Path) ->
     assert check.frames["subscriptions"]["end"].notna().sum() == 2
     with pytest.raises(DataValidationError, match="'starts' is not a column of the data contracts"):
         parse_columns("starts=signup")
+
+
+@pytest.mark.postgres
+def test_postgres_subscriptions_with_date_columns_and_null_ends(pg_url: str) -> None:
+    frame = subs().assign(
+        start=lambda d: pd.to_datetime(d["start"]).dt.date,
+        end=lambda d: pd.to_datetime(d["end"].replace("", None)).dt.date,
+    )
+    engine = sa.create_engine(pg_url)
+    try:
+        frame.to_sql("subscriptions", engine, index=False, dtype={"start": sa.Date, "end": sa.Date})
+    finally:
+        engine.dispose()
+    check = check_folder(pg_url, now=NOW)
+    assert check.ok and list(check.frames) == ["subscriptions"]
+    got = check.frames["subscriptions"]
+    assert got["start"].dtype == "datetime64[us]"
+    assert got["end"].isna().tolist() == [False, True, False, True]
