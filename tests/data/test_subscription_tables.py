@@ -214,3 +214,21 @@ def test_bad_arguments_are_one_line_errors() -> None:
         subscription_spells(subs, cohort="week")
     with pytest.raises(DataValidationError, match="column 'period': 1 row is not one of"):
         add_periods(pd.Series(pd.to_datetime(["2024-01-01"])), 1, ["week"])
+
+
+def test_the_table_of_compressed_rows_is_the_table_of_the_spells() -> None:
+    rng = np.random.default_rng(4)
+    n = 5_000
+    spells = pd.DataFrame(
+        {
+            "plan": rng.choice(["a", "b"], n),
+            "duration": rng.integers(0, 12, n),
+            "censored": rng.random(n) < 0.4,
+        }
+    )
+    spells.loc[~spells["censored"] & (spells["duration"] == 0), "duration"] = 1
+    direct = cohort_survival(spells, by=["plan"])
+    compressed = cohort_survival(compress_spells(spells, by=["plan"]), by=["plan"])
+    pd.testing.assert_frame_equal(direct, compressed)
+    sizes = direct.groupby("plan")["customers"].first()
+    assert sizes.to_dict() == spells["plan"].value_counts().astype(float).to_dict()
