@@ -19,8 +19,10 @@ from clvml.cli import alerts as _alerts  # noqa: F401
 from clvml.cli import demo as _demo  # noqa: F401
 from clvml.cli import evaluate as _evaluate  # noqa: F401
 from clvml.cli import export as _export  # noqa: F401
+from clvml.cli import forget as _forget  # noqa: F401
 from clvml.cli import generate as _generate  # noqa: F401
 from clvml.cli import impact as _impact  # noqa: F401
+from clvml.cli import monitor as _monitor  # noqa: F401
 from clvml.cli import report as _report  # noqa: F401
 from clvml.cli import score as _score  # noqa: F401
 from clvml.cli import segments as _segments  # noqa: F401
