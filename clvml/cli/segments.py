@@ -271,7 +271,15 @@ def segments(
             )
         _render_channels(ltv_cac_by_channel(joined), currency)
     if export is not None:
+        from clvml.segments import marketing_consented
+
+        _, refused = marketing_consented(assigned)
         paths = export_segment_lists(assigned, export, by=by)
         console.print(
             f"wrote {len(paths)} customer lists to {escape(str(export))}", highlight=False
         )
+        if refused:
+            console.print(
+                f"{refused:,} customer(s) left off the lists: no marketing consent",
+                highlight=False,
+            )

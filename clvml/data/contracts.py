@@ -235,6 +235,20 @@ CUSTOMERS = Contract(
             False,
             "True for the randomised group the social care team does not answer.",
         ),
+        Column(
+            "consent_profiling",
+            "flag",
+            False,
+            "Consent to profiling: False (or missing) scores the customer on transactions "
+            "only, without engagement, text or sentiment features (docs/governance.md).",
+        ),
+        Column(
+            "consent_marketing",
+            "flag",
+            False,
+            "Consent to marketing: False (or missing) keeps the customer off every marketing "
+            "export list (clvml segments --export).",
+        ),
     ),
     unique=("customer_id",),
 )

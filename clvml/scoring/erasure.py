@@ -5,8 +5,8 @@ ids in every clvml table of the database that holds per-customer rows:
 
 * every score table clvml created (the rows of ``clvml_schema_version``) and its
   ``<table>_quarantine``;
-* the tables of :data:`PER_CUSTOMER_TABLES` when present (score history, alerts and
-  their deliveries);
+* the tables of :data:`PER_CUSTOMER_TABLES` when present (score history, alerts), and
+  the rows of :data:`DEPENDENT_TABLES` that belong to them (the alerts' deliveries);
 
 and records each erasure in the audit table ``clvml_erasures``: the SHA-256 of the id
 (salted when a salt is given: ``sha256(salt + id)``), the time and how many rows each table
@@ -37,6 +37,7 @@ from clvml.scoring.schema import (
 )
 
 __all__ = [
+    "DEPENDENT_TABLES",
     "ERASURE_TABLE",
     "PER_CUSTOMER_TABLES",
     "ErasureResult",
@@ -48,7 +49,12 @@ __all__ = [
 
 ERASURE_TABLE = "clvml_erasures"
 #: Other clvml tables with a ``customer_id`` column, erased when they exist.
-PER_CUSTOMER_TABLES = ("customer_score_history", "alerts", "alert_deliveries")
+PER_CUSTOMER_TABLES = ("customer_score_history", "customer_alerts")
+#: Tables keyed by another table's rows: name -> (its key column, the parent table, the
+#: parent's key). Their rows of the erased customers' parent rows go first.
+DEPENDENT_TABLES: dict[str, tuple[str, str, str]] = {
+    "customer_alert_deliveries": ("alert_id", "customer_alerts", "alert_id"),
+}
 _CHUNK = 500  # ids per DELETE statement (SQLite's bound-parameter limit is far above)
 
 
@@ -175,6 +181,28 @@ def forget_customers(
     tables = _customer_tables(conn, schema)
     per_table: dict[str, int] = {}
     per_id: dict[str, dict[str, int]] = {c: {} for c in cids}
+    present = set(sa.inspect(conn).get_table_names(schema=schema))
+    for name, (key, parent, parent_key) in DEPENDENT_TABLES.items():
+        if name not in present or parent not in present:
+            continue
+        md = sa.MetaData(schema=schema)
+        child = sa.Table(name, md, sa.Column(key))
+        par = sa.Table(parent, md, sa.Column(parent_key), sa.Column("customer_id"))
+        total = 0
+        for start in range(0, len(cids), _CHUNK):
+            part = cids[start : start + _CHUNK]
+            owned = sa.select(par.c[parent_key]).where(par.c.customer_id.in_(part))
+            counts = conn.execute(
+                sa.select(par.c.customer_id, sa.func.count())
+                .select_from(child.join(par, child.c[key] == par.c[parent_key]))
+                .where(par.c.customer_id.in_(part))
+                .group_by(par.c.customer_id)
+            ).all()
+            for cid, n in counts:
+                per_id[cid][name] = int(n)
+            res = conn.execute(child.delete().where(child.c[key].in_(owned)))
+            total += int(res.rowcount or 0)
+        per_table[name] = total
     for t in tables:
         total = 0
         for start in range(0, len(cids), _CHUNK):

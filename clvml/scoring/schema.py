@@ -83,6 +83,10 @@ SCORE_COLUMNS: dict[str, sa.types.TypeEngine] = {
     "expected_avg_spend": _FLOAT,
     "segment": sa.Text(),
     "value_tier": sa.Text(),
+    # which method scored the row (the champion, or the transaction-only fallback of a
+    # customer without profiling consent) and the marketing consent seen (yes/no/NULL)
+    "scoring_method": sa.Text(),
+    "consent_marketing": sa.Text(),
 }
 #: Columns that go through the staging table (the run-level ones are bound once per job).
 STAGED_COLUMNS: tuple[str, ...] = tuple(SCORE_COLUMNS)

@@ -31,7 +31,7 @@ from clvml.scoring.schema import STAGED_COLUMNS, CRMTables
 __all__ = ["stage_rows", "upsert_from_stage"]
 
 _CHUNK = 50_000
-_PG_TYPES = ["text", *["float8"] * 7, "text", "text"]
+_PG_TYPES = ["text", *["float8"] * 7, *["text"] * 4]
 
 
 def stage_rows(conn: Connection, tables: CRMTables, valid: pd.DataFrame) -> sa.Table:

@@ -20,7 +20,7 @@ from clvml.scoring.schema import MAX_ID_LENGTH, SCORE_COLUMNS
 __all__ = ["ScoreSplit", "append_rejected", "split_scores", "storable_quarantine"]
 
 REQUIRED = ("customer_id", "clv")
-_TEXT = ("segment", "value_tier")
+_TEXT = ("segment", "value_tier", "scoring_method", "consent_marketing")
 _NON_NEGATIVE = ("clv_lower", "clv_upper", "expected_purchases", "expected_avg_spend")
 _PROBABILITIES = ("p_alive", "churn_probability")
 _STRING = pd.StringDtype("pyarrow")

@@ -36,6 +36,7 @@ from clvml.segments.scheme import (
 from clvml.segments.summary import (
     assign_segments,
     export_segment_lists,
+    marketing_consented,
     segment_summary,
     with_rfm,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "export_segment_lists",
     "has_record",
     "ltv_cac_by_channel",
+    "marketing_consented",
     "resolve_segments",
     "rfm_scores",
     "rfm_segment_name",

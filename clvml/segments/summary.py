@@ -25,7 +25,7 @@ from clvml.segments.names import (
 from clvml.segments.rfm_segments import rfm_segments
 from clvml.segments.scheme import SegmentScheme
 
-__all__ = ["assign_segments", "export_segment_lists", "segment_summary"]
+__all__ = ["assign_segments", "export_segment_lists", "marketing_consented", "segment_summary"]
 
 _RFM_COLUMNS = ("r_score", "f_score", "m_score", "rfm_score", "rfm_segment")
 
@@ -182,6 +182,25 @@ def _slug(label: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
+#: Column of the scores saying whether the customer consented to marketing (``yes``/``no``;
+#: empty: not recorded). Written by ``clvml score`` from the customers table.
+CONSENT_COLUMN = "consent_marketing"
+
+
+def marketing_consented(assigned: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows that may go on a marketing list, and how many were left off.
+
+    A row whose ``consent_marketing`` is ``no`` (or False) is left off; an empty value
+    means consent was not recorded for these scores (no such column in the customers
+    table) and the row stays.
+    """
+    if CONSENT_COLUMN not in assigned.columns:
+        return assigned, 0
+    flag = assigned[CONSENT_COLUMN].astype("string").str.strip().str.lower()
+    refused = flag.isin(["no", "false", "0"]).fillna(False).to_numpy(dtype=bool)
+    return assigned.loc[~refused], int(refused.sum())
+
+
 def export_segment_lists(
     assigned: pd.DataFrame,
     directory: str | os.PathLike[str],
@@ -195,6 +214,8 @@ def export_segment_lists(
     Each file, ``<directory>/<by>_<segment>.csv`` (segment names reduced to
     lower-case letters, digits and ``_``, ``%`` as ``pct``), lists the
     segment's customers by descending ``value_col`` (ties by ``customer_id``).
+    Customers who refused marketing (``consent_marketing`` = ``no``, see
+    :func:`marketing_consented`) are never written.
     Every file is first written to a temporary file in ``directory`` and moved
     into place only when all files are written, so readers never see a
     half-written list and a failure leaves earlier exports intact.
@@ -224,6 +245,7 @@ def export_segment_lists(
         Segment label -> path written.
     """
     df = validate_predictions(assigned, value_col=value_col, require_risk=False)
+    df, _ = marketing_consented(df)
     if by not in df.columns:
         raise DataValidationError(f"missing segment column; have {list(df.columns)}", column=by)
     if df[by].isna().any():

@@ -200,7 +200,7 @@ def _stage_partition_fn(url: str, stage_name: str, schema_name: str | None) -> A
                                 split.valid["customer_id"].argsort().to_numpy()
                             )
                             cols = ", ".join(prep.quote(c) for c in (*STAGED_COLUMNS, "_part"))
-                            types = ["text", *["float8"] * 7, "text", "text", "int4"]
+                            types = ["text", *["float8"] * 7, *["text"] * 4, "int4"]
                             with cur.copy(
                                 f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)"
                             ) as copy:

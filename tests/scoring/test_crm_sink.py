@@ -379,6 +379,8 @@ def test_migration_adds_missing_columns_and_keeps_rows(crm_url: str) -> None:
             "expected_avg_spend",
             "segment",
             "value_tier",
+            "scoring_method",
+            "consent_marketing",
             "model_name",
             "model_version",
             "scored_at",

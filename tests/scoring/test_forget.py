@@ -43,7 +43,27 @@ def _plant(url: str) -> None:
             sa.Column("clv", sa.Float),
         )
         foreign = sa.Table("crm_contacts", md, sa.Column("customer_id", sa.Text))
+        alerts = sa.Table(
+            "customer_alerts",
+            md,
+            sa.Column("alert_id", sa.Text, primary_key=True),
+            sa.Column("customer_id", sa.Text),
+        )
+        deliveries = sa.Table(
+            "customer_alert_deliveries",
+            md,
+            sa.Column("alert_id", sa.Text),
+            sa.Column("destination", sa.Text),
+        )
         md.create_all(conn)
+        conn.execute(
+            alerts.insert(),
+            [{"alert_id": f"a-{c}", "customer_id": c} for c in [GONE, *KEPT]],
+        )
+        conn.execute(
+            deliveries.insert(),
+            [{"alert_id": f"a-{c}", "destination": d} for c in [GONE, *KEPT] for d in "uv"],
+        )
         conn.execute(
             hist.insert(),
             [{"customer_id": c, "run_id": r, "clv": 1.0} for c in [GONE, *KEPT] for r in "xy"],
@@ -76,6 +96,7 @@ def _audit(url: str) -> pd.DataFrame:
 
 
 _TABLES = [
+    "customer_alerts",
     "customer_scores",
     "customer_scores_quarantine",
     "vip_scores",
@@ -92,12 +113,15 @@ def _check_erased(url: str, salt: str | None) -> None:
     assert _count(url, "customer_scores_quarantine") == 1
     assert _count(url, "customer_score_history") == 6
     assert _count(url, "crm_contacts", GONE) == 1
+    assert _count(url, "customer_alerts") == 3
+    assert _count(url, "customer_alert_deliveries") == 6  # the erased customer's 2 went
     audit = _audit(url)
     assert len(audit) == 1
     expected = hashlib.sha256(((salt or "") + GONE).encode()).hexdigest()
     assert audit["id_sha256"].iloc[0] == expected
     assert bool(audit["salted"].iloc[0]) is (salt is not None)
-    assert int(audit["rows_deleted"].iloc[0]) == 2 + 2 + 2  # 2 score rows, 2 quarantine, 2 history
+    # 2 score rows, 2 quarantine rows, 2 history rows, 1 alert, 2 deliveries
+    assert int(audit["rows_deleted"].iloc[0]) == 9
     flat = audit.astype(str).to_numpy().ravel().tolist()
     assert not any(GONE in v for v in flat), "the audit table must not hold the id"
 
@@ -110,7 +134,8 @@ def _erase_and_check(url: str) -> None:
     assert res.rows_deleted["vip_scores_quarantine"] == 1
     audit = _audit(url)
     audit = audit[audit["id_sha256"] == hashlib.sha256(b"pepper" + GONE.encode()).hexdigest()]
-    assert len(audit) == 1 and int(audit["rows_deleted"].iloc[0]) == 6
+    assert len(audit) == 1 and int(audit["rows_deleted"].iloc[0]) == 9
+    assert res.rows_deleted["customer_alert_deliveries"] == 2
     for table in _TABLES:
         assert _count(url, table, GONE) == 0, table
 
