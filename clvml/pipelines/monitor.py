@@ -556,11 +556,17 @@ def monitor_model(
     )
 
 
-def latest_monitoring(crm_url: str, *, schema: str | None = None) -> pd.DataFrame:
-    """The rows of the latest monitoring job in ``model_monitoring`` (empty when none)."""
+def latest_monitoring(
+    crm_url: str, *, table: str | None = None, schema: str | None = None
+) -> pd.DataFrame:
+    """The rows of the latest monitoring job in ``model_monitoring`` (empty when none),
+    of score table ``table`` when given."""
     sink = CRMSink(crm_url, schema=schema)
+    filters = {"score_table": table} if table is not None else None
     with sink, sink.connect() as conn:
-        rows = read_monitoring(conn.execution_options(clvml_read_only=True), schema=schema)
+        rows = read_monitoring(
+            conn.execution_options(clvml_read_only=True), schema=schema, filters=filters
+        )
     if rows.empty:
         return rows
     last = rows.sort_values("monitored_at")["monitor_id"].iloc[-1]

@@ -126,6 +126,7 @@ def load_report_inputs(
         with CRMSink(crm_url, table=table) as sink:
             frame = sink.read_scores()
             runs = sink.read_attempts()  # every attempt: the last success counts
+        inputs.monitoring = _latest_monitoring(crm_url, table)
         if frame.empty:
             raise DataValidationError(
                 f"no scores in table {table} of {sink.safe_url}; run clvml score first"
@@ -173,6 +174,14 @@ def load_report_inputs(
     if not has_record(inputs.scores):  # no stored value_tier/segment: the model's scheme
         _model_scheme(inputs, model, tracking_uri)
     return inputs
+
+
+def _latest_monitoring(crm_url: str, table: str) -> pd.DataFrame | None:
+    """The latest ``clvml monitor`` job's rows for score table ``table`` (None when none)."""
+    from clvml.pipelines.monitor import latest_monitoring
+
+    rows = latest_monitoring(crm_url, table=table)
+    return None if rows.empty else rows
 
 
 def _model_scheme(inputs: ReportInputs, model: str | None, tracking_uri: str | None) -> None:

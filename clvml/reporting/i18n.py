@@ -181,6 +181,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "mt_roc_auc": "Churn ROC AUC",
         "mt_pr_auc": "Churn PR AUC",
         "mt_brier": "Churn Brier score",
+        # past predictions (clvml monitor)
+        "h_past": "How good were last quarter's predictions?",
+        "c_past": (
+            "The scores of {as_of} against what customers spent in the {weeks} weeks since "
+            "(data through {through}), the predictions pro-rated to that share of the "
+            "{horizon}-week horizon. Gini: how well the scores ranked customers (1 = perfect "
+            "order, 0 = random); bias: predicted total / actual total - 1."
+        ),
+        "past_scope": "Customers",
+        "past_all": "All",
+        "past_n": "Count",
+        "past_predicted": "Predicted",
+        "past_actual": "Actual",
+        "past_bias": "Bias",
+        "past_gini": "Gini",
+        "past_degraded": "The model is degraded: {reasons}. Retrain it (clvml train).",
+        "past_healthy": "The model is within its monitoring thresholds.",
         "footer": (
             "Self-contained file: every chart is embedded, nothing is loaded from the internet."
         ),
@@ -337,6 +354,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "mt_roc_auc": "ROC AUC de abandono",
         "mt_pr_auc": "PR AUC de abandono",
         "mt_brier": "Puntuación de Brier de abandono",
+        # past predictions (clvml monitor)
+        "h_past": "¿Qué tan buenas fueron las previsiones del último trimestre?",
+        "c_past": (
+            "Las puntuaciones del {as_of} frente a lo que gastaron los clientes en las {weeks} "
+            "semanas siguientes (datos hasta el {through}), con las previsiones prorrateadas a "
+            "esa parte del horizonte de {horizon} semanas. Gini: qué tan bien ordenaron las "
+            "puntuaciones a los clientes (1 = orden perfecto, 0 = al azar); sesgo: total "
+            "previsto / total real - 1."
+        ),
+        "past_scope": "Clientes",
+        "past_all": "Todos",
+        "past_n": "Número",
+        "past_predicted": "Previsto",
+        "past_actual": "Real",
+        "past_bias": "Sesgo",
+        "past_gini": "Gini",
+        "past_degraded": "El modelo se ha degradado: {reasons}. Reentrénelo (clvml train).",
+        "past_healthy": "El modelo está dentro de sus umbrales de seguimiento.",
         "footer": (
             "Archivo autónomo: todos los gráficos van incluidos, no se carga nada de internet."
         ),

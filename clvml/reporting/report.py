@@ -70,6 +70,9 @@ class ReportInputs:
         Which model the scheme came from (shown in the report).
     notes : list of str
         Facts about the inputs (e.g. why metrics are missing).
+    monitoring : pandas.DataFrame or None
+        The rows of the latest ``clvml monitor`` job (``model_monitoring`` table) for the
+        "how good were last quarter's predictions" section; None or empty: not shown.
     """
 
     scores: pd.DataFrame
@@ -83,6 +86,7 @@ class ReportInputs:
     scheme: SegmentScheme | None = None
     scheme_model: str | None = None
     notes: list[str] = field(default_factory=list)
+    monitoring: pd.DataFrame | None = None
 
 
 # ------------------------------------------------------------------------------ HTML
@@ -521,6 +525,73 @@ def _performance(b: _Builder, metrics: pd.DataFrame | None) -> None:
     )
 
 
+#: The run judged in the "last quarter" section: the one scored closest to this many weeks
+#: before the data's end (among the runs ``clvml monitor`` judged).
+QUARTER_WEEKS = 13.0
+
+
+def _past_predictions(b: _Builder, rows: pd.DataFrame | None) -> None:
+    """How the scores of about a quarter ago did, from the latest monitoring job's rows."""
+    if rows is None or rows.empty:
+        return
+    acc = rows[rows["kind"] == "accuracy"]
+    if acc.empty:
+        return
+    t = b.t
+    runs = acc[["score_run_id", "elapsed_weeks"]].drop_duplicates("score_run_id")
+    pick = runs.iloc[int((runs["elapsed_weeks"] - QUARTER_WEEKS).abs().to_numpy().argmin())]
+    mine = acc[acc["score_run_id"] == pick["score_run_id"]]
+    wide = mine.pivot_table(index="scope", columns="metric", values="value", aggfunc="first")
+    first = mine.iloc[0]
+    tiers = wide.drop(index="overall", errors="ignore")
+    per_customer = tiers.get("predicted_total", 0.0) / tiers.get("n_customers", 1.0)
+    order = ["overall", *per_customer.sort_values(ascending=False).index]
+    table_rows = []
+    for scope in order:
+        r = wide.loc[scope]
+        label = t("past_all") if scope == "overall" else tier_name(scope.split(":", 1)[1], b.lang)
+        table_rows.append(
+            [
+                label,
+                b.num(float(r.get("n_customers", float("nan")))),
+                b.money(float(r.get("predicted_total", float("nan")))),
+                b.money(float(r.get("realised_total", float("nan")))),
+                b.pct(float(r.get("total_bias", float("nan")))),
+                b.num(float(r.get("normalized_gini", float("nan"))), 3),
+            ]
+        )
+    header = [
+        t("past_scope"),
+        t("past_n"),
+        t("past_predicted"),
+        t("past_actual"),
+        t("past_bias"),
+        t("past_gini"),
+    ]
+    caption = t(
+        "c_past",
+        as_of=str(first["scored_as_of"])[:10],
+        weeks=b.num(float(first["elapsed_weeks"]), 1),
+        through=str(first["data_through"])[:10],
+        horizon=b.num(float(first["horizon_weeks"])),
+    )
+    status = rows[(rows["kind"] == "status") & (rows["metric"] == "degraded")]
+    verdict = ""
+    if len(status):
+        s0 = status.iloc[0]
+        verdict = (
+            f'<p class="note">{_e(t("past_degraded", reasons=s0["note"]))}</p>'
+            if float(s0["value"]) > 0
+            else f'<p class="caption">{_e(t("past_healthy"))}</p>'
+        )
+    body = (
+        f'<p class="caption">{_e(caption)}</p>'
+        + _table(header, table_rows, {1, 2, 3, 4, 5})
+        + verdict
+    )
+    b.add("past", "h_past", body)
+
+
 def build_report(
     inputs: ReportInputs,
     *,
@@ -572,6 +643,7 @@ def build_report(
     _impact(b, inputs, impact_horizon_weeks, impact_cutoff)
     _top_risk(b, assigned, top_n)
     _performance(b, inputs.metrics)
+    _past_predictions(b, inputs.monitoring)
 
     model = (
         t("model_part", name=inputs.model_name, version=inputs.model_version)

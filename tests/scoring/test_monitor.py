@@ -251,3 +251,28 @@ def test_recent_runs_wait(world, tmp_path):
     )
     assert result.accuracy.empty and not result.degraded
     assert any("weeks old" in w for w in result.warnings)
+
+
+def test_report_shows_last_quarters_predictions(world, tmp_path):
+    from clvml.pipelines.report import load_report_inputs
+    from clvml.reporting.report import build_report
+
+    url = _scored_crm(world, f"sqlite:///{tmp_path / 'crm.db'}", tmp_path)
+    folder, path, frames = world
+    # the data end one quarter after the scoring day: the section judges that quarter
+    tx = frames["transactions"]
+    through = "2025-12-30"
+    result = monitor_model(url, folder, model_uri=str(path), log_to_mlflow=False, as_of=through)
+    overall = result.accuracy.set_index("scope").loc["overall"]
+    assert_allclose(overall["elapsed_weeks"], 13.0)
+    inputs = load_report_inputs(crm_url=url)
+    html = build_report(inputs)
+    assert "How good were last quarter&#x27;s predictions?" in html or (
+        "How good were last quarter's predictions?" in html
+    )
+    assert f"{overall['normalized_gini']:.3f}" in html
+    assert "2025-09-30" in html and through in html
+    later = tx[(tx["timestamp"] > "2025-10-01") & (tx["timestamp"] < "2025-12-31")]
+    assert_allclose(overall["realised_total"], later["amount"].sum())
+    es = build_report(inputs, lang="es")
+    assert "previsiones del último trimestre" in es
