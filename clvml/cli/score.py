@@ -255,6 +255,10 @@ def score(
     out.add_row("quarantined", f"{run.rows_quarantined:,}")
     for cause, n in result.set_aside.items():
         out.add_row(f"  of which {cause.replace('_', ' ')}", f"{n:,}")
+    if result.transactions_only:
+        out.add_row(
+            "scored on transactions only (no profiling consent)", f"{result.transactions_only:,}"
+        )
     console.print(out)
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     console.print(f"timings: {phases}", style="dim", highlight=False)

@@ -28,6 +28,7 @@ __all__ = [
     "MARKETING",
     "PROFILING",
     "TRANSACTION_ONLY_METHODS",
+    "apply_consent",
     "marketing_flags",
     "no_profiling_ids",
     "transaction_only_scores",
@@ -144,3 +145,73 @@ def transaction_only_scores(pyfunc: Any, model_input: pd.DataFrame) -> tuple[pd.
         out["value_tier"] = pd.Series(tiers, dtype=object).fillna("").to_numpy(dtype=object)
         out["segment"] = pd.Series(segments, dtype=object).fillna("").to_numpy(dtype=object)
     return out, method
+
+
+def apply_consent(
+    model: Any,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    no_profiling: pd.Index,
+    marketing: pd.Series | None,
+) -> tuple[pd.DataFrame, int]:
+    """The scores with ``scoring_method`` and ``consent_marketing`` set per customer.
+
+    Customers of ``no_profiling`` get the transaction-only scores of the served model
+    (:func:`transaction_only_scores`); everyone else keeps the champion's.
+
+    Parameters
+    ----------
+    model : clvml.tracking.scoring_model.ScoringModel
+    features : pandas.DataFrame
+        The customer frame the scores were predicted from (indexed by ``customer_id``).
+    scores : pandas.DataFrame
+        One row per customer of ``features``, in its order (``customer_id`` column).
+    no_profiling : pandas.Index
+        Ids without profiling consent.
+    marketing : pandas.Series or None
+        ``customer_id`` -> ``yes``/``no``; None when consent is not recorded.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The scores, and how many customers were scored on transactions only.
+
+    Raises
+    ------
+    DataValidationError
+        Customers without profiling consent and a served model that is not a clvml CLV
+        model (it has no transaction-only method to fall back to).
+    """
+    from clvml.exceptions import DataValidationError
+    from clvml.models.model_input import to_model_input
+
+    out = scores.copy()
+    ids = out["customer_id"].astype(str)
+    try:
+        est = model.pyfunc.unwrap_python_model().model_
+        champion = str(est.champion_)
+    except Exception:
+        est, champion = None, str(model.name)
+    out["scoring_method"] = champion
+    mask = ids.isin(set(map(str, no_profiling))).to_numpy()
+    n = int(mask.sum())
+    if n:
+        if est is None:
+            raise DataValidationError(
+                f"{n:,} customers have no profiling consent, and model {model.name} version "
+                f"{model.version} has no transaction-only method to score them with",
+                column=PROFILING,
+                n_rows=n,
+            )
+        sub = features.loc[ids[mask].to_numpy()]
+        columns = [c for c in model.feature_columns if c in sub.columns]
+        fallback, method = transaction_only_scores(model.pyfunc, to_model_input(sub, columns))
+        for col in fallback.columns:
+            if col in out.columns and col != "customer_id":
+                out.loc[mask, col] = fallback[col].to_numpy()
+        out.loc[mask, "scoring_method"] = f"{method} ({NO_PROFILING_NOTE})"
+    if marketing is not None:
+        flags = marketing.reindex(pd.Index(ids)).fillna("no")
+        out["consent_marketing"] = flags.to_numpy(dtype=object)
+    return out, n

@@ -145,6 +145,9 @@ class ScoreJobResult:
     alerts : AlertOutcome or None
         Alerts raised by the run and deliveries made; for a dry run, the alerts it would
         raise (nothing stored or sent).
+    transactions_only : int
+        Customers without profiling consent, scored by the model's transaction-only
+        method (:mod:`clvml.pipelines.consent`).
     """
 
     run: RunResult | None
@@ -159,6 +162,7 @@ class ScoreJobResult:
     plan: ScorePlan | None = None
     overridden: list[str] = field(default_factory=list)
     alerts: AlertOutcome | None = None
+    transactions_only: int = 0
 
 
 @dataclass(frozen=True)
@@ -342,6 +346,7 @@ def score_customers(
         if dry_run:
             t = time.perf_counter()
             scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
+            scores, n_tx_only = _consent(model, prep, scores)
             timings["predict"] = time.perf_counter() - t
             valid = split_scores(scores).valid
             plan = plan_changes(read_previous(sink), valid)
@@ -365,7 +370,7 @@ def score_customers(
                 errors={},
             )
             out = _result(None, model_uri, model, prep, sink, timings, plan, overridden)
-            return dataclasses.replace(out, alerts=preview)
+            return dataclasses.replace(out, alerts=preview, transactions_only=n_tx_only)
         step = AlertStep(cfg.rules, cfg.by_team(), prep.engagement)
         with sink.run(
             model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
@@ -373,6 +378,7 @@ def score_customers(
             run.in_transaction.append(step)
             t = time.perf_counter()
             scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
+            scores, n_tx_only = _consent(model, prep, scores)
             timings["predict"] = time.perf_counter() - t
             new = distribution(scores)
             overridden += check_shift(read_distribution(sink), new, force=force, **limits)
@@ -388,7 +394,21 @@ def score_customers(
         errors=dict(report.errors),
     )
     out = _result(result, model_uri, model, prep, sink, timings_out, None, overridden)
-    return dataclasses.replace(out, alerts=outcome)
+    return dataclasses.replace(out, alerts=outcome, transactions_only=n_tx_only)
+
+
+def _consent(model: ScoringModel, prep: PreparedInputs, scores: pd.DataFrame) -> Any:
+    """Transaction-only scores for customers without profiling consent (clvml.pipelines.consent)."""
+    from clvml.pipelines.consent import apply_consent
+
+    empty = pd.Index([], dtype=object)
+    return apply_consent(
+        model,
+        prep.features,
+        scores,
+        no_profiling=prep.no_profiling if prep.no_profiling is not None else empty,
+        marketing=prep.marketing,
+    )
 
 
 def _result(

@@ -23,6 +23,7 @@ from clvml.data.io import is_database_url, load_tables
 from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.exceptions import DataValidationError
+from clvml.pipelines.consent import MARKETING, marketing_flags, without_profiling
 
 __all__ = [
     "PAYLOAD_CHARS",
@@ -200,6 +201,10 @@ class PreparedInputs:
     #: The validated engagement events (None without an engagement table): the alert
     #: rules read the messages since the previous run from them.
     engagement: pd.DataFrame | None = None
+    #: Ids without profiling consent (their engagement rows were not used) and the
+    #: marketing consent per id (None: not recorded); see clvml.pipelines.consent.
+    no_profiling: pd.Index | None = None
+    marketing: pd.Series | None = None
 
 
 def _last_day(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
@@ -265,6 +270,13 @@ def prepare_inputs(
         set_aside["unknown_customer"] = len(unknown)
     timings["validate_data"] = time.perf_counter() - t
 
+    # consent: no engagement row of a customer without profiling consent is read further
+    frames, no_profiling = without_profiling(frames)
+    marketing = None
+    if "customers" in frames and MARKETING in frames["customers"].columns:
+        ids = frames["customers"]["customer_id"].astype(str)
+        marketing = pd.Series(marketing_flags(frames["customers"], ids), index=ids.to_numpy())
+
     t = time.perf_counter()
     tx = frames["transactions"]
     day = _as_of(as_of, tx)
@@ -295,4 +307,6 @@ def prepare_inputs(
         timings=timings,
         last_day=last_day,
         engagement=frames.get("engagement"),
+        no_profiling=no_profiling,
+        marketing=marketing,
     )
