@@ -5,7 +5,8 @@ teams by acquisition cohort; the BTYD models fitted to the 39-week calibration
 period, checked against the published parameters; every CLV method judged on the
 39-week holdout; diagnostic plots. Then the bundled social-commerce data: the
 social-care impact, training through MLflow with the champion gate, export,
-a scoring job into the CRM, the segments and the marketer report.
+two scoring jobs into the CRM a quarter apart, the monitoring of the earlier one on
+the quarter since, the segments and the marketer report.
 """
 
 from __future__ import annotations
@@ -233,13 +234,25 @@ def _social(out: Path) -> None:
     console.print(f"Champion exported to {exported.path} (MLflow model format).")
 
     crm_url = default_crm_url()
-    job = score_customers(str(model_dir), data=str(data), crm_url=crm_url, console=console)
-    run = job.run
-    assert run is not None  # not a dry run
-    console.print(
-        f"Scored into {job.crm}: {run.rows_read:,} customers read, {run.rows_written:,} written, "
-        f"{run.rows_quarantined:,} quarantined (features as of {job.as_of})."
-    )
+    # Two nightly jobs a quarter apart: the earlier one (after the model's training cut-off,
+    # so nothing it predicts was seen in training), then, with the quarter's new data,
+    # monitoring judges it on what customers did since, and today's job scores again.
+    import pandas as pd
+
+    last = pd.read_parquet(data / "transactions.parquet", columns=["timestamp"])["timestamp"].max()
+    quarter_ago = (last.normalize() - pd.Timedelta(weeks=13)).date().isoformat()
+    for as_of in (quarter_ago, None):
+        job = score_customers(
+            str(model_dir), data=str(data), crm_url=crm_url, console=console, as_of=as_of
+        )
+        run = job.run
+        assert run is not None  # not a dry run
+        console.print(
+            f"Scored into {job.crm}: {run.rows_read:,} customers read, {run.rows_written:,} "
+            f"written, {run.rows_quarantined:,} quarantined (features as of {job.as_of})."
+        )
+        if as_of is not None:
+            _monitor(crm_url, data, model_dir, result.tracking_uri)
     scores = CRMSink(crm_url).read_scores()
     summary = segment_summary(scores, by="segment")
     t = _table(
@@ -265,6 +278,45 @@ def _social(out: Path) -> None:
         path = write_report(build_report(inputs, lang=lang), out / f"report_{lang}.html")
         console.print(f"Marketer report ({lang}) written to {path}")
     console.print(_mlflow_lines(result.tracking_uri), highlight=False, soft_wrap=True)
+
+
+def _monitor(crm_url: str, data: Path, model_dir: Path, tracking_uri: str) -> None:
+    """``clvml monitor`` on the two runs: the earlier one judged on the quarter since."""
+    from clvml.pipelines.monitor import monitor_model
+
+    res = monitor_model(crm_url, data, model_uri=str(model_dir), tracking_uri=tracking_uri)
+    acc = res.accuracy
+    if acc.empty:
+        console.print("Monitoring: no scoring run is old enough to judge yet.")
+        return
+    first = acc.iloc[0]
+    t = _table(
+        f"Monitoring: the scores of {first['scored_as_of']} against the "
+        f"{first['elapsed_weeks']:.0f} weeks since (predictions pro-rated)",
+        ["customers", "n", "predicted", "actual", "bias", "Gini"],
+    )
+    for r in acc.itertuples(index=False):
+        t.add_row(
+            "all" if r.scope == "overall" else str(r.scope).removeprefix("tier:"),
+            f"{int(r.n_customers):,}",
+            f"${r.predicted_total:,.0f}",
+            f"${r.realised_total:,.0f}",
+            f"{r.total_bias:+.1%}",
+            f"{r.normalized_gini:.3f}",
+        )
+    console.print(t)
+    if not res.drift.empty:
+        top = res.drift.sort_values("psi", ascending=False).head(3)
+        moved = ", ".join(f"{f} {p:.2f}" for f, p in zip(top["feature"], top["psi"], strict=True))
+        console.print(f"Input drift since the training cut-off, largest PSI: {moved}")
+    verdict = (
+        f"[bold red]DEGRADED[/]: {'; '.join(res.reasons)} -- retrain (clvml train)"
+        if res.degraded
+        else "[green]healthy[/]: within the monitoring thresholds"
+    )
+    console.print(
+        f"Champion {verdict} (model_monitoring table, MLflow experiment clvml-monitoring)"
+    )
 
 
 def _mlflow_lines(tracking_uri: str) -> str:

@@ -267,7 +267,8 @@ def prediction_accuracy(
     Returns
     -------
     pandas.DataFrame
-        One row per scope (``overall``, then ``tier:<tier>`` in order of appearance) with
+        One row per scope (``overall``, then ``tier:<tier>`` by mean predicted CLV, highest
+        first) with
         the :data:`ACCURACY_METRICS` and ``fraction`` (the elapsed share used to pro-rate).
 
     Raises
@@ -295,7 +296,8 @@ def prediction_accuracy(
     rows = [{"scope": "overall", **_scope_metrics(predictions, real, fraction, complete)}]
     if tier_column in predictions.columns:
         tiers = predictions[tier_column].astype("string").fillna("(none)")
-        for tier in pd.unique(tiers):
+        mean_clv = predictions["clv"].groupby(tiers.to_numpy()).mean()
+        for tier in mean_clv.sort_values(ascending=False).index:
             mask = (tiers == tier).to_numpy()
             rows.append(
                 {
