@@ -43,11 +43,15 @@ def forget(
     ] = None,
     customer_id: Annotated[
         list[str] | None,
-        typer.Option("--customer-id", help="A customer to erase (repeat for more)."),
+        typer.Option(
+            "--customer-id", help="A customer to erase (repeat for more) [default: none]."
+        ),
     ] = None,
     ids_file: Annotated[
         str | None,
-        typer.Option("--ids-file", help="A file of customer ids to erase, one per line."),
+        typer.Option(
+            "--ids-file", help="A file of customer ids to erase, one per line [default: none]."
+        ),
     ] = None,
     schema: Annotated[
         str | None,
