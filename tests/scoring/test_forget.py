@@ -32,41 +32,49 @@ def _plant(url: str) -> None:
             sink.write(
                 scores, model_name="m", model_version="1", as_of="2026-01-31", rejected=rejected
             )
+    # each write also appended its rows to customer_score_history (2 rows of GONE in all);
+    # alerts of the customers, each with two deliveries, in clvml's own alert tables
+    from datetime import UTC, datetime
+
+    from clvml.scoring.alert_store import define_alert_tables
+
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         md = sa.MetaData()
-        hist = sa.Table(
-            "customer_score_history",
-            md,
-            sa.Column("customer_id", sa.Text),
-            sa.Column("run_id", sa.Text),
-            sa.Column("clv", sa.Float),
-        )
         foreign = sa.Table("crm_contacts", md, sa.Column("customer_id", sa.Text))
-        alerts = sa.Table(
-            "customer_alerts",
-            md,
-            sa.Column("alert_id", sa.Text, primary_key=True),
-            sa.Column("customer_id", sa.Text),
-        )
-        deliveries = sa.Table(
-            "customer_alert_deliveries",
-            md,
-            sa.Column("alert_id", sa.Text),
-            sa.Column("destination", sa.Text),
-        )
+        alerts, deliveries = define_alert_tables(md)
         md.create_all(conn)
+        now = datetime.now(UTC)
         conn.execute(
             alerts.insert(),
-            [{"alert_id": f"a-{c}", "customer_id": c} for c in [GONE, *KEPT]],
+            [
+                {
+                    "alert_id": f"a-{c}",
+                    "table_name": "customer_scores",
+                    "run_id": "r1",
+                    "customer_id": c,
+                    "rule": "tier_drop",
+                    "team": "retention",
+                    "evidence": {"before": "top 10%", "after": "rest"},
+                    "status": "open",
+                    "raised_at": now,
+                }
+                for c in [GONE, *KEPT]
+            ],
         )
         conn.execute(
             deliveries.insert(),
-            [{"alert_id": f"a-{c}", "destination": d} for c in [GONE, *KEPT] for d in "uv"],
-        )
-        conn.execute(
-            hist.insert(),
-            [{"customer_id": c, "run_id": r, "clv": 1.0} for c in [GONE, *KEPT] for r in "xy"],
+            [
+                {
+                    "alert_id": f"a-{c}",
+                    "destination": d,
+                    "team": "retention",
+                    "status": "pending",
+                    "attempts": 0,
+                }
+                for c in [GONE, *KEPT]
+                for d in ("hook", "csv")
+            ],
         )
         conn.execute(foreign.insert(), [{"customer_id": GONE}])
     engine.dispose()
@@ -111,7 +119,7 @@ def _check_erased(url: str, salt: str | None) -> None:
     # everyone else's rows are all there; a table clvml does not own is not touched
     assert _count(url, "customer_scores") == 3
     assert _count(url, "customer_scores_quarantine") == 1
-    assert _count(url, "customer_score_history") == 6
+    assert _count(url, "customer_score_history") == 6  # 4 customers x 2 score tables, less 2
     assert _count(url, "crm_contacts", GONE) == 1
     assert _count(url, "customer_alerts") == 3
     assert _count(url, "customer_alert_deliveries") == 6  # the erased customer's 2 went
