@@ -6,7 +6,7 @@ period, checked against the published parameters; every CLV method judged on the
 39-week holdout; diagnostic plots. Then the bundled social-commerce data: the
 social-care impact, training through MLflow with the champion gate, export,
 two scoring jobs into the CRM a quarter apart, the monitoring of the earlier one on
-the quarter since, the segments and the marketer report.
+the quarter since, the alerts of the later one, the segments and the marketer report.
 """
 
 from __future__ import annotations
@@ -253,6 +253,7 @@ def _social(out: Path) -> None:
         )
         if as_of is not None:
             _monitor(crm_url, data, model_dir, result.tracking_uri)
+    _alerts(crm_url, job)
     scores = CRMSink(crm_url).read_scores()
     summary = segment_summary(scores, by="segment")
     t = _table(
@@ -278,6 +279,34 @@ def _social(out: Path) -> None:
         path = write_report(build_report(inputs, lang=lang), out / f"report_{lang}.html")
         console.print(f"Marketer report ({lang}) written to {path}")
     console.print(_mlflow_lines(result.tracking_uri), highlight=False, soft_wrap=True)
+
+
+def _alerts(crm_url: str, job: object) -> None:
+    """The alerts today's run raised against the earlier one (``clvml alerts`` lists them)."""
+    import sqlalchemy as sa
+
+    from clvml.scoring.alert_store import define_alert_tables, read_alerts
+
+    outcome = getattr(job, "alerts", None)
+    if outcome is None:
+        return
+    rules = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in sorted(outcome.by_rule.items()))
+    console.print(
+        f"Alerts raised by today's run: {outcome.raised:,}" + (f" ({rules})" if rules else ""),
+        highlight=False,
+    )
+    engine = sa.create_engine(crm_url)
+    try:
+        with engine.connect() as conn:
+            alerts = read_alerts(conn, *define_alert_tables(sa.MetaData()))
+    finally:
+        engine.dispose()
+    if alerts.empty:
+        return
+    t = _table("Open alerts (first 5; clvml alerts lists them all)", ["customer", "rule", "team"])
+    for r in alerts.head(5).itertuples(index=False):
+        t.add_row(str(r.customer_id), str(r.rule).replace("_", " "), str(r.team))
+    console.print(t)
 
 
 def _monitor(crm_url: str, data: Path, model_dir: Path, tracking_uri: str) -> None:
