@@ -182,6 +182,21 @@ def _unknown_customers(
     return out, entries, int(n)
 
 
+def _refuse_consent(frames: dict[str, Any]) -> None:
+    """The consent fallback (clvml.pipelines.consent) runs on the local engine only."""
+    cust = frames.get("customers")
+    if cust is None or "consent_profiling" not in cust.columns:
+        return
+    n = cust.filter("consent_profiling IS NULL OR NOT consent_profiling").count()
+    if n:
+        raise DataValidationError(
+            f"{n:,} customers have no profiling consent; their transaction-only scoring runs "
+            "on the local engine only: score them with --engine local",
+            column="consent_profiling",
+            n_rows=n,
+        )
+
+
 def score_job(
     model_uri: str,
     data: str,
@@ -290,6 +305,7 @@ def score_job(
         if unknown is not None:
             entries.append(unknown)
             set_aside["unknown_customer"] = n_unknown
+        _refuse_consent(frames)
         timings["validate"] = time.perf_counter() - t
 
         t = time.perf_counter()
