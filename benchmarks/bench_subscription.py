@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clvml.models.subscription import BetaDiscreteWeibull, ShiftedBetaGeometric
+from clvml.models.subscription import (
+    BetaDiscreteWeibull,
+    BetaDiscreteWeibullCovariates,
+    ShiftedBetaGeometric,
+    ShiftedBetaGeometricCovariates,
+)
 from clvml.models.subscription.sbg_math import sbg_loglik, sbg_loglik_grad
 
 
@@ -24,6 +29,24 @@ def _spells(n: int, horizon: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = rng.geometric(rng.beta(0.7, 1.2, n))
     return pd.DataFrame({"duration": np.minimum(t, horizon), "censored": t > horizon})
+
+
+def _covariate_spells(n: int, horizon: int, seed: int) -> pd.DataFrame:
+    """Spells with 0/1 channel and plan columns and care contacts 0-4 acting on alpha, beta."""
+    rng = np.random.default_rng(seed)
+    channel = rng.integers(0, 3, n)
+    x = pd.DataFrame(
+        {
+            "paid": (channel == 1).astype(float),
+            "referral": (channel == 2).astype(float),
+            "premium": (rng.random(n) < 0.3).astype(float),
+            "care": rng.poisson(1.0, n).clip(0, 4).astype(float),
+        }
+    )
+    a = 0.7 * np.exp(x.to_numpy() @ np.array([0.5, -0.3, 0.0, 0.2]))
+    b = 1.2 * np.exp(x.to_numpy() @ np.array([0.0, 0.4, 0.5, 0.0]))
+    t = rng.geometric(rng.beta(a, b))
+    return x.assign(duration=np.minimum(t, horizon), censored=t > horizon)
 
 
 def _per_row_fit(spells: pd.DataFrame) -> np.ndarray:
@@ -56,12 +79,20 @@ def main() -> None:
     t_sbg, sbg = _best(lambda: ShiftedBetaGeometric().fit(spells), args.repeat)
     t_bdw, bdw = _best(lambda: BetaDiscreteWeibull().fit(spells), args.repeat)
     t_ref, ref = _best(lambda: _per_row_fit(spells), args.repeat)
+    cov_spells = _covariate_spells(args.spells, args.horizon, seed=2)
+    t_sbg_cov, sbg_cov = _best(
+        lambda: ShiftedBetaGeometricCovariates().fit(cov_spells), args.repeat
+    )
+    t_bdw_cov, _ = _best(lambda: BetaDiscreteWeibullCovariates().fit(cov_spells), args.repeat)
     a, b = sbg.params_["alpha"], sbg.params_["beta"]  # type: ignore[attr-defined]
     print(f"{args.spells:,} spells, horizon {args.horizon}, best of {args.repeat}")
     print(f"clvml sBG fit      {t_sbg:8.3f} s  alpha {a:.6f} beta {b:.6f}")
     print(f"clvml BdW fit      {t_bdw:8.3f} s  c {bdw.params_['c']:.4f}")  # type: ignore[attr-defined]
     print(f"per-row scipy sBG  {t_ref:8.3f} s  alpha {ref[0]:.6f} beta {ref[1]:.6f}")  # type: ignore[index]
     print(f"ratio (per-row / clvml sBG): {t_ref / t_sbg:.1f}x")
+    rows = sbg_cov.n_distinct_  # type: ignore[attr-defined]
+    print(f"clvml sBG + 4 covariates {t_sbg_cov:8.3f} s  ({rows:,} distinct rows)")
+    print(f"clvml BdW + 4 covariates {t_bdw_cov:8.3f} s")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,26 @@ def covariate_loglik(
     return bdw_math.bdw_loglik_rows(a, b, float(base[2]), duration, censored)
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a float matrix and each row's index among them.
+
+    Each column is factorised (hashing, linear time) and the codes combined into one
+    integer key; ``np.unique(axis=0)`` (a sort of row views, ~1 s per 100k rows) only when
+    the product of the columns' cardinalities would overflow.
+    """
+    codes, sizes = [], []
+    for col in rows.T:
+        c, levels = pd.factorize(col)
+        codes.append(c)
+        sizes.append(max(len(levels), 1))
+    if math.prod(sizes) < 2**62:
+        key = np.ravel_multi_index(codes, sizes) if codes else np.zeros(len(rows), np.int64)
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        return rows[first], inv.ravel()
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    return uniq, inv.ravel()
+
+
 class _RetentionCovariates(BaseEstimator):
     """Shared fitting and predictions of the covariate retention models."""
 
@@ -226,8 +246,8 @@ class _RetentionCovariates(BaseEstimator):
         k = len(cols)
         z = (x - means) / scales if k else np.zeros((dur.size, 0))
         rows = np.column_stack([dur, cens.astype(float), z])
-        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-        counts = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
+        uniq, inv = _distinct_rows(rows)
+        counts = np.bincount(inv, weights=w, minlength=len(uniq))
         t_u, c_u, z_u = uniq[:, 0], uniq[:, 1].astype(bool), uniq[:, 2:]
         nb = len(self._base_names)
         free = np.r_[np.ones(nb, dtype=bool), mask.ravel()]
