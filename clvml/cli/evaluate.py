@@ -106,6 +106,21 @@ def evaluate(
             f"--predictions must end in .csv, .csv.gz or .parquet, got {predictions.name}"
         )
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
+    from clvml.pipelines.subscriptions import is_subscription_source
+
+    if is_subscription_source(data):  # subscriptions, no transactions: issue #19
+        from clvml.cli import subscriptions
+
+        return subscriptions.evaluate(
+            data,
+            calibration_end=calibration_end,
+            holdout_end=holdout_end,
+            horizon_weeks=horizon_weeks,
+            out=out,
+            predictions=predictions,
+            policy=flags.policy(),
+            columns=flags.mapping(),
+        )
     res = evaluate_methods(
         data,
         calibration_end=calibration_end,

@@ -209,6 +209,24 @@ def score(
         return
     if output is not None:
         raise typer.BadParameter("only with --engine spark", param_hint="--output")
+    from clvml.pipelines.subscriptions import is_subscription_source
+
+    if is_subscription_source(data):  # subscriptions, no transactions: issue #19
+        from clvml.cli import subscriptions
+
+        return subscriptions.score(
+            model,
+            data,
+            crm_url,
+            table=table,
+            schema=schema,
+            as_of=as_of,
+            tracking_uri=tracking_uri,
+            policy=policy,
+            columns=mapping,
+            lock_timeout=wait,
+            dry_run=dry_run,
+        )
     alert_cfg = load_alert_config(alerts_config)
     if dry_run:
         console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)

@@ -129,6 +129,23 @@ def train(
 
     # the progress lines say what happens; MLflow's INFO lines would repeat it
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    from clvml.pipelines.subscriptions import is_subscription_source
+
+    if data is not None and engine == "local" and is_subscription_source(data):  # issue #19
+        from clvml.cli import subscriptions
+        from clvml.cli._options import DataFlags
+
+        flags = DataFlags(None, timestamp_format, tz, returns, duplicates, invalid)
+        return subscriptions.train(
+            data,
+            tracking_uri=tracking_uri,
+            model_name=model_name,
+            experiment=experiment,
+            calibration_end=calibration_end,
+            horizon_weeks=horizon_weeks,
+            policy=flags.policy(),
+            columns=DataFlags(columns).mapping(),
+        )
     result = run_training(
         config,
         console=console,
