@@ -158,3 +158,20 @@ def test_score_without_a_trained_model_is_one_line(world: Path, tmp_path: Path, 
     printed = capsys.readouterr()
     assert code != 0
     assert "Traceback" not in printed.err and "train a model first" in printed.err
+
+
+def test_evaluate_on_the_generated_contractual_world(tmp_path: Path, capsys) -> None:
+    # clvml generate --contractual: BdW churn (c = 0.8), channels, plans, the care effect
+    folder = tmp_path / "contractual"
+    code = run(["generate", "--contractual", "-n", "4000", "--out", str(folder)])
+    assert code == 0, capsys.readouterr().err
+    res = evaluate_subscriptions(folder, calibration_end="2024-06-30")
+    table = res.table.set_index("method")
+    # the formula's constant retention under-predicts the loyal survivors' renewals; every
+    # model conditions on tenure and is closer
+    assert table.loc["formula", "renewals_bias"] < -0.10
+    models = table.drop(index="formula")
+    assert (models["renewals_bias"].abs() < abs(table.loc["formula", "renewals_bias"])).all()
+    assert (models["mae_renewals"] < table.loc["formula", "mae_renewals"]).all()
+    # the yearly-only plan is constant among the monthly spells: set aside there, silently
+    assert res.covariates == ["plan", "acquisition_channel"]

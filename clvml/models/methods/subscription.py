@@ -26,6 +26,7 @@ are encoded as 0/1 columns against their most frequent level, stored at fit.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -35,6 +36,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from clvml.exceptions import DataValidationError
+from clvml.models.btyd.covariate_design import CovariateWarning
 from clvml.models.subscription import (
     BetaDiscreteWeibull,
     BetaDiscreteWeibullCovariates,
@@ -141,6 +143,9 @@ class SubscriptionModel(BaseEstimator):
         Methods not fitted, with the reason.
     levels_ : dict of str to list
         The levels of each text covariate (the first is the reference).
+    set_aside_ : dict
+        ``{(method, period): [columns]}``: covariate columns constant within a billing
+        period (e.g. a yearly-only plan among the monthly spells), left out of that fit.
 
     Examples
     --------
@@ -235,7 +240,7 @@ class SubscriptionModel(BaseEstimator):
         design = self._design(spells)
         periods = self._periods(spells)
         base = spells[[c for c in ("duration", "censored", "weight") if c in spells.columns]]
-        self.models_, self.skipped_, self.lr_tests_ = {}, {}, {}
+        self.models_, self.skipped_, self.lr_tests_, self.set_aside_ = {}, {}, {}, {}
         bic: dict[str, float] = {}
         for period in sorted(periods.unique()):
             rows = (periods == period).to_numpy()
@@ -250,7 +255,18 @@ class SubscriptionModel(BaseEstimator):
                     est.set_params(
                         covariates=list(design.columns), penalizer=self.covariate_penalizer
                     )
-                est.fit(data)
+                with warnings.catch_warnings(record=True) as caught:
+                    # a level absent from this billing period (the yearly plan among the
+                    # monthly spells) is constant there: set aside, recorded, not warned
+                    warnings.simplefilter("always", CovariateWarning)
+                    est.fit(data)
+                for w in caught:
+                    if issubclass(w.category, CovariateWarning):
+                        self.set_aside_[(name, period)] = [
+                            c for c in design.columns if c not in est.covariate_columns_
+                        ]
+                    else:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 self.models_[(name, period)] = est
                 bic[name] = bic.get(name, 0.0) + float(est.bic_)
             if ("sbg", period) in self.models_ and ("bdw", period) in self.models_:
