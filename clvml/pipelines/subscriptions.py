@@ -53,17 +53,21 @@ __all__ = [
     "SubscriptionTables",
     "SubscriptionTrainResult",
     "evaluate_subscriptions",
+    "first_period_care",
     "is_subscription_source",
     "load_subscriptions",
     "score_subscriptions",
+    "spell_frame",
     "subscription_ltv_cac",
     "train_subscriptions",
 ]
 
 #: Registered model name of the subscription models (``clvml train`` on subscriptions).
 SUBSCRIPTION_MODEL_NAME = "clvml_subscriptions"
-#: Covariates taken when present: the subscription's plan, the customer's channel.
-COVARIATES: tuple[str, ...] = ("plan", "acquisition_channel")
+#: Covariates taken when present and not constant: the subscription's plan, the customer's
+#: acquisition channel, and the care contacts of the spell's first billing period
+#: (:func:`first_period_care`).
+COVARIATES: tuple[str, ...] = ("plan", "acquisition_channel", "care_contacts", "care_replied")
 #: Metric of the champion gate (lower is better).
 GATE_METRIC = "mae_renewals"
 
@@ -97,6 +101,7 @@ class SubscriptionTables:
     subscriptions: pd.DataFrame
     customers: pd.DataFrame | None
     last_day: pd.Timestamp
+    engagement: pd.DataFrame | None = None
 
 
 def load_subscriptions(
@@ -105,9 +110,14 @@ def load_subscriptions(
     policy: ValidationPolicy | None = None,
     columns: Mapping[str, str] | None = None,
 ) -> SubscriptionTables:
-    """Read and validate ``subscriptions`` (and ``customers``) from a folder or database."""
+    """Read and validate ``subscriptions`` (and ``customers``, ``engagement``) from a folder
+    or database."""
     from clvml.data.io import is_database_url, load_tables
-    from clvml.data.validation import validate_customers, validate_subscriptions
+    from clvml.data.validation import (
+        validate_customers,
+        validate_engagement,
+        validate_subscriptions,
+    )
 
     if not is_database_url(data) and not Path(data).exists():
         raise FileNotFoundError(f"{data}: no such data folder or file (--data)")
@@ -116,12 +126,15 @@ def load_subscriptions(
     if subs.empty:
         raise DataValidationError("no subscriptions to model (0 valid rows)", column="start")
     cust = validate_customers(found["customers"], policy) if "customers" in found else None
+    eng = validate_engagement(found["engagement"], policy) if "engagement" in found else None
     last = pd.concat([subs["start"], subs["end"]]).max()
-    return SubscriptionTables(subs, cust, pd.Timestamp(last).normalize())
+    return SubscriptionTables(subs, cust, pd.Timestamp(last).normalize(), eng)
 
 
-def _spells(tables: SubscriptionTables, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Every spell known on ``as_of`` with the customers' columns and the covariates."""
+def spell_frame(tables: SubscriptionTables, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every spell known on ``as_of`` (:func:`clvml.data.subscriptions.subscription_spells`,
+    each spell from its own start) with the customer's acquisition channel and cost and the
+    first period's care contacts (:func:`first_period_care`) when those tables are there."""
     from clvml.data.subscriptions import subscription_spells
 
     table = subscription_spells(tables.subscriptions, as_of=as_of, spells="all")
@@ -130,7 +143,48 @@ def _spells(tables: SubscriptionTables, as_of: pd.Timestamp) -> pd.DataFrame:
         extra = [c for c in ("acquisition_channel", "acquisition_cost") if c in tables.customers]
         cust = tables.customers.drop_duplicates("customer_id").set_index("customer_id")[extra]
         spells = spells.join(cust, on="customer_id")
+    if tables.engagement is not None and not tables.engagement.empty:
+        spells = spells.join(first_period_care(spells, tables.engagement, as_of))
     return spells
+
+
+def first_period_care(
+    spells: pd.DataFrame, engagement: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Care contacts of each spell's first billing period, known on ``as_of``.
+
+    ``care_contacts``: the customer's inbound interactions (complaints, questions, ...) from
+    the spell's start up to the end of its first period or ``as_of``, whichever is first;
+    ``care_replied``: 1 when the brand answered (an outbound interaction) in that window.
+    Measured in the first period only, so they are time-invariant covariates (contacts
+    counted over a whole lifetime would grow with tenure and reward survival itself).
+    """
+    from clvml.data.subscriptions import add_periods
+
+    lo = spells["start"]
+    hi = add_periods(lo, 1, spells["period"]).clip(upper=as_of + pd.Timedelta(days=1))
+    windows = (
+        pd.DataFrame(
+            {
+                "customer_id": spells["customer_id"].to_numpy(),
+                "lo": lo.to_numpy(),
+                "hi": hi.to_numpy(),
+            },
+            index=spells.index,
+        )
+        .rename_axis("spell")
+        .reset_index()
+    )
+    eng = engagement[["customer_id", "timestamp", "direction"]]
+    rows = windows.merge(eng, on="customer_id", how="inner")
+    inside = (rows["timestamp"] >= rows["lo"]) & (rows["timestamp"] < rows["hi"])
+    rows = rows[inside.to_numpy()]
+    inbound = rows["direction"].eq("inbound").groupby(rows["spell"]).sum()
+    outbound = rows["direction"].eq("outbound").groupby(rows["spell"]).sum()
+    out = pd.DataFrame(index=spells.index)
+    out["care_contacts"] = inbound.reindex(spells.index, fill_value=0).astype(float)
+    out["care_replied"] = (outbound.reindex(spells.index, fill_value=0) > 0).astype(float)
+    return out
 
 
 def _covariates(spells: pd.DataFrame) -> list[str]:
@@ -200,7 +254,7 @@ def _judge(
         margin=float(params.get("margin", 1.0)),
         annual_discount_rate=float(params.get("annual_discount_rate", 0.1)),
     )
-    spells = _spells(tables, cutoff)
+    spells = spell_frame(tables, cutoff)
     model = _model(spells, **params)
     # the comparison's rows are the spells not ended by the cut-off, in the same order
     judged = comparison.customers
@@ -435,7 +489,7 @@ def train_subscriptions(
     params = {"annual_discount_rate": annual_discount_rate, "margin": margin}
     evaluation, _ = _judge(tables, cutoff, end, **params)
     as_of = tables.last_day
-    spells = _spells(tables, as_of)
+    spells = spell_frame(tables, as_of)
     model = _model(spells, champion=evaluation.champion, **params)
     served = _servable(spells, as_of)
     # tiers from the active subscribers (the cancelled are worth 0 and would tie at the cuts)
@@ -525,7 +579,7 @@ def score_subscriptions(
     model, scheme = unwrap(uri)
     tables = load_subscriptions(data, policy=policy, columns=columns)
     day = tables.last_day if as_of is None else as_day(as_of, name="--as-of")
-    spells = _servable(_spells(tables, day), day)
+    spells = _servable(spell_frame(tables, day), day)
     scores = score_frame(model, scheme, spells)
     url = crm_url or default_crm_url()
     sink = CRMSink(url, table=table, schema=schema, lock_timeout=lock_timeout)

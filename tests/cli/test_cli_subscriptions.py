@@ -17,7 +17,12 @@ import clvml.cli.segments
 import clvml.cli.train  # noqa: F401  (the four register their commands)
 from clvml.cli._app import run
 from clvml.data.subscriptions import add_periods
-from clvml.pipelines.subscriptions import evaluate_subscriptions
+from clvml.models.subscription import (
+    ShiftedBetaGeometric,
+    ShiftedBetaGeometricCovariates,
+    likelihood_ratio_test,
+)
+from clvml.pipelines.subscriptions import evaluate_subscriptions, load_subscriptions, spell_frame
 
 FIRST, LAST = pd.Timestamp("2017-01-01"), pd.Timestamp("2023-12-31")
 #: Planted: paid-search subscribers churn more (alpha up), referrals less (beta up).
@@ -83,7 +88,7 @@ def test_models_fitted_on_the_planted_process_predict_the_holdout(tmp_path: Path
     assert table.loc["formula", "renewals_bias"] < -0.05
     assert table.loc["formula", "mae_renewals"] > table.loc["sbg_covariates", "mae_renewals"]
     assert table.drop(index="formula")["mae_renewals"].idxmin() == res.champion
-    assert res.covariates == ["plan", "acquisition_channel"]
+    assert res.covariates == ["plan", "acquisition_channel", "care_contacts", "care_replied"]
     # the realised renewals are counted from the calendar, independently of the models
     pred = res.predictions
     assert (pred["paid"] <= pred["horizon"]).all() and (pred["paid"] >= 0).all()
@@ -174,4 +179,29 @@ def test_evaluate_on_the_generated_contractual_world(tmp_path: Path, capsys) -> 
     assert (models["renewals_bias"].abs() < abs(table.loc["formula", "renewals_bias"])).all()
     assert (models["mae_renewals"] < table.loc["formula", "mae_renewals"]).all()
     # the yearly-only plan is constant among the monthly spells: set aside there, silently
-    assert res.covariates == ["plan", "acquisition_channel"]
+    assert res.covariates == ["plan", "acquisition_channel", "care_contacts", "care_replied"]
+
+
+@pytest.mark.parametrize("placebo", [False, True])
+def test_care_replies_planted_in_the_generated_world_lower_churn(
+    tmp_path: Path, capsys, placebo: bool
+) -> None:
+    # the generator answers a random 80% of first-period complainers; for them beta is
+    # multiplied by exp(0.7) (lower churn); --placebo sets that effect to 0
+    folder = tmp_path / "w"
+    argv = ["generate", "--contractual", "-n", "8000", "--out", str(folder), "--seed", "3"]
+    assert run([*argv, "--placebo"] if placebo else argv) == 0, capsys.readouterr().err
+    tables = load_subscriptions(folder)
+    spells = spell_frame(tables, tables.last_day)
+    assert {"care_contacts", "care_replied"} <= set(spells.columns)
+    monthly = spells[spells["period"] == "month"]
+    complainers = monthly[monthly["care_contacts"] > 0]
+    model = ShiftedBetaGeometricCovariates(covariates=["care_replied"]).fit(complainers)
+    plain = ShiftedBetaGeometric().fit(complainers)
+    lr = likelihood_ratio_test(plain, model)
+    replied = pd.DataFrame({"care_replied": [0.0, 1.0]})
+    r_no, r_yes = model.renewal_probability(replied, 1)
+    if placebo:
+        assert lr["p_value"] > 0.001
+    else:
+        assert lr["p_value"] < 1e-3 and r_yes > r_no
