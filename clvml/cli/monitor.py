@@ -20,6 +20,7 @@ def _fmt(value: float, pct: bool = False) -> str:
 
 @app.command()
 def monitor(
+    ctx: typer.Context,
     crm_url: Annotated[
         str | None,
         typer.Option(
@@ -80,6 +81,15 @@ def monitor(
     min_elapsed_weeks: Annotated[
         float, typer.Option(min=0, help="Runs younger than this many weeks are not judged yet.")
     ] = 4.0,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="TOML file whose [monitor] table sets the thresholds (max_gini_drop, min_gini, "
+            "max_abs_bias, max_psi, degrade_on_drift, min_elapsed_weeks); options given on "
+            "the command line win [default: none].",
+        ),
+    ] = None,
     no_mlflow: Annotated[
         bool, typer.Option("--no-mlflow", help="Do not log a monitoring run to MLflow.")
     ] = False,
@@ -106,10 +116,31 @@ def monitor(
     the model_monitoring table and an MLflow monitoring run; exit code 3 when the champion
     is degraded (retrain it).
     """
-    from clvml.pipelines.monitor import MonitorThresholds, monitor_model
+    import dataclasses
+
+    from clvml.pipelines.monitor import MonitorThresholds, load_thresholds, monitor_model
     from clvml.pipelines.score import default_crm_url
 
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
+    given = {
+        "max_gini_drop": max_gini_drop,
+        "min_gini": min_gini,
+        "max_abs_bias": max_bias,
+        "max_psi": max_psi,
+        "degrade_on_drift": degrade_on_drift,
+        "min_elapsed_weeks": min_elapsed_weeks,
+    }
+    params = {"max_abs_bias": "max_bias"}
+    base = load_thresholds(config) if config is not None else None
+    if base is None:
+        thresholds = MonitorThresholds(**given)
+    else:  # the file's values, except the options given on the command line
+        explicit = {
+            k: v
+            for k, v in given.items()
+            if getattr(ctx.get_parameter_source(params.get(k, k)), "name", "") == "COMMANDLINE"
+        }
+        thresholds = dataclasses.replace(base, **explicit)
     result = monitor_model(
         crm_url or default_crm_url(),
         data,
@@ -117,14 +148,7 @@ def monitor(
         table=table,
         schema=schema,
         as_of=as_of,
-        thresholds=MonitorThresholds(
-            max_gini_drop=max_gini_drop,
-            min_gini=min_gini,
-            max_abs_bias=max_bias,
-            max_psi=max_psi,
-            degrade_on_drift=degrade_on_drift,
-            min_elapsed_weeks=min_elapsed_weeks,
-        ),
+        thresholds=thresholds,
         policy=flags.policy(),
         columns=flags.mapping(),
         tracking_uri=tracking_uri,

@@ -54,6 +54,7 @@ __all__ = [
     "MonitorResult",
     "MonitorThresholds",
     "latest_monitoring",
+    "load_thresholds",
     "monitor_model",
     "read_past_predictions",
 ]
@@ -135,6 +136,45 @@ class MonitorResult:
     mlflow_run_id: str | None = None
     reference_gini: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_thresholds(path: str | os.PathLike[str] | None) -> MonitorThresholds:
+    """The ``[monitor]`` table of the TOML file ``path`` (None: the defaults).
+
+    Keys are the fields of :class:`MonitorThresholds` (``max_gini_drop``, ``min_gini``,
+    ``max_abs_bias``, ``max_psi``, ``degrade_on_drift``, ``min_elapsed_weeks``); anything
+    else, or a value of the wrong type, is refused in one line.
+    """
+    import dataclasses
+    import tomllib
+
+    from clvml.pipelines.config import ConfigError
+
+    if path is None:
+        return MonitorThresholds()
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such config file")
+    try:
+        table = tomllib.loads(p.read_text(encoding="utf-8")).get("monitor", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{p}: [monitor] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(MonitorThresholds)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{p}: unknown key monitor.{key}; expected one of {sorted(fields)}")
+        if key == "degrade_on_drift":
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        if not ok:
+            what = "true or false" if key == "degrade_on_drift" else "a number >= 0"
+            raise ConfigError(f"{p}: monitor.{key} must be {what}, got {value!r}")
+        values[key] = float(value) if key != "degrade_on_drift" else value
+    return MonitorThresholds(**values)
 
 
 def _reflect(conn: sa.engine.Connection, name: str, schema: str | None) -> sa.Table | None:

@@ -276,3 +276,25 @@ def test_report_shows_last_quarters_predictions(world, tmp_path):
     assert_allclose(overall["realised_total"], later["amount"].sum())
     es = build_report(inputs, lang="es")
     assert "previsiones del último trimestre" in es
+
+
+def test_thresholds_from_a_config_file_and_the_command_line(world, tmp_path, capsys):
+    from clvml.pipelines.config import ConfigError
+    from clvml.pipelines.monitor import load_thresholds
+
+    cfg = tmp_path / "monitor.toml"
+    cfg.write_text("[monitor]\nmax_abs_bias = 1000\nmin_gini = 0.99\nmax_psi = 0.5\n")
+    t = load_thresholds(cfg)
+    assert (t.max_abs_bias, t.min_gini, t.max_psi, t.max_gini_drop) == (1000.0, 0.99, 0.5, 0.10)
+    url = _scored_crm(world, f"sqlite:///{tmp_path / 'crm.db'}", tmp_path)
+    folder, path, _ = world
+    args = ["monitor", "--crm-url", url, "--data", str(folder), "--model", str(path)]
+    # the file's Gini floor degrades; the command line's floor wins over it
+    assert cli_run([*args, "--no-mlflow", "--config", str(cfg)]) == 3
+    assert "below the floor 0.99" in capsys.readouterr().out
+    assert cli_run([*args, "--no-mlflow", "--config", str(cfg), "--min-gini", "0"]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[monitor]\nmax_bias = 0.2\n")
+    with pytest.raises(ConfigError, match=r"unknown key monitor\.max_bias"):
+        load_thresholds(bad)
+    assert cli_run([*args, "--no-mlflow", "--config", str(bad)]) == 2
