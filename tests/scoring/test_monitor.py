@@ -298,3 +298,25 @@ def test_thresholds_from_a_config_file_and_the_command_line(world, tmp_path, cap
     with pytest.raises(ConfigError, match=r"unknown key monitor\.max_bias"):
         load_thresholds(bad)
     assert cli_run([*args, "--no-mlflow", "--config", str(bad)]) == 2
+
+
+def test_every_run_in_the_score_history_is_judged(world, tmp_path):
+    """Two runs a quarter apart: the earlier one is judged from customer_score_history,
+    though the score table now holds the later run's scores."""
+    folder, path, frames = world
+    url = _scored_crm(world, f"sqlite:///{tmp_path / 'crm.db'}", tmp_path)
+    earlier = CRMSink(url).read_scores().set_index("customer_id")
+    score_customers(str(path), folder, url, as_of="2025-12-31", workdir=tmp_path)
+    result = monitor_model(url, folder, model_uri=str(path), log_to_mlflow=False)
+    overall = result.accuracy[result.accuracy["scope"] == "overall"].set_index("scored_as_of")
+    assert sorted(map(str, overall.index)) == ["2025-09-30", "2025-12-31"]
+    assert "no customer_score_history" not in " ".join(result.warnings)
+    # the earlier run's numbers are those of its own scores, not the table's current ones
+    tx = frames["transactions"]
+    later = tx[tx["timestamp"] >= pd.Timestamp(SCORED) + pd.Timedelta(days=1)]
+    revenue = later.groupby("customer_id")["amount"].sum().reindex(earlier.index, fill_value=0.0)
+    first = overall.loc[pd.Timestamp(SCORED).date()]
+    assert_allclose(
+        first["normalized_gini"], normalized_gini(revenue.to_numpy(), earlier["clv"].to_numpy())
+    )
+    assert_allclose(first["predicted_total"], earlier["clv"].sum() * first["fraction"])
