@@ -65,6 +65,8 @@ def _footer(evaluation: Any) -> None:
             f"formula: constant retention (CF - CN) / CI = {rates}, whatever the tenure",
             highlight=False,
         )
+    for note in evaluation.notes:
+        console.print(f"note: {escape(note)}", style="dim", highlight=False)
     for period, lr in evaluation.lr_tests.items():
         console.print(
             f"sBG vs BdW ({period}ly billing): LR {lr['statistic']:.2f}, p {lr['p_value']:.3g}"

@@ -197,10 +197,27 @@ def _covariates(spells: pd.DataFrame) -> list[str]:
     return out
 
 
-def _model(spells: pd.DataFrame, **params: Any) -> Any:
+def _model(spells: pd.DataFrame, notes: list[str] | None = None, **params: Any) -> Any:
+    """The SubscriptionModel fitted on ``spells``; its convergence warnings (e.g. a yearly
+    BdW with few renewals seen: singular information) are appended to ``notes`` (one line
+    each, shown by the commands) instead of being printed as warnings."""
+    import warnings
+
+    from clvml.exceptions import ConvergenceWarning
     from clvml.models.methods.subscription import SubscriptionModel
 
-    return SubscriptionModel(covariates=_covariates(spells) or None, **params).fit(spells)
+    model = SubscriptionModel(covariates=_covariates(spells) or None, **params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(spells)
+    for w in caught:
+        if notes is not None and issubclass(w.category, ConvergenceWarning):
+            line = str(w.message).splitlines()[0]
+            if line not in notes:
+                notes.append(line)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
 
 
 @dataclass
@@ -226,6 +243,8 @@ class SubscriptionEvaluation:
     formula_retention : dict of str to float
         Per billing period, the formula's pooled retention ``sum(C_F - C_N) / sum(C_I)``
         before the cut-off (:func:`clvml.evaluation.subscription_comparison.formula_retention`).
+    notes : list of str
+        The fits' convergence warnings, one line each.
     """
 
     table: pd.DataFrame
@@ -236,6 +255,7 @@ class SubscriptionEvaluation:
     lr_tests: dict[str, dict[str, float]] = field(default_factory=dict)
     covariates: list[str] = field(default_factory=list)
     formula_retention: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _judge(
@@ -255,7 +275,8 @@ def _judge(
         annual_discount_rate=float(params.get("annual_discount_rate", 0.1)),
     )
     spells = spell_frame(tables, cutoff)
-    model = _model(spells, **params)
+    notes: list[str] = []
+    model = _model(spells, notes, **params)
     # the comparison's rows are the spells not ended by the cut-off, in the same order
     judged = comparison.customers
     ongoing = (spells["end"].isna() | (spells["end"] > cutoff)).to_numpy()
@@ -338,6 +359,7 @@ def _judge(
         lr_tests=dict(model.lr_tests_),
         covariates=list(model.covariates or []),
         formula_retention=retention,
+        notes=notes,
     )
     return result, model
 
@@ -490,7 +512,7 @@ def train_subscriptions(
     evaluation, _ = _judge(tables, cutoff, end, **params)
     as_of = tables.last_day
     spells = spell_frame(tables, as_of)
-    model = _model(spells, champion=evaluation.champion, **params)
+    model = _model(spells, evaluation.notes, champion=evaluation.champion, **params)
     served = _servable(spells, as_of)
     # tiers from the active subscribers (the cancelled are worth 0 and would tie at the cuts)
     scheme = SegmentScheme().fit(score_frame(model, None, served[served["censored"]]))
