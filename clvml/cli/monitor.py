@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -122,7 +122,7 @@ def monitor(
     from clvml.pipelines.score import default_crm_url
 
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
-    given = {
+    given: dict[str, Any] = {
         "max_gini_drop": max_gini_drop,
         "min_gini": min_gini,
         "max_abs_bias": max_bias,
