@@ -234,3 +234,19 @@ def test_bad_covariates_are_refused_in_one_line() -> None:
         m.renewal_probability(spells.drop(columns="care"), 2)
     with pytest.raises(ValueError, match="whole numbers >= 1"):
         m.renewal_probability(spells, 0)
+
+
+def test_covariate_tests_find_the_planted_covariates_and_not_the_noise() -> None:
+    spells = _world(71, n=10_000)
+    spells["noise"] = np.random.default_rng(1).normal(size=len(spells))
+    m = ShiftedBetaGeometricCovariates().fit(spells)
+    tests = m.covariate_tests(spells)
+    assert list(tests.index) == ["paid", "referral", "care", "social", "noise"]
+    assert (tests["df"] == 2).all()
+    assert (tests.loc[["paid", "referral", "care", "social"], "p_value"] < 1e-4).all()
+    assert tests.loc["noise", "p_value"] > 0.01
+    # the statistic is twice the log-likelihood the covariate adds: refit by hand
+    without = ShiftedBetaGeometricCovariates(covariates=["paid", "referral", "care", "social"])
+    without.fit(spells)
+    stat = 2 * (m.log_likelihood_ - without.log_likelihood_)
+    assert tests.loc["noise", "statistic"] == pytest.approx(max(stat, 0.0), abs=1e-6)

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
@@ -327,6 +327,40 @@ class _RetentionCovariates(BaseEstimator):
         out["z"] = z
         out["p"] = np.where(is_coef, 2 * stats.norm.sf(np.abs(z)), np.nan)
         return out.join(self.confidence_intervals_)
+
+    def covariate_tests(self, spells: pd.DataFrame, weights: Any = None) -> pd.DataFrame:
+        """Likelihood-ratio test of each covariate: the fit refitted without it.
+
+        Parameters
+        ----------
+        spells : pandas.DataFrame
+            The spells this model was fitted on (refits must see the same data).
+        weights : array-like or str, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by covariate column: ``statistic`` ``2 (LL - LL_without)``, ``df`` (the
+            coefficients it has) and ``p_value`` (chi-squared); with a penalty the test is
+            approximate (both fits penalised alike).
+        """
+        self._check_fitted()
+        cols = self.covariate_columns_
+        rows = {}
+        for j, col in enumerate(cols):
+            links = {
+                ln: [c for k, c in enumerate(cols) if self.link_mask_[li, k] and c != col]
+                for li, ln in enumerate(_LINKS)
+            }
+            reduced = clone(self).set_params(covariates=links)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CovariateWarning)
+                reduced.fit(spells, weights)
+            df = int(self.link_mask_[:, j].sum())
+            stat = max(0.0, 2.0 * (self.log_likelihood_ - reduced.log_likelihood_))
+            rows[col] = {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def customer_params(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Each row's ``alpha``, ``beta`` (and the shared ``c``) from its covariates."""
