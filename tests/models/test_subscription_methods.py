@@ -143,3 +143,12 @@ def test_bad_input_is_refused_in_one_line(fitted: tuple) -> None:
     }
     with pytest.raises(DataValidationError, match="not fitted on"):
         only.predict(spells.loc[spells["period"] == "year"].head(2))
+
+
+def test_subscription_methods_have_their_home_in_the_method_registry() -> None:
+    from clvml.models.methods import registry
+
+    assert registry.SUBSCRIPTION_METHODS is SUBSCRIPTION_METHODS
+    assert list(SUBSCRIPTION_METHODS) == ["sbg", "bdw", "sbg_covariates", "bdw_covariates"]
+    # one name, one method: no clash with the purchase-frame methods
+    assert not set(SUBSCRIPTION_METHODS) & set(registry.REGISTRY)

@@ -4,7 +4,10 @@
 :data:`METHODS`, :data:`DEFAULT_METHODS`, :data:`SUPERVISED_METHODS`, :data:`BASELINES` and
 :data:`CHAMPION_ORDER` are derived from it. :data:`PARTS` holds the shared steps that are
 not CLV methods (the churn classifier) but that methods may declare in their ``needs``.
-Adding a method is one new module and one line here.
+Adding a method is one new module and one line here. The subscription (contractual)
+methods read spells, not the purchase frame: they have their own registry,
+:data:`SUBSCRIPTION_METHODS` (:mod:`clvml.models.methods.subscription`), re-exported here so
+every method name has one home.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from clvml.models.methods.ml import ML
 from clvml.models.methods.ml_level import MLLevel
 from clvml.models.methods.ml_two_part import MLTwoPart
 from clvml.models.methods.past_spend import PastSpend
+from clvml.models.methods.subscription import SUBSCRIPTION_METHODS
 
 __all__ = [
     "BASELINES",
@@ -31,6 +35,7 @@ __all__ = [
     "METHODS",
     "PARTS",
     "REGISTRY",
+    "SUBSCRIPTION_METHODS",
     "SUPERVISED_METHODS",
     "champion_order",
 ]
