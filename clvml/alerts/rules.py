@@ -268,7 +268,7 @@ def _matrix(cur: pd.DataFrame) -> pd.DataFrame | None:
     """The value x risk matrix over the run's customers (None without the columns)."""
     from clvml.segments.matrix import value_risk_matrix
 
-    risk = "churn_probability" if cur["churn_probability"].notna().any() else "p_alive"
+    risk = "churn_probability" if cur["churn_probability"].notna().any() else "p_active"
     preds = cur[["clv", risk]].dropna()
     if preds.empty:
         return None
@@ -312,7 +312,7 @@ def evaluate_rules(
     current, previous : pandas.DataFrame
         The run's and the previous run's scores as the history stores them
         (``customer_id``, ``clv``, ``value_tier``, ``segment``, ``churn_probability``,
-        ``p_alive``, ``health_score``); ``previous`` None or empty for a first run.
+        ``p_active``, ``health_score``); ``previous`` None or empty for a first run.
     as_of : date-like
         The run's as-of day (engagement after it is ignored).
     since : date-like, optional
@@ -336,7 +336,7 @@ def evaluate_rules(
         if since is None
         else pd.Timestamp(since).normalize()
     )
-    cols = ["clv", "value_tier", "segment", "churn_probability", "p_alive", "health_score"]
+    cols = ["clv", "value_tier", "segment", "churn_probability", "p_active", "health_score"]
     cur = current.assign(customer_id=current["customer_id"].astype(str)).set_index("customer_id")
     cur = cur.reindex(columns=cols)
     if previous is None or previous.empty:
@@ -345,7 +345,7 @@ def evaluate_rules(
         prev = previous.assign(customer_id=previous["customer_id"].astype(str))
         prev = prev.set_index("customer_id").reindex(columns=cols)
     for frame in (cur, prev):
-        for c in ("clv", "churn_probability", "p_alive", "health_score"):
+        for c in ("clv", "churn_probability", "p_active", "health_score"):
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     joined = cur.join(prev, how="inner", suffixes=("", "_prev"))
     parts: dict[str, pd.DataFrame] = {}

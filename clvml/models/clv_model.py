@@ -415,8 +415,11 @@ class CLVModel(BaseEstimator):
         -------
         pandas.DataFrame
             Indexed by ``customer_id``: ``clv`` (the champion's), ``clv_lower``,
-            ``clv_upper``, ``p_alive``, ``churn_probability`` (P(no purchase in the
-            horizon): the classifier's when fitted, else BG/NBD's),
+            ``clv_upper``, ``p_active`` (P(at least one purchase in the horizon)),
+            ``churn_probability`` (P(no purchase in the horizon) = 1 - ``p_active``: the
+            champion's when it gives one, as the BTYD methods do in closed form, else
+            the classifier's when fitted, else BG/NBD's), ``p_alive_btyd`` (the raw BTYD
+            P(alive at the cut-off), 1.0 for every one-time buyer under BG/NBD),
             ``expected_purchases``, ``expected_avg_spend`` (the champion's where it has
             them, else BG/NBD + Gamma-Gamma's), ``engagement_value`` and
             ``clv_<method>`` per fitted method. Value tiers and segments are not the

@@ -103,7 +103,8 @@ def transaction_only_scores(pyfunc: Any, model_input: pd.DataFrame) -> tuple[pd.
     Returns
     -------
     (pandas.DataFrame, str)
-        The score columns (``customer_id``, ``clv``, ``p_alive``, ``churn_probability``,
+        The score columns (``customer_id``, ``clv``, ``p_active``, ``churn_probability``,
+        ``p_alive_btyd``,
         ``expected_purchases``, ``expected_avg_spend``, NaN ``clv_lower``/``clv_upper``,
         ``value_tier``/``segment`` from the stored scheme) and the method's name.
     """
@@ -131,9 +132,12 @@ def transaction_only_scores(pyfunc: Any, model_input: pd.DataFrame) -> tuple[pd.
             "clv": np.asarray(own.clv, dtype=float),
             "clv_lower": np.full(n, np.nan),
             "clv_upper": np.full(n, np.nan),
-            "p_alive": pick("p_alive"),
-            # BG/NBD's: the churn classifier reads engagement features
-            "churn_probability": np.asarray(base.churn_probability, dtype=float),
+            # the transaction-only method's own P(no purchase in the horizon) (BG/NBD's when
+            # it has none; the churn classifier reads engagement features), and its
+            # complement, the activity shown (issue #14 point 7)
+            "p_active": 1.0 - pick("churn_probability"),
+            "churn_probability": pick("churn_probability"),
+            "p_alive_btyd": pick("p_alive"),
             "expected_purchases": pick("expected_purchases"),
             "expected_avg_spend": pick("expected_spend"),
         }

@@ -14,6 +14,7 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.scoring.schema import SCORE_COLUMNS
+from clvml.scoring.validation import legacy_activity_columns
 from clvml.tracking.scoring_model import ModelLoadError, ScoringModel
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "predict_in_chunks", "predict_with_progress"]
@@ -49,6 +50,7 @@ def _score_chunk(model: ScoringModel, part: pd.DataFrame) -> pd.DataFrame:
             f"model {model.name} version {model.version} returned {len(pred)} scores for "
             f"{len(part)} customers, not one per customer in the order given"
         )
+    pred = legacy_activity_columns(pred)  # a model exported before p_active (schema v3)
     return pred[[c for c in SCORE_COLUMNS if c in pred.columns]]
 
 

@@ -19,7 +19,7 @@ subscription business: its customers renew or cancel each billing period.
   renewals).
 * :func:`score_subscriptions` loads a registered subscription model and writes each
   customer's latest spell to the CRM score table: ``clv`` (residual CLV = DERL x margin x
-  price), ``p_alive`` (the probability of renewing at the end of the current period),
+  price), ``p_active`` (the probability of renewing at the end of the current period),
   ``churn_probability`` (its complement), ``expected_purchases`` (renewals expected in
   the next year), ``expected_avg_spend`` (price per period x margin), ``value_tier``,
   ``segment``. A customer whose last spell is cancelled on ``as_of`` is written with value

@@ -154,7 +154,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "customer": "Customer",
         "clv": "Predicted value",
         "churn_probability": "Churn risk",
-        "p_alive": "P(active)",
+        "p_active": "Active in horizon",
+        "p_alive_btyd": "P(alive), BTYD (raw)",
+        "c_alive_caveat": (
+            "Active in horizon is the probability of at least one purchase over the model's "
+            "horizon: 100% minus the churn risk, the same notion as the churn label. "
+            "P(alive), BTYD (raw) is the BTYD model's probability that the customer has not "
+            "left by the scoring date; BG/NBD sets it to 100% for every customer who bought "
+            "only once (its assumption), so it is shown for reference, not to act on."
+        ),
         "none_at_risk": "No customer is both high value and high risk.",
         # performance
         "h_performance": "How good is the model?",
@@ -327,7 +335,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "customer": "Cliente",
         "clv": "Valor previsto",
         "churn_probability": "Riesgo de abandono",
-        "p_alive": "P(activo)",
+        "p_active": "Activo en el horizonte",
+        "p_alive_btyd": "P(vivo), BTYD (bruta)",
+        "c_alive_caveat": (
+            "Activo en el horizonte es la probabilidad de al menos una compra en el horizonte "
+            "del modelo: 100% menos el riesgo de abandono, la misma noción que la etiqueta de "
+            "abandono. P(vivo), BTYD (bruta) es la probabilidad del modelo BTYD de que el "
+            "cliente no se haya ido en la fecha de puntuación; BG/NBD la fija en 100% para "
+            "todo cliente que compró una sola vez (su supuesto), por lo que se muestra como "
+            "referencia, no para actuar."
+        ),
         "none_at_risk": "Ningún cliente tiene a la vez valor alto y riesgo alto.",
         "h_performance": "¿Qué tan bueno es el modelo?",
         "c_performance": (

@@ -56,7 +56,8 @@ class ReportInputs:
     ----------
     scores : pandas.DataFrame
         One row per customer: ``customer_id``, ``clv``, ``churn_probability``
-        (or ``p_alive``), optionally ``p_alive`` and the other score columns.
+        (or ``p_active``, its complement), optionally ``p_alive_btyd`` (the raw BTYD
+        P(alive), shown with its caveat) and the other score columns.
     customers, transactions, engagement : pandas.DataFrame or None
         Validated input tables, when a data folder was given.
     model_name, model_version, as_of : str or None
@@ -480,21 +481,24 @@ def _top_risk(b: _Builder, assigned: pd.DataFrame, n: int) -> None:
         return
     order = np.lexsort((sel.index.astype(str), -sel["clv"].to_numpy()))
     top = sel.iloc[order[:n]]
-    has_alive = "p_alive" in top.columns and top["p_alive"].notna().any()
+    active = 1.0 - top["churn_probability"].to_numpy(dtype=float)
+    has_raw = "p_alive_btyd" in top.columns and top["p_alive_btyd"].notna().any()
     header = (
-        [t("customer"), t("clv"), t("churn_probability")]
-        + ([t("p_alive")] if has_alive else [])
+        [t("customer"), t("clv"), t("churn_probability"), t("p_active")]
+        + ([t("p_alive_btyd")] if has_raw else [])
         + [t("tier")]
     )
     rows = []
-    for cid, r in top.iterrows():
-        row = [str(cid), b.money(r["clv"]), b.pct(r["churn_probability"])]
-        if has_alive:
-            row.append(b.pct(r["p_alive"]))
+    for k, (cid, r) in enumerate(top.iterrows()):
+        row = [str(cid), b.money(r["clv"]), b.pct(r["churn_probability"]), b.pct(active[k])]
+        if has_raw:
+            row.append(b.pct(r["p_alive_btyd"]))
         rows.append([*row, tier_name(str(r["value_tier"]), b.lang)])
-    numeric = {1, 2, 3} if has_alive else {1, 2}
-    body = f'<p class="caption">{_e(t("c_top_risk", n=len(top)))}</p>' + _table(
-        header, rows, numeric
+    numeric = {1, 2, 3, 4} if has_raw else {1, 2, 3}
+    body = (
+        f'<p class="caption">{_e(t("c_top_risk", n=len(top)))}</p>'
+        + _table(header, rows, numeric)
+        + f'<p class="caption">{_e(t("c_alive_caveat"))}</p>'
     )
     b.add("top-risk", "h_top_risk", body)
 

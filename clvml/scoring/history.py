@@ -14,7 +14,7 @@ A crash before the commit leaves the history as it was, with the scores.
 
 **Health score** (``health_score``, 0-100): how likely the customer is to stay active,
 ``100 * (1 - churn_probability)``; for a model without a churn probability,
-``100 * p_alive``; NULL when the model gives neither. See docs/monitoring.md.
+``100 * p_active``; NULL when the model gives neither. See docs/monitoring.md.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "value_tier",
     "segment",
     "churn_probability",
-    "p_alive",
+    "p_active",
 )
 
 
@@ -101,7 +101,7 @@ def define_history(md: sa.MetaData) -> sa.Table:
         sa.Column("value_tier", sa.Text),
         sa.Column("segment", sa.Text),
         sa.Column("churn_probability", _FLOAT),
-        sa.Column("p_alive", _FLOAT),
+        sa.Column("p_active", _FLOAT),
         sa.Column("health_score", _FLOAT),
         sa.Index(f"ix_{HISTORY_TABLE}_customer", "table_name", "customer_id"),
     )
@@ -110,22 +110,22 @@ def define_history(md: sa.MetaData) -> sa.Table:
 def health_score(scores: pd.DataFrame) -> pd.Series:
     """The health score (0-100) of each row of ``scores``, as the history stores it.
 
-    ``100 * (1 - churn_probability)``, else ``100 * p_alive``, else NaN.
+    ``100 * (1 - churn_probability)``, else ``100 * p_active``, else NaN.
 
-    >>> health_score(pd.DataFrame({"churn_probability": [0.25, None], "p_alive": [0.1, 0.6]}))
+    >>> health_score(pd.DataFrame({"churn_probability": [0.25, None], "p_active": [0.1, 0.6]}))
     0    75.0
     1    60.0
     dtype: float64
     """
     nan = pd.Series(float("nan"), index=scores.index)
     churn = scores["churn_probability"].astype(float) if "churn_probability" in scores else nan
-    alive = scores["p_alive"].astype(float) if "p_alive" in scores else nan
+    alive = scores["p_active"].astype(float) if "p_active" in scores else nan
     return 100.0 * (1.0 - churn.fillna(1.0 - alive))
 
 
 def _health_sql(scores: sa.Table) -> sa.ColumnElement[float]:
     c = scores.c
-    return 100.0 * (1.0 - sa.func.coalesce(c.churn_probability, 1.0 - c.p_alive))
+    return 100.0 * (1.0 - sa.func.coalesce(c.churn_probability, 1.0 - c.p_active))
 
 
 def append_history(

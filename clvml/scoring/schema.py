@@ -54,7 +54,9 @@ __all__ = [
 
 #: Version of the table layout written by this module (see docs/crm_schema.md).
 #: 2: the run table keeps one row per attempt (primary key ``run_id, attempts``).
-SCHEMA_VERSION = 2
+#: 3: ``p_active`` (P(at least one purchase in the horizon)) is the activity shown; the raw
+#: BTYD P(alive) is ``p_alive_btyd`` (a version-2 ``p_alive`` column is renamed to it).
+SCHEMA_VERSION = 3
 RUNS_TABLE = "clvml_score_runs"
 VERSION_TABLE = "clvml_schema_version"
 QUARANTINE_SUFFIX = "_quarantine"
@@ -77,8 +79,9 @@ SCORE_COLUMNS: dict[str, sa.types.TypeEngine] = {
     "clv": _FLOAT,
     "clv_lower": _FLOAT,
     "clv_upper": _FLOAT,
-    "p_alive": _FLOAT,
+    "p_active": _FLOAT,
     "churn_probability": _FLOAT,
+    "p_alive_btyd": _FLOAT,
     "expected_purchases": _FLOAT,
     "expected_avg_spend": _FLOAT,
     "segment": sa.Text(),
@@ -279,6 +282,29 @@ def _add_missing_columns(conn: Connection, table: sa.Table) -> list[str]:
     return added
 
 
+#: Score columns renamed by a migration: old name -> new name (the values keep their meaning).
+RENAMED_COLUMNS: dict[str, str] = {"p_alive": "p_alive_btyd"}
+
+
+def _rename_legacy_columns(conn: Connection, table: sa.Table) -> list[str]:
+    """Version 2 -> 3: rename each column of :data:`RENAMED_COLUMNS` present in the database.
+
+    Only when the new name is not there yet; the values are kept (``ALTER TABLE ...
+    RENAME COLUMN``, PostgreSQL and SQLite >= 3.25). Returns the new names.
+    """
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    prep = conn.dialect.identifier_preparer
+    renamed = []
+    for old, new in RENAMED_COLUMNS.items():
+        if old in existing and new not in existing:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {prep.format_table(table)} RENAME COLUMN "
+                f"{prep.quote(old)} TO {prep.quote(new)}"
+            )
+            renamed.append(new)
+    return renamed
+
+
 def _registered(conn: Connection, tables: CRMTables, present: set[str], name: str) -> bool:
     """Whether ``name`` is a score table clvml migrated (it has a row in the version table)."""
     v = tables.version
@@ -347,8 +373,9 @@ def _rekey_runs(conn: Connection, runs: sa.Table) -> None:
 def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
     """Create or upgrade the tables inside the caller's transaction.
 
-    Missing tables are created; missing columns are added; a version-1 run table is
-    re-keyed to one row per attempt; the version row is set to :data:`SCHEMA_VERSION`.
+    Missing tables are created; a version-2 score table's ``p_alive`` column is renamed
+    ``p_alive_btyd`` (its values are that); missing columns are added; a version-1 run
+    table is re-keyed to one row per attempt; the version row is set to :data:`SCHEMA_VERSION`.
     Before anything is changed, tables clvml did not create for their role are refused:
     a ``<table>_quarantine`` that is not the quarantine clvml made for this score table,
     a score table that is another score table's quarantine, and an existing score table
@@ -382,6 +409,8 @@ def migrate(conn: Connection, tables: CRMTables) -> dict[str, list[str]]:
         )
     tables.metadata.create_all(conn, checkfirst=True)
     added: dict[str, list[str]] = {}
+    if tables.scores.name in present:
+        _rename_legacy_columns(conn, tables.scores)
     for t in (tables.scores, *tables.companions):
         if t.name in present:
             cols = _add_missing_columns(conn, t)

@@ -26,12 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from clvml.scoring.schema import STAGED_COLUMNS, CRMTables
+from clvml.scoring.schema import SCORE_COLUMNS, STAGED_COLUMNS, CRMTables
 
 __all__ = ["stage_rows", "upsert_from_stage"]
 
 _CHUNK = 50_000
-_PG_TYPES = ["text", *["float8"] * 7, *["text"] * 4]
+#: Binary COPY types of the staged columns, in order (derived from the schema's types).
+_PG_TYPES = ["text" if isinstance(SCORE_COLUMNS[c], sa.Text) else "float8" for c in STAGED_COLUMNS]
 
 
 def stage_rows(conn: Connection, tables: CRMTables, valid: pd.DataFrame) -> sa.Table:

@@ -17,12 +17,18 @@ import pandas as pd
 from clvml.exceptions import DataValidationError
 from clvml.scoring.schema import MAX_ID_LENGTH, SCORE_COLUMNS
 
-__all__ = ["ScoreSplit", "append_rejected", "split_scores", "storable_quarantine"]
+__all__ = [
+    "ScoreSplit",
+    "append_rejected",
+    "legacy_activity_columns",
+    "split_scores",
+    "storable_quarantine",
+]
 
 REQUIRED = ("customer_id", "clv")
 _TEXT = ("segment", "value_tier", "scoring_method", "consent_marketing")
 _NON_NEGATIVE = ("clv_lower", "clv_upper", "expected_purchases", "expected_avg_spend")
-_PROBABILITIES = ("p_alive", "churn_probability")
+_PROBABILITIES = ("p_active", "churn_probability", "p_alive_btyd")
 _STRING = pd.StringDtype("pyarrow")
 
 
@@ -79,6 +85,35 @@ def _customer_ids(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return ids, blank
 
 
+def legacy_activity_columns(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores of a model exported before schema version 3, in today's activity columns.
+
+    Such a model returns ``p_alive`` (the raw BTYD P(alive)) and no ``p_active``:
+    ``p_alive`` becomes ``p_alive_btyd`` and ``p_active`` is ``1 - churn_probability``
+    (the probability of at least one purchase in the horizon; NULL where the churn
+    probability is not in [0, 1], which is quarantined under its own name). Frames that already have
+    the new columns are returned unchanged.
+
+    Examples
+    --------
+    >>> old = pd.DataFrame({"customer_id": ["a"], "clv": [1.0], "p_alive": [1.0],
+    ...                     "churn_probability": [0.625]})
+    >>> legacy_activity_columns(old).columns.tolist()
+    ['customer_id', 'clv', 'p_alive_btyd', 'churn_probability', 'p_active']
+    >>> float(legacy_activity_columns(old)["p_active"].iloc[0])
+    0.375
+    """
+    out = scores
+    if "p_alive" in out.columns and "p_alive_btyd" not in out.columns:
+        out = out.rename(columns={"p_alive": "p_alive_btyd"})
+    if "p_active" not in out.columns and "churn_probability" in out.columns:
+        churn = pd.to_numeric(out["churn_probability"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            ok = (churn >= 0) & (churn <= 1)  # a bad churn value is reported once, as itself
+        out = out.assign(p_active=np.where(ok, 1.0 - churn, np.nan))
+    return out
+
+
 def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     """Split a frame of scores into rows to write and rows to quarantine.
 
@@ -86,9 +121,11 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     ----------
     scores : pandas.DataFrame
         One row per customer: ``customer_id`` (column or index name) and ``clv``
-        are required; ``clv_lower``, ``clv_upper``, ``p_alive``,
-        ``churn_probability``, ``expected_purchases``, ``expected_avg_spend``,
-        ``segment`` and ``value_tier`` are optional (missing = NULL).
+        are required; ``clv_lower``, ``clv_upper``, ``p_active``,
+        ``churn_probability``, ``p_alive_btyd``, ``expected_purchases``,
+        ``expected_avg_spend``, ``segment`` and ``value_tier`` are optional (missing =
+        NULL). A ``p_alive`` column (models exported before schema version 3) is read
+        as ``p_alive_btyd`` and ``p_active`` derived (:func:`legacy_activity_columns`).
 
     Returns
     -------
@@ -106,7 +143,7 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     set aside: which one is right is unknown); ``clv`` is missing, not a number,
     infinite or negative; an optional numeric value is not a number or infinite;
     ``clv_lower``, ``clv_upper``, ``expected_purchases`` or ``expected_avg_spend``
-    is negative; ``p_alive`` or ``churn_probability`` is outside [0, 1];
+    is negative; ``p_active``, ``churn_probability`` or ``p_alive_btyd`` is outside [0, 1];
     ``clv_lower > clv_upper``; a text value contains a NUL character; the
     ``customer_id`` is longer than :data:`~clvml.scoring.schema.MAX_ID_LENGTH` (512)
     characters (a PostgreSQL index entry could not hold it).
@@ -123,6 +160,7 @@ def split_scores(scores: pd.DataFrame) -> ScoreSplit:
     """
     if "customer_id" not in scores.columns and scores.index.name == "customer_id":
         scores = scores.reset_index()
+    scores = legacy_activity_columns(scores)
     for col in REQUIRED:
         if col not in scores.columns:
             raise DataValidationError(

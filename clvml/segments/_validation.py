@@ -40,12 +40,13 @@ def validate_predictions(
     predictions : pandas.DataFrame
         One row per customer: ``customer_id`` (a column, or the index when it
         is named ``customer_id``), the predicted value ``value_col`` and, for
-        the risk tools, ``churn_probability`` or ``p_alive``.
+        the risk tools, ``churn_probability``, ``p_active`` or (files written before
+        ``p_active``) ``p_alive``.
     value_col : str, default "clv"
         Column of predicted customer value (finite).
     require_risk : bool, default True
-        Require a churn risk: ``churn_probability`` in [0, 1], or ``p_alive``
-        in [0, 1] from which ``churn_probability = 1 - p_alive`` is derived.
+        Require a churn risk: ``churn_probability`` in [0, 1], or ``p_active`` (or
+        ``p_alive``) in [0, 1] from which ``churn_probability = 1 - p_active`` is derived.
     numeric : sequence of str
         Further columns that must be present and finite.
 
@@ -53,7 +54,9 @@ def validate_predictions(
     -------
     pandas.DataFrame
         A copy with a string ``customer_id`` column, a float ``value_col`` and,
-        when available, a float ``churn_probability``; index reset.
+        when available, float ``churn_probability`` and ``p_active`` (its
+        complement, the probability of at least one purchase in the horizon); index
+        reset.
 
     Raises
     ------
@@ -97,16 +100,13 @@ def validate_predictions(
                 f"missing column; predictions have {list(df.columns)}", column=col
             )
         df[col] = _numeric(df, col)
-    if "churn_probability" in df.columns:
-        risk_col = "churn_probability"
-    elif "p_alive" in df.columns:
-        risk_col = "p_alive"
-    else:
-        risk_col = None
+    risk_col = next(
+        (c for c in ("churn_probability", "p_active", "p_alive") if c in df.columns), None
+    )
     if risk_col is None:
         if require_risk:
             raise DataValidationError(
-                "a churn risk is needed: add churn_probability or p_alive",
+                "a churn risk is needed: add churn_probability or p_active",
                 column="churn_probability",
             )
         return df
@@ -120,6 +120,7 @@ def validate_predictions(
             example=float(p[bad][0]),
         )
     df["churn_probability"] = p if risk_col == "churn_probability" else 1.0 - p
+    df["p_active"] = 1.0 - df["churn_probability"]
     return df
 
 

@@ -115,7 +115,7 @@ def segment_summary(
     ----------
     assigned : pandas.DataFrame
         Per-customer rows holding ``by``, ``value_col`` and
-        ``churn_probability`` (or ``p_alive``), e.g. from
+        ``churn_probability`` (or ``p_active``), e.g. from
         :func:`assign_segments`.
     by : str, default "value_tier"
         Segment column (``value_tier``, ``cell``, ``rfm_segment``,
@@ -128,7 +128,9 @@ def segment_summary(
         One row per non-empty segment (in category order for categoricals,
         sorted otherwise), indexed by ``by``: ``n_customers``,
         ``share_of_customers``, ``total_clv``, ``share_of_value``,
-        ``mean_clv``, ``mean_churn_probability``. Both share columns sum to 1.
+        ``mean_clv``, ``mean_churn_probability`` and ``mean_p_active`` (its
+        complement: the probability of at least one purchase in the horizon). Both
+        share columns sum to 1.
 
     Raises
     ------
@@ -171,6 +173,7 @@ def segment_summary(
             "share_of_value": g[value_col].sum() / total,
             "mean_clv": g[value_col].mean(),
             "mean_churn_probability": g["churn_probability"].mean(),
+            "mean_p_active": g["p_active"].mean(),
         }
     )
     out.index.name = by

@@ -24,7 +24,7 @@ RENEWAL_HORIZON_MONTHS = 12
 def score_frame(model: Any, scheme: Any, spells: pd.DataFrame) -> pd.DataFrame:
     """CRM score columns of each spell (one per customer) from the model and the scheme.
 
-    ``clv`` is the residual CLV, ``p_alive`` the probability of renewing at the end of
+    ``clv`` is the residual CLV, ``p_active`` the probability of renewing at the end of
     the current period, ``churn_probability`` its complement, ``expected_purchases`` the
     renewals expected over the next 12 months (1 for yearly billing), ``expected_avg_spend``
     the price per period times the margin; ``value_tier`` and ``segment`` from ``scheme``.
@@ -44,7 +44,7 @@ def score_frame(model: Any, scheme: Any, spells: pd.DataFrame) -> pd.DataFrame:
             "clv": pred["clv"].to_numpy(),
             "clv_lower": np.nan,
             "clv_upper": np.nan,
-            "p_alive": pred["p_renew"].to_numpy(),
+            "p_active": pred["p_renew"].to_numpy(),  # active in the next period
             "churn_probability": pred["churn_probability"].to_numpy(),
             "expected_purchases": renewals,
             "expected_avg_spend": price * float(model.margin),

@@ -28,12 +28,12 @@ from clvml.segments.names import DEFAULT_CELLS
 
 SECRET = "s3cr3t-webhook-key-do-not-log"
 SAVE, CHAMP = DEFAULT_CELLS[("high", "high")], DEFAULT_CELLS[("high", "low")]
-COLS = ["customer_id", "clv", "value_tier", "segment", "churn_probability", "p_alive"]
+COLS = ["customer_id", "clv", "value_tier", "segment", "churn_probability", "p_active"]
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
     f = pd.DataFrame(rows, columns=COLS[:5])
-    f["p_alive"] = 1 - f["churn_probability"]
+    f["p_active"] = 1 - f["churn_probability"]
     return f
 
 

@@ -17,7 +17,7 @@ def _scores(rows: list[tuple[str, float, str, str, float]]) -> pd.DataFrame:
     f = pd.DataFrame(
         rows, columns=["customer_id", "clv", "value_tier", "segment", "churn_probability"]
     )
-    f["p_alive"] = 1 - f["churn_probability"]
+    f["p_active"] = 1 - f["churn_probability"]
     f["health_score"] = health_score(f)
     return f
 
@@ -181,7 +181,7 @@ def test_vectorised_on_many_customers() -> None:
         churn_probability=np.clip(prev["churn_probability"] + rng.normal(0, 0.1, n), 0, 1)
     )
     for f in (prev, cur):
-        f["p_alive"] = 1 - f["churn_probability"]
+        f["p_active"] = 1 - f["churn_probability"]
         f["health_score"] = health_score(f)
     alerts = evaluate_rules(
         cur, prev, as_of="2026-11-08", rules=AlertRules(health_below=None, tier_drop_from=None)

@@ -161,7 +161,7 @@ def test_deliver_sends_what_a_failed_pass_left_pending(tmp_path: Path, capsys, m
         '[[alerts.destinations]]\nname = "files"\nteam = "retention"\ncsv_dir = "out"\n'
     )
     cfg = load_alert_config(config)
-    cols = ["customer_id", "clv", "value_tier", "segment", "churn_probability", "p_alive"]
+    cols = ["customer_id", "clv", "value_tier", "segment", "churn_probability", "p_active"]
     runs = [
         ("2026-11-01", [("a", 900.0, "top 1%", "Champions", 0.1, 0.9)]),
         ("2026-11-08", [("a", 880.0, "top 1%", "Save now", 0.5, 0.5)]),  # churn_rise

@@ -143,8 +143,8 @@ def test_train_registers_and_score_writes_the_crm(world: Path, tmp_path: Path, c
     assert (scores.loc[gone[gone].index, "clv"] == 0).all()
     assert (scores.loc[gone[gone].index, "churn_probability"] == 1).all()
     active = scores.loc[gone[~gone].index]
-    assert (active["clv"] > 0).all() and active["p_alive"].between(0, 1).all()
-    np.testing.assert_allclose(active["p_alive"] + active["churn_probability"], 1.0)
+    assert (active["clv"] > 0).all() and active["p_active"].between(0, 1).all()
+    np.testing.assert_allclose(active["p_active"] + active["churn_probability"], 1.0)
     assert scores["value_tier"].notna().all() and scores["segment"].notna().all()
     # the tiers are fitted on the active subscribers: the cancelled (worth 0) are the rest
     assert (scores.loc[gone[gone].index, "value_tier"] == "rest").all()

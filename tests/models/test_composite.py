@@ -153,7 +153,8 @@ def test_predict_contract_and_fitted_attributes(world_frames, fitted):
     feats = world_frames[0]
     out = fitted.predict(feats)
     expected = [
-        "clv", "clv_lower", "clv_upper", "p_alive", "churn_probability", "expected_purchases",
+        "clv", "clv_lower", "clv_upper", "p_active", "churn_probability", "p_alive_btyd",
+            "expected_purchases",
         "expected_avg_spend", "engagement_value",
     ]  # fmt: skip
     assert list(out.columns[: len(expected)]) == expected
@@ -166,7 +167,8 @@ def test_predict_contract_and_fitted_attributes(world_frames, fitted):
     assert fitted.champion_ == "btyd"
     np.testing.assert_allclose(out["clv"], out["clv_btyd"])
     assert (out["clv_lower"] <= out["clv"] + 1e-9).all() and (out["clv"] <= out["clv_upper"]).all()
-    assert out["p_alive"].between(0, 1).all() and out["churn_probability"].between(0, 1).all()
+    assert out["p_alive_btyd"].between(0, 1).all() and out["churn_probability"].between(0, 1).all()
+    np.testing.assert_allclose(out["p_active"], 1.0 - out["churn_probability"], rtol=0, atol=0)
     assert out.index.name == "customer_id" and out.index.equals(feats.index.astype(str))
     assert set(fitted.feature_columns_) <= set(feats.columns)
     assert {"r", "alpha", "a", "b", "p", "q", "v"} <= set(fitted.btyd_params_)

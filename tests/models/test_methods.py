@@ -96,8 +96,8 @@ def test_a_new_method_is_one_class_and_one_registry_line(world_frames):
     btyd = CLVModel(methods=("btyd",), **FAST).fit(feats).predict(feats)
     np.testing.assert_allclose(out["clv_twice_btyd"], 2 * btyd["clv_btyd"], rtol=1e-12)
     np.testing.assert_allclose(out["clv"], out["clv_twice_btyd"])
-    # the champion has no p_alive of its own: BG/NBD's fills in
-    np.testing.assert_allclose(out["p_alive"], btyd["p_alive"])
+    # the champion has no P(alive) of its own: BG/NBD's fills in
+    np.testing.assert_allclose(out["p_alive_btyd"], btyd["p_alive_btyd"])
     # the package registry is untouched
     assert "twice_btyd" not in REGISTRY
     with pytest.raises(ValueError, match="methods"):
@@ -110,11 +110,15 @@ def test_each_method_reports_its_own_churn_probability(world_frames):
     m = CLVModel(methods=methods, **FAST).fit(feats, labelled, labels)
     outs = m.predict_outputs(feats)
     pred = m.predict(feats)
-    # the classifier's, for the methods built on it; the frame's column is the classifier's
+    # the classifier's, for the methods built on it; the frame's column is the served
+    # method's own when it has one (issue #14 point 7), else the classifier's
     clf = outs["churn"].churn_probability
     np.testing.assert_array_equal(outs["closed_form"].churn_probability, clf)
     np.testing.assert_array_equal(outs["hybrid"].churn_probability, clf)
-    np.testing.assert_array_equal(pred["churn_probability"].to_numpy(), clf)
+    champ = outs[m.champion_]
+    served = champ.churn_probability if champ.has("churn_probability") else clf
+    np.testing.assert_array_equal(pred["churn_probability"].to_numpy(), served)
+    np.testing.assert_allclose(pred["p_active"].to_numpy(), 1.0 - served, rtol=0, atol=0)
     # BG/NBD's P(no purchase in H) = 1 - P(alive) P(purchase | alive)
     bg = m.bgnbd_
     x, T = feats["frequency"].to_numpy(float), np.maximum(feats["T"].to_numpy(float), 1 / 7)

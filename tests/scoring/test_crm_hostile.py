@@ -201,7 +201,7 @@ def test_version_1_run_table_is_migrated_to_one_row_per_attempt(crm_url: str) ->
             version = conn.exec_driver_sql(
                 "SELECT version FROM clvml_schema_version WHERE table_name = 'customer_scores'"
             ).scalar()
-        assert sorted(pk) == ["attempts", "run_id"] and version == SCHEMA_VERSION == 2
+        assert sorted(pk) == ["attempts", "run_id"] and version == SCHEMA_VERSION == 3
         old = sink.read_attempts()
         assert old[["run_id", "attempts", "status"]].values.tolist() == [
             ["old-run", 3, "succeeded"]

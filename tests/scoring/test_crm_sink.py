@@ -37,8 +37,9 @@ def make_scores(n: int, seed: int = 0, start: int = 0) -> pd.DataFrame:
             "clv": clv,
             "clv_lower": clv * 0.5,
             "clv_upper": clv * 1.5,
-            "p_alive": rng.random(n),
-            "churn_probability": rng.random(n),
+            "p_active": (p_active := rng.random(n)),
+            "churn_probability": 1.0 - p_active,
+            "p_alive_btyd": np.minimum(1.0, p_active + rng.random(n)),
             "expected_purchases": rng.gamma(1.0, 2.0, n),
             "expected_avg_spend": rng.gamma(3.0, 20.0, n),
             "segment": rng.choice(["champions", "at_risk", "hibernating"], n),
@@ -66,8 +67,9 @@ def _score_values(sink: CRMSink) -> pd.DataFrame:
         "clv",
         "clv_lower",
         "clv_upper",
-        "p_alive",
+        "p_active",
         "churn_probability",
+        "p_alive_btyd",
         "expected_purchases",
         "expected_avg_spend",
         "segment",
@@ -117,7 +119,7 @@ def test_optional_columns_missing_are_null_and_index_ids_accepted(sink: CRMSink)
     sink.write(scores, **RUN)
     got = sink.read_scores()
     assert got["customer_id"].tolist() == scores.index.tolist()
-    assert got[["p_alive", "segment", "clv_lower"]].isna().all().all()
+    assert got[["p_alive_btyd", "segment", "clv_lower"]].isna().all().all()
 
 
 def test_same_job_twice_leaves_the_same_table(sink: CRMSink) -> None:
@@ -241,7 +243,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_add_up(sink: CRMSink) 
     scores.loc[1, "customer_id"] = "  "
     scores.loc[2, "clv"] = np.nan
     scores.loc[3, "clv"] = -5.0
-    scores.loc[4, "p_alive"] = 1.2
+    scores.loc[4, "p_alive_btyd"] = 1.2
     scores.loc[5, "churn_probability"] = -0.1
     scores.loc[6, "customer_id"] = scores.loc[7, "customer_id"]
     scores.loc[8, ["clv_lower", "clv_upper"]] = [10.0, 5.0]
@@ -260,7 +262,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_add_up(sink: CRMSink) 
     assert q.loc[1, "reason"] == "missing customer_id"
     assert q.loc[2, "reason"] == "clv is missing"
     assert q.loc[3, "reason"] == "clv is negative"
-    assert q.loc[4, "reason"] == "p_alive is outside [0, 1]"
+    assert q.loc[4, "reason"] == "p_alive_btyd is outside [0, 1]"
     assert q.loc[5, "reason"] == "churn_probability is outside [0, 1]"
     assert q.loc[6, "reason"] == q.loc[7, "reason"] == "duplicate customer_id in batch"
     assert q.loc[8, "reason"] == "clv_lower > clv_upper"
@@ -287,7 +289,7 @@ def test_frame_level_errors_write_nothing(sink: CRMSink) -> None:
         [
             column("customer_id", elements=st.sampled_from(["a", "b", "c", "", " ", None])),
             column("clv", elements=st.floats(allow_nan=True, allow_infinity=True)),
-            column("p_alive", elements=st.floats(-0.5, 1.5) | st.just(float("nan"))),
+            column("p_alive_btyd", elements=st.floats(-0.5, 1.5) | st.just(float("nan"))),
             column("value_tier", elements=st.sampled_from(["top_1", "rest", None, "a\x00b"])),
         ],
         index=range_indexes(max_size=12),
@@ -302,7 +304,7 @@ def test_split_scores_partitions_rows(frame: pd.DataFrame) -> None:
     assert v["customer_id"].is_unique
     assert (v["customer_id"].str.strip() != "").all()
     assert np.isfinite(v["clv"]).all() and (v["clv"] >= 0).all()
-    p = v["p_alive"].dropna()
+    p = v["p_alive_btyd"].dropna()
     assert ((p >= 0) & (p <= 1)).all()
     assert not v["value_tier"].dropna().str.contains("\x00").any()
     assert (s.quarantined["reason"].str.len() > 0).all()
@@ -373,8 +375,9 @@ def test_migration_adds_missing_columns_and_keeps_rows(crm_url: str) -> None:
         assert added["customer_scores"] == [
             "clv_lower",
             "clv_upper",
-            "p_alive",
+            "p_active",
             "churn_probability",
+            "p_alive_btyd",
             "expected_purchases",
             "expected_avg_spend",
             "segment",

@@ -58,14 +58,14 @@ def test_each_run_appends_its_scores_and_the_current_table_stays_one_row_each(
         np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-12)
 
 
-def test_health_falls_back_to_p_alive_without_a_churn_probability(crm_url: str) -> None:
+def test_health_falls_back_to_p_active_without_a_churn_probability(crm_url: str) -> None:
     scores = make_scores(50, seed=3)
     scores["churn_probability"] = np.nan
     with CRMSink(crm_url) as sink:
         _run(sink, scores, "2026-11-01")
         hist = sink.read_history().set_index("customer_id")
     np.testing.assert_allclose(
-        hist.loc[scores["customer_id"], "health_score"], 100 * scores["p_alive"], rtol=1e-12
+        hist.loc[scores["customer_id"], "health_score"], 100 * scores["p_active"], rtol=1e-12
     )
 
 

@@ -133,7 +133,8 @@ def test_score_folder_model_writes_every_customer_with_the_models_predictions(
     got = sink.read_scores().set_index("customer_id")
     assert len(got) == len(expected) == res.run.rows_written
     assert_allclose(got["clv"].to_numpy(), expected["clv"].reindex(got.index).to_numpy())
-    assert_allclose(got["p_alive"], expected["p_alive"].reindex(got.index))
+    assert_allclose(got["p_alive_btyd"], expected["p_alive_btyd"].reindex(got.index))
+    assert_allclose(got["p_active"], expected["p_active"].reindex(got.index))
     assert (got["value_tier"] == expected["value_tier"].astype(str).reindex(got.index)).all()
     assert (
         set(got["model_name"]) == {"clvml"} and got["model_version"].str.startswith("sha256-").all()
@@ -507,3 +508,35 @@ def test_score_into_postgres(fitted, social_folder, pg_url, tmp_path):
     assert r["status"] == "succeeded"
     assert r["rows_read"] == r["rows_written"] + r["rows_quarantined"]
     sink.close()
+
+
+def test_activity_is_one_notion_from_score_to_crm_to_report(fitted, social_folder, tmp_path):
+    """Issue #14 point 7: p_active (P(buy in the horizon) = 1 - churn) is what the CRM and
+    the report show; BG/NBD's raw P(alive) stays under its own name with its caveat."""
+    from clvml.pipelines.report import load_report_inputs
+    from clvml.reporting.i18n import STRINGS
+    from clvml.reporting.report import build_report
+
+    model, path, (tx, eng, cust) = fitted
+    crm = _crm(tmp_path)
+    res = score_customers(str(path), social_folder, crm, workdir=tmp_path)
+    got = CRMSink(crm).read_scores().set_index("customer_id")
+    assert_allclose(got["p_active"], 1.0 - got["churn_probability"], rtol=0, atol=1e-15)
+    assert got["p_active"].between(0, 1).all() and got["p_alive_btyd"].between(0, 1).all()
+    X = customer_features(tx, eng, cust, cutoff=res.as_of)
+    one_time = X.index[X["frequency"] == 0].astype(str).intersection(got.index)
+    assert len(one_time) > 20
+    assert (got.loc[one_time, "p_alive_btyd"] == 1.0).all()  # BG/NBD's assumption, kept
+    assert got.loc[one_time, "p_active"].max() < 0.99  # the shown column is not 1.0
+    # the served method is BG/NBD: the closed form P(X(t) > 0) = P(alive) P(buy | alive)
+    r, alpha = model.bgnbd_.params_["r"], model.bgnbd_.params_["alpha"]
+    Xo = X.loc[X.index.astype(str).isin(got.index)]
+    x, T = Xo["frequency"].to_numpy(float), np.maximum(Xo["T"].to_numpy(float), 1 / 7)
+    want = got.loc[Xo.index.astype(str), "p_alive_btyd"].to_numpy() * (
+        1.0 - ((alpha + T) / (alpha + T + 52.0)) ** (r + x)
+    )
+    assert_allclose(got.loc[Xo.index.astype(str), "p_active"], want, rtol=1e-9, atol=1e-15)
+    # the report reads the CRM: the activity column and the raw P(alive)'s caveat
+    html = build_report(load_report_inputs(crm_url=crm))
+    assert STRINGS["en"]["p_active"] in html and STRINGS["en"]["p_alive_btyd"] in html
+    assert "shown for reference, not to act on" in html

@@ -26,8 +26,9 @@ _NUMERIC = {
     "clv",
     "clv_lower",
     "clv_upper",
-    "p_alive",
+    "p_active",
     "churn_probability",
+    "p_alive_btyd",
     "expected_purchases",
     "expected_avg_spend",
 }

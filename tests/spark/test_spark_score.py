@@ -63,7 +63,8 @@ def test_spark_crm_write_equals_pandas_sink(spark, spark_scores, pg_url):
         [
             c
             for c in spark_scores.columns
-            if c in ("customer_id", "clv", "p_alive", "expected_purchases", "segment", "value_tier")
+            if c
+            in ("customer_id", "clv", "p_active", "expected_purchases", "segment", "value_tier")
         ]
     ].copy()
     # rows the sink must quarantine: a duplicated id, a negative CLV, a missing id

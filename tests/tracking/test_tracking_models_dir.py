@@ -24,7 +24,7 @@ def test_exported_model_scores_its_input_example(tmp_path, monkeypatch):
     out = model.predict(example)
     assert out["customer_id"].tolist() == example["customer_id"].tolist()
     assert np.isfinite(out["clv"]).all() and (out["clv"] >= 0).all()
-    assert out["p_alive"].between(0, 1).all() and out["churn_probability"].between(0, 1).all()
+    assert out["p_active"].between(0, 1).all() and out["churn_probability"].between(0, 1).all()
     assert (out["clv_lower"] <= out["clv"]).all() and (out["clv"] <= out["clv_upper"]).all()
     # a regenerated export must be regenerated whole: README and provenance agree
     readme = (MODEL.parent / "README.md").read_text()

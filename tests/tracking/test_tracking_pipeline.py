@@ -237,14 +237,15 @@ def test_pyfunc_reloads_in_a_fresh_process(runs, features, tmp_path):
         "clv",
         "clv_lower",
         "clv_upper",
-        "p_alive",
+        "p_active",
         "churn_probability",
+        "p_alive_btyd",
         "expected_purchases",
         "expected_avg_spend",
         "segment",
     ):
         assert c in got.columns
-    assert np.isfinite(got["clv"]).all() and (got["p_alive"].between(0, 1)).all()
+    assert np.isfinite(got["clv"]).all() and (got["p_active"].between(0, 1)).all()
 
 
 def test_pyfunc_signature_and_frame_indexed_by_customer_id(runs, features):

@@ -125,5 +125,5 @@ def test_mlflow_models_serve_answers_one_request(small_social, fast_config, tmp_
     want = served_frame(result.model, scheme, features)
     assert got["customer_id"].tolist() == want["customer_id"].tolist()
     assert_allclose(got["clv"].to_numpy(float), want["clv"].to_numpy(), rtol=1e-12)
-    assert_allclose(got["p_alive"].to_numpy(float), want["p_alive"].to_numpy(), rtol=1e-12)
+    assert_allclose(got["p_active"].to_numpy(float), want["p_active"].to_numpy(), rtol=1e-12)
     assert got["segment"].tolist() == want["segment"].tolist()

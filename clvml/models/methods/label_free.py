@@ -10,9 +10,9 @@ All three are unsupervised (they read only the history before the cut-off) and s
 fitted models: the Pareto/NBD (``pareto_nbd_``) and the all-purchases Gamma-Gamma
 (``gamma_gamma_all_``) are fitted once per ``fit`` by the first method that needs them;
 BG/NBD and the standard Gamma-Gamma are the orchestrator's (``bgnbd_``,
-``gamma_gamma_``). The Pareto/NBD rows give P(alive) and expected purchases but no
-probability of no purchase in the horizon (NaN: the served frame's
-``churn_probability`` then comes from the churn classifier or BG/NBD).
+``gamma_gamma_``). The Pareto/NBD rows give P(alive), expected purchases and the
+probability of no purchase in the horizon, P(Y(t) = 0 | x, t_x, T), in closed form
+(:mod:`clvml.models.btyd.pareto_nbd_conditional`), as the BG/NBD rows do.
 """
 
 from __future__ import annotations
@@ -68,11 +68,15 @@ def _pareto_output(
     clv = btyd_clv(model, pn, spend_model, frame, data.interval)
     nan = np.full(len(frame), np.nan)
     interval = data.interval is not None
+    no_purchase = pn.conditional_probability_of_purchases(
+        frame[["frequency", "recency", "T"]], 0, h
+    )
     return MethodOutput(
         clv=clv["clv"].to_numpy(),
         clv_lower=clv["clv_lower"].to_numpy() if interval else nan,
         clv_upper=clv["clv_upper"].to_numpy() if interval else nan,
         p_alive=parts["p_alive"],
+        churn_probability=np.clip(np.asarray(no_purchase, dtype=float), 0.0, 1.0),
         expected_purchases=parts["purchases"],
         expected_spend=parts["spend"],
     )
