@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,9 @@ from clvml.cli._options import (
     iso,
 )
 from clvml.exceptions import DataValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 @app.command()
@@ -93,8 +96,10 @@ def evaluate(
     judged on what the customer really spent; supervised parts never see the evaluated
     customers' holdout (an earlier window or other customers, printed below the table).
     """
+    import numpy as np
     import pandas as pd
 
+    from clvml.evaluation.comparison import REFERENCE_ROWS
     from clvml.pipelines.evaluate import evaluate_methods
 
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
@@ -134,10 +139,17 @@ def evaluate(
     )
     cutoff, end = res.calibration_end, res.holdout_end
 
+    deployable = _deployable(res.table["method"], res.mode)
+    protocol = {
+        "time": "deployable time split",
+        "customers": "customer folds: supervised rows NOT DEPLOYABLE",
+        "none": "label-free methods only (short history)",
+    }.get(res.mode, res.mode)
     table = Table(
         title=(
             f"CLV methods on the {res.horizon_weeks:.0f}-week holdout "
-            f"(after {cutoff.date()} up to {end.date()}, {len(res.predictions):,} customers)"
+            f"(after {cutoff.date()} up to {end.date()}, {len(res.predictions):,} customers; "
+            f"{protocol})"
         ),
         title_justify="left",
         header_style="bold",
@@ -155,9 +167,15 @@ def evaluate(
         return "" if pd.isna(v) else format(v, spec)
 
     best = res.best()
-    for row in res.table.itertuples(index=False):
+    rows = res.table.assign(is_deployable=deployable.to_numpy())
+    reference = rows["method"].isin(REFERENCE_ROWS).to_numpy()
+    # deployable rows lead, the customer-fold supervised rows follow, references last
+    rank = np.where(reference, 2, np.where(rows["is_deployable"].to_numpy(), 0, 1))
+    rows = rows.iloc[np.argsort(rank, kind="stable")]
+    for row in rows.itertuples(index=False):
+        label = row.method if row.is_deployable else f"{row.method} *"
         table.add_row(
-            row.method,
+            label,
             fmt(row.normalized_gini, ".3f"),
             fmt(row.spearman, ".3f"),
             fmt(row.top_decile_capture, ".1%"),
@@ -170,7 +188,13 @@ def evaluate(
             *([fmt(row.oracle_share, ".1%")] if with_oracle else []),
             style="bold" if row.method == best else None,
         )
+    console.print(_headline(res, deployable), highlight=False)
     console.print(table)
+    if not deployable.all():
+        console.print(
+            "* not deployable: trained on other customers' labels of the same holdout window",
+            highlight=False,
+        )
     console.print(escape(res.supervision), highlight=False)
     if with_oracle:
         share = float(res.table.set_index("method").loc[best, "oracle_share"])
@@ -213,3 +237,37 @@ def evaluate(
 
         written = save_comparison_plots(res, plots)
         console.print(escape(f"{len(written)} plots written to {plots}"), highlight=False)
+
+
+def _deployable(methods: pd.Series, mode: str) -> pd.Series:
+    """Whether each row's method could be deployed as evaluated.
+
+    Label-free rows always can; supervised rows only when their parts were trained on an
+    earlier window (``mode == "time"``), not cross-fitted over other customers' holdout.
+    """
+    from clvml.models.methods.registry import REGISTRY
+
+    supervised = methods.map(lambda m: bool(getattr(REGISTRY.get(m), "supervised", False)))
+    return ~supervised | (mode != "customers")
+
+
+def _headline(res: Any, deployable: pd.Series) -> str:
+    """The line printed first: the best deployable row and how far its total is off."""
+    from clvml.evaluation.comparison import REFERENCE_ROWS
+
+    t = res.table
+    rows = t[deployable.to_numpy() & ~t["method"].isin(REFERENCE_ROWS).to_numpy()]
+    if rows.empty or rows["normalized_gini"].isna().all():
+        return escape(f"no deployable row to lead with ({res.supervision})")
+    top = rows.loc[rows["normalized_gini"].idxmax()]
+    kind = "best method" if res.mode == "time" else "best label-free method"
+    line = (
+        f"Deployable result: {kind} {top['method']}, normalised Gini "
+        f"{top['normalized_gini']:.3f}, total {top['total_bias']:+.1%}"
+    )
+    if res.mode == "customers":
+        line += (
+            "; the supervised rows marked * are NOT DEPLOYABLE (customer folds); "
+            "--supervised time gives the deployable comparison"
+        )
+    return escape(line)

@@ -41,6 +41,10 @@ def test_evaluate_generated_folder_writes_json_and_plots(folder, tmp_path, capsy
     assert {"pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"} <= set(methods)
     assert payload["holdout_end"] == "2026-06-28"
     assert (tmp_path / "plots" / "gain_curves.png").stat().st_size > 0
+    # the deployable result leads (issue #14): the headline, then the table of the time split
+    folded = " ".join(printed.out.split())
+    assert folded.startswith("Deployable result: best method ")
+    assert "deployable time split" in folded and "not deployable" not in folded
 
 
 def test_evaluate_transactions_only_writes_csv(folder, tmp_path, capsys):
@@ -58,6 +62,20 @@ def test_evaluate_transactions_only_writes_csv(folder, tmp_path, capsys):
     assert {"method", "normalized_gini", "total_bias", "roc_auc"} <= set(table.columns)
     assert "truth" not in set(table["method"]) and "btyd_covariates" not in set(table["method"])
     assert "skipped btyd_covariates" in printed.out and "cross-fitted" in printed.out
+    # customer folds: the best label-free row leads; supervised rows follow, labelled
+    folded = " ".join(printed.out.split())
+    assert folded.startswith("Deployable result: best label-free method ")
+    best_free = folded.split("best label-free method ")[1].split(",")[0]
+    assert best_free in {"btyd", "pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"}
+    for m in ("ml", "hybrid", "closed_form", "blend"):
+        assert f"│ {m} * " in printed.out
+    assert "│ btyd * " not in printed.out and "* not deployable: trained on other" in folded
+    lines = printed.out.splitlines()
+    first_free = next(i for i, line in enumerate(lines) if line.startswith("│ btyd "))
+    first_supervised = next(
+        i for i, line in enumerate(lines) if line.startswith("│") and " * " in line
+    )
+    assert first_free < first_supervised
 
 
 @pytest.mark.parametrize(
