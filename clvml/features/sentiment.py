@@ -3,7 +3,9 @@
 English texts are scored with VADER (Hutto & Gilbert, 2014) from the ``vaderSentiment``
 package, whose lexicon ships inside its wheel, extended with one rule: customer-service verbs
 that VADER leaves neutral take a negative valence when negated ("never arrived", "doesn't work",
-"nobody answers"; ``lexicons/en_negatable.tsv``). Spanish texts are scored by
+"nobody answers"; ``lexicons/en_negatable.tsv``), and the customer-care rules of
+:mod:`clvml.features.care_rules` (ratings, care vocabulary, requests, exasperation,
+sarcasm), which the Spanish analyser applies too. Spanish texts are scored by
 :class:`SpanishSentimentAnalyzer`, a VADER-style rule-based analyser over a lexicon of
 customer-service vocabulary shipped as package data in ``clvml/features/lexicons/``. Neither
 downloads anything at run time.
@@ -37,6 +39,17 @@ import numpy as np
 import pandas as pd
 
 from clvml.data.contracts import MAX_TEXT_LENGTH
+from clvml.features.care_rules import (
+    WEAK_VALENCE,
+    exasperation,
+    is_request,
+    join_phrases,
+    load_care_lexicon,
+    quoted_spans,
+    rating_valence,
+    sarcasm_marker,
+    short_interjections,
+)
 
 __all__ = [
     "NEGATIVE_THRESHOLD",
@@ -104,6 +117,9 @@ class SpanishLexicon:
         Words neutral on their own that take this valence when negated ("no funciona").
     phrases : dict of tuple to str
         Multi-word terms (as token tuples) and the joined token they become.
+    care : frozenset of str
+        Terms of the care vocabulary (``es_care.tsv``, :mod:`clvml.features.care_rules`),
+        which keep their valence inside requests.
     """
 
     valence: dict[str, float]
@@ -114,6 +130,7 @@ class SpanishLexicon:
     contrast: frozenset[str]
     negatable: dict[str, float]
     phrases: dict[tuple[str, ...], str]
+    care: frozenset[str] = frozenset()
 
 
 def _read_tsv(name: str) -> list[list[str]]:
@@ -143,6 +160,8 @@ def load_spanish_lexicon() -> SpanishLexicon:
         return "_".join(tokens)
 
     valence = {key(term): float(value) for term, value in _read_tsv("es_lexicon.tsv")}
+    care = {key(term): value for term, value in load_care_lexicon("es").items()}
+    valence.update(care)
     roles: dict[str, dict[str, float]] = {
         r: {} for r in ("negator", "booster", "dampener", "weak_negator", "contrast", "negatable")
     }
@@ -157,6 +176,7 @@ def load_spanish_lexicon() -> SpanishLexicon:
         contrast=frozenset(roles["contrast"]),
         negatable=roles["negatable"],
         phrases=phrases,
+        care=frozenset(care),
     )
 
 
@@ -292,6 +312,21 @@ class SpanishSentimentAnalyzer:
             ``neg``, ``neu``, ``pos`` (proportions of the text, as in VADER) and ``compound``
             (normalised score in [-1, 1]).
         """
+        base = self._score(text, mute=is_request(text), flip=False)
+        alone = self._score_alone
+        if _sarcastic(text, base, self._positive, alone):
+            base = self._score(text, mute=is_request(text), flip=True)
+        return _add_valence(base, rating_valence(text) + exasperation(text))
+
+    def _score_alone(self, text: str) -> float:
+        return self._score(text, mute=False, flip=False)["compound"]
+
+    def _positive(self, word: str) -> bool:
+        hit = self._lookup(normalize_text(word))
+        return hit is not None and hit[0] > 0
+
+    def _score(self, text: str, *, mute: bool, flip: bool) -> dict[str, float]:
+        """VADER-style scores; ``mute``: weak words count 0; ``flip``: praise turns negative."""
         lex = self.lexicon
         tokens, caps, clauses = self._tokens(text)
         scores: list[float] = []
@@ -309,9 +344,11 @@ class SpanishSentimentAnalyzer:
                     scores.append(0.0)
                 continue
             v, extra = hit
-            if v == 0.0:
+            if v == 0.0 or (mute and abs(v) < WEAK_VALENCE and tok not in lex.care):
                 scores.append(0.0)
                 continue
+            if flip and v > 0:
+                v = -v
             sign = 1.0 if v > 0 else -1.0
             v += sign * extra
             if caps[i]:
@@ -337,6 +374,33 @@ class SpanishSentimentAnalyzer:
                 for i, s in enumerate(scores)
             ]
         return _vader_summary(scores, text)
+
+
+def _sarcastic(text: str, scores: dict[str, float], positive: Any, compound: Any) -> bool:
+    """Whether the praise in ``text`` is sarcastic (:mod:`clvml.features.care_rules`).
+
+    An explicit marker, praise in quotation marks, or a short praising interjection
+    ("Perfect.", "Oh great,"; its own ``compound`` score positive) in a message that also
+    complains (``scores["neg"] > 0``).
+    """
+    if sarcasm_marker(text):
+        return True
+    words = (w for span in quoted_spans(text) for w in span.split())
+    if any(positive(w) for w in words):
+        return True
+    if scores["neg"] > 0:
+        return any(compound(s) >= POSITIVE_THRESHOLD for s in short_interjections(text))
+    return False
+
+
+def _add_valence(scores: dict[str, float], extra: float) -> dict[str, float]:
+    """``scores`` with ``extra`` added to the raw valence sum behind the compound score."""
+    if extra == 0.0:
+        return scores
+    c = max(-0.9999, min(0.9999, scores["compound"]))
+    total = c * math.sqrt(_ALPHA) / math.sqrt(1.0 - c * c) + extra
+    compound = total / math.sqrt(total * total + _ALPHA)
+    return {**scores, "compound": round(max(-1.0, min(1.0, compound)), 4)}
 
 
 def _punctuation_emphasis(text: str) -> float:
@@ -453,9 +517,16 @@ def _english_analyzer() -> Any:  # vaderSentiment has no type hints
     from vaderSentiment import vaderSentiment as vs
 
     negatable = load_english_negatable()
+    care = {term.replace(" ", "_"): v for term, v in load_care_lexicon("en").items()}
 
     class _CareAwareVader(vs.SentimentIntensityAnalyzer):
-        """VADER, plus negated customer-service verbs ("never arrived", "nobody answers")."""
+        """VADER, plus negated customer-service verbs ("never arrived", "nobody answers")
+        and the care rules of :mod:`clvml.features.care_rules`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lexicon.update(care)
+            self._mute = self._flip = False
 
         def sentiment_valence(self, valence, sentitext, item, i, sentiments):
             word = item.lower()
@@ -464,7 +535,33 @@ def _english_analyzer() -> Any:  # vaderSentiment has no type hints
                 if before and (vs.negated(before) or _EN_EXTRA_NEGATORS.intersection(before)):
                     sentiments.append(negatable[word])
                     return sentiments
+            v = self.lexicon.get(word)
+            if v is not None and self._mute and abs(v) < WEAK_VALENCE and word not in care:
+                sentiments.append(0.0)
+                return sentiments
+            if v is not None and self._flip and v > 0:
+                self.lexicon[word] = -v
+                try:
+                    return super().sentiment_valence(valence, sentitext, item, i, sentiments)
+                finally:
+                    self.lexicon[word] = v
             return super().sentiment_valence(valence, sentitext, item, i, sentiments)
+
+        def _scores(self, text: str, *, mute: bool, flip: bool) -> dict[str, float]:
+            self._mute, self._flip = mute, flip
+            try:
+                return super().polarity_scores(join_phrases(text, "en"))
+            finally:
+                self._mute = self._flip = False
+
+        def polarity_scores(self, text):
+            request = is_request(text)
+            scores = self._scores(text, mute=request, flip=False)
+            positive = lambda w: self.lexicon.get(w.lower(), 0.0) > 0  # noqa: E731
+            alone = lambda t: self._scores(t, mute=False, flip=False)["compound"]  # noqa: E731
+            if _sarcastic(text, scores, positive, alone):
+                scores = self._scores(text, mute=request, flip=True)
+            return _add_valence(scores, rating_valence(text) + exasperation(text))
 
     return _CareAwareVader()
 
