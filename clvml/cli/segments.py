@@ -89,9 +89,16 @@ def _money(x: float, currency: str | None) -> str:
 def _render(
     summary: pd.DataFrame, by: str, actions: pd.Series | None, currency: str | None = None
 ) -> None:
-    out = Table(title=f"Segments by {by}", header_style="bold", title_justify="left")
+    out = Table(
+        title=f"Segments by {by}",
+        header_style="bold",
+        title_justify="left",
+        caption="active: mean probability of at least one purchase in the horizon "
+        "(100% - churn risk)",
+        caption_justify="left",
+    )
     out.add_column(by)
-    for name in ("customers", "% customers", "% value", "mean CLV", "mean churn risk"):
+    for name in ("customers", "% customers", "% value", "mean CLV", "churn risk", "active"):
         out.add_column(name, justify="right")
     if actions is not None:
         out.add_column("recommended action")
@@ -103,6 +110,7 @@ def _render(
             f"{100 * row['share_of_value']:.1f}",
             _money(row["mean_clv"], currency),
             f"{100 * row['mean_churn_probability']:.1f}%",
+            f"{100 * row['mean_p_active']:.1f}%",
         ]
         if actions is not None:
             cells.append(escape(str(actions.get(label, ""))))
@@ -133,7 +141,7 @@ def segments(
         typer.Option(
             "--scores",
             help="Scored customers as CSV or Parquet (customer_id, clv, "
-            "churn_probability or p_alive; optionally frequency, recency, T, "
+            "churn_probability or p_active; optionally frequency, recency, T, "
             "monetary_value) [default: read the CRM].",
             dir_okay=False,
         ),
