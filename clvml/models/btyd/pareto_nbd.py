@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.pareto_nbd_conditional import (
     pareto_nbd_conditional_probability_of_purchases,
 )
+from clvml.models.btyd.pareto_nbd_grad import weighted_pareto_nbd
 from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_conditional_expected_purchases,
     pareto_nbd_expected_purchases_new,
@@ -21,10 +23,15 @@ from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_probability_alive,
     pareto_nbd_probability_of_purchases,
 )
-from clvml.models.btyd.rows import check_horizon
+from clvml.models.btyd.rows import FitProblem, check_horizon
 from clvml.models.btyd.transaction import TransactionModel, per_row
 
 __all__ = ["ParetoNBD"]
+
+#: shape of the gamma mixture taken as "homogeneous" (coefficient of variation 0.1%)
+_HOMOGENEOUS_SHAPE = 1e6
+#: 5% point of the 50:50 mixture of chi-square(0) and chi-square(1)
+_LR_CRITICAL = 2.71
 
 
 class ParetoNBD(TransactionModel):
@@ -44,8 +51,16 @@ class ParetoNBD(TransactionModel):
 
     (Fader & Hardie 2005, eq. 18-20). The integral is evaluated without overflow for
     any ``x`` and ``T`` and in both branches :math:`\alpha \gtrless \beta`
-    (see :mod:`clvml.models.btyd.pareto_nbd_math`). The optimiser uses a
-    central finite-difference gradient (no analytic gradient is declared).
+    (see :mod:`clvml.models.btyd.pareto_nbd_math`). The optimiser takes the value and the
+    analytic gradient from one quadrature pass (:mod:`clvml.models.btyd.pareto_nbd_grad`).
+
+    When the customers' dropout rates (or purchase rates) look alike, the likelihood has
+    a ridge: every large ``(s, beta)`` with the same ``s / beta`` fits about equally well,
+    and the estimate of ``s`` alone means little. After the fit, a likelihood-ratio test
+    of the homogeneous limit (``s -> inf`` at the fitted mean rate ``s / beta``; likewise
+    ``r`` and ``alpha``) decides; ``identification_`` then says which pair is not
+    identified and what is (the mean rate), and ``summary.attrs["identification"]``
+    carries the same sentence.
 
     Parameters
     ----------
@@ -61,6 +76,9 @@ class ParetoNBD(TransactionModel):
     ----------
     params_ : dict
         ``r``, ``alpha``, ``s``, ``beta`` (``alpha`` and ``beta`` in the data's time unit).
+    identification_ : str or None
+        ``None`` when the data identify all four parameters; otherwise a sentence naming
+        the pair on a ridge (see above) and the likelihood-ratio statistic.
     log_likelihood_, n_customers_, n_distinct_, converged_, covariance_,
     standard_errors_, confidence_intervals_, aic_, bic_
         See :class:`clvml.models.btyd.base.BTYDModel`.
@@ -93,6 +111,7 @@ class ParetoNBD(TransactionModel):
     _scaled_columns = ("recency", "T")
     _scaled_params = ("alpha", "beta")
     _loglik = staticmethod(pareto_nbd_loglik)
+    _weighted_loglik_and_grad = staticmethod(weighted_pareto_nbd)
     _zero_age_ok = True
     _grid_rows_ok = True
 
@@ -103,6 +122,46 @@ class ParetoNBD(TransactionModel):
 
     def _initial_params(self, columns: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
         return np.ones(4)
+
+    def _set_results(self, problem: FitProblem, theta: np.ndarray, hess: np.ndarray) -> None:
+        super()._set_results(problem, theta, hess)
+        self.identification_ = self._ridge_check(problem)
+
+    def _ridge_check(self, problem: FitProblem) -> str | None:
+        """Which (shape, scale) pair the data leave on a ridge, by a likelihood-ratio test.
+
+        The homogeneous limit of a gamma mixture (shape -> inf at a fixed mean
+        shape / scale) is on the boundary of the parameter space, so the statistic
+        ``2 (LL_fit - LL_limit)`` is compared with 2.71, the 5% point of the
+        half-chi-square mixture.
+        """
+        params = self._params_array()
+        notes = []
+        for i, (shape, scale, what) in enumerate(
+            (("r", "alpha", "purchase"), ("s", "beta", "dropout"))
+        ):
+            limit = params.copy()
+            big = max(_HOMOGENEOUS_SHAPE, 10.0 * params[2 * i])
+            limit[2 * i] = big
+            limit[2 * i + 1] = big * params[2 * i + 1] / params[2 * i]
+            ll_limit = float(problem.counts @ pareto_nbd_loglik(limit, *problem.columns))
+            lr = 2.0 * (self.log_likelihood_ - ll_limit)
+            if np.isfinite(lr) and lr < _LR_CRITICAL:
+                rate = params[2 * i] / params[2 * i + 1]
+                notes.append(
+                    f"{shape} and {scale} are not separately identified: the {what} rates "
+                    f"look the same for every customer (likelihood ratio against that limit "
+                    f"{max(lr, 0.0):.2f} < {_LR_CRITICAL}); only their mean "
+                    f"{shape}/{scale} = {rate:.4g} per time unit is estimated"
+                )
+        return "; ".join(notes) or None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Parameter table as :attr:`BTYDModel.summary`; ``attrs["identification"]`` too."""
+        out = super().summary
+        out.attrs["identification"] = getattr(self, "identification_", None)
+        return out
 
     def conditional_probability_of_purchases(
         self, data: Any, n: int | np.ndarray, t: float | np.ndarray

@@ -17,8 +17,8 @@ purchases, the last at ``t_x``, observed for ``T`` time units (Fader & Hardie
 
 The integral :math:`I` is evaluated in :mod:`clvml.models.btyd.pareto_nbd_integral`.
 
-Gradients: none analytic here; :class:`clvml.models.btyd.pareto_nbd.ParetoNBD`
-differentiates numerically (central differences on log-parameters).
+Gradients: :mod:`clvml.models.btyd.pareto_nbd_grad` computes the value and the
+analytic gradient together (one quadrature pass) for the optimiser.
 
 References
 ----------
