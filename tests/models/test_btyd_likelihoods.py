@@ -15,6 +15,7 @@ from clvml.models.btyd.beta_geo import (
     bgnbd_probability_alive,
     bgnbd_probability_of_purchases,
 )
+from clvml.models.btyd.bgnbd_kernels import weighted_bgnbd_hessian, weighted_mbgnbd_hessian
 from clvml.models.btyd.gamma_gamma import gamma_gamma_expected_average_spend
 from clvml.models.btyd.likelihoods import (
     bgnbd_loglik,
@@ -248,3 +249,31 @@ def test_gamma_gamma_kernel_equals_weighted_row_sums():
         value, g = weighted_gamma_gamma(params, w, x, m)
         assert_allclose(value, w @ gamma_gamma_loglik(params, x, m), rtol=1e-12)
         assert_allclose(g, w @ gamma_gamma_loglik_grad(params, x, m), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "hess_kernel"),
+    [(weighted_bgnbd, weighted_bgnbd_hessian), (weighted_mbgnbd, weighted_mbgnbd_hessian)],
+)
+@pytest.mark.parametrize(
+    "params", [(0.243, 0.113, 0.793, 2.426), (2.5, 0.7, 0.05, 40.0), (0.05, 3.0, 4.0, 0.3)]
+)
+def test_exact_hessian_equals_differences_of_the_gradient(kernel, hess_kernel, params):
+    # the fitting kernels' exact Hessians (Newton polish and covariance) against central
+    # differences of their analytic gradient, which is itself tested against the per-row one
+    rng = np.random.default_rng(11)
+    n = 3_000
+    T = rng.uniform(0.01, 1.0, n)
+    x = rng.choice([0, 0, 1, 2, 7, 40], size=n).astype(float)
+    t_x = np.where(x > 0, T * rng.uniform(0.0, 1.0, n), 0.0)
+    w = rng.integers(1, 5, n).astype(float)
+    p = np.asarray(params)
+    H = hess_kernel(p, w, x, t_x, T)
+    fd = np.empty((4, 4))
+    for j in range(4):
+        h = 1e-6 * p[j]
+        e = np.zeros(4)
+        e[j] = h
+        fd[:, j] = (kernel(p + e, w, x, t_x, T)[1] - kernel(p - e, w, x, t_x, T)[1]) / (2 * h)
+    assert_allclose(H, H.T, rtol=1e-12)
+    assert_allclose(H, fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())

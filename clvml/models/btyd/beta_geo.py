@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from clvml._deprecated import deprecated_alias
+from clvml.models.btyd.bgnbd_kernels import weighted_bgnbd_hessian
 from clvml.models.btyd.bgnbd_math import (
     bgnbd_conditional_expected_purchases,
     bgnbd_expected_purchases_new,
@@ -105,6 +106,7 @@ class BetaGeo(TransactionModel):
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_bgnbd)
+    _weighted_hessian = staticmethod(weighted_bgnbd_hessian)
     _zero_age_ok = True
     _grid_rows_ok = True
 

@@ -54,6 +54,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, expit, gammaln
 
+from clvml.models.btyd.bgnbd_kernels import _per_count, weighted_bgnbd, weighted_mbgnbd
+
 __all__ = [
     "bgnbd_loglik",
     "bgnbd_loglik_grad",
@@ -293,77 +295,8 @@ def gamma_gamma_loglik_grad(params: np.ndarray, x: np.ndarray, m: np.ndarray) ->
 # one pass over the rows, no (n, k) gradient matrix, no validity masks (the estimator
 # validated the data once). Terms that depend on the data only through the integer x
 # (gammaln, digamma) are evaluated once per distinct x with the weights summed per x.
-# Same formulas as the per-row functions above (tested equal).
-def _per_count(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct whole values ``k`` of ``x``, their summed weights, and ``x`` as int codes."""
-    xi = x.astype(np.int64)
-    top = int(xi.max(initial=0))
-    if top <= 4 * xi.size + 1000:
-        totals = np.bincount(xi, weights=w, minlength=top + 1)
-        k = np.flatnonzero(totals)
-        return k.astype(float), totals[k], xi
-    k, inv = np.unique(xi, return_inverse=True)
-    return k.astype(float), np.bincount(inv, weights=w), xi
-
-
-def weighted_bgnbd(
-    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """``(sum(w * bgnbd_loglik), sum(w * bgnbd_loglik_grad, axis=0))`` for valid rows."""
-    r, alpha, a, b = (float(v) for v in params)
-    k, Wk, _ = _per_count(x, w)
-    W = float(Wk.sum())
-    has = x > 0
-    log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
-    A_3 = -(r + x) * log_aT
-    A_4 = np.where(
-        has, np.log(a) - np.log(np.where(has, b + x - 1, 1.0)) - (r + x) * log_atx, -np.inf
-    )
-    lse = np.logaddexp(A_3, A_4)
-    w_4 = np.exp(A_4 - lse)
-    w_3 = 1.0 - w_4
-    value = float(Wk @ (gammaln(r + k) + gammaln(b + k) - gammaln(a + b + k)))
-    value += float((w * lse).sum()) + W * (
-        -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
-    )
-    psi_abk = Wk @ digamma(a + b + k)
-    ww3, ww4 = w * w_3, w * w_4
-    d_r = Wk @ digamma(r + k) - (ww3 * log_aT + ww4 * log_atx).sum()
-    d_r += W * (np.log(alpha) - digamma(r))
-    d_alpha = W * r / alpha - ((r + x) * (ww3 / (alpha + T) + ww4 / (alpha + t_x))).sum()
-    d_a = ww4.sum() / a - psi_abk + W * digamma(a + b)
-    d_b = Wk @ digamma(b + k) - psi_abk - (ww4 / np.where(has, b + x - 1, 1.0)).sum()
-    d_b += W * (digamma(a + b) - digamma(b))
-    return value, np.array([d_r, d_alpha, d_a, d_b])
-
-
-def weighted_mbgnbd(
-    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """``(sum(w * mbgnbd_loglik), sum(w * mbgnbd_loglik_grad, axis=0))`` for valid rows."""
-    r, alpha, a, b = (float(v) for v in params)
-    k, Wk, _ = _per_count(x, w)
-    W = float(Wk.sum())
-    log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
-    log_ratio = log_aT - log_atx
-    A_4 = np.log(a) - np.log(b + x) + (r + x) * log_ratio
-    value = float(Wk @ (gammaln(r + k) + gammaln(b + k + 1) - gammaln(a + b + k + 1)))
-    value += float((w * (np.logaddexp(A_4, 0.0) - (r + x) * log_aT)).sum())
-    value += W * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
-    ws = w * expit(A_4)
-    psi_ab1 = Wk @ digamma(a + b + k + 1)
-    d_r = Wk @ digamma(r + k) + (ws * log_ratio - w * log_aT).sum()
-    d_r += W * (np.log(alpha) - digamma(r))
-    d_alpha = (
-        W * r / alpha
-        + ((r + x) * (ws * (1.0 / (alpha + T) - 1.0 / (alpha + t_x)) - w / (alpha + T))).sum()
-    )
-    d_a = ws.sum() / a - psi_ab1 + W * digamma(a + b)
-    d_b = Wk @ digamma(b + k + 1) - psi_ab1 - (ws / (b + x)).sum()
-    d_b += W * (digamma(a + b) - digamma(b))
-    return value, np.array([d_r, d_alpha, d_a, d_b])
-
-
+# Same formulas as the per-row functions above (tested equal). BG/NBD's and MBG/NBD's
+# live in clvml.models.btyd.bgnbd_kernels (with their exact Hessians).
 def weighted_gamma_gamma(
     params: np.ndarray, w: np.ndarray, x: np.ndarray, m: np.ndarray
 ) -> tuple[float, np.ndarray]:

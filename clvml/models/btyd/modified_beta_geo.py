@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from clvml._deprecated import deprecated_alias
+from clvml.models.btyd.bgnbd_kernels import weighted_mbgnbd_hessian
 from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad, weighted_mbgnbd
 from clvml.models.btyd.mbgnbd_math import (
     mbgnbd_conditional_expected_purchases,
@@ -94,6 +95,7 @@ class ModifiedBetaGeo(TransactionModel):
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_mbgnbd)
+    _weighted_hessian = staticmethod(weighted_mbgnbd_hessian)
     _zero_age_ok = True
     _grid_rows_ok = True
 

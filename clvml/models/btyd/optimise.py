@@ -51,6 +51,7 @@ __all__ = [
     "check_convergence",
     "hessian",
     "inverse_information",
+    "log_hessian",
     "log_normal_summary",
     "log_objective",
     "minimise",
@@ -63,14 +64,27 @@ GRAD_TOL = 1e-6  # max |gradient| of the mean objective accepted as converged
 
 
 def minimise(
-    fg: Objective, theta0: np.ndarray, *, max_iter: int, owner: str, analytic: bool
+    fg: Objective,
+    theta0: np.ndarray,
+    *,
+    max_iter: int,
+    owner: str,
+    analytic: bool,
+    hess_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    newton_first: bool = False,
 ) -> tuple[np.ndarray, float, np.ndarray, Any]:
     """L-BFGS-B in log-parameters, then Newton polish; returns theta, f, Hessian, result.
 
     ``analytic`` says whether ``fg``'s gradient is analytic (the Hessian then takes
     central differences of it) or itself a finite difference (second differences of
-    the value).
+    the value). ``hess_fn(theta)``, when given, is the exact Hessian of the objective
+    and replaces the finite differences; with ``newton_first`` (a start near the
+    optimum, e.g. from a subsample) damped Newton steps are tried before L-BFGS-B.
     """
+    if hess_fn is not None and newton_first:
+        found = _newton(fg, hess_fn, theta0)
+        if found is not None:
+            return found
     res = optimize.minimize(
         fg,
         theta0,
@@ -86,9 +100,50 @@ def minimise(
             f"({res.message}). Try penalizer=0.001 (or larger), other initial_params, "
             "or check the data for extreme values."
         )
-    hess = hessian(fg, theta, analytic)
-    theta, fun, hess = _newton_polish(fg, theta, fun, hess, analytic)
+
+    def hess_at(t: np.ndarray) -> np.ndarray:
+        return hess_fn(t) if hess_fn is not None else hessian(fg, t, analytic)
+
+    theta, fun, hess = _newton_polish(fg, theta, fun, hess_at(theta), hess_at)
     return theta, fun, hess, res
+
+
+def _newton(
+    fg: Objective, hess_fn: Callable[[np.ndarray], np.ndarray], theta: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray, Any] | None:
+    """Damped Newton on the exact Hessian from a start near the optimum.
+
+    Returns what :func:`minimise` returns, or ``None`` (the caller then runs L-BFGS-B)
+    when a Hessian is not positive definite, a step leaves the bounds, or 30 steps do
+    not bring the gradient below ``GRAD_TOL / 100``.
+    """
+    fun, g = fg(theta)
+    if not np.isfinite(fun) or fun >= 1e300:
+        return None
+    for it in range(30):
+        H = hess_fn(theta)
+        if not np.all(np.isfinite(H)) or np.linalg.eigvalsh(H).min() <= 0:
+            return None
+        if np.max(np.abs(g)) < GRAD_TOL / 100:
+            res = optimize.OptimizeResult(x=theta, fun=fun, nit=it, message="Newton converged")
+            return theta, fun, H, res
+        step = np.linalg.solve(H, g)
+        step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+        t = 1.0
+        for _ in range(20):
+            cand = theta - t * step
+            if np.max(np.abs(cand)) > LOG_BOUND:
+                return None
+            f_cand, g_cand = fg(cand)
+            if f_cand <= fun - 1e-4 * t * float(g @ step) or (
+                f_cand <= fun and np.max(np.abs(g_cand)) < np.max(np.abs(g))
+            ):
+                break
+            t /= 2
+        else:
+            return None
+        theta, fun, g = cand, f_cand, g_cand
+    return None
 
 
 def check_convergence(
@@ -152,7 +207,11 @@ def hessian(fg: Objective, theta: np.ndarray, analytic: bool) -> np.ndarray:
 
 
 def _newton_polish(
-    fg: Objective, theta: np.ndarray, fun: float, hess: np.ndarray, analytic: bool
+    fg: Objective,
+    theta: np.ndarray,
+    fun: float,
+    hess: np.ndarray,
+    hess_at: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Up to three Newton steps from the L-BFGS-B point, each kept only if it helps."""
     for _ in range(3):
@@ -170,7 +229,7 @@ def _newton_polish(
         if not (f_cand <= fun and np.max(np.abs(g_cand)) < np.max(np.abs(g))):
             break
         theta, fun = cand, f_cand
-        hess = hessian(fg, theta, analytic)
+        hess = hess_at(theta)
     return theta, fun, hess
 
 
@@ -267,3 +326,30 @@ def log_objective(
         return val, g
 
     return fg
+
+
+def log_hessian(
+    kernel: Callable[..., tuple[float, np.ndarray]],
+    hess_kernel: Callable[..., np.ndarray],
+    problem: Any,
+    penalizer: float,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Exact Hessian in ``theta = log(p)`` of the objective of :func:`log_objective`.
+
+    ``kernel`` gives the weighted log-likelihood and gradient, ``hess_kernel`` its
+    Hessian, both in natural parameters; with ``g`` the objective's gradient in ``p``,
+    ``H_theta = diag(p) H_p diag(p) + diag(g * p)``.
+    """
+    cols = problem.scaled
+    wn = problem.counts / problem.counts.sum()
+    pen = float(penalizer)
+
+    def hess(theta: np.ndarray) -> np.ndarray:
+        p = np.exp(theta)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            g = -kernel(p, wn, *cols)[1] + 2 * pen * p
+            H = -hess_kernel(p, wn, *cols) + 2 * pen * np.eye(p.size)
+            out = H * np.outer(p, p) + np.diag(g * p)
+        return (out + out.T) / 2
+
+    return hess

@@ -63,7 +63,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from clvml.models.btyd.likelihoods import _per_count
+from clvml.models.btyd.bgnbd_kernels import _per_count
 
 __all__ = ["pareto_nbd_loglik_and_grad", "weighted_pareto_nbd"]
 

@@ -23,6 +23,7 @@ __all__ = [
     "as_frame",
     "check_horizon",
     "compress_rows",
+    "compression_pays",
     "row_weights",
     "validated_rows",
 ]
@@ -228,13 +229,19 @@ def validated_rows(
 
     Validation runs on the distinct rows (a row is valid or not regardless of how often
     it occurs); on failure the full frame is validated again so the error reports the
-    true number of offending rows.
+    true number of offending rows. Large inputs whose rows hardly repeat (continuous
+    times) are not compressed: a sample says so first (:func:`compression_pays`).
     """
     try:
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in columns)
     except (KeyError, TypeError, ValueError):
         validate(frame)  # raises the descriptive error
         raise
+    if not compression_pays(arrays):
+        validate(frame)
+        n = arrays[0].size
+        counts = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        return CompressedRows(arrays, counts, np.arange(n), index)
     uniq, counts, inverse = compress_rows(arrays, weights)
     try:
         validate(pd.DataFrame(dict(zip(columns, uniq, strict=True))))
@@ -242,6 +249,33 @@ def validated_rows(
         validate(frame)  # same failure, counted over every row
         raise
     return CompressedRows(uniq, counts, inverse, index)
+
+
+#: inputs up to this many rows are always compressed (it costs little)
+_SAMPLE_FROM = 200_000
+#: rows drawn to estimate how often rows repeat
+_SAMPLE_SIZE = 20_000
+#: compress when at least this share of the sampled rows repeats another sampled row
+_MIN_REPEATS = 0.05
+
+
+def compression_pays(arrays: tuple[np.ndarray, ...]) -> bool:
+    """Whether finding the distinct rows of ``arrays`` is likely to pay for itself.
+
+    Hashing a million float rows costs about as much as several likelihood passes
+    over them. Below ``_SAMPLE_FROM`` rows the answer is always yes; above, the
+    distinct rows of a random sample of ``_SAMPLE_SIZE`` rows (fixed seed) are counted
+    and the data are compressed when at least ``_MIN_REPEATS`` of the sample repeats.
+    Day- or week-resolution summaries repeat heavily (customers without repeat
+    purchases share their age); continuous times do not.
+    """
+    n = arrays[0].size
+    if n <= _SAMPLE_FROM:
+        return True
+    rng = np.random.default_rng(0)
+    idx = np.unique(rng.integers(0, n, size=_SAMPLE_SIZE))
+    _, counts, _ = compress_rows(tuple(np.asarray(c)[idx] for c in arrays))
+    return 1.0 - counts.size / idx.size >= _MIN_REPEATS
 
 
 def all_rows(

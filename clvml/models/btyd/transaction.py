@@ -27,7 +27,13 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.base import BTYDModel
-from clvml.models.btyd.rows import CompressedRows, all_rows, check_horizon, compress_rows
+from clvml.models.btyd.rows import (
+    CompressedRows,
+    FitProblem,
+    all_rows,
+    check_horizon,
+    compress_rows,
+)
 
 __all__ = ["TransactionModel", "per_row"]
 
@@ -59,6 +65,28 @@ class TransactionModel(BTYDModel):
     # True where _probability_alive is a few arithmetic operations per row: every row is
     # then evaluated as it is, without finding the distinct rows first
     _cheap_probability_alive: ClassVar[bool] = False
+
+    # ---------------------------------------------------------------- fit rows
+    def _prepare_fit(self, data: Any, weights: Any) -> FitProblem:
+        """The base's rows, ordered by frequency (stable).
+
+        The fitting kernels then read the terms in ``x`` alone as runs and the rows
+        without repeat purchases as one slice (:mod:`clvml.models.btyd.bgnbd_kernels`);
+        the order changes no result beyond rounding.
+        """
+        problem = super()._prepare_fit(data, weights)
+        x = problem.columns[0]
+        if x.size < 2 or bool(np.all(x[1:] >= x[:-1])):
+            return problem
+        order = np.argsort(x, kind="stable")
+        return FitProblem(
+            tuple(c[order] for c in problem.columns),
+            tuple(c[order] for c in problem.scaled),
+            problem.counts[order],
+            problem.total,
+            problem.scale,
+            problem.extra,
+        )
 
     # ---------------------------------------------------------------- predictions
     def expected_purchases(self, data: Any, t: float | np.ndarray) -> Any:
