@@ -7,12 +7,17 @@ with 60-digit arithmetic (mpmath) once, outside the test suite.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from scipy.special import hyp2f1
 
+from clvml.exceptions import ConvergenceWarning
 from clvml.models.btyd._special import alive_purchases_quadrature
+from clvml.models.btyd.alive_quadrature import _integrate
 from clvml.models.btyd.beta_geo import (
     bgnbd_conditional_expected_purchases,
     bgnbd_probability_alive,
@@ -64,7 +69,18 @@ EXACT = [
 ]
 
 
-@pytest.mark.parametrize(("args", "exact"), EXACT)
+# concentrated Beta posteriors (the Gauss-Hermite rule in logit p); the first two are the
+# fit of issue #15's world where every customer has frequency 10,000 (a ~ 1e5, b ~ 1e9:
+# scipy's hyp2f1 fails there); 60-digit closed form (mpmath, maxterms 1e7)
+EXACT_CONCENTRATED = [
+    ((10288.25, 52.35, 86699.63, 940139658.35, 52.0), 6618.1990395872537951428160888214819),
+    ((10288.25, 52.35, 86699.63, 940139658.35, 1.0), 194.75795813837256939677096056290815),
+    ((150.0, 3.0, 120.0, 400.0, 10.0), 4.3613445378151260504201680672266760765),
+    ((2.5, 0.7, 1e5, 1e5, 30.0), 1.9991704589362257421836895437666946173),
+]
+
+
+@pytest.mark.parametrize(("args", "exact"), EXACT + EXACT_CONCENTRATED)
 def test_quadrature_matches_high_precision_closed_form(args, exact):
     value = alive_purchases_quadrature(*(np.array([v]) for v in args))
     assert_allclose(value, exact, rtol=1e-12)
@@ -115,3 +131,52 @@ def test_expectation_where_every_hyp2f1_fails(expected, alive, C):
 
 def test_quadrature_of_zero_horizon_is_zero():
     assert alive_purchases_quadrature(np.array([2.0]), 1.0, 3.0, 4.0, 0.0)[0] == 0.0
+
+
+def test_concentrated_rule_agrees_with_the_panels():
+    # the Gauss-Hermite rule for Beta(a, b) with a, b >= 100 against the decade panels
+    # (themselves checked against 60-digit values above), over 12 orders of magnitude
+    rng = np.random.default_rng(17)
+    n = 120
+    a = 100.0 * 10 ** rng.uniform(0, 4, n)
+    b = 10 ** rng.uniform(2, 10, n)
+    shape = 10 ** rng.uniform(-1, 4.5, n)
+    rate = 10 ** rng.uniform(-2, 3, n)
+    t = 10 ** rng.uniform(-2, 2.5, n)
+    fast = alive_purchases_quadrature(shape, rate, a, b, t)
+    assert np.isfinite(fast).all()
+    assert_allclose(fast, _integrate(shape, rate, a, b, t), rtol=1e-11)
+    # the same rows one by one and in one call give the same numbers
+    assert_allclose(alive_purchases_quadrature(shape[:5], rate[:5], a[:5], b[:5], t[:5]), fast[:5])
+
+
+def test_every_customer_with_frequency_10000_takes_the_cheap_rule(monkeypatch):
+    # issue #15: the fit lands at a ~ 1e5, b ~ 1e9; every expectation must come from the
+    # Gauss-Hermite rule (the decade panels cost ~16 ms a row: hours at 1M customers)
+    from clvml.models.btyd import BetaGeo
+    from clvml.models.btyd import alive_quadrature as aq
+
+    rng = np.random.default_rng(0)
+    T = rng.uniform(40.0, 52.0, 300)
+    data = pd.DataFrame({"frequency": 10_000.0, "recency": T - rng.uniform(0.0, 0.3, 300), "T": T})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = BetaGeo().fit(data)
+    assert model.params_["a"] > 1e3 and model.params_["b"] > 1e6
+    expected = model.expected_purchases(data, 52.0)
+
+    def no_panels(*args):
+        raise AssertionError("the panels were used")
+
+    monkeypatch.setattr(aq, "_integrate", no_panels)
+    again = model.expected_purchases(data, 52.0)
+    assert_allclose(again, expected, rtol=0)
+    assert np.isfinite(expected).all() and (expected >= 0).all()
+    # and the answer is the panels' (the exact rule) to rounding
+    monkeypatch.undo()
+    params = model._params_array()
+    r, alpha, a, b = params
+    x, t_x, T_ = (data[c].to_numpy()[:40] for c in ("frequency", "recency", "T"))
+    panels = _integrate(r + x, alpha + T_, np.full(x.size, a), b + x, np.full(x.size, 52.0))
+    palive = bgnbd_probability_alive(params, x, t_x, T_)
+    assert_allclose(expected.to_numpy()[:40], panels * palive, rtol=1e-11)

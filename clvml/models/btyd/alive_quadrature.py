@@ -20,12 +20,24 @@ Gauss-Legendre rule per panel is accurate to about 1e-13 relative whatever the
 parameters (checked against 60-digit values of the closed form). The tails left out
 (``u < u_min``, ``v < 1e-16``) are below 1e-16 of the result: ``E >= g(1)`` bounds the
 first by ``shape * k * u_min = 1e-16 g(1)``, and ``E >= g(median) / 2`` the second.
+
+Concentrated Beta distributions (``a`` and ``b`` both >= 100: customers with thousands
+of purchases, whose fit lands at ``a ~ 1e5``, ``b ~ 1e9``) take a cheaper rule. In
+:math:`y = \operatorname{logit} p` the Beta density is
+:math:`e^{a \log p + b \log(1 - p)}` up to a constant and close to a normal with mean
+:math:`\psi(a) - \psi(b)` and variance :math:`\psi_1(a) + \psi_1(b)`; ``g`` is smooth
+on its scale (its singularity at :math:`p = -1/k` is far away). So ``E`` is the
+self-normalised Gauss-Hermite sum of ``g`` times the ratio of the exact density to that
+normal, 24 nodes, checked against the 12-node sum: rows where the two differ by more
+than 1e-9 (relative) go to the panels. It agrees with the panels and with 60-digit
+values to about 2e-13 (tests/models/test_alive_quadrature.py), at 36 evaluations of
+``g`` per row instead of a few thousand ``betaincinv``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaincinv
+from scipy.special import betainc, betaincinv, digamma, log_expit, polygamma
 
 __all__ = ["alive_purchases_quadrature"]
 
@@ -40,6 +52,11 @@ _P_DECADES = 10.0 ** np.arange(-18, 20, dtype=float)
 _Q_DECADES = 10.0 ** -np.arange(1, 19, dtype=float)
 _V_MIN = 1e-16
 _ROWS_PER_BLOCK = 2048
+#: Beta(a, b) with both parameters at least this large takes the Gauss-Hermite rule
+_CONCENTRATED = 100.0
+_GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(24)
+_GH_Z_CHECK, _GH_W_CHECK = np.polynomial.hermite_e.hermegauss(12)
+_GH_RTOL = 1e-9
 
 
 def _g(p: np.ndarray, shape: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -84,12 +101,41 @@ def alive_purchases_quadrature(
         *(np.asarray(v, dtype=float) for v in (shape, rate, a_post, b_post, t))
     )
     flat = [v.ravel() for v in arrays]
-    out = np.empty(flat[0].size)
-    for start in range(0, out.size, _ROWS_PER_BLOCK):
-        out[start : start + _ROWS_PER_BLOCK] = _integrate(
-            *(v[start : start + _ROWS_PER_BLOCK] for v in flat)
-        )
+    out = np.full(flat[0].size, np.nan)
+    concentrated = np.flatnonzero((flat[2] >= _CONCENTRATED) & (flat[3] >= _CONCENTRATED))
+    if concentrated.size:
+        out[concentrated] = _hermite(*(v[concentrated] for v in flat))
+    rest = np.flatnonzero(np.isnan(out))
+    for start in range(0, rest.size, _ROWS_PER_BLOCK):
+        block = rest[start : start + _ROWS_PER_BLOCK]
+        out[block] = _integrate(*(v[block] for v in flat))
     return out.reshape(arrays[0].shape)
+
+
+def _hermite_sum(
+    z: np.ndarray, w: np.ndarray, s: np.ndarray, k: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Self-normalised Gauss-Hermite sum in logit p (see the module docstring)."""
+    mean = digamma(a) - digamma(b)
+    sd = np.sqrt(polygamma(1, a) + polygamma(1, b))
+    y = mean[:, None] + sd[:, None] * z
+    log_p, log_q = log_expit(y), log_expit(-y)
+    log_ratio = a[:, None] * log_p + b[:, None] * log_q + z * z / 2.0
+    rho = w * np.exp(log_ratio - log_ratio.max(axis=1, keepdims=True))
+    g = _g(np.exp(log_p), s[:, None], k[:, None])
+    return (rho * g).sum(axis=1) / rho.sum(axis=1)
+
+
+def _hermite(
+    s: np.ndarray, rate: np.ndarray, a: np.ndarray, b: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """Concentrated rows by Gauss-Hermite; NaN where the 12- and 24-node sums disagree."""
+    k = t / rate
+    fine = _hermite_sum(_GH_Z, _GH_W, s, k, a, b)
+    coarse = _hermite_sum(_GH_Z_CHECK, _GH_W_CHECK, s, k, a, b)
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(fine - coarse) <= _GH_RTOL * np.abs(fine)
+    return np.where(ok, fine, np.nan)
 
 
 def _integrate(

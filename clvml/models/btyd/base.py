@@ -95,6 +95,7 @@ from clvml.models.btyd.optimise import (
     LOG_BOUND,
     Objective,
     check_convergence,
+    information_is_singular,
     inverse_information,
     log_hessian,
     log_normal_summary,
@@ -415,6 +416,7 @@ class BTYDModel(BaseEstimator):
         params = np.exp(theta) * self._param_scale(self._param_names, problem.scale)
         self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
         self._set_counts(problem, type(self)._loglik(params, *problem.columns), len(params))
+        self._singular_information = information_is_singular(hess * self.n_customers_)
         cov_theta = inverse_information(
             hess * self.n_customers_,
             type(self).__name__,
@@ -476,7 +478,8 @@ class BTYDModel(BaseEstimator):
         such draws run wild, and the CLV of each can take minutes to compute.
         """
         cov = getattr(self, "log_params_covariance_", np.nan)
-        return covariance_problem(type(self).__name__, cov)
+        singular = getattr(self, "_singular_information", False)
+        return covariance_problem(type(self).__name__, cov, singular)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "params_")
@@ -490,11 +493,21 @@ _WARM_START_ROWS = 20_000
 MAX_LOG_SD = 3.0
 
 
-def covariance_problem(name: str, cov: Any) -> str | None:
-    """What makes ``cov`` unusable for drawing parameters (see ``covariance_problem``)."""
+def covariance_problem(name: str, cov: Any, singular: bool = False) -> str | None:
+    """What makes ``cov`` unusable for drawing parameters (see ``covariance_problem``).
+
+    ``singular``: the observed information was singular, so ``cov`` is only a
+    pseudo-inverse (it claims zero variance along the directions the data leave flat).
+    """
     cov = np.asarray(cov, dtype=float)
     if cov.ndim != 2 or not np.isfinite(cov).all():
         return f"{name}: the covariance of the parameters is not finite"
+    if singular:
+        return (
+            f"{name}: the covariance of the parameters is not positive semi-definite or "
+            "does not exist (the Hessian is singular at the estimate; the fit is at the "
+            "edge of the parameter space)"
+        )
     if cov.size == 0:
         return None
     sym = (cov + cov.T) / 2

@@ -50,6 +50,7 @@ __all__ = [
     "central_gradient",
     "check_convergence",
     "hessian",
+    "information_is_singular",
     "inverse_information",
     "log_hessian",
     "log_normal_summary",
@@ -244,14 +245,21 @@ def central_gradient(f: Callable[[np.ndarray], float], theta: np.ndarray) -> np.
     return g
 
 
+def information_is_singular(hess_total: np.ndarray) -> bool:
+    """Whether an observed information matrix is not finite or not positive definite."""
+    if not np.all(np.isfinite(hess_total)):
+        return True
+    eig = np.linalg.eigvalsh(hess_total)
+    return not eig.min() > 1e-10 * max(1.0, eig.max())
+
+
 def inverse_information(hess_total: np.ndarray, owner: str, hint: str) -> np.ndarray:
     """Symmetric inverse of an observed-information matrix (the Hessian of the total NLL).
 
     Falls back to a pseudo-inverse, with a :class:`ConvergenceWarning` naming ``owner`` and
     saying what to try (``hint``), when the matrix is singular or not positive definite.
     """
-    eig = np.linalg.eigvalsh(hess_total) if np.all(np.isfinite(hess_total)) else None
-    if eig is not None and eig.min() > 1e-10 * max(1.0, eig.max()):
+    if not information_is_singular(hess_total):
         cov = np.linalg.inv(hess_total)
     else:
         warnings.warn(
