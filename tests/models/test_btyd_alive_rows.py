@@ -52,3 +52,45 @@ def test_probability_alive_counts_every_bad_row(cls):
     assert err.value.n_rows == 3
     with pytest.raises(DataValidationError):
         _fitted(cls).probability_alive(frame.drop(columns="T"))
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("frequency", np.nan),
+        ("frequency", 1.5),
+        ("frequency", -1.0),
+        ("recency", np.inf),
+        ("recency", 9.0),  # > T
+        ("T", -1.0),
+    ],
+)
+def test_quick_row_check_lets_no_bad_row_through(cls, column, value):
+    # the vectorised pre-check only skips the full validation when every row passes the
+    # contract's rules; one bad row among many still gets the contract's error
+    rng = np.random.default_rng(1)
+    n = 5_000
+    T = rng.uniform(1.0, 8.0, n)
+    x = rng.poisson(1.5, n).astype(float)
+    frame = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, T / 2, 0.0), "T": T})
+    frame.loc[1234, column] = value
+    with pytest.raises(DataValidationError) as err:
+        _fitted(cls).probability_alive(frame)
+    assert err.value.n_rows == 1
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo])
+def test_grid_rows_and_zero_ages_pass_the_quick_check(cls):
+    frame = pd.DataFrame(
+        {
+            "frequency": [0.0, 3.0, 0.0, 2.0],
+            "recency": [2.0, 0.0, 0.0, 1.0],
+            "T": [4.0, 4.0, 0.0, 4.0],
+        }
+    )
+    out = _fitted(cls).probability_alive(frame)
+    expected = (bgnbd_probability_alive if cls is BetaGeo else mbgnbd_probability_alive)(
+        np.array(list(PARAMS.values())), *(frame[c].to_numpy() for c in frame)
+    )
+    assert_array_equal(out.to_numpy(), expected)

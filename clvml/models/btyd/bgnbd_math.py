@@ -19,9 +19,9 @@ in :mod:`clvml.models.btyd.likelihoods`), ``bgnbd_probability_alive``,
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, xlogy
+from scipy.special import betaln, gammaln, xlogy
 
-from clvml.models.btyd._special import alive_expectation, nbd_tail
+from clvml.models.btyd._special import _alive_given_log_ratio, alive_expectation, nbd_tail
 from clvml.models.btyd.likelihoods import bgnbd_loglik, bgnbd_loglik_grad
 
 __all__ = [
@@ -45,9 +45,8 @@ def bgnbd_probability_alive(
     r, alpha, a, b = (float(v) for v in params)
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
     has = x > 0
-    b_x1 = np.where(has, b + x - 1, 1.0)
-    log_odds = np.log(a) - np.log(b_x1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-    return np.where(has, expit(-log_odds), 1.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return np.where(has, _alive_given_log_ratio(a, b - 1.0, r, x, t_x, T, alpha), 1.0)
 
 
 def bgnbd_conditional_expected_purchases(

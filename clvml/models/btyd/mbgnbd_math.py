@@ -17,9 +17,9 @@ in :mod:`clvml.models.btyd.likelihoods`), ``mbgnbd_probability_alive``,
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, xlogy
+from scipy.special import betaln, gammaln, xlogy
 
-from clvml.models.btyd._special import alive_expectation, nbd_tail
+from clvml.models.btyd._special import _alive_given_log_ratio, alive_expectation, nbd_tail
 from clvml.models.btyd.likelihoods import mbgnbd_loglik, mbgnbd_loglik_grad
 
 __all__ = [
@@ -42,8 +42,8 @@ def mbgnbd_probability_alive(
     """
     r, alpha, a, b = (float(v) for v in params)
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
-    log_odds = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-    return expit(-log_odds)
+    with np.errstate(over="ignore"):
+        return _alive_given_log_ratio(a, b, r, x, t_x, T, alpha)
 
 
 def mbgnbd_conditional_expected_purchases(

@@ -251,6 +251,25 @@ def validated_rows(
     return CompressedRows(uniq, counts, inverse, index)
 
 
+def _plainly_valid_rfm(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, grid: bool) -> bool:
+    """Whether every row is finite, ``x`` whole >= 0 and ``0 <= t_x <= T``; with ``grid``
+    ``T >= 0``, otherwise ``T > 0`` and ``t_x > 0`` exactly when ``x > 0`` (the rows
+    :func:`clvml.data.validation.validate_rfm_summary` accepts, or a subset of them)."""
+    if x.size == 0:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(x.sum() + t_x.sum() + T.sum())
+    ok = (
+        finite
+        and x.min() >= 0
+        and t_x.min() >= 0
+        and (T.min() >= 0 if grid else T.min() > 0)
+        and np.array_equal(x.astype(np.int64), x)
+        and np.all(t_x <= T)
+    )
+    return bool(ok and (grid or np.array_equal(x > 0, t_x > 0)))
+
+
 #: inputs up to this many rows are always compressed (it costs little)
 _SAMPLE_FROM = 200_000
 #: rows drawn to estimate how often rows repeat
@@ -283,17 +302,24 @@ def all_rows(
     columns: tuple[str, ...],
     validate: Callable[[pd.DataFrame], pd.DataFrame],
     index: pd.Index | None,
+    rfm: str | None = None,
 ) -> CompressedRows:
     """Every row of ``columns`` uncompressed (weight 1 each), checked with ``validate``.
 
     For formulas cheaper than finding the distinct rows: hashing a million float rows
     that do not repeat costs about ten times evaluating a closed-form P(alive) on them.
+    With ``rfm`` (the columns are frequency, recency and T, and ``validate`` accepts
+    every row a customer can produce: ``"strict"``, or grid rows and zero ages too:
+    ``"grid"``) a few vectorised reductions first check the rows against those rules;
+    only when one fails does ``validate`` run (to accept rows it allows beyond them, or
+    to raise its descriptive error).
     """
     try:
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in columns)
     except (KeyError, TypeError, ValueError):
         validate(frame)  # raises the descriptive error
         raise
-    validate(frame)
+    if rfm is None or not _plainly_valid_rfm(*arrays, grid=rfm == "grid"):
+        validate(frame)
     n = len(frame)
     return CompressedRows(arrays, np.ones(n), np.arange(n), index)

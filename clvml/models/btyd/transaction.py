@@ -125,7 +125,10 @@ class TransactionModel(BTYDModel):
             self._check_fitted()
             frame = self._as_frame(data)
             index = frame.index if isinstance(data, pd.DataFrame) else None
-            rows = all_rows(frame, self._data_columns, self._validate_prediction, index)
+            rfm = None
+            if self._data_columns == ("frequency", "recency", "T") and self._zero_age_ok:
+                rfm = "grid" if self._grid_rows_ok else "strict"
+            rows = all_rows(frame, self._data_columns, self._validate_prediction, index, rfm)
         else:
             rows = self._rows(data)
         values = type(self)._probability_alive(self._params_array(), *rows.columns)
