@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 FULL = {
     "bench_rfm.py": ["--sizes", "1M", "10M", "--repeat", "3"],
-    "bench_btyd.py": ["--sizes", "100k", "1M", "--repeat", "3"],
+    "bench_btyd.py": ["--parts", "bgnbd", "pareto", "scaling", "freq10k"],
     "bench_alive.py": ["--customers", "1000000", "--repeat", "3"],
     "bench_features.py": ["--customers", "1000000", "--events", "10000000"],
     "bench_generate.py": ["--customers", "1000000"],
@@ -30,7 +30,7 @@ FULL = {
 }
 QUICK = {
     "bench_rfm.py": ["--sizes", "100k", "--repeat", "1"],
-    "bench_btyd.py": ["--sizes", "100k", "--repeat", "1", "--lifetimes-pareto-max", "0"],
+    "bench_btyd.py": ["--parts", "bgnbd", "pareto", "--n", "20000", "--pareto-sizes", "2000"],
     "bench_alive.py": ["--customers", "20000", "--repeat", "1"],
     "bench_features.py": ["--customers", "20000", "--events", "200000"],
     "bench_generate.py": ["--customers", "20000"],

@@ -214,9 +214,14 @@ def _newton_polish(
     hess: np.ndarray,
     hess_at: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Up to three Newton steps from the L-BFGS-B point, each kept only if it helps."""
+    """Up to three Newton steps from the L-BFGS-B point, each kept only if it helps.
+
+    The Hessian is evaluated again after a step only when the step moved a
+    log-parameter by more than ``_REHESSIAN_STEP`` (after L-BFGS-B's tight tolerances the
+    step is usually far smaller, and the Hessian's change with it).
+    """
+    g = fg(theta)[1]
     for _ in range(3):
-        g = fg(theta)[1]
         if np.max(np.abs(g)) < 1e-12:
             break
         try:
@@ -229,9 +234,14 @@ def _newton_polish(
         f_cand, g_cand = fg(cand)
         if not (f_cand <= fun and np.max(np.abs(g_cand)) < np.max(np.abs(g))):
             break
-        theta, fun = cand, f_cand
-        hess = hess_at(theta)
+        theta, fun, g = cand, f_cand, g_cand
+        if np.max(np.abs(step)) > _REHESSIAN_STEP:
+            hess = hess_at(theta)
     return theta, fun, hess
+
+
+#: a Newton step longer than this (in log-parameters) is followed by a new Hessian
+_REHESSIAN_STEP = 1e-6
 
 
 def central_gradient(f: Callable[[np.ndarray], float], theta: np.ndarray) -> np.ndarray:
