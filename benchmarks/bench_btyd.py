@@ -63,10 +63,10 @@ COLS = ["frequency", "recency", "T"]
 
 def _resolve(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, shape: str) -> pd.DataFrame:
     """Report ages and recency at the shape's resolution (recency rounded up, >= 1 unit)."""
-    unit = {"week": 1.0, "day": 1.0 / 7.0, "continuous": 0.0}[shape]
-    if unit:
-        T = np.ceil(T / unit) * unit
-        t_x = np.where(x > 0, np.clip(np.ceil(t_x / unit) * unit, unit, T), 0.0)
+    per_week = {"week": 1.0, "day": 7.0, "continuous": 0.0}[shape]
+    if per_week:  # whole days (or weeks) divided by 7 (or 1), as a summary in weeks has them
+        T = np.ceil(T * per_week) / per_week
+        t_x = np.where(x > 0, np.clip(np.ceil(t_x * per_week) / per_week, 1 / per_week, T), 0.0)
     return pd.DataFrame({"frequency": x.astype(float), "recency": t_x, "T": T})
 
 

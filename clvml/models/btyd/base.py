@@ -176,6 +176,9 @@ class BTYDModel(BaseEstimator):
     _loglik_grad: ClassVar[Callable[..., np.ndarray] | None] = None
     _weighted_loglik_and_grad: ClassVar[Callable[..., tuple[float, np.ndarray]] | None] = None
     _weighted_hessian: ClassVar[Callable[..., np.ndarray] | None] = None
+    #: ``_weighted_loglik_and_grad`` evaluates the same formulas as ``_loglik`` (not an
+    #: approximation): the fitted log-likelihood is then taken from it in one pass
+    _kernel_is_exact: ClassVar[bool] = False
     #: what else a convergence warning suggests (e.g. ", fewer covariates")
     _convergence_hint: ClassVar[str] = ""
     #: accept ``T = 0`` rows (first purchase at the end of the data): their likelihood is
@@ -401,13 +404,19 @@ class BTYDModel(BaseEstimator):
             cls._weighted_loglik_and_grad, cls._weighted_hessian, problem, self.penalizer
         )
 
-    def _set_counts(self, problem: FitProblem, loglik: np.ndarray, k: int) -> None:
-        """``n_customers_``, ``n_excluded_``, ``n_distinct_``, the log-likelihood, AIC, BIC."""
+    def _set_counts(self, problem: FitProblem, loglik: np.ndarray | float, k: int) -> None:
+        """``n_customers_``, ``n_excluded_``, ``n_distinct_``, the log-likelihood, AIC, BIC.
+
+        ``loglik`` is per row, or already the weighted total (a float).
+        """
         n = float(problem.counts.sum())
         self.n_customers_ = n
         self.n_excluded_ = problem.total - n
         self.n_distinct_ = int(problem.counts.size)
-        self.log_likelihood_ = float(problem.counts @ loglik)
+        if isinstance(loglik, float):
+            self.log_likelihood_ = loglik
+        else:
+            self.log_likelihood_ = float(problem.counts @ loglik)
         self.aic_ = 2 * k - 2 * self.log_likelihood_
         self.bic_ = k * math.log(n) - 2 * self.log_likelihood_
 
@@ -415,7 +424,15 @@ class BTYDModel(BaseEstimator):
         """Unpack the optimum into ``params_`` (data units) and set every fitted attribute."""
         params = np.exp(theta) * self._param_scale(self._param_names, problem.scale)
         self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
-        self._set_counts(problem, type(self)._loglik(params, *problem.columns), len(params))
+        cls = type(self)
+        if cls._kernel_is_exact and cls._weighted_loglik_and_grad is not None:
+            # same formulas as _loglik, one fused pass (tests/models/test_btyd_likelihoods.py)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                total = cls._weighted_loglik_and_grad(params, problem.counts, *problem.columns)[0]
+            loglik: np.ndarray | float = float(total)
+        else:
+            loglik = cls._loglik(params, *problem.columns)
+        self._set_counts(problem, loglik, len(params))
         self._singular_information = information_is_singular(hess * self.n_customers_)
         cov_theta = inverse_information(
             hess * self.n_customers_,

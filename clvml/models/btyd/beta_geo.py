@@ -106,6 +106,7 @@ class BetaGeo(TransactionModel):
     _loglik = staticmethod(bgnbd_loglik)
     _loglik_grad = staticmethod(bgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_bgnbd)
+    _kernel_is_exact = True
     _weighted_hessian = staticmethod(weighted_bgnbd_hessian)
     _zero_age_ok = True
     _grid_rows_ok = True

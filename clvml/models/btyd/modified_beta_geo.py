@@ -95,6 +95,7 @@ class ModifiedBetaGeo(TransactionModel):
     _loglik = staticmethod(mbgnbd_loglik)
     _loglik_grad = staticmethod(mbgnbd_loglik_grad)
     _weighted_loglik_and_grad = staticmethod(weighted_mbgnbd)
+    _kernel_is_exact = True
     _weighted_hessian = staticmethod(weighted_mbgnbd_hessian)
     _zero_age_ok = True
     _grid_rows_ok = True

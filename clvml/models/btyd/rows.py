@@ -67,21 +67,38 @@ def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     return position[values], int(position[-1]) + 1 if size else 0
 
 
+#: steps per unit tried for the dense table: whole numbers, and days expressed in weeks
+_UNITS = (1.0, 7.0)
+
+
 def _column_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer codes of a column's distinct values and their number.
 
-    Whole-number columns with a modest range (counts, ages in whole days or weeks) use a
-    dense lookup table; anything else (fractional values, NaN, huge ranges) is hashed
-    with :func:`pandas.factorize`.
+    Columns of whole steps with a modest range (counts, ages in whole days or weeks, and
+    ages in days expressed in weeks: every value exactly ``k / 7``) use a dense
+    lookup table; anything else (other fractions, NaN, huge ranges) is hashed with
+    :func:`pandas.factorize`. Distinct values get distinct codes either way (the check
+    is exact equality in floating point).
     """
     n = col.size
     if n and col.dtype.kind == "f":
         lo, hi = np.min(col), np.max(col)
-        if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 4 * n + 1000:
-            shifted = col - lo
-            as_int = shifted.astype(np.int64)
-            if np.array_equal(as_int, shifted):
-                return _dense_codes(as_int, int(hi - lo) + 1)
+        for unit in _UNITS:
+            span = (hi - lo) * unit
+            if not (np.isfinite(span) and span <= 4 * n + 1000):
+                continue
+            if unit == 1.0:
+                steps = col - lo
+                whole = steps.astype(np.int64)
+                if np.array_equal(whole, steps):
+                    return _dense_codes(whole, int(span) + 1)
+                continue
+            # exact: every value is k / unit in floating point, k whole (days/7)
+            steps = np.rint(col * unit)
+            if np.array_equal(steps / unit, col):
+                k = steps.astype(np.int64)
+                k -= k.min()
+                return _dense_codes(k, int(k.max()) + 1)
     codes, uniques = pd.factorize(col, use_na_sentinel=False)
     return codes.astype(np.int64, copy=False), len(uniques)
 
