@@ -305,7 +305,7 @@ class BTYDModel(BaseEstimator):
         # the work is elementwise over a few distinct rows: BLAS threads only add overhead
         with threadpool_limits(limits=1, user_api="blas"):
             analytic = self._weighted_loglik_and_grad is not None or self._loglik_grad is not None
-            hess_fn = self._fit_hessian(problem)
+            hess_fn = self._fit_hessian(problem, fg)
             warm = hess_fn is not None and self.initial_params is None
             warm = warm and problem.counts.size > _WARM_START_ROWS
             if warm:
@@ -395,14 +395,14 @@ class BTYDModel(BaseEstimator):
         )
         return np.asarray(res.x, dtype=float) if np.isfinite(res.fun) else theta0
 
-    def _fit_hessian(self, problem: FitProblem) -> Callable[[np.ndarray], np.ndarray] | None:
-        """The objective's exact Hessian in ``theta`` when the model declares one."""
+    def _fit_hessian(
+        self, problem: FitProblem, fg: Objective
+    ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The exact Hessian in ``theta`` of the objective ``fg``, when the model declares one."""
         cls = type(self)
         if cls._weighted_hessian is None or cls._weighted_loglik_and_grad is None:
             return None
-        return log_hessian(
-            cls._weighted_loglik_and_grad, cls._weighted_hessian, problem, self.penalizer
-        )
+        return log_hessian(fg, cls._weighted_hessian, problem, self.penalizer)
 
     def _set_counts(self, problem: FitProblem, loglik: np.ndarray | float, k: int) -> None:
         """``n_customers_``, ``n_excluded_``, ``n_distinct_``, the log-likelihood, AIC, BIC.

@@ -327,7 +327,16 @@ def log_objective(
             val = -float(wn @ loglik(p, *cols)) + pen * float(p @ p)
         return val if np.isfinite(val) else 1e300
 
+    last: list[Any] = [None, None]  # the latest (theta, result): Newton asks twice
+
     def fg(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if last[0] is not None and np.array_equal(last[0], theta):
+            return last[1][0], last[1][1].copy()
+        out = _fg(theta)
+        last[0], last[1] = np.array(theta, dtype=float), out
+        return out[0], out[1].copy()
+
+    def _fg(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = np.exp(theta)
         if kernel is None and loglik_grad is None:
             return f(theta), central_gradient(f, theta)
@@ -347,16 +356,16 @@ def log_objective(
 
 
 def log_hessian(
-    kernel: Callable[..., tuple[float, np.ndarray]],
+    fg: Objective,
     hess_kernel: Callable[..., np.ndarray],
     problem: Any,
     penalizer: float,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Exact Hessian in ``theta = log(p)`` of the objective of :func:`log_objective`.
+    """Exact Hessian in ``theta = log(p)`` of the objective ``fg`` of :func:`log_objective`.
 
-    ``kernel`` gives the weighted log-likelihood and gradient, ``hess_kernel`` its
-    Hessian, both in natural parameters; with ``g`` the objective's gradient in ``p``,
-    ``H_theta = diag(p) H_p diag(p) + diag(g * p)``.
+    ``hess_kernel`` is the Hessian of the weighted log-likelihood in the natural
+    parameters; with ``g_theta`` the objective's gradient in ``theta`` (from ``fg``, which
+    remembers its latest point), ``H_theta = diag(p) H_p diag(p) + diag(g_theta)``.
     """
     cols = problem.scaled
     wn = problem.counts / problem.counts.sum()
@@ -364,10 +373,10 @@ def log_hessian(
 
     def hess(theta: np.ndarray) -> np.ndarray:
         p = np.exp(theta)
+        g_theta = fg(theta)[1]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            g = -kernel(p, wn, *cols)[1] + 2 * pen * p
             H = -hess_kernel(p, wn, *cols) + 2 * pen * np.eye(p.size)
-            out = H * np.outer(p, p) + np.diag(g * p)
+            out = H * np.outer(p, p) + np.diag(g_theta)
         return (out + out.T) / 2
 
     return hess

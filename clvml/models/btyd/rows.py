@@ -63,9 +63,13 @@ def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     """Codes 0..k-1 (in sorted order) of non-negative ints below ``size``, and k."""
     present = np.zeros(size, dtype=bool)
     present[values] = True
-    position = np.cumsum(present) - 1
-    return position[values], int(position[-1]) + 1 if size else 0
+    position = np.cumsum(present, dtype=np.int32 if size < 2**31 else np.int64)
+    position -= 1
+    return position[values].astype(np.int64), int(position[-1]) + 1 if size else 0
 
+
+#: a dense table of combined keys up to this size (a 128 MiB cumsum at most) beats hashing
+_DENSE_KEYS = 2**25
 
 #: steps per unit tried for the dense table: whole numbers, and days expressed in weeks
 _UNITS = (1.0, 7.0)
@@ -147,7 +151,7 @@ def compress_rows(
 
 def _key_codes(key: np.ndarray, n_key: int, n: int) -> tuple[np.ndarray, int]:
     """Renumber combined row keys 0..k-1: dense table when small, hashing otherwise."""
-    if n_key <= 4 * n + 1000:
+    if n_key <= 4 * n + 1000 or n_key <= min(16 * n, _DENSE_KEYS):
         return _dense_codes(key, n_key)
     codes, uniques = pd.factorize(key)
     return codes.astype(np.int64, copy=False), len(uniques)
