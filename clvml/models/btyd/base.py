@@ -251,7 +251,10 @@ class BTYDModel(BaseEstimator):
         w = self._weights(frame, weights)
         index = frame.index if isinstance(data, pd.DataFrame) else None
         validate = self._validate_prediction if check_fitted else self._validate
-        return validated_rows(frame, columns, w, validate, index)
+        rfm = None
+        if columns == ("frequency", "recency", "T") == self._data_columns and self._zero_age_ok:
+            rfm = "grid" if check_fitted and self._grid_rows_ok else "strict"
+        return validated_rows(frame, columns, w, validate, index, rfm)
 
     _weights = staticmethod(row_weights)
 

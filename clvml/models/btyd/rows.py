@@ -245,6 +245,7 @@ def validated_rows(
     weights: np.ndarray | None,
     validate: Callable[[pd.DataFrame], pd.DataFrame],
     index: pd.Index | None,
+    rfm: str | None = None,
 ) -> CompressedRows:
     """Distinct rows of ``columns``, checked with ``validate``.
 
@@ -252,6 +253,7 @@ def validated_rows(
     it occurs); on failure the full frame is validated again so the error reports the
     true number of offending rows. Large inputs whose rows hardly repeat (continuous
     times) are not compressed: a sample says so first (:func:`compression_pays`).
+    ``rfm`` as in :func:`all_rows`: rows that plainly meet the RFM rules skip ``validate``.
     """
     try:
         arrays = tuple(frame[c].to_numpy(dtype=float) for c in columns)
@@ -259,11 +261,14 @@ def validated_rows(
         validate(frame)  # raises the descriptive error
         raise
     if not compression_pays(arrays):
-        validate(frame)
+        if rfm is None or not _plainly_valid_rfm(*arrays, grid=rfm == "grid"):
+            validate(frame)
         n = arrays[0].size
         counts = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
         return CompressedRows(arrays, counts, np.arange(n), index)
     uniq, counts, inverse = compress_rows(arrays, weights)
+    if rfm is not None and _plainly_valid_rfm(*uniq, grid=rfm == "grid"):
+        return CompressedRows(uniq, counts, inverse, index)
     try:
         validate(pd.DataFrame(dict(zip(columns, uniq, strict=True))))
     except DataValidationError:

@@ -78,7 +78,9 @@ class TransactionModel(BTYDModel):
         x = problem.columns[0]
         if x.size < 2 or bool(np.all(x[1:] >= x[:-1])):
             return problem
-        order = np.argsort(x, kind="stable")
+        # whole counts below 2^15 sort as int16: numpy's stable sort is then a radix sort
+        small = x.max() < 2**15
+        order = np.argsort(x.astype(np.int16) if small else x, kind="stable")
         return FitProblem(
             tuple(c[order] for c in problem.columns),
             tuple(c[order] for c in problem.scaled),
