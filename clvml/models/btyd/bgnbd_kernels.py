@@ -198,6 +198,27 @@ def _hessian(
     H[1, 1] = -W * r / alpha**2
     H[2, 2] = H[2, 3] = W * t_ab - t_abk
     H[3, 3] = W * (t_ab - polygamma(1, b)) + Wk @ polygamma(1, b + k + m) - t_abk
+    H = np.triu(H) + np.triu(H, 1).T
+    for lo in range(0, x.size, _CHUNK):
+        sl = slice(lo, lo + _CHUNK)
+        H += _row_hessian(r, alpha, a, b, m, modified, w[sl], x[sl], t_x[sl], T[sl])
+    return H
+
+
+def _row_hessian(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    m: float,
+    modified: bool,
+    w: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+) -> np.ndarray:
+    """The rows' part of the Hessian (A_3 and the sigma(delta) terms) for one chunk."""
+    H = np.zeros((4, 4))
     # A_3 = -(r + x) log(alpha + T)
     rx = r + x
     iT, itx = 1.0 / (alpha + T), 1.0 / (alpha + t_x)
@@ -218,8 +239,7 @@ def _hessian(
     H[3, 3] += (ws * s) @ (1.0 / bx**2)
     H = np.triu(H) + np.triu(H, 1).T
     v = ws * s * (1.0 - s)
-    H += (grad_delta * v) @ grad_delta.T
-    return H
+    return H + (grad_delta * v) @ grad_delta.T
 
 
 def weighted_bgnbd_hessian(
