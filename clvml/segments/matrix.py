@@ -47,7 +47,7 @@ def value_risk_matrix(
     Value levels are relative (by rank of ``value_col``, ties broken by
     ``customer_id``): the first ``value_cuts[0]`` share of customers is
     ``"high"``, up to ``value_cuts[1]`` ``"medium"``, the rest ``"low"``. Risk
-    levels are absolute: ``churn_probability`` (or ``1 - p_alive``) below
+    levels are absolute: ``churn_probability`` (or ``1 - p_active``) below
     ``risk_thresholds[0]`` is ``"low"``, at or above ``risk_thresholds[1]``
     ``"high"``, otherwise ``"medium"``.
 
@@ -55,7 +55,7 @@ def value_risk_matrix(
     ----------
     predictions : pandas.DataFrame
         Per-customer predictions: ``customer_id``, ``value_col`` and
-        ``churn_probability`` or ``p_alive``.
+        ``churn_probability`` or ``p_active``.
     value_cuts : (float, float), default (0.2, 0.5)
         Cumulative customer shares closing the high and medium value levels.
     risk_thresholds : (float, float), default (0.3, 0.6)

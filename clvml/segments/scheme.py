@@ -112,7 +112,7 @@ class SegmentScheme(BaseEstimator):
     not ``tier_thresholds_[j - 1]``; the last tier takes everyone below. Customers
     tied with a threshold go to the better tier, so on the fitted customers a tier
     can hold a few more than its share when CLVs tie at the cut. Risk levels are
-    ``churn_probability`` (or ``1 - p_alive``) against ``risk_thresholds``.
+    ``churn_probability`` (or ``1 - p_active``) against ``risk_thresholds``.
     :meth:`rank` instead ranks the customers it is given among themselves (exact
     shares, ties broken by ``customer_id``): a what-if on a population, never the
     record.
@@ -198,7 +198,7 @@ class SegmentScheme(BaseEstimator):
         ----------
         predictions : pandas.DataFrame
             ``customer_id`` (column or index), ``value_col`` and
-            ``churn_probability`` or ``p_alive``; other columns are kept.
+            ``churn_probability`` or ``p_active``; other columns are kept.
 
         Returns
         -------

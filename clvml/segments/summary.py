@@ -52,7 +52,7 @@ def assign_segments(
     Parameters
     ----------
     predictions : pandas.DataFrame
-        ``customer_id``, ``value_col``, ``churn_probability`` or ``p_alive``,
+        ``customer_id``, ``value_col``, ``churn_probability`` or ``p_active``,
         optionally ``frequency``, ``recency``, ``T``, ``monetary_value`` and
         any other columns (kept).
     tier_cuts, tier_labels

@@ -86,8 +86,9 @@ def served_frame(model: Any, scheme: Any | None, model_input: pd.DataFrame) -> p
     out = out.drop(columns=[c for c in RECORD_COLUMNS if c in out.columns])
     if "churn_probability" in out.columns:
         churn = out["churn_probability"].to_numpy(dtype=float)
-    else:
-        churn = 1.0 - out["p_alive"].to_numpy(dtype=float)
+    else:  # the activity in the horizon (p_alive: models exported before it)
+        active = "p_active" if "p_active" in out.columns else "p_alive"
+        churn = 1.0 - out[active].to_numpy(dtype=float)
     tiers, segments = scheme.labels_for(out["clv"].to_numpy(dtype=float), churn)
     cols = list(out.columns)
     at = cols.index("engagement_value") + 1 if "engagement_value" in cols else len(cols)
