@@ -108,6 +108,7 @@ def alerts(
     from clvml.alerts.config import load_alert_config
     from clvml.exceptions import DataValidationError
     from clvml.pipelines.score import default_crm_url
+    from clvml.pipelines.score_checks import plural
     from clvml.scoring.alert_store import read_alerts
     from clvml.scoring.crm import CRMSink
 
@@ -152,7 +153,7 @@ def alerts(
                         )
                     ids.append(match[0])
                 done = close_alerts(conn, sink.tables.alerts, ids, now=datetime.now(UTC))
-            console.print(f"closed {len(done):,} alerts", highlight=False)
+            console.print(f"closed {plural(len(done), 'alert')}", highlight=False)
         from datetime import date
 
         day = date.fromisoformat(since) if since else None
@@ -172,7 +173,8 @@ def alerts(
         console.print("no open alerts", highlight=False)
         return
     out = Table(
-        title=f"{len(found):,} open alerts" + (f" (first {limit})" if len(found) > limit else ""),
+        title=plural(len(found), "open alert")
+        + (f" (first {limit})" if len(found) > limit else ""),
         title_justify="left",
         header_style="bold",
     )
