@@ -111,11 +111,14 @@ class CLVModel(BaseEstimator):
         Boosting iterations of the churn classifier and of the two-part model;
         ``2 * max_iter`` is the most the ``ml`` regressor uses.
     interval : float or None, default 0.95
-        Coverage of the parametric-bootstrap interval of the champion's CLV (BTYD
-        champions, and hybrid with the classifier held fixed); NaN for the
+        Coverage of the interval of the champion's CLV that comes from the uncertainty
+        of the BTYD parameters (BTYD champions, and hybrid with the classifier held
+        fixed; see :func:`~clvml.models.btyd.customer_lifetime_value`); NaN for the
         supervised champions ``ml`` and ``closed_form``. ``None`` skips it.
-    n_draws : int, default 200
-        Bootstrap draws.
+    n_draws : int or None, default None
+        ``None``: the interval by the delta method (seconds for a million customers);
+        a number: a parametric bootstrap with that many draws (its cost grows with
+        the draws: minutes for a million customers at 200).
     closed_form_period_weeks : float, default 52 / 12
         Period of the closed-form formula (a month).
     value_per_advocacy_point : float, default 1.0
@@ -184,7 +187,7 @@ class CLVModel(BaseEstimator):
         ml_cv: int | None = 3,
         max_iter: int = 300,
         interval: float | None = 0.95,
-        n_draws: int = 200,
+        n_draws: int | None = None,
         closed_form_period_weeks: float = 52 / 12,
         value_per_advocacy_point: float = 1.0,
     ) -> None:

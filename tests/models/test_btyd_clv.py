@@ -78,25 +78,71 @@ def test_margin_discount_and_horizon(data, models):
     assert_allclose(numeric, base)
 
 
-def test_bootstrap_interval(data, models):
+@pytest.mark.parametrize("method", ["delta", "bootstrap"])
+def test_interval(data, models, method):
     bg, gg = models
-    out = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    kw = {"random_state": 7, "n_draws": 100, "interval_method": method}
+    out = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", **kw)
     assert out.index.equals(data.index)
     assert np.all(out["clv_lower"] <= out["clv"]) and np.all(out["clv"] <= out["clv_upper"])
-    again = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    again = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", **kw)
     pd.testing.assert_frame_equal(out, again)
-    narrow = customer_lifetime_value(
-        bg, gg, data, 12, 0.01, "W", interval=0.5, random_state=7, n_draws=100
-    )
+    narrow = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", interval=0.5, **kw)
     assert np.all(narrow["clv_upper"] - narrow["clv_lower"] <= out["clv_upper"] - out["clv_lower"])
     # the interval reflects parameter uncertainty: 4x the data, about half the width
     big = pd.concat([data] * 4)
     bg4, gg4 = BetaGeo().fit(big), GammaGamma().fit(big)
-    out4 = customer_lifetime_value(bg4, gg4, data, 12, 0.01, "W", random_state=7, n_draws=100)
+    out4 = customer_lifetime_value(bg4, gg4, data, 12, 0.01, "W", **kw)
     ratio = np.median(
         (out4["clv_upper"] - out4["clv_lower"]) / (out["clv_upper"] - out["clv_lower"])
     )
     assert 0.4 < ratio < 0.6
+
+
+def _relative_gaps(ours: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
+    """|bound / reference bound - 1| of both bounds, shape (2, n)."""
+    return np.abs(
+        ours[["clv_lower", "clv_upper"]].to_numpy().T
+        / reference[["clv_lower", "clv_upper"]].to_numpy().T
+        - 1.0
+    )
+
+
+def test_delta_interval_agrees_with_a_long_bootstrap(data, models):
+    # the delta method on log CLV against a 1,000-draw parametric bootstrap on CDNOW
+    # (2,357 customers: the smallest data it serves, where it is least exact)
+    bg, gg = models
+    delta = customer_lifetime_value(bg, gg, data, 12, 0.01, "W")
+    boot = customer_lifetime_value(
+        bg, gg, data, 12, 0.01, "W", interval_method="bootstrap", n_draws=1000, random_state=3
+    )
+    gaps = _relative_gaps(delta, boot)
+    assert np.all(np.median(gaps, axis=1) < 0.01)
+    assert np.all(np.percentile(gaps, 99, axis=1) < 0.06)
+
+
+@pytest.mark.slow
+def test_delta_interval_is_nearer_a_4000_draw_bootstrap_than_the_200_draw_one(data, models):
+    # measured: lower bound median gap 0.14% (delta) vs 0.45% (200 draws), 99th 3.0% vs 4.0%
+    bg, gg = models
+    kw = {"interval_method": "bootstrap", "random_state": 1}
+    reference = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", n_draws=4000, **kw)
+    delta = _relative_gaps(customer_lifetime_value(bg, gg, data, 12, 0.01, "W"), reference)
+    short = _relative_gaps(
+        customer_lifetime_value(bg, gg, data, 12, 0.01, "W", n_draws=200, **kw), reference
+    )
+    assert np.all(np.median(delta, axis=1) < np.median(short, axis=1))
+    assert np.all(np.percentile(delta, 99, axis=1) < np.percentile(short, 99, axis=1))
+
+
+def test_delta_interval_of_a_zero_or_negative_value(data, models):
+    bg, gg = models
+    zero = customer_lifetime_value(bg, gg, data, 0, 0.01, "W")
+    assert (zero.to_numpy() == 0).all()
+    loss = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", margin=-0.5)
+    gain = customer_lifetime_value(bg, gg, data, 12, 0.01, "W", margin=0.5)
+    assert_allclose(loss["clv_lower"], -gain["clv_upper"])
+    assert_allclose(loss["clv_upper"], -gain["clv_lower"])
 
 
 def test_bad_arguments(data, models):
@@ -107,6 +153,8 @@ def test_bad_arguments(data, models):
         customer_lifetime_value(bg, gg, data, discount_rate=-1.5)
     with pytest.raises(ValueError, match="horizon"):
         customer_lifetime_value(bg, gg, data, horizon=1.5)
+    with pytest.raises(ValueError, match="interval_method must be one of"):
+        customer_lifetime_value(bg, gg, data, interval_method="exact")
     with pytest.raises(ValueError, match="monetary_value"):
         customer_lifetime_value(bg, gg, data.drop(columns="monetary_value"))
 

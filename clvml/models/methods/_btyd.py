@@ -153,8 +153,9 @@ def btyd_clv(
         period=step,
         margin=float(model.margin),
         interval=interval,
-        n_draws=int(model.n_draws),
+        n_draws=int(model.n_draws or 0),
         random_state=model.random_state,
+        interval_method="delta" if model.n_draws is None else "bootstrap",
     )
 
 
