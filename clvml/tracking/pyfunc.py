@@ -146,11 +146,12 @@ def model_signature(model: Any, features: pd.DataFrame, scheme: Any | None = Non
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
-    x = to_model_input(features, list(model.feature_columns_))
+    # column types follow the dtypes, so 50 rows give the whole frame's (no pass over it)
+    x = to_model_input(features.head(50), list(model.feature_columns_))
     specs: list[ColSpec | TensorSpec] = [ColSpec("string", "customer_id", required=False)]
     for c in x.columns[1:]:
         specs.append(ColSpec("string" if is_text(x[c]) else "double", c))
-    outputs = infer_signature(x.head(50), served_frame(model, scheme, x.head(50))).outputs
+    outputs = infer_signature(x, served_frame(model, scheme, x)).outputs
     return ModelSignature(inputs=Schema(specs), outputs=outputs)
 
 

@@ -32,6 +32,8 @@ from clvml.evaluation.value_plots import save_comparison_plots
 from clvml.tracking.store import redact_uri
 
 __all__ = [
+    "SCHEMA_SAMPLE_ROWS",
+    "bounded_schema",
     "btyd_models",
     "content_digest",
     "data_metrics",
@@ -283,11 +285,54 @@ def data_metrics(reports: dict, ds: Any) -> dict[str, float]:
     return out
 
 
+#: Non-missing values per column from which a logged data set's column types are inferred.
+SCHEMA_SAMPLE_ROWS = 1_000
+
+
+def bounded_schema(frame: pd.DataFrame, sample_rows: int = SCHEMA_SAMPLE_ROWS) -> Any:
+    """MLflow's schema of ``frame`` without a Python pass over every value.
+
+    MLflow infers a data set's schema value by value (every value of every column is
+    checked for None/NaN in Python, and object or string columns are turned into
+    lists): about 2 s per million rows and string column, minutes for a million
+    customers' event log. Here the type of each column is MLflow's inference on its
+    first ``sample_rows`` non-missing values (numeric columns are typed by their dtype
+    alone, text columns hold one type), and ``required`` is a vectorised
+    ``isna().any()`` over the whole column, so the result is MLflow's for frames
+    without ``NaT``/``pd.NA`` (which MLflow counts as present).
+    """
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.utils import _infer_pandas_column
+
+    specs = []
+    for name in frame.columns:
+        column = frame[name]
+        missing = column.isna()
+        sample = column[~missing].iloc[:sample_rows] if missing.any() else column.iloc[:sample_rows]
+        if sample.empty:
+            sample = column.iloc[:sample_rows]
+        specs.append(
+            ColSpec(type=_infer_pandas_column(sample), name=name, required=not missing.any())
+        )
+    return Schema(specs)
+
+
+def _with_bounded_schema(dataset: Any, frame: pd.DataFrame) -> Any:
+    """``dataset`` (an MLflow ``PandasDataset``) with its schema from :func:`bounded_schema`."""
+    try:
+        schema = bounded_schema(frame)
+    except Exception:  # MLflow cannot type a column either way: it logs no schema
+        schema = None
+    dataset.__dict__["schema"] = schema  # PandasDataset.schema is a cached_property
+    return dataset
+
+
 def log_inputs(frames: dict[str, pd.DataFrame], origins: dict[str, str], ds: Any) -> None:
     """Log the tables and the customer frame as MLflow inputs: schema, size, content digest.
 
     Only the schema and the row count are stored, never the content (customer
-    posts, ids): the digest identifies the data without revealing it.
+    posts, ids): the digest identifies the data without revealing it. Schemas come
+    from :func:`bounded_schema` (MLflow's own inference reads every value).
     """
     import mlflow
     from mlflow.data.code_dataset_source import CodeDatasetSource
@@ -310,15 +355,16 @@ def log_inputs(frames: dict[str, pd.DataFrame], origins: dict[str, str], ds: Any
             else:
                 source = resolve_dataset_source(Path(where).as_uri())
             dataset = from_pandas(frame, source=source, name=name, digest=content_digest(frame))
-            mlflow.log_input(dataset, context="training")
+            mlflow.log_input(_with_bounded_schema(dataset, frame), context="training")
+        flat = feats.reset_index(drop=True)
         dataset = from_pandas(
-            feats.reset_index(drop=True),
+            flat,
             source=CodeDatasetSource({"source": "customer_features"}),
             name="customer_features",
             targets="holdout_revenue",
             digest=content_digest(feats),
         )
-        mlflow.log_input(dataset, context="evaluation")
+        mlflow.log_input(_with_bounded_schema(dataset, flat), context="evaluation")
 
 
 def log_comparison(table: pd.DataFrame, comparison: Any, cutoff, holdout_end) -> dict[str, str]:
