@@ -387,6 +387,40 @@ def test_uuid_ids_leave_the_fixed_width_path_early(monkeypatch, probe_rows):
     assert max(spans_checked[1:], default=0) < 20
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_hashed_fixed_width_ids_are_verified_exactly(monkeypatch, collide):
+    # UUIDs are coded by a 64-bit hash of their bytes; a hash shared by two IDs must not
+    # merge two customers: every row is checked against its code's row and, on a
+    # collision, the strings themselves are hashed (same summary as lifetimes either way)
+    word_hash = _rfm_kernels._word_hash
+    calls: list[int] = []
+
+    def spied(words):
+        calls.append(len(words))
+        h = word_hash(words)
+        return h % np.uint64(7) if collide else h  # 7 hash values for ~60 customers
+
+    monkeypatch.setattr(_rfm_kernels, "_word_hash", spied)
+    by_words = _rfm_kernels._encode_by_words
+    results: list[object] = []
+    monkeypatch.setattr(
+        _rfm_kernels,
+        "_encode_by_words",
+        lambda *a: results.append(by_words(*a)) or results[-1],
+    )
+    log = _generated_log(seed=6, n_customers=60)
+    codes = pd.factorize(log["customer_id"])[0]
+    rng = np.random.default_rng(12)
+    ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(codes.max() + 1)]
+    log["customer_id"] = pd.Series(ids, dtype="str").take(codes).reset_index(drop=True)
+    expected = _lifetimes(
+        summary_data_from_transaction_data, log, "customer_id", "timestamp", "amount"
+    )
+    _assert_same(expected, rfm_summary(log, monetary_value_col="amount"))
+    assert calls == [len(log)]
+    assert (results[0] is None) == collide
+
+
 def test_string_timestamps_with_format_match_lifetimes(cdnow_sample_transactions):
     log = cdnow_sample_transactions.assign(
         timestamp=cdnow_sample_transactions["timestamp"].dt.strftime("%d/%m/%Y")
