@@ -3,7 +3,7 @@
 Builds (untimed) a social-commerce data set of N customers with
 ``generate_social_commerce`` written as Parquet, and a served model: the composite
 ``CLVModel`` fitted by ``fit_clv_model`` on a sample of customers (default methods, the
-champion's parametric-bootstrap interval included), saved as the MLflow pyfunc model
+champion's interval included: the delta method since issue 17), saved as the MLflow pyfunc model
 ``clvml train`` logs. Then it times ``score_customers`` — read, validate, features as of
 the calibration end, chunked prediction, stage + upsert into the CRM table — into SQLite
 and into PostgreSQL, twice per backend (first load, then the nightly re-run updating
