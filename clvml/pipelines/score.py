@@ -172,7 +172,7 @@ class AlertOutcome:
     Attributes
     ----------
     raised : int
-        Alerts of the run (in the ``customer_alerts`` table).
+        Alerts of the run (in the ``alerts`` table).
     by_rule : dict
         Alerts per rule.
     delivered, pending : int

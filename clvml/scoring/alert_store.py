@@ -1,4 +1,4 @@
-"""The ``customer_alerts`` and ``customer_alert_deliveries`` tables of the CRM.
+"""The ``alerts`` and ``alert_deliveries`` tables of the CRM.
 
 Alerts are raised by :mod:`clvml.alerts.rules` and written by :func:`store_alerts` inside
 the scoring run's one transaction, with one ``pending`` delivery row per (alert,
@@ -38,8 +38,8 @@ __all__ = [
     "store_alerts",
 ]
 
-ALERTS_TABLE = "customer_alerts"
-DELIVERIES_TABLE = "customer_alert_deliveries"
+ALERTS_TABLE = "alerts"
+DELIVERIES_TABLE = "alert_deliveries"
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 _NAMESPACE = uuid.UUID("0b6c5d1e-8f1a-4c3b-9a2d-7e4f5a6b7c8d")
 #: Columns of an alert frame (as :func:`clvml.alerts.rules.evaluate_rules` returns it).

@@ -33,6 +33,7 @@ from clvml.scoring.schema import (
     MAX_ID_LENGTH,
     QUARANTINE_SUFFIX,
     VERSION_TABLE,
+    define_tables,
     validate_identifier,
 )
 
@@ -49,11 +50,11 @@ __all__ = [
 
 ERASURE_TABLE = "clvml_erasures"
 #: Other clvml tables with a ``customer_id`` column, erased when they exist.
-PER_CUSTOMER_TABLES = ("customer_score_history", "customer_alerts")
+PER_CUSTOMER_TABLES = ("customer_score_history", "alerts")
 #: Tables keyed by another table's rows: name -> (its key column, the parent table, the
 #: parent's key). Their rows of the erased customers' parent rows go first.
 DEPENDENT_TABLES: dict[str, tuple[str, str, str]] = {
-    "customer_alert_deliveries": ("alert_id", "customer_alerts", "alert_id"),
+    "alert_deliveries": ("alert_id", "alerts", "alert_id"),
 }
 _CHUNK = 500  # ids per DELETE statement (SQLite's bound-parameter limit is far above)
 
@@ -124,6 +125,21 @@ def _clean_ids(ids: Iterable[object]) -> list[str]:
     return out
 
 
+def _own_keys(schema: str | None) -> dict[str, list[str]]:
+    """Primary-key columns of clvml's shared per-customer tables, by table name."""
+    tables = define_tables(schema=schema)
+    return {
+        t.name: [c.name for c in t.primary_key.columns]
+        for t in (tables.history, tables.alerts, tables.deliveries)
+    }
+
+
+def _is_own(conn: Connection, name: str, schema: str | None, keys: dict[str, list[str]]) -> bool:
+    """Whether table ``name`` is clvml's (its key is the one clvml gives it), not a namesake."""
+    pk = sa.inspect(conn).get_pk_constraint(name, schema=schema)
+    return list(pk.get("constrained_columns") or []) == keys[name]
+
+
 def _customer_tables(conn: Connection, schema: str | None) -> list[sa.Table]:
     """Every clvml table of the database with a ``customer_id`` column."""
     insp = sa.inspect(conn)
@@ -133,7 +149,8 @@ def _customer_tables(conn: Connection, schema: str | None) -> list[sa.Table]:
         version = sa.Table(VERSION_TABLE, sa.MetaData(schema=schema), sa.Column("table_name"))
         for (name,) in conn.execute(sa.select(version.c.table_name).order_by("table_name")):
             names += [name, name + QUARANTINE_SUFFIX]
-    names += list(PER_CUSTOMER_TABLES)
+    keys = _own_keys(schema)
+    names += [n for n in PER_CUSTOMER_TABLES if n in present and _is_own(conn, n, schema, keys)]
     out = []
     for name in dict.fromkeys(names):
         if name not in present:
@@ -182,9 +199,12 @@ def forget_customers(
     per_table: dict[str, int] = {}
     per_id: dict[str, dict[str, int]] = {c: {} for c in cids}
     present = set(sa.inspect(conn).get_table_names(schema=schema))
+    keys = _own_keys(schema)
     for name, (key, parent, parent_key) in DEPENDENT_TABLES.items():
         if name not in present or parent not in present:
             continue
+        if not (_is_own(conn, name, schema, keys) and _is_own(conn, parent, schema, keys)):
+            continue  # a namesake of the user's own: never touched
         md = sa.MetaData(schema=schema)
         child = sa.Table(name, md, sa.Column(key))
         par = sa.Table(parent, md, sa.Column(parent_key), sa.Column("customer_id"))

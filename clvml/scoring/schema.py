@@ -12,7 +12,7 @@ The scoring job writes into four tables (all in one database schema):
 ``clvml_schema_version``
     Which schema version each score table was migrated to; a score table listed
     there is one clvml created (or adopted) for that role.
-``customer_score_history``, ``customer_alerts``, ``customer_alert_deliveries``
+``customer_score_history``, ``alerts``, ``alert_deliveries``
     Every run's scores (:mod:`clvml.scoring.history`), the alerts raised and their
     delivery state (:mod:`clvml.scoring.alert_store`); shared by the score tables of the
     schema (a ``table_name`` column tells them apart).
@@ -21,7 +21,8 @@ The scoring job writes into four tables (all in one database schema):
 ... ADD COLUMN``; it never drops or rewrites data (version 1 -> 2 only re-keys the
 run table, keeping every row). It alters nothing it did not create for its role: a
 foreign ``<table>_quarantine``, a score table that is another's quarantine, or a table
-without ``customer_id`` as its key are refused before any change. The names of
+without ``customer_id`` as its key, and a namesake of one of clvml's shared tables
+(an ``alerts`` table of another system) are refused before any change. The names of
 clvml's own tables are reserved. See ``docs/crm_schema.md``.
 """
 
@@ -334,6 +335,18 @@ def _check_roles(conn: Connection, tables: CRMTables, present: set[str]) -> None
             f"table {quarantine.name!r} exists but clvml did not create it as the quarantine "
             f"of {scores.name!r}; nothing was changed (rename it, or choose another --table)"
         )
+    for own in (tables.history, tables.alerts, tables.deliveries):  # names a CRM may hold
+        if own.name not in present:
+            continue
+        key = sa.inspect(conn).get_pk_constraint(own.name, schema=schema)
+        found = list(key.get("constrained_columns") or [])
+        expected = [c.name for c in own.primary_key.columns]
+        if found != expected:
+            raise DataValidationError(
+                f"table {own.name!r} exists but is not clvml's (its key is {found or 'none'}, "
+                f"clvml's {own.name} table is keyed by {expected}); nothing was changed "
+                "(rename it, or keep clvml's tables in another schema with --schema)"
+            )
     if scores.name in present:
         pk = sa.inspect(conn).get_pk_constraint(scores.name, schema=schema)
         if list(pk.get("constrained_columns") or []) != ["customer_id"]:

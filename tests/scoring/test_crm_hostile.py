@@ -82,6 +82,22 @@ def test_foreign_quarantine_table_is_refused_and_left_alone(crm_url: str) -> Non
     assert _tables(crm_url) == {"x_quarantine"}
 
 
+@pytest.mark.parametrize("name", ["alerts", "alert_deliveries", "customer_score_history"])
+def test_a_namesake_of_a_clvml_table_is_refused_and_left_alone(crm_url: str, name: str) -> None:
+    # a CRM with its own table of that name (e.g. an 'alerts' table of another system)
+    _sql(
+        crm_url,
+        f"CREATE TABLE {name} (customer_id TEXT, note TEXT NOT NULL)",
+        f"INSERT INTO {name} VALUES ('a', 'theirs')",
+    )
+    with CRMSink(crm_url) as sink, pytest.raises(DataValidationError) as info:
+        sink.write(_scores(["a", "b"]), **RUN)
+    assert f"table {name!r} exists but is not clvml's" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert _columns(crm_url, name) == ["customer_id", "note"]
+    assert _tables(crm_url) == {name}
+
+
 def test_score_table_named_like_a_quarantine_is_not_taken_over(crm_url: str) -> None:
     # an earlier job scored into a table named x_quarantine; then --table x comes along
     with CRMSink(crm_url, table="x_quarantine") as first:

@@ -104,7 +104,7 @@ def _audit(url: str) -> pd.DataFrame:
 
 
 _TABLES = [
-    "customer_alerts",
+    "alerts",
     "customer_scores",
     "customer_scores_quarantine",
     "vip_scores",
@@ -121,8 +121,8 @@ def _check_erased(url: str, salt: str | None) -> None:
     assert _count(url, "customer_scores_quarantine") == 1
     assert _count(url, "customer_score_history") == 6  # 4 customers x 2 score tables, less 2
     assert _count(url, "crm_contacts", GONE) == 1
-    assert _count(url, "customer_alerts") == 3
-    assert _count(url, "customer_alert_deliveries") == 6  # the erased customer's 2 went
+    assert _count(url, "alerts") == 3
+    assert _count(url, "alert_deliveries") == 6  # the erased customer's 2 went
     audit = _audit(url)
     assert len(audit) == 1
     expected = hashlib.sha256(((salt or "") + GONE).encode()).hexdigest()
@@ -143,7 +143,7 @@ def _erase_and_check(url: str) -> None:
     audit = _audit(url)
     audit = audit[audit["id_sha256"] == hashlib.sha256(b"pepper" + GONE.encode()).hexdigest()]
     assert len(audit) == 1 and int(audit["rows_deleted"].iloc[0]) == 9
-    assert res.rows_deleted["customer_alert_deliveries"] == 2
+    assert res.rows_deleted["alert_deliveries"] == 2
     for table in _TABLES:
         assert _count(url, table, GONE) == 0, table
 
@@ -170,6 +170,21 @@ def test_forget_with_a_salt_and_an_ids_file(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert GONE not in out and "s3cret" not in out
     _check_erased(url, "s3cret")
+
+
+def test_forget_leaves_a_namesake_table_of_the_user_alone(tmp_path):
+    """A table called like clvml's (``alerts``) but not clvml's keeps every row."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE alerts (customer_id TEXT, note TEXT)")
+        conn.exec_driver_sql("CREATE TABLE alert_deliveries (alert_id TEXT, customer_id TEXT)")
+        conn.exec_driver_sql(f"INSERT INTO alerts VALUES ('{GONE}', 'theirs')")
+        conn.exec_driver_sql(f"INSERT INTO alert_deliveries VALUES ('x', '{GONE}')")
+    engine.dispose()
+    res = erase_customers(url, [GONE])
+    assert res.found == 0 and sum(res.rows_deleted.values()) == 0
+    assert _count(url, "alerts", GONE) == 1 and _count(url, "alert_deliveries", GONE) == 1
 
 
 def test_forget_is_one_transaction(tmp_path, monkeypatch):
