@@ -304,7 +304,7 @@ def bounded_schema(frame: pd.DataFrame, sample_rows: int = SCHEMA_SAMPLE_ROWS) -
     from mlflow.types import ColSpec, Schema
     from mlflow.types.utils import _infer_pandas_column
 
-    specs = []
+    specs: list[Any] = []
     for name in frame.columns:
         column = frame[name]
         missing = column.isna()

@@ -131,6 +131,8 @@ def _weighted(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_bk = np.log(b + k - 1.0 + m)  # BG/NBD's x = 0 entry is never used
         inv_bk = 1.0 / (b + k - 1.0 + m)
+    drop: np.ndarray | slice
+    plain: np.ndarray | slice
     if modified:
         drop = slice(0, x.size)
         plain = slice(0, 0)

@@ -63,8 +63,8 @@ def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     """Codes 0..k-1 (in sorted order) of non-negative ints below ``size``, and k."""
     present = np.zeros(size, dtype=bool)
     present[values] = True
-    position = np.cumsum(present, dtype=np.int32 if size < 2**31 else np.int64)
-    position -= 1
+    position: np.ndarray = np.cumsum(present, dtype=np.int32 if size < 2**31 else np.int64)
+    np.subtract(position, 1, out=position)
     return position[values].astype(np.int64), int(position[-1]) + 1 if size else 0
 
 
@@ -261,13 +261,15 @@ def validated_rows(
         validate(frame)  # raises the descriptive error
         raise
     if not compression_pays(arrays):
-        if rfm is None or not _plainly_valid_rfm(*arrays, grid=rfm == "grid"):
+        if rfm is None or not _plainly_valid_rfm(
+            arrays[0], arrays[1], arrays[2], grid=rfm == "grid"
+        ):
             validate(frame)
         n = arrays[0].size
         counts = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
         return CompressedRows(arrays, counts, np.arange(n), index)
     uniq, counts, inverse = compress_rows(arrays, weights)
-    if rfm is not None and _plainly_valid_rfm(*uniq, grid=rfm == "grid"):
+    if rfm is not None and _plainly_valid_rfm(uniq[0], uniq[1], uniq[2], grid=rfm == "grid"):
         return CompressedRows(uniq, counts, inverse, index)
     try:
         validate(pd.DataFrame(dict(zip(columns, uniq, strict=True))))
@@ -345,7 +347,7 @@ def all_rows(
     except (KeyError, TypeError, ValueError):
         validate(frame)  # raises the descriptive error
         raise
-    if rfm is None or not _plainly_valid_rfm(*arrays, grid=rfm == "grid"):
+    if rfm is None or not _plainly_valid_rfm(arrays[0], arrays[1], arrays[2], grid=rfm == "grid"):
         validate(frame)
     n = len(frame)
     return CompressedRows(arrays, np.ones(n), np.arange(n), index)
