@@ -27,6 +27,19 @@ def iso(name: str) -> Callable[[str | None], str | None]:
     return check
 
 
+# ----------------------------------------------------------------------------- model trust
+#: ``--trust-model``: load a model whose files do not match their recorded digests.
+TrustModel = Annotated[
+    bool,
+    typer.Option(
+        "--trust-model",
+        help="Load the model even if its files do not match the SHA-256 digests recorded by "
+        "clvml export (a folder) or when it was logged (models:/, runs:/): its code runs, "
+        "and it is named unverified.",
+    ),
+]
+
+
 # ----------------------------------------------------------------------------- data source
 #: ``--columns``: the user's column names for the contract's.
 Columns = Annotated[

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from clvml.cli._app import app, console
+from clvml.cli._options import TrustModel
 
 
 @app.command()
@@ -27,11 +28,14 @@ def export(
             "--overwrite", help="Replace the export folder if it exists (refused otherwise)."
         ),
     ] = False,
+    trust_model: TrustModel = False,
 ) -> None:
     """Write a registered model in MLflow's model format to a folder, checked to load and score."""
     from clvml.tracking.export import export_model
 
-    result = export_model(model_uri, out, tracking_uri=tracking_uri, overwrite=overwrite)
+    result = export_model(
+        model_uri, out, tracking_uri=tracking_uri, overwrite=overwrite, trust_model=trust_model
+    )
     what = model_uri
     if result.version is not None:
         what += f" (version {result.version} of {result.registered_name}, run {result.run_id})"

@@ -16,6 +16,7 @@ from clvml.cli._options import (
     Invalid,
     Returns,
     TimestampFormat,
+    TrustModel,
     Tz,
     iso,
 )
@@ -96,6 +97,7 @@ def report(
     returns: Returns = None,
     duplicates: Duplicates = None,
     invalid: Invalid = None,
+    trust_model: TrustModel = False,
 ) -> None:
     """Write the marketer report: headline figures, CLV distribution, tiers, value x risk,
     LTV:CAC by channel, social-care impact, customers at risk and model performance."""
@@ -119,6 +121,7 @@ def report(
         tracking_uri=tracking_uri,
         policy=flags.policy(returns="net", duplicates="keep", invalid="drop"),
         columns=flags.mapping(),
+        trust_model=trust_model,
     )
     text = build_report(
         inputs,

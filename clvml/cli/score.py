@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import Columns, DataFlags, Duplicates, Returns, TimestampFormat, Tz, iso
+from clvml.cli._options import (
+    Columns,
+    DataFlags,
+    Duplicates,
+    Returns,
+    TimestampFormat,
+    TrustModel,
+    Tz,
+    iso,
+)
 
 #: clvml.pipelines.score_checks.MAX_MEAN_CLV_CHANGE and MAX_TIER_SHARE_CHANGE (in pp), written
 #: out so --help does not import pandas (tests/cli/test_cli_score_refusals.py checks they agree).
@@ -145,14 +154,7 @@ def score(
             "[default: keep 30 runs, the default rules, no destinations].",
         ),
     ] = None,
-    trust_model: Annotated[
-        bool,
-        typer.Option(
-            "--trust-model",
-            help="Load a --model folder even if its files do not match the SHA-256 digests "
-            "clvml export recorded (its code runs; the CRM records it as unverified).",
-        ),
-    ] = False,
+    trust_model: TrustModel = False,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -169,6 +171,8 @@ def score(
         raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
     policy, mapping = flags.policy(), flags.mapping()
+    if dry_run:
+        console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)
     if engine == "spark":
         if alerts_config is not None:  # the Spark job appends the history, raises no alerts yet
             from clvml.exceptions import DataValidationError
@@ -176,9 +180,8 @@ def score(
             raise DataValidationError("--alerts-config is not supported with --engine spark yet")
         from clvml.spark.job import score_job
 
-        if mapping:
-            raise typer.BadParameter("not with --engine spark yet", param_hint="--columns")
-
+        if dry_run and output:
+            raise typer.BadParameter("a dry run compares with the CRM", param_hint="--output")
         spark_result = score_job(
             model,
             data,
@@ -191,7 +194,18 @@ def score(
             policy=policy,
             tracking_uri=tracking_uri,
             lock_timeout=wait,
+            columns=mapping,
+            trust_model=trust_model,
+            force=force,
+            dry_run=dry_run,
+            max_mean_change=max_clv_change,
+            max_tier_change=max_tier_shift / 100,
         )
+        for reason in spark_result.overridden:
+            console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
+        if spark_result.plan is not None:
+            _print_plan(spark_result, engine="Spark")
+            return
         where = spark_result.output
         if spark_result.run is not None:
             r = spark_result.run
@@ -228,8 +242,6 @@ def score(
             dry_run=dry_run,
         )
     alert_cfg = load_alert_config(alerts_config)
-    if dry_run:
-        console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)
     result = score_customers(
         model,
         data,
@@ -301,14 +313,16 @@ def _print_alerts(alerts: Any) -> None:
         )
 
 
-def _print_plan(result: Any) -> None:
+def _print_plan(result: Any, engine: str | None = None) -> None:
     from clvml.pipelines.score_checks import plural
 
     plan = result.plan
     n_aside = sum(result.set_aside.values())
+    where = result.crm if engine is None else result.output
+    on = "" if engine is None else f" on {engine}"
     console.print(
-        f"Would score with {escape(result.model_name)} version {escape(result.model_version)} "
-        f"as of {result.as_of} into {escape(result.crm)}: {plan.new.n:,} scores, "
+        f"Would score{on} with {escape(result.model_name)} version {escape(result.model_version)} "
+        f"as of {result.as_of} into {escape(where)}: {plan.new.n:,} scores, "
         f"{plural(n_aside, 'row')} set aside",
         highlight=False,
     )

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
+from clvml.cli._options import TrustModel
 from clvml.exceptions import DataValidationError
 
 if TYPE_CHECKING:  # pandas is imported when the command runs, not by `clvml --help`
@@ -47,11 +48,12 @@ _HOW = {
 }
 
 
-def _model_scheme(model: str, tracking_uri: str | None):
+def _model_scheme(model: str, tracking_uri: str | None, trust_model: bool = False):
     from clvml.tracking.pyfunc import scheme_of
     from clvml.tracking.scoring_model import ModelLoadError, load_scoring_model
 
-    scheme = scheme_of(load_scoring_model(model, tracking_uri=tracking_uri).pyfunc)
+    loaded = load_scoring_model(model, tracking_uri=tracking_uri, trust_model=trust_model)
+    scheme = scheme_of(loaded.pyfunc)
     if scheme is None:
         raise ModelLoadError(
             f"{model} was logged without a segment scheme: score the customers with it "
@@ -217,6 +219,7 @@ def segments(
             "[default: none, plain numbers].",
         ),
     ] = None,
+    trust_model: TrustModel = False,
 ) -> None:
     """Print the segment table (counts, shares of customers and value, mean CLV and churn
     risk) of scored customers, and optionally export the customer lists as CSV."""
@@ -246,7 +249,7 @@ def segments(
         refit = SegmentScheme(**params)
     scheme = None
     if refit is None and model is not None and not has_record(data):
-        scheme = _model_scheme(model, tracking_uri)
+        scheme = _model_scheme(model, tracking_uri, trust_model)
     assigned, how = resolve_segments(data, scheme, refit=refit)
     assigned = with_rfm(assigned)
     summary = segment_summary(assigned, by=by)

@@ -89,6 +89,7 @@ def load_report_inputs(
     tracking_uri: str | None = None,
     policy: Any = None,
     columns: Mapping[str, str] | None = None,
+    trust_model: bool = False,
 ) -> ReportInputs:
     """Read the scores, the data and the model's holdout metrics for a report.
 
@@ -114,6 +115,9 @@ def load_report_inputs(
         breaking a rule: the report describes the data, it does not refuse them).
     columns : mapping, optional
         Contract column -> the source's column (``--columns``, :mod:`clvml.data.mapping`).
+    trust_model : bool, default False
+        Load ``model`` even if its files do not match their recorded digests
+        (``--trust-model``; see :func:`clvml.tracking.scoring_model.load_scoring_model`).
     """
     from clvml.data.io import read_table
 
@@ -164,7 +168,7 @@ def load_report_inputs(
     elif model is not None:
         from clvml.tracking.scoring_model import load_scoring_model
 
-        loaded = load_scoring_model(model, tracking_uri=tracking_uri)
+        loaded = load_scoring_model(model, tracking_uri=tracking_uri, trust_model=trust_model)
         inputs.metrics = _metrics_frame(loaded.metrics, loaded.name)
         inputs.model_name = inputs.model_name or loaded.name
         inputs.model_version = inputs.model_version or loaded.version
@@ -172,7 +176,7 @@ def load_report_inputs(
         found = _registry_metrics(inputs.model_name, inputs.model_version, tracking_uri)
         inputs.metrics = _metrics_frame(found, inputs.model_name)
     if not has_record(inputs.scores):  # no stored value_tier/segment: the model's scheme
-        _model_scheme(inputs, model, tracking_uri)
+        _model_scheme(inputs, model, tracking_uri, trust_model)
     return inputs
 
 
@@ -184,7 +188,9 @@ def _latest_monitoring(crm_url: str, table: str) -> pd.DataFrame | None:
     return None if rows.empty else rows
 
 
-def _model_scheme(inputs: ReportInputs, model: str | None, tracking_uri: str | None) -> None:
+def _model_scheme(
+    inputs: ReportInputs, model: str | None, tracking_uri: str | None, trust_model: bool = False
+) -> None:
     """The segment scheme of ``model`` (or of the model version the scores name), if loadable."""
     from clvml.tracking.pyfunc import scheme_of
     from clvml.tracking.scoring_model import load_scoring_model
@@ -199,7 +205,7 @@ def _model_scheme(inputs: ReportInputs, model: str | None, tracking_uri: str | N
     if model is None:
         return
     try:
-        loaded = load_scoring_model(model, tracking_uri=tracking_uri)
+        loaded = load_scoring_model(model, tracking_uri=tracking_uri, trust_model=trust_model)
     except ValueError as exc:  # ModelLoadError: the report says the segments were ranked
         inputs.notes.append(f"segment scheme of {model} not loaded: {exc}")
         return

@@ -42,8 +42,10 @@ overwritten (an empty table when nothing is quarantined).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,19 @@ from typing import Any
 from clvml.data.dates import as_day
 from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.exceptions import DataValidationError
+from clvml.pipelines.score_checks import (
+    MAX_MEAN_CLV_CHANGE,
+    MAX_TIER_SHARE_CHANGE,
+    ScoreDistribution,
+    ScoreRefusedError,
+    check_as_of,
+    check_shift,
+    plan_changes,
+    read_distribution,
+    read_previous,
+    training_cutoff,
+)
+from clvml.scoring.validation import split_scores
 from clvml.spark.io import TABLES, read_tables
 from clvml.spark.session import get_spark
 
@@ -64,7 +79,9 @@ class SparkScoreResult:
     ``run`` is the CRM :class:`~clvml.scoring.crm.RunResult` (None when writing Parquet).
     ``input_rows`` counts the rows read per table and ``set_aside`` the quarantine
     entries made by the job, by cause (``<table>``, ``unknown_customer``,
-    ``no_purchase``), as in :class:`clvml.pipelines.score.ScoreJobResult`.
+    ``no_purchase``), as in :class:`clvml.pipelines.score.ScoreJobResult`. ``plan`` is
+    the :class:`~clvml.pipelines.score_checks.ScorePlan` of a dry run (nothing written);
+    ``overridden`` the refusals ``force`` overrode.
     """
 
     model_name: str
@@ -75,6 +92,8 @@ class SparkScoreResult:
     timings: dict[str, float] = field(default_factory=dict)
     input_rows: dict[str, int] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
+    plan: Any = None
+    overridden: list[str] = field(default_factory=list)
 
 
 def quarantine_path(output: str) -> str:
@@ -212,6 +231,12 @@ def score_job(
     lock_timeout: float = 0.0,
     model_dir: str | None = None,
     spark: Any = None,
+    columns: Mapping[str, str] | None = None,
+    trust_model: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    max_mean_change: float = MAX_MEAN_CLV_CHANGE,
+    max_tier_change: float = MAX_TIER_SHARE_CHANGE,
 ) -> SparkScoreResult:
     """Score every customer on Spark and write the scores.
 
@@ -246,6 +271,13 @@ def score_job(
         node sees (a shared or distributed file system mounted on all nodes).
     spark : pyspark.sql.SparkSession, optional
         Default :func:`clvml.spark.session.get_spark`.
+    columns : mapping, optional
+        Contract column -> the source's column (``--columns``, :mod:`clvml.data.mapping`).
+    trust_model, force, dry_run, max_mean_change, max_tier_change
+        As for :func:`clvml.pipelines.score.score_customers`: the same refusals before
+        damage (an ``as_of`` after the data or today or before the model's training
+        cut-off; a jump of the mean CLV or of a tier's share against the table) unless
+        ``force``; ``dry_run`` scores and returns the plan of changes without writing.
 
     Returns
     -------
@@ -257,8 +289,16 @@ def score_job(
         A table breaks a rule that is an error (always for whole-column problems; for
         every row rule and unknown customer ids with ``bad_rows="error"``), or no
         transactions are left.
+    clvml.pipelines.score_checks.ScoreRefusedError
+        A wrong as-of day or scores far from the previous ones (unless ``force``).
+    clvml.scoring.errors.CRMLockError
+        Another job holds the table: taken before the model is loaded or a feature built.
+
+    Notes
+    -----
+    As in the pandas job, the table's job lock is taken first (not for a dry run or a
+    Parquet output): a losing concurrent job fails before it loads the model or reads data.
     """
-    import mlflow
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -271,23 +311,37 @@ def score_job(
         raise DataValidationError("give exactly one of crm_url (the CRM) or output (Parquet)")
     if bad_rows not in ("quarantine", "error"):
         raise DataValidationError(f"bad_rows must be 'quarantine' or 'error', not {bad_rows!r}")
+    if dry_run and crm_url is None:
+        raise DataValidationError("a dry run compares with the CRM: give crm_url, not output")
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    model = load_scoring_model(model_uri, tracking_uri=tracking_uri)
+    overridden: list[str] = []
     sink = None if crm_url is None else CRMSink(crm_url, table, schema, lock_timeout=lock_timeout)
-    spark = spark or get_spark()
-    timings["model"] = time.perf_counter() - t
+    with contextlib.ExitStack() as stack:
+        if sink is not None:
+            stack.enter_context(sink)
+            if not dry_run:
+                # The job lock first, as the pandas job: a concurrent job on the table fails
+                # now, before the model is loaded and the features are built.
+                stack.enter_context(sink.hold_lock())
+        t = time.perf_counter()
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="clvml-model-"))
+        # a model of the tracking store is copied, checked and loaded from model_dir (or
+        # tmp): the executors load that checked copy, not a second download
+        model = load_scoring_model(
+            model_uri,
+            tracking_uri=tracking_uri,
+            trust_model=trust_model,
+            download_dir=model_dir or tmp,
+        )
+        path = model.local_path or str(Path(model_uri).resolve())
+        cutoff = training_cutoff(model.pyfunc)
+        spark = spark or get_spark()
+        timings["model"] = time.perf_counter() - t
 
-    with tempfile.TemporaryDirectory(prefix="clvml-model-") as tmp:
-        local = Path(model_uri)
-        if local.is_dir():
-            path = str(local.resolve())
-        else:
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=model.uri, dst_path=model_dir or tmp
-            )
         t = time.perf_counter()
         tables = read_tables(spark, data)
+        if columns:
+            tables = _rename(tables, columns)
         policy = resolve_policy(policy)
         frames: dict[str, Any] = {}
         entries: list[Any] = []
@@ -310,12 +364,12 @@ def score_job(
 
         t = time.perf_counter()
         tx = frames["transactions"]
-        if as_of is None:
-            last = tx.agg(F.max("timestamp")).first()[0]
-            if last is None:
-                raise DataValidationError("no transactions to score", column="timestamp")
-            as_of = last
-        day = as_day(as_of, name="as_of")
+        last = tx.agg(F.max("timestamp")).first()[0]
+        if last is None:
+            raise DataValidationError("no transactions to score", column="timestamp")
+        last_day = _last_day(frames)
+        day = as_day(last if as_of is None else as_of, name="as_of")
+        overridden += check_as_of(day, last_day=last_day, cutoff=cutoff, force=force)
         features = customer_features(
             tx, frames.get("engagement"), frames.get("customers"), cutoff=day
         ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -346,6 +400,38 @@ def score_job(
                 "customer_id", "reason"
             )
             scores = score_customers(features, path)
+            limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
+            if dry_run:
+                assert sink is not None
+                local = scores.select(*[c for c in _PLAN_COLUMNS if c in scores.columns]).toPandas()
+                valid = split_scores(local).valid
+                plan = plan_changes(read_previous(sink), valid)
+                overridden += check_shift(plan.previous, plan.new, force=True, **limits)
+                timings["features_score"] = time.perf_counter() - t
+                return SparkScoreResult(
+                    model.name,
+                    model.version,
+                    str(day.date()),
+                    sink.safe_url,
+                    None,
+                    timings,
+                    input_rows,
+                    set_aside,
+                    plan,
+                    overridden,
+                )
+            if sink is not None:
+                scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
+                stack.callback(scores.unpersist)
+                new = _distribution(scores)
+                try:
+                    overridden += check_shift(read_distribution(sink), new, force=force, **limits)
+                except ScoreRefusedError:
+                    # one row per attempt, as the pandas job: the refused run is recorded
+                    with sink.run(
+                        model_name=model.name, model_version=model.version, as_of=day.date()
+                    ):
+                        raise
             if output is not None:
                 write_parquet(scores, output)
                 rejected.coalesce(1).write.mode("overwrite").parquet(quarantine_path(output))
@@ -359,17 +445,18 @@ def score_job(
                     timings,
                     input_rows,
                     set_aside,
+                    None,
+                    overridden,
                 )
             assert sink is not None
-            with sink:
-                run = write_crm(
-                    scores,
-                    sink,
-                    model_name=model.name,
-                    model_version=model.version,
-                    as_of=day.date(),
-                    rejected=rejected,
-                )
+            run = write_crm(
+                scores,
+                sink,
+                model_name=model.name,
+                model_version=model.version,
+                as_of=day.date(),
+                rejected=rejected,
+            )
         finally:
             features.unpersist()
         timings["features_score_write"] = time.perf_counter() - t
@@ -382,4 +469,56 @@ def score_job(
             timings,
             input_rows,
             set_aside,
+            None,
+            overridden,
         )
+
+
+_PLAN_COLUMNS = ("customer_id", "clv", "value_tier")
+
+
+def _rename(tables: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
+    """``--columns`` on Spark frames: the checks of :func:`clvml.data.mapping.rename_columns`."""
+    import pandas as pd
+
+    from clvml.data.mapping import rename_columns
+
+    # the mapping's checks run on empty pandas frames with the same columns
+    shells = {name: pd.DataFrame(columns=frame.columns) for name, frame in tables.items()}
+    renamed = rename_columns(shells, columns)
+    out = {}
+    for name, frame in tables.items():
+        pairs = {a: b for a, b in zip(frame.columns, renamed[name].columns, strict=True) if a != b}
+        out[name] = frame.withColumnsRenamed(pairs) if pairs else frame
+    return out
+
+
+def _last_day(frames: dict[str, Any]) -> Any:
+    """The last day of the validated transactions and engagement (as the pandas job)."""
+    from pyspark.sql import functions as F
+
+    days = [
+        frames[t].agg(F.max("timestamp")).first()[0]
+        for t in ("transactions", "engagement")
+        if t in frames
+    ]
+    days = [d for d in days if d is not None]
+    return as_day(max(days), name="the last day of the data") if days else None
+
+
+def _distribution(scores: Any) -> ScoreDistribution:
+    """:func:`clvml.pipelines.score_checks.distribution` of Spark scores, by aggregates."""
+    from pyspark.sql import functions as F
+
+    finite = scores.where(F.col("clv").isNotNull() & ~F.isnan("clv"))
+    finite = finite.where(F.abs(F.col("clv")) != float("inf"))
+    n, mean = finite.agg(F.count(F.lit(1)), F.avg("clv")).first()
+    n = int(n or 0)
+    if n == 0:
+        return ScoreDistribution(0, float("nan"))
+    shares: dict[str, float] = {}
+    if "value_tier" in scores.columns:
+        tiers = finite.groupBy(F.coalesce(F.col("value_tier").cast("string"), F.lit(""))).count()
+        shares = {str(k): int(c) / n for k, c in tiers.collect()}
+        shares = {} if set(shares) == {""} else dict(sorted(shares.items()))
+    return ScoreDistribution(n, float(mean), shares)

@@ -24,6 +24,7 @@ from clvml._version import __version__
 from clvml.data.files import share
 from clvml.exceptions import ClvmlError
 from clvml.tracking.integrity import write_manifest
+from clvml.tracking.registry_integrity import fetch_verified
 from clvml.tracking.store import point_mlflow_at, redact_uri, resolve_tracking
 
 __all__ = ["ExportResult", "ModelExportError", "export_model"]
@@ -82,6 +83,7 @@ def export_model(
     workdir: str | os.PathLike[str] | None = None,
     check: bool = True,
     overwrite: bool = True,
+    trust_model: bool = False,
 ) -> ExportResult:
     """Copy a model from MLflow to ``out`` in MLflow's model format.
 
@@ -103,6 +105,10 @@ def export_model(
     overwrite : bool, default True
         Replace an existing ``out``; with False an existing folder is refused before
         anything is copied (``clvml export`` without ``--overwrite``).
+    trust_model : bool, default False
+        Export a model whose files do not match the digests recorded when it was logged
+        (:mod:`clvml.tracking.registry_integrity`), or that has none; ``export.json`` then
+        says ``"store_digests": "unverified"``.
 
     Returns
     -------
@@ -113,6 +119,9 @@ def export_model(
     ModelExportError
         The URI does not resolve (no such model, version or alias), the copy
         does not load, or ``out`` exists and ``overwrite`` is False.
+    clvml.tracking.integrity.ModelIntegrityError
+        The model's files in the store do not match the digests recorded when it was
+        logged (checked before the copy is loaded; ``trust_model`` to export anyway).
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -134,12 +143,12 @@ def export_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        try:
-            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
+        try:  # checked against the digests recorded when it was logged, before it runs
+            ident = fetch_verified(model_uri, staging, client=client, version=mv, trust=trust_model)
         except MlflowException as exc:
             msg = f"{model_uri}: cannot copy from {where} ({exc.message})"
             raise ModelExportError(msg) from exc
-        root = _model_root(staging)
+        root = _model_root(Path(ident.path))
         if check:
             _check(root)
         result = ExportResult(path=str(target), model_uri=model_uri)
@@ -156,6 +165,7 @@ def export_model(
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "clvml_version": __version__,
             "mlflow_version": mlflow.__version__,
+            "store_digests": "verified" if ident.verified else "unverified",
         }
         # the SHA-256 of every file, checked before the folder is ever loaded for scoring
         write_manifest(root, provenance)

@@ -189,6 +189,12 @@ def log_clv_model(
     Returns
     -------
     mlflow.models.model.ModelInfo
+
+    Notes
+    -----
+    The SHA-256 digests of the logged files are recorded as tags on the run, the logged
+    model and the registered version (:mod:`clvml.tracking.registry_integrity`); a model
+    is loaded for scoring only if its files still match them.
     """
     import mlflow
 
@@ -204,7 +210,7 @@ def log_clv_model(
         if scheme is not None:
             artifacts[SCHEME_KEY] = str(Path(tmp) / f"{SCHEME_KEY}.json")
             Path(artifacts[SCHEME_KEY]).write_text(json.dumps(scheme.to_dict(), indent=2))
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name=name,
             python_model=str(MODEL_CODE),
             artifacts=artifacts,
@@ -214,6 +220,11 @@ def log_clv_model(
             registered_model_name=registered_model_name,
             metadata={"clvml_version": _clvml_version(), "python": sys.version.split()[0]},
         )
+    from clvml.tracking.registry_integrity import record_model_digests
+
+    # the SHA-256 of every logged file, in the tracking database: checked before loading
+    record_model_digests(info, registered_model_name)
+    return info
 
 
 def _clvml_version() -> str:

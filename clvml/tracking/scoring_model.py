@@ -22,6 +22,8 @@ schema does not match the customer features before anything is written.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,8 @@ class ScoringModel:
     metrics : dict
         The ``holdout.*`` metrics of its training run, when they can be read.
     pyfunc : mlflow.pyfunc.PyFuncModel
+    local_path : str or None
+        The checked local copy it was loaded from (None once a temporary copy is removed).
     """
 
     uri: str
@@ -77,6 +81,7 @@ class ScoringModel:
     outputs: list[str] | None
     pyfunc: Any = field(repr=False)
     metrics: dict[str, float] = field(default_factory=dict)
+    local_path: str | None = None
 
     @property
     def feature_columns(self) -> list[str]:
@@ -105,8 +110,8 @@ def _configure(tracking_uri: str | None, workdir: str | os.PathLike[str] | None)
     return redact_uri(uri)
 
 
-def _registry_version(uri: str, where: str) -> tuple[str, str, str | None] | None:
-    """(name, version, run_id) of ``models:/name@alias`` or ``models:/name/N``; None otherwise."""
+def _registry_version(uri: str, where: str) -> Any | None:
+    """The registry's ModelVersion of ``models:/name@alias`` or ``models:/name/N``; else None."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -123,7 +128,7 @@ def _registry_version(uri: str, where: str) -> tuple[str, str, str | None] | Non
             return None
     except MlflowException as exc:
         raise ModelLoadError(f"{uri}: not found in {where} ({_first_line(exc)})") from None
-    return str(mv.name), str(mv.version), mv.run_id
+    return mv
 
 
 def _run_metrics(run_id: str | None) -> dict[str, float]:
@@ -171,6 +176,7 @@ def load_scoring_model(
     tracking_uri: str | None = None,
     workdir: str | os.PathLike[str] | None = None,
     trust_model: bool = False,
+    download_dir: str | os.PathLike[str] | None = None,
 ) -> ScoringModel:
     """Load a pyfunc CLV model from the registry, a run or a folder.
 
@@ -189,8 +195,13 @@ def load_scoring_model(
     workdir : path-like, optional
         Folder of the embedded store (default: the working directory).
     trust_model : bool, default False
-        Load a folder whose files do not match its recorded digests (or that has none);
-        it is recorded as ``unverified-sha256-<digest>`` under the folder's name.
+        Load a model whose files do not match its recorded digests (or that has none):
+        a folder is recorded as ``unverified-sha256-<digest>`` under the folder's name,
+        a model of the tracking store as ``<version>+unverified-sha256-<digest>``.
+    download_dir : path-like, optional
+        Where a model of the tracking store is copied, checked and loaded from (default:
+        a temporary folder removed once it is loaded). The copy stays there, e.g. for
+        Spark executors, which then load the very bytes that were checked.
 
     Returns
     -------
@@ -202,9 +213,10 @@ def load_scoring_model(
         No such model, alias, version, run or folder; the model does not load;
         or it has no input signature.
     clvml.tracking.integrity.ModelIntegrityError
-        A folder's files do not match its recorded digests (and ``trust_model`` is False).
+        The model's files do not match the digests recorded at export (a folder) or when
+        it was logged (a model of the tracking store, tags written by
+        :func:`clvml.tracking.pyfunc.log_clv_model`), and ``trust_model`` is False.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     if not isinstance(uri, str) or not uri.strip():
@@ -213,10 +225,11 @@ def load_scoring_model(
     metrics: dict[str, float] = {}
     if "://" in uri or uri.startswith(("models:/", "runs:/")):
         where = _configure(tracking_uri, workdir)
+        mv = None
         if uri.startswith("models:/"):
-            found = _registry_version(uri, where)
-            if found is not None:
-                name, version, run_id = found
+            mv = _registry_version(uri, where)
+            if mv is not None:
+                name, version, run_id = str(mv.name), str(mv.version), mv.run_id
             else:
                 name, version = "logged-model", uri[len("models:/") :]
         elif uri.startswith("runs:/"):
@@ -227,28 +240,37 @@ def load_scoring_model(
             name, version = parts[1], f"run-{run_id}"
         else:
             name, version = uri.rstrip("/").rsplit("/", 1)[-1], uri
-        target = uri
-    else:
-        path = Path(uri).expanduser().resolve()
-        if not (path / "MLmodel").is_file():
-            raise ModelLoadError(
-                f"{uri}: no MLflow model there (no MLmodel file); give a models/ folder written "
-                "by clvml export, models:/<name>@<alias> or runs:/<run_id>/<path>"
-            )
-        from mlflow.models import Model
+        return _load_from_store(
+            uri, name, version, run_id, mv, trust_model=trust_model, download_dir=download_dir
+        )
+    path = Path(uri).expanduser().resolve()
+    if not (path / "MLmodel").is_file():
+        raise ModelLoadError(
+            f"{uri}: no MLflow model there (no MLmodel file); give a models/ folder written "
+            "by clvml export, models:/<name>@<alias> or runs:/<run_id>/<path>"
+        )
+    from mlflow.models import Model
 
-        from clvml.tracking.integrity import verify_folder
+    from clvml.tracking.integrity import verify_folder
 
-        try:  # the MLmodel file is YAML, read safely: nothing of the folder runs here
-            _check_metadata(uri, Model.load(str(path / "MLmodel")))
-        except (MlflowException, OSError, ValueError) as exc:
-            if isinstance(exc, ModelLoadError):
-                raise
-            raise ModelLoadError(f"{uri}: unreadable MLmodel file ({_first_line(exc)})") from None
-        ident = verify_folder(path, trust=trust_model)
-        name, version, run_id, metrics = ident.name, ident.version, ident.run_id, ident.metrics
-        target = str(path)
-        where = str(path)
+    try:  # the MLmodel file is YAML, read safely: nothing of the folder runs here
+        _check_metadata(uri, Model.load(str(path / "MLmodel")))
+    except (MlflowException, OSError, ValueError) as exc:
+        if isinstance(exc, ModelLoadError):
+            raise
+        raise ModelLoadError(f"{uri}: unreadable MLmodel file ({_first_line(exc)})") from None
+    ident = verify_folder(path, trust=trust_model)
+    name, version, run_id, metrics = ident.name, ident.version, ident.run_id, ident.metrics
+    return _load(uri, str(path), name, version, run_id, metrics)
+
+
+def _load(
+    uri: str, target: str, name: str, version: str, run_id: str | None, metrics: dict[str, float]
+) -> ScoringModel:
+    """Load the checked local copy ``target`` of ``uri``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     try:
         pyfunc = mlflow.pyfunc.load_model(target)
     except (MlflowException, OSError, ImportError, ValueError) as exc:
@@ -266,7 +288,45 @@ def load_scoring_model(
         outputs=outputs,
         pyfunc=pyfunc,
         metrics=metrics,
+        local_path=target,
     )
+
+
+def _load_from_store(
+    uri: str,
+    name: str,
+    version: str,
+    run_id: str | None,
+    mv: Any | None,
+    *,
+    trust_model: bool,
+    download_dir: str | os.PathLike[str] | None,
+) -> ScoringModel:
+    """Copy a model of the tracking store, check its digests, load the checked copy."""
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from clvml.tracking.registry_integrity import fetch_verified
+
+    with contextlib.ExitStack() as stack:
+        if download_dir is None:
+            dst = stack.enter_context(tempfile.TemporaryDirectory(prefix="clvml-model-"))
+        else:
+            dst = tempfile.mkdtemp(prefix="clvml-model-", dir=download_dir)
+        try:
+            ident = fetch_verified(
+                uri, dst, client=mlflow.MlflowClient(), version=mv, trust=trust_model
+            )
+        except (MlflowException, OSError) as exc:
+            raise ModelLoadError(f"{uri}: cannot copy the model ({_first_line(exc)})") from None
+        if not ident.verified:
+            version = f"{version}+unverified-sha256-{ident.digest}"
+        model = _load(uri, ident.path, name, version, run_id, {})
+        if download_dir is None:
+            model = dataclasses.replace(model, local_path=None)
+        return model
 
 
 _NUMERIC_TYPES = {"double", "float", "long", "integer", "boolean"}

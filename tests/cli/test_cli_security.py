@@ -209,3 +209,60 @@ def test_verified_folder_is_recorded_with_the_digest_of_its_files(
     assert runs[["model_name", "model_version"]].values.tolist() == [
         ["clvml", verify_folder(MODEL).version]
     ]
+
+
+# -- every command that loads a model checks it (and takes --trust-model) ---------------------
+def test_every_command_loading_a_model_takes_trust_model() -> None:
+    import typer.main
+
+    from clvml.cli._app import app
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("clvml", [], resilient_parsing=True)
+    loading = {}
+    for name in group.list_commands(ctx):
+        params = {p.name for p in group.get_command(ctx, name).params}
+        if params & {"model", "model_uri"}:
+            loading[name] = "trust_model" in params
+    # score, report and segments load a model to serve or read it; export copies one
+    assert {"score", "report", "segments", "export"} <= set(loading)
+    assert all(loading.values()), loading
+
+
+@pytest.fixture(scope="module")
+def unsegmented_scores(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Scores of the committed model without value_tier/segment (the scheme must be loaded)."""
+    crm = f"sqlite:///{tmp_path_factory.mktemp('scored') / 'crm.db'}"
+    argv = ["score", "--model", str(MODEL), "--data", str(small_data), "--crm-url", crm]
+    assert cli_run(argv) == 0
+    with CRMSink(crm) as sink:
+        scores = sink.read_scores().drop(columns=["value_tier", "segment"])
+    path = tmp_path_factory.mktemp("scores") / "scores.csv"
+    scores.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["report", "segments"])
+def test_report_and_segments_refuse_a_tampered_model_unless_trusted(
+    command: str,
+    unsegmented_scores: Path,
+    model_copy: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    marker = tmp_path / "pwned"
+    _plant(model_copy, marker)
+    argv = [command, "--scores", str(unsegmented_scores), "--model", str(model_copy)]
+    if command == "report":
+        argv += ["--out", str(tmp_path / "report.html")]
+    capsys.readouterr()
+    code = cli_run(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "ModelIntegrityError" in err and "_model_code.py changed" in err
+    assert not marker.exists() and not (tmp_path / "report.html").exists()
+    code = cli_run([*argv, "--trust-model"])
+    assert code == 0, capsys.readouterr().err
+    assert marker.exists()  # vouched for: its code ran
+    if command == "report":
+        assert (tmp_path / "report.html").is_file()
