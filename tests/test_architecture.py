@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "clvml"
 
 #: Leaves every layer may import.
-LEAVES = {"exceptions", "_version", "_deprecated"}
+LEAVES = {"exceptions", "_version", "_deprecated", "_progress"}
 
 #: Package -> the clvml packages its modules may import (besides itself and LEAVES).
 #: Read top to bottom: data, features, models, evaluation and segments are the library;

@@ -98,6 +98,7 @@ def _cdnow(out: Path) -> None:
     from clvml.models.btyd import BetaGeo, GammaGamma
     from clvml.models.closed_form import closed_form_clv
     from clvml.models.spend import spend_fit_frame
+    from clvml.pipelines.steps import Steps
 
     tx = load_cdnow_master()
     console.rule("[bold]clvml demo: CDNOW, 23,570 customers, Jan 1997 - Jun 1998")
@@ -167,12 +168,13 @@ def _cdnow(out: Path) -> None:
         )
     # every CLV method judged on the holdout (supervised parts never see the evaluated
     # customers' holdout: they are cross-fitted over customer folds, see .supervision)
-    cmp = compare_methods(
-        tx,
-        calibration_end=CDNOW_CALIBRATION_END,
-        holdout_end=CDNOW_OBSERVATION_END,
-        methods=("closed_form", "btyd", "ml"),
-    )
+    with Steps(console).step("compare methods", "closed form, BTYD, ML on the holdout"):
+        cmp = compare_methods(
+            tx,
+            calibration_end=CDNOW_CALIBRATION_END,
+            holdout_end=CDNOW_OBSERVATION_END,
+            methods=("closed_form", "btyd", "ml"),
+        )
     _print_comparison(
         cmp.table,
         f"Every CLV method vs realised revenue per customer, {ds.horizon_weeks:.0f}-week holdout",

@@ -136,6 +136,7 @@ def evaluate(
         random_state=seed,
         policy=flags.policy(),
         columns=flags.mapping(),
+        console=console,
     )
     cutoff, end = res.calibration_end, res.holdout_end
 

@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from clvml._progress import report
 from clvml.exceptions import ClvmlError
 from clvml.features.frames import CustomerFrame
 from clvml.models._binning import binning_batched
@@ -304,10 +305,11 @@ class CLVModel(BaseEstimator):
         frame, cutoff = unwrap(features)
         frame = age_floor(check_frame(frame, "features", RFM_INPUTS))
         self._reset()
+        steps = self._closure([m for m in self.registry if m in methods])
+        report("fitting btyd", 0, len(steps) + 1)  # progress for whoever shows it (the CLI)
         bg, gg = fit_btyd(frame, self.penalizer) if btyd is None else check_btyd(btyd, "btyd")
         self._set({"bgnbd_": bg, "gamma_gamma_": gg, "btyd_params_": {**bg.params_, **gg.params_}})
 
-        steps = self._closure([m for m in self.registry if m in methods])
         data = FitData(features=frame, predict=lambda name: self._run(frame, [name])[name])
         no_labels = None
         if any(self._step(s).supervised for s in steps):
@@ -319,7 +321,8 @@ class CLVModel(BaseEstimator):
                 self._fit_design(data, frame, cutoff, labelled_features, labels, labelled_btyd)
 
         skipped: dict[str, str] = {}
-        for name in steps:
+        for i, name in enumerate(steps, start=1):
+            report(f"fitting {name}", i, len(steps) + 1)
             step = self._step(name)
             failed = [n for n in step.needs if n in skipped]
             if failed:
@@ -332,6 +335,7 @@ class CLVModel(BaseEstimator):
                 except SkipMethod as exc:
                     skipped[name] = str(exc)
 
+        report("fitted", len(steps) + 1, len(steps) + 1)
         self.methods_ = [m for m in self.registry if m in methods and m not in skipped]
         self.skipped_methods_ = {m: skipped[m] for m in self.registry if m in skipped}
         if not self.methods_:

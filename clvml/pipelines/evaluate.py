@@ -21,6 +21,7 @@ import pandas as pd
 from clvml.data.dates import as_day
 from clvml.data.policy import ValidationPolicy
 from clvml.exceptions import DataValidationError
+from clvml.pipelines.steps import Steps
 
 __all__ = [
     "champion_on_holdout",
@@ -113,6 +114,8 @@ def evaluate_methods(
     random_state: int = 0,
     policy: ValidationPolicy | None = None,
     columns: Mapping[str, str] | None = None,
+    console: Any | None = None,
+    steps: Steps | None = None,
 ) -> Any:
     """Compare every CLV method on the holdout of a data folder (``clvml evaluate``).
 
@@ -132,6 +135,10 @@ def evaluate_methods(
         How the supervised parts train (see :func:`clvml.evaluation.comparison.compare_methods`).
     n_folds, random_state : int
         Customer folds and seed.
+    console : rich.console.Console, optional
+        Show the steps' progress there (:class:`clvml.pipelines.steps.Steps`).
+    steps : Steps, optional
+        The steps' progress and timings (default: new ones on ``console``).
 
     Returns
     -------
@@ -159,20 +166,24 @@ def evaluate_methods(
     )
     if not is_database_url(data) and not Path(data).exists():
         raise FileNotFoundError(f"{data}: no such data folder or file (--data)")
-    found = load_tables(data, columns=columns)
-    tx = validate_transactions(found["transactions"], policy)
-    eng = validate_engagement(found["engagement"], policy) if "engagement" in found else None
-    cust = validate_customers(found["customers"], policy) if "customers" in found else None
+    steps = steps or Steps(console)
+    with steps.step("load data"):
+        found = load_tables(data, columns=columns)
+    with steps.step("validate"):
+        tx = validate_transactions(found["transactions"], policy)
+        eng = validate_engagement(found["engagement"], policy) if "engagement" in found else None
+        cust = validate_customers(found["customers"], policy) if "customers" in found else None
     weeks = (end - cutoff) / pd.Timedelta(weeks=1)
     truth = _truth_for(Path(data), cutoff, weeks) if Path(str(data)).is_dir() else None
-    return compare_methods(
-        tx,
-        eng,
-        cust,
-        calibration_end=cutoff,
-        holdout_end=end,
-        truth=truth,
-        supervised=supervised,  # type: ignore[arg-type]
-        n_folds=n_folds,
-        random_state=random_state,
-    )
+    with steps.step("compare methods", f"holdout to {end.date()}"):
+        return compare_methods(
+            tx,
+            eng,
+            cust,
+            calibration_end=cutoff,
+            holdout_end=end,
+            truth=truth,
+            supervised=supervised,  # type: ignore[arg-type]
+            n_folds=n_folds,
+            random_state=random_state,
+        )

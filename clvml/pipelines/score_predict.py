@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from clvml.exceptions import DataValidationError
+from clvml.pipelines.steps import live_console
 from clvml.scoring.schema import SCORE_COLUMNS
 from clvml.scoring.validation import legacy_activity_columns
 from clvml.tracking.scoring_model import ModelLoadError, ScoringModel
@@ -109,7 +110,7 @@ def predict_in_chunks(
 def predict_with_progress(
     model: ScoringModel, features: pd.DataFrame, chunk_size: int, workers: int, console: Any | None
 ) -> pd.DataFrame:
-    if console is None:
+    if not live_console(console):  # no bar written to a file or pipe
         return predict_in_chunks(model, features, chunk_size=chunk_size, workers=workers)
     from rich.progress import (
         BarColumn,

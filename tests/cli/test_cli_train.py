@@ -40,9 +40,12 @@ def test_train_then_export(data, tmp_path, capsys, monkeypatch):
     args = ["train", "--data", str(data), "--config", str(config), "--tracking-uri", store]
     with threadpool_limits(1, user_api="openmp"):
         code = run([*args, "--model-name", "cli-model", "--seed", "5", "--horizon-weeks", "52"])
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out
     assert code == 0, out
     assert "✓ compare methods" in out and "gini" in out and "btyd" in out
+    assert "INFO mlflow" not in out + printed.err  # MLflow's INFO lines do not interleave
+    assert "fitting" not in out  # no live progress line written to a pipe
     assert "is the first champion of cli-model" in out
     assert "Holdout 2025-06-29 -> 2026-06-28" in out
 
