@@ -36,10 +36,13 @@ test-slow: $(STAMP)
 test-notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --nbmake notebooks -m ""
 
-## Run every notebook top to bottom; the copies with their outputs go to out/notebooks/.
+## Run every notebook top to bottom and keep its outputs in place (what is committed: a
+## reader on the web sees results); tools/notebook_outputs.py makes them fit to commit
+## (no absolute paths, run ids or time stamps; the code cells' digest recorded).
 notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to notebook --execute \
-		--ExecutePreprocessor.timeout=1800 --output-dir out/notebooks notebooks/*.ipynb
+	OMP_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=1800 notebooks/*.ipynb
+	$(BIN)/python tools/notebook_outputs.py notebooks/*.ipynb
 
 ## Open the notebooks in JupyterLab (the `notebooks` extra, installed by make venv).
 notebooks-lab: $(STAMP)

@@ -40,6 +40,26 @@ TrustModel = Annotated[
 ]
 
 
+#: ``--currency``: how money is written for people.
+Currency = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="ISO 4217 code amounts are shown in (USD, EUR, GBP...) "
+        "[default: none, plain numbers].",
+    ),
+]
+
+
+def money(x: float, currency: str | None) -> str:
+    """An amount as the report writes it (``$1,234``, ``12.50 CHF``); ``1,234.00`` without one."""
+    if currency is None:
+        return f"{x:,.2f}"
+    from clvml.reporting.i18n import fmt_money
+
+    return fmt_money(float(x), "en", currency)
+
+
 # ----------------------------------------------------------------------------- data source
 #: ``--columns``: the user's column names for the contract's.
 Columns = Annotated[

@@ -13,6 +13,7 @@ from rich.table import Table
 from clvml.cli._app import app, console
 from clvml.cli._options import (
     Columns,
+    Currency,
     DataFlags,
     Duplicates,
     Invalid,
@@ -20,6 +21,7 @@ from clvml.cli._options import (
     TimestampFormat,
     Tz,
     iso,
+    money,
 )
 from clvml.exceptions import DataValidationError
 
@@ -89,6 +91,7 @@ def evaluate(
     returns: Returns = None,
     duplicates: Duplicates = None,
     invalid: Invalid = None,
+    currency: Currency = None,
 ) -> None:
     """Compare closed form, BTYD, BTYD with covariates, hybrid and ML on the holdout.
 
@@ -110,6 +113,9 @@ def evaluate(
         raise DataValidationError(
             f"--predictions must end in .csv, .csv.gz or .parquet, got {predictions.name}"
         )
+    from clvml.reporting.i18n import check_currency
+
+    currency = check_currency(currency)
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates, invalid)
     from clvml.pipelines.subscriptions import is_subscription_source
 
@@ -181,7 +187,7 @@ def evaluate(
             fmt(row.spearman, ".3f"),
             fmt(row.top_decile_capture, ".1%"),
             fmt(row.top20_capture, ".1%"),
-            fmt(row.mae, ",.2f"),
+            "" if pd.isna(row.mae) else money(row.mae, currency),
             fmt(row.total_bias, "+.1%"),
             fmt(row.roc_auc, ".3f"),
             fmt(row.pr_auc, ".3f"),

@@ -11,6 +11,7 @@ from rich.table import Table
 from clvml.cli._app import app, console
 from clvml.cli._options import (
     Columns,
+    Currency,
     DataFlags,
     Duplicates,
     Returns,
@@ -18,6 +19,7 @@ from clvml.cli._options import (
     TrustModel,
     Tz,
     iso,
+    money,
 )
 
 #: clvml.pipelines.score_checks.MAX_MEAN_CLV_CHANGE and MAX_TIER_SHARE_CHANGE (in pp), written
@@ -155,6 +157,7 @@ def score(
         ),
     ] = None,
     trust_model: TrustModel = False,
+    currency: Currency = None,
 ) -> None:
     """Score every customer and write the predictions into the CRM score table.
 
@@ -169,6 +172,9 @@ def score(
         raise typer.BadParameter("must be 'local' or 'spark'", param_hint="--engine")
     if bad_rows not in ("quarantine", "error"):
         raise typer.BadParameter("must be 'quarantine' or 'error'", param_hint="--bad-rows")
+    from clvml.reporting.i18n import check_currency
+
+    currency = check_currency(currency)
     flags = DataFlags(columns, timestamp_format, tz, returns, duplicates)
     policy, mapping = flags.policy(), flags.mapping()
     if dry_run:
@@ -204,7 +210,7 @@ def score(
         for reason in spark_result.overridden:
             console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
         if spark_result.plan is not None:
-            _print_plan(spark_result, engine="Spark")
+            _print_plan(spark_result, engine="Spark", currency=currency)
             return
         where = spark_result.output
         if spark_result.run is not None:
@@ -267,7 +273,7 @@ def score(
     for reason in result.overridden:
         console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
     if result.plan is not None:
-        _print_plan(result)
+        _print_plan(result, currency=currency)
         return
     run = result.run
     assert run is not None
@@ -313,7 +319,7 @@ def _print_alerts(alerts: Any) -> None:
         )
 
 
-def _print_plan(result: Any, engine: str | None = None) -> None:
+def _print_plan(result: Any, engine: str | None = None, currency: str | None = None) -> None:
     from clvml.pipelines.score_checks import plural
 
     plan = result.plan
@@ -345,11 +351,15 @@ def _print_plan(result: Any, engine: str | None = None) -> None:
     if prev.n:
         change = (new.mean_clv - prev.mean_clv) / abs(prev.mean_clv) if prev.mean_clv else 0.0
         console.print(
-            f"mean CLV {prev.mean_clv:,.2f} -> {new.mean_clv:,.2f} ({change:+.1%})",
+            f"mean CLV {money(prev.mean_clv, currency)} -> {money(new.mean_clv, currency)} "
+            f"({change:+.1%})",
             highlight=False,
         )
     else:
-        console.print(f"mean CLV {new.mean_clv:,.2f} (the table holds no scores)", highlight=False)
+        console.print(
+            f"mean CLV {money(new.mean_clv, currency)} (the table holds no scores)",
+            highlight=False,
+        )
     if plan.tier_moves:
         moves = Table(title="value tier moves", title_justify="left", header_style="bold")
         moves.add_column("from")

@@ -149,6 +149,10 @@ def test_dry_run_creates_no_database(social, tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "rows updated" in out and "the table holds no scores" in out
     assert not db.exists()
+    # --currency: the money of the summary is written in it (issue 16)
+    assert cli_run(_score(social, f"sqlite:///{db}", "--dry-run", "--currency", "eur")) == 0
+    assert "mean CLV €" in capsys.readouterr().out
+    assert not db.exists()
 
 
 def test_a_jump_in_the_score_distribution_is_refused_with_the_numbers(
