@@ -79,14 +79,14 @@ def test_no_live_output_when_not_a_terminal_only_the_done_lines(features) -> Non
 
 
 def test_evaluate_shows_the_comparison_progress_on_a_terminal(
-    make_world, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from clvml.data.synthetic import write_dataset
+    from clvml.data.synthetic import generate_social_commerce, write_dataset
 
-    world = make_world(300, random_state=5)
-    write_dataset(world, tmp_path / "world", fmt="parquet", overwrite=True)
-    argv = ["evaluate", "--data", str(tmp_path / "world"), "--calibration-end"]
-    argv += [str(world.calibration_end.date()), "--horizon-weeks", "26", "--currency", "EUR"]
+    # the world of tests/cli/test_cli_evaluate.py
+    write_dataset(generate_social_commerce(700, seed=2), tmp_path / "world", fmt="csv")
+    argv = ["evaluate", "--data", str(tmp_path / "world"), "--calibration-end", "2025-06-29"]
+    argv += ["--horizon-weeks", "52", "--currency", "EUR"]
     console, buf = _console(terminal=True)
     monkeypatch.setattr(clvml.cli.evaluate, "console", console)
     assert run(argv) == 0, capsys.readouterr().err
