@@ -246,6 +246,10 @@ def score(
             columns=mapping,
             lock_timeout=wait,
             dry_run=dry_run,
+            force=force,
+            max_mean_change=max_clv_change,
+            max_tier_change=max_tier_shift / 100,
+            alerts=load_alert_config(alerts_config),
         )
     alert_cfg = load_alert_config(alerts_config)
     result = score_customers(

@@ -14,7 +14,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import console
-from clvml.exceptions import DataValidationError
 
 __all__ = ["evaluate", "score", "train"]
 
@@ -176,12 +175,20 @@ def score(
     columns: Any,
     lock_timeout: float,
     dry_run: bool,
+    force: bool = False,
+    max_mean_change: float | None = None,
+    max_tier_change: float | None = None,
+    alerts: Any = None,
 ) -> None:
-    """``clvml score`` on subscriptions: each customer's latest spell into the CRM."""
+    """``clvml score`` on subscriptions: each customer's latest spell into the CRM, with the
+    transaction path's refusals, history, alerts and dry run."""
+    from types import SimpleNamespace
+
+    from clvml.cli.score import _print_alerts, _print_plan
     from clvml.pipelines.subscriptions import score_subscriptions
 
     if dry_run:
-        raise DataValidationError("--dry-run is not supported for subscriptions yet")
+        console.print("[bold]dry run[/]: nothing is written to the CRM", highlight=False)
     res = score_subscriptions(
         model,
         data,
@@ -193,7 +200,27 @@ def score(
         policy=policy,
         columns=columns,
         lock_timeout=lock_timeout,
+        force=force,
+        dry_run=dry_run,
+        max_mean_change=max_mean_change,
+        max_tier_change=max_tier_change,
+        alerts=alerts,
     )
+    for reason in res.overridden:
+        console.print(f"[yellow]--force[/]: {escape(reason)}", highlight=False)
+    if res.plan is not None:
+        _print_plan(
+            SimpleNamespace(
+                plan=res.plan,
+                set_aside={},
+                model_name=res.model_name,
+                model_version=res.model_version,
+                as_of=str(res.as_of.date()),
+                crm=res.crm,
+                alerts=res.alerts,
+            )
+        )
+        return
     run = res.run
     console.print(
         f"Scored subscriptions with {escape(res.model_name)} version "
@@ -204,3 +231,4 @@ def score(
     console.print(
         f"run {run.run_id} -> table {escape(run.table)} in {escape(res.crm)}", highlight=False
     )
+    _print_alerts(res.alerts)

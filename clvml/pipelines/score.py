@@ -48,7 +48,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,7 @@ __all__ = [
     "quarantine_payloads",
     "rule_messages",
     "score_customers",
+    "write_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -343,49 +344,100 @@ def score_customers(
             prep.as_of.date(),
         )
         limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
-        if dry_run:
-            t = time.perf_counter()
+        n_tx_only = 0
+
+        def predict() -> pd.DataFrame:
+            nonlocal n_tx_only
             scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
             scores, n_tx_only = _consent(model, prep, scores)
-            timings["predict"] = time.perf_counter() - t
-            valid = split_scores(scores).valid
-            plan = plan_changes(read_previous(sink), valid)
-            overridden += check_shift(plan.previous, plan.new, force=True, **limits)
-            run_id = sink.run(
-                model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
-            ).run_id
-            would = preview_alerts(
-                sink,
-                valid,
-                run_id=run_id,
-                as_of=prep.as_of.date(),
-                rules=cfg.rules,
-                engagement=prep.engagement,
-            )
-            preview = AlertOutcome(
-                raised=len(would),
-                by_rule=would["rule"].value_counts().to_dict() if len(would) else {},
-                delivered=0,
-                pending=0,
-                errors={},
-            )
-            out = _result(None, model_uri, model, prep, sink, timings, plan, overridden)
-            return dataclasses.replace(out, alerts=preview, transactions_only=n_tx_only)
-        step = AlertStep(cfg.rules, cfg.by_team(), prep.engagement)
-        with sink.run(
-            model_name=model.name, model_version=model.version, as_of=prep.as_of.date()
-        ) as run:
-            run.in_transaction.append(step)
-            t = time.perf_counter()
-            scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
-            scores, n_tx_only = _consent(model, prep, scores)
-            timings["predict"] = time.perf_counter() - t
-            new = distribution(scores)
-            overridden += check_shift(read_distribution(sink), new, force=force, **limits)
-            result = run.write(scores, rejected=prep.rejected, timings=timings)
+            return scores
+
+        result, plan, outcome = write_scores(
+            sink,
+            predict,
+            model_name=model.name,
+            model_version=model.version,
+            as_of=prep.as_of,
+            rejected=prep.rejected,
+            engagement=prep.engagement,
+            alerts=cfg,
+            force=force,
+            dry_run=dry_run,
+            timings=timings,
+            overridden=overridden,
+            **limits,
+        )
+    out = _result(result, model_uri, model, prep, sink, timings, plan, overridden)
+    return dataclasses.replace(out, alerts=outcome, transactions_only=n_tx_only)
+
+
+def write_scores(
+    sink: CRMSink,
+    predict: Callable[[], pd.DataFrame],
+    *,
+    model_name: str,
+    model_version: str,
+    as_of: pd.Timestamp,
+    rejected: pd.DataFrame | None,
+    engagement: pd.DataFrame | None,
+    alerts: AlertConfig,
+    force: bool,
+    dry_run: bool,
+    timings: dict[str, float],
+    overridden: list[str],
+    max_mean_change: float = MAX_MEAN_CLV_CHANGE,
+    max_tier_change: float = MAX_TIER_SHARE_CHANGE,
+) -> tuple[RunResult | None, ScorePlan | None, AlertOutcome]:
+    """Step 8-9 of :func:`score_customers`, shared with the subscription path
+    (:func:`clvml.pipelines.subscriptions.score_subscriptions`): predict, refuse a
+    distribution jump (unless ``force``), write the scores, quarantine, history and alerts in
+    one run, deliver the pending alerts; or, for a dry run, the plan and the alerts it would
+    raise, writing nothing.
+
+    ``predict`` returns the score rows (called inside the run, so a failure marks the run
+    failed); ``timings`` gets ``predict`` and, for a real run, the sink's phases and
+    ``deliver``; ``overridden`` gets the refusals ``force`` overrode (every refusal, for a
+    dry run). The caller holds the job lock (except for a dry run).
+
+    Returns
+    -------
+    (RunResult or None, ScorePlan or None, AlertOutcome)
+        The run (None for a dry run), the plan (dry run only) and the alerts.
+    """
+    limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
+    day = as_of.date()
+    if dry_run:
         t = time.perf_counter()
-        report = deliver_pending(sink, cfg.destinations)
-        timings_out = {**result.timings, "deliver": time.perf_counter() - t}
+        scores = predict()
+        timings["predict"] = time.perf_counter() - t
+        valid = split_scores(scores).valid
+        plan = plan_changes(read_previous(sink), valid)
+        overridden += check_shift(plan.previous, plan.new, force=True, **limits)
+        run_id = sink.run(model_name=model_name, model_version=model_version, as_of=day).run_id
+        would = preview_alerts(
+            sink, valid, run_id=run_id, as_of=day, rules=alerts.rules, engagement=engagement
+        )
+        preview = AlertOutcome(
+            raised=len(would),
+            by_rule=would["rule"].value_counts().to_dict() if len(would) else {},
+            delivered=0,
+            pending=0,
+            errors={},
+        )
+        return None, plan, preview
+    step = AlertStep(alerts.rules, alerts.by_team(), engagement)
+    with sink.run(model_name=model_name, model_version=model_version, as_of=day) as run:
+        run.in_transaction.append(step)
+        t = time.perf_counter()
+        scores = predict()
+        timings["predict"] = time.perf_counter() - t
+        new = distribution(scores)
+        overridden += check_shift(read_distribution(sink), new, force=force, **limits)
+        result = run.write(scores, rejected=rejected, timings=timings)
+    t = time.perf_counter()
+    report = deliver_pending(sink, alerts.destinations)
+    timings.clear()
+    timings.update({**result.timings, "deliver": time.perf_counter() - t})
     outcome = AlertOutcome(
         raised=step.raised,
         by_rule=dict(step.by_rule),
@@ -393,8 +445,7 @@ def score_customers(
         pending=report.n_pending,
         errors=dict(report.errors),
     )
-    out = _result(result, model_uri, model, prep, sink, timings_out, None, overridden)
-    return dataclasses.replace(out, alerts=outcome, transactions_only=n_tx_only)
+    return result, None, outcome
 
 
 def _consent(model: ScoringModel, prep: PreparedInputs, scores: pd.DataFrame) -> Any:

@@ -60,6 +60,7 @@ __all__ = [
     "spell_frame",
     "subscription_ltv_cac",
     "train_subscriptions",
+    "training_cutoff",
 ]
 
 #: Registered model name of the subscription models (``clvml train`` on subscriptions).
@@ -513,6 +514,8 @@ def train_subscriptions(
     as_of = tables.last_day
     spells = spell_frame(tables, as_of)
     model = _model(spells, evaluation.notes, champion=evaluation.champion, **params)
+    # the last day of spells it has seen: clvml score refuses an earlier --as-of (unless --force)
+    model.training_window_ = {"cutoff": str(as_of.date())}
     served = _servable(spells, as_of)
     # tiers from the active subscribers (the cancelled are worth 0 and would tie at the cuts)
     scheme = SegmentScheme().fit(score_frame(model, None, served[served["censored"]]))
@@ -562,7 +565,12 @@ def train_subscriptions(
 
 @dataclass
 class SubscriptionScoreResult:
-    """What :func:`score_subscriptions` wrote."""
+    """What :func:`score_subscriptions` wrote (or, for a dry run, would write).
+
+    ``run`` is None for a dry run, whose ``plan`` says what would change; ``alerts`` are
+    the alerts raised (or that would be raised); ``overridden`` the refusals ``force``
+    overrode (:mod:`clvml.pipelines.score_checks`).
+    """
 
     run: Any
     model_name: str
@@ -570,6 +578,19 @@ class SubscriptionScoreResult:
     as_of: pd.Timestamp
     crm: str
     scores: pd.DataFrame
+    plan: Any = None
+    alerts: Any = None
+    overridden: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def training_cutoff(model: Any) -> pd.Timestamp | None:
+    """The last day of the spells a subscription model was fitted on (recorded by
+    :func:`train_subscriptions`; None for a model logged before it was recorded)."""
+    window = getattr(model, "training_window_", None)
+    if not isinstance(window, Mapping) or window.get("cutoff") is None:
+        return None
+    return pd.Timestamp(window["cutoff"]).normalize()
 
 
 def score_subscriptions(
@@ -584,29 +605,106 @@ def score_subscriptions(
     policy: ValidationPolicy | None = None,
     columns: Mapping[str, str] | None = None,
     lock_timeout: float = 0.0,
+    force: bool = False,
+    dry_run: bool = False,
+    max_mean_change: float | None = None,
+    max_tier_change: float | None = None,
+    alerts: Any = None,
 ) -> SubscriptionScoreResult:
     """Score each customer's latest spell with a registered subscription model into the
-    CRM score table (see the module docstring)."""
-    from clvml.pipelines.score import default_crm_url
+    CRM score table (see the module docstring).
+
+    The write goes through the transaction path's machinery
+    (:func:`clvml.pipelines.score.write_scores`): the job lock is taken first (not for a
+    dry run), ``as_of`` is checked against the data's last day, today and the model's
+    training cut-off, a mean-CLV or tier-share jump against the table's scores is refused
+    (all unless ``force``), and one run writes the scores, the score history
+    (``customer_score_history``) and the alerts (``alerts``: an
+    :class:`~clvml.alerts.config.AlertConfig`, default rules and retention), then delivers
+    them. ``dry_run`` writes nothing and returns the plan and the alerts it would raise.
+    """
+    import contextlib
+    import time
+
+    from clvml.alerts.config import AlertConfig
+    from clvml.pipelines.score import default_crm_url, write_scores
+    from clvml.pipelines.score_checks import (
+        MAX_MEAN_CLV_CHANGE,
+        MAX_TIER_SHARE_CHANGE,
+        check_as_of,
+    )
     from clvml.scoring.crm import CRMSink
     from clvml.tracking.scoring_model import _configure, _registry_version
     from clvml.tracking.subscription_model import score_frame, unwrap
 
+    cfg = alerts if alerts is not None else AlertConfig()
+    limits = {
+        "max_mean_change": MAX_MEAN_CLV_CHANGE if max_mean_change is None else max_mean_change,
+        "max_tier_change": MAX_TIER_SHARE_CHANGE if max_tier_change is None else max_tier_change,
+    }
     uri = model_uri
     if uri == "models:/clvml@champion":  # the default of clvml score: the subscription model
         uri = f"models:/{SUBSCRIPTION_MODEL_NAME}@champion"
-    where = _configure(tracking_uri, None)
-    found = _registry_version(uri, where) if uri.startswith("models:/") else None
-    name, version = (found[0], found[1]) if found else (uri, "")
-    model, scheme = unwrap(uri)
-    tables = load_subscriptions(data, policy=policy, columns=columns)
-    day = tables.last_day if as_of is None else as_day(as_of, name="--as-of")
-    spells = _servable(spell_frame(tables, day), day)
-    scores = score_frame(model, scheme, spells)
-    url = crm_url or default_crm_url()
-    sink = CRMSink(url, table=table, schema=schema, lock_timeout=lock_timeout)
-    try:
-        run = sink.write(scores, model_name=name, model_version=version, as_of=day.date())
-    finally:
-        sink.close()
-    return SubscriptionScoreResult(run, name, version, day, sink.safe_url, scores)
+    sink = CRMSink(
+        crm_url or default_crm_url(),
+        table=table,
+        schema=schema,
+        lock_timeout=lock_timeout,
+        history=cfg.history,
+    )
+    overridden: list[str] = []
+    timings: dict[str, float] = {}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sink)
+        if not dry_run:  # the job lock before the model and the data, as score_customers
+            stack.enter_context(sink.hold_lock())
+        t = time.perf_counter()
+        where = _configure(tracking_uri, None)
+        found = _registry_version(uri, where) if uri.startswith("models:/") else None
+        name, version = (found[0], found[1]) if found else (uri, "")
+        model, scheme = unwrap(uri)
+        timings["load_model"] = time.perf_counter() - t
+        t = time.perf_counter()
+        tables = load_subscriptions(data, policy=policy, columns=columns)
+        timings["read"] = time.perf_counter() - t
+        day = tables.last_day if as_of is None else as_day(as_of, name="--as-of")
+        overridden += check_as_of(
+            day, last_day=tables.last_day, cutoff=training_cutoff(model), force=force
+        )
+        t = time.perf_counter()
+        spells = _servable(spell_frame(tables, day), day)
+        timings["features"] = time.perf_counter() - t
+        scores = pd.DataFrame()
+
+        def predict() -> pd.DataFrame:
+            nonlocal scores
+            scores = score_frame(model, scheme, spells)
+            return scores
+
+        run, plan, outcome = write_scores(
+            sink,
+            predict,
+            model_name=name,
+            model_version=version,
+            as_of=day,
+            rejected=None,
+            engagement=tables.engagement,
+            alerts=cfg,
+            force=force,
+            dry_run=dry_run,
+            timings=timings,
+            overridden=overridden,
+            **limits,
+        )
+    return SubscriptionScoreResult(
+        run,
+        name,
+        version,
+        day,
+        sink.safe_url,
+        scores,
+        plan=plan,
+        alerts=outcome,
+        overridden=overridden,
+        timings=timings,
+    )
