@@ -21,7 +21,10 @@ import clvml.cli.generate
 import clvml.cli.score
 import clvml.cli.train  # noqa: F401  (register their commands)
 from clvml.cli._app import run
+from clvml.scoring.alert_store import ALERTS_TABLE
 from clvml.scoring.crm import CRMSink
+from clvml.scoring.history import HISTORY_TABLE
+from clvml.scoring.schema import RUNS_TABLE
 
 EARLY = pd.Timestamp("2025-03-31")
 
@@ -69,9 +72,8 @@ def _read(crm: Path) -> dict[str, pd.DataFrame]:
     try:
         return {
             name: pd.read_sql_table(name, engine)
-            for name in ("customer_scores", "clvml_score_runs", "customer_score_history",
-                         "customer_alerts")
-        }  # fmt: skip
+            for name in ("customer_scores", RUNS_TABLE, HISTORY_TABLE, ALERTS_TABLE)
+        }
     finally:
         engine.dispose()
 
@@ -89,10 +91,10 @@ def test_two_runs_give_two_history_runs_and_the_alerts_of_the_second(flow, tmp_p
     printed = capsys.readouterr()
     assert code == 0, printed.err
     tables = _read(crm)
-    runs = tables["clvml_score_runs"]
+    runs = tables[RUNS_TABLE]
     assert list(runs["status"]) == ["succeeded", "succeeded"]
     assert [str(d)[:10] for d in runs["as_of"]] == [str(EARLY.date()), "2025-06-25"]
-    history = tables["customer_score_history"]
+    history = tables[HISTORY_TABLE]
     per_run = history.groupby("run_id").size()
     # each run's customers (one row each), the early run's fewer (later sign-ups unknown)
     n_early = pd.read_parquet(flow["early"] / "subscriptions.parquet")["customer_id"].nunique()
@@ -104,7 +106,7 @@ def test_two_runs_give_two_history_runs_and_the_alerts_of_the_second(flow, tmp_p
         second["clv"].sort_index(), scores["clv"].sort_index(), check_names=False
     )
     # the alert step ran in the second run: what it printed is what it stored
-    alerts = tables["customer_alerts"]
+    alerts = tables[ALERTS_TABLE]
     flat = " ".join(printed.out.split())
     assert f"alerts: {len(alerts):,} raised" in flat
     assert set(alerts["run_id"]) <= {runs["run_id"].iloc[1]}
@@ -152,15 +154,15 @@ def test_a_jump_in_the_distribution_is_refused_without_force(flow, tmp_path, cap
     assert "ScoreRefusedError" in err and "the mean CLV would move from" in err
     assert "--force" in err
     after = _read(crm)
-    for name in ("customer_scores", "customer_score_history", "customer_alerts"):
+    for name in ("customer_scores", HISTORY_TABLE, ALERTS_TABLE):
         pd.testing.assert_frame_equal(after[name], before[name], obj=name)
-    assert after["clvml_score_runs"]["status"].iloc[-1] == "failed"
+    assert after[RUNS_TABLE]["status"].iloc[-1] == "failed"
     # --force writes them and says what it overrode
     assert run([*_score(flow, "cents", crm), "--force"]) == 0
     assert "--force: the mean CLV would move" in " ".join(capsys.readouterr().out.split())
     written = _read(crm)
     assert written["customer_scores"]["clv"].mean() > 50 * before["customer_scores"]["clv"].mean()
-    assert written["customer_score_history"]["run_id"].nunique() == 2
+    assert written[HISTORY_TABLE]["run_id"].nunique() == 2
 
 
 def test_as_of_before_the_training_cut_off_is_refused(flow, tmp_path, capsys):
