@@ -180,3 +180,24 @@ def test_every_customer_with_frequency_10000_takes_the_cheap_rule(monkeypatch):
     panels = _integrate(r + x, alpha + T_, np.full(x.size, a), b + x, np.full(x.size, 52.0))
     palive = bgnbd_probability_alive(params, x, t_x, T_)
     assert_allclose(expected.to_numpy()[:40], panels * palive, rtol=1e-11)
+
+
+def test_both_beta_shapes_near_zero_give_the_two_point_limit():
+    """a = 7e-17, b = 7e-16 (a covariate BG/NBD on 300 customers) made betaincinv give NaN.
+
+    As a, b -> 0 with b / a fixed, Beta(a, b) tends to the two-point law with mass
+    a / (a + b) at p = 1 and the rest at p = 0, whose expectation of g is exact:
+    g(1) a / (a + b) + g(0) b / (a + b), g(0) = shape * k.
+    """
+    s, rate, t = 0.4488587845924695, 26.3744976058559, 26.0
+    a = np.array([7.235351056250975e-17, 1e-20, 3e-14])
+    b = np.array([7.235524197333033e-16, 5e-20, 3e-13])
+    got = alive_purchases_quadrature(np.full(3, s), np.full(3, rate), a, b, np.full(3, t))
+    k = t / rate
+    g1, g0 = 1.0 - (1.0 + k) ** -s, s * k
+    limit = (g1 * a + g0 * b) / (a + b)
+    np.testing.assert_allclose(got, limit, rtol=1e-6)
+    # one shape small and the other not: no scaling (the law is not two-point)
+    one = alive_purchases_quadrature(np.array([s]), np.array([rate]), np.array([1e-14]),
+                                     np.array([5.0]), np.array([t]))  # fmt: skip
+    assert np.isfinite(one).all() and abs(one[0] - g0) < 1e-6 * g0

@@ -84,3 +84,20 @@ def test_inverse_information_inverts_or_warns_with_a_pseudo_inverse():
     with pytest.warns(ConvergenceWarning, match="M: the Hessian is singular.*try this"):
         cov = inverse_information(singular, "M", "try this")
     np.testing.assert_allclose(cov, np.linalg.pinv(singular))
+
+
+def test_an_unidentified_parameter_gets_the_interval_zero_to_infinity_without_a_warning():
+    # an exact Hessian that is nearly flat along one log-parameter (se(theta) ~ 1e4)
+    import warnings
+
+    from clvml.models.btyd.optimise import log_normal_summary
+
+    params = np.array([0.5, 2.0])
+    cov_theta = np.diag([0.01, 1e8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, se, ci = log_normal_summary(params, cov_theta, ["r", "b"])
+    assert ci.loc["b", "lower 95%"] == 0.0 and ci.loc["b", "upper 95%"] == np.inf
+    z = 1.959963984540054
+    assert np.isclose(ci.loc["r", "upper 95%"], 0.5 * np.exp(z * 0.1))
+    assert np.isclose(se["r"], 0.05)

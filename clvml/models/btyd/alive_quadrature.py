@@ -85,6 +85,10 @@ def _panels(edges: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return rows[keep], lo[keep], hi[keep]
 
 
+#: smallest Beta shape the quadrature integrates (see alive_purchases_quadrature)
+_MIN_SHAPE = 1e-12
+
+
 def alive_purchases_quadrature(
     shape: np.ndarray, rate: np.ndarray, a_post: np.ndarray, b_post: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
@@ -101,6 +105,14 @@ def alive_purchases_quadrature(
         *(np.asarray(v, dtype=float) for v in (shape, rate, a_post, b_post, t))
     )
     flat = [v.ravel() for v in arrays]
+    # Beta(a, b) with both shapes near 0 is, to O(a + b), the two-point law with mass
+    # a / (a + b) at p = 1: scaling both up until the smaller is _MIN_SHAPE keeps that law
+    # (E to ~1e-8 relative or better) where betaincinv breaks down (a = 7e-17, b = 7e-16
+    # gave NaN). Only where the larger shape stays below 1e-8 after the scaling.
+    smallest = np.minimum(flat[2], flat[3])
+    lift = _MIN_SHAPE / np.maximum(smallest, 1e-300)
+    lift = np.where((lift > 1.0) & (np.maximum(flat[2], flat[3]) * lift <= 1e-8), lift, 1.0)
+    flat[2], flat[3] = flat[2] * lift, flat[3] * lift
     out = np.full(flat[0].size, np.nan)
     concentrated = np.flatnonzero((flat[2] >= _CONCENTRATED) & (flat[3] >= _CONCENTRATED))
     if concentrated.size:

@@ -288,19 +288,21 @@ def log_normal_summary(
     """Covariance, standard errors and 95% intervals of positive ``params`` from Cov(log p).
 
     The delta method gives ``Cov(p) = diag(p) Cov(theta) diag(p)``; the intervals are
-    ``exp(theta +- z * se(theta))`` (always positive).
+    ``exp(theta +- z * se(theta))`` (always positive). A parameter the data do not pin
+    down (a huge ``se(theta)``) gets the interval ``(0, inf)``, without an overflow warning.
     """
-    cov = pd.DataFrame(cov_theta * np.outer(params, params), index=names, columns=names)
-    se_theta = np.sqrt(np.clip(np.diag(cov_theta), 0, None))
-    se = pd.Series(params * se_theta, index=names, name="se(coef)")
-    z = stats.norm.ppf(0.975)
-    intervals = pd.DataFrame(
-        {
-            "lower 95%": np.exp(np.log(params) - z * se_theta),
-            "upper 95%": np.exp(np.log(params) + z * se_theta),
-        },
-        index=names,
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        cov = pd.DataFrame(cov_theta * np.outer(params, params), index=names, columns=names)
+        se_theta = np.sqrt(np.clip(np.diag(cov_theta), 0, None))
+        se = pd.Series(params * se_theta, index=names, name="se(coef)")
+        z = stats.norm.ppf(0.975)
+        intervals = pd.DataFrame(
+            {
+                "lower 95%": np.exp(np.log(params) - z * se_theta),
+                "upper 95%": np.exp(np.log(params) + z * se_theta),
+            },
+            index=names,
+        )
     return cov, se, intervals
 
 
