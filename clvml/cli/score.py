@@ -247,6 +247,7 @@ def score(
             lock_timeout=wait,
             dry_run=dry_run,
             force=force,
+            trust_model=trust_model,
             max_mean_change=max_clv_change,
             max_tier_change=max_tier_shift / 100,
             alerts=load_alert_config(alerts_config),

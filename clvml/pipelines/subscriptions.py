@@ -607,6 +607,7 @@ def score_subscriptions(
     lock_timeout: float = 0.0,
     force: bool = False,
     dry_run: bool = False,
+    trust_model: bool = False,
     max_mean_change: float | None = None,
     max_tier_change: float | None = None,
     alerts: Any = None,
@@ -622,6 +623,8 @@ def score_subscriptions(
     (``customer_score_history``) and the alerts (``alerts``: an
     :class:`~clvml.alerts.config.AlertConfig`, default rules and retention), then delivers
     them. ``dry_run`` writes nothing and returns the plan and the alerts it would raise.
+    The model is loaded only if its files match the digests recorded when it was logged,
+    unless ``trust_model`` (its CRM version then ends in ``+unverified-sha256-<digest>``).
     """
     import contextlib
     import time
@@ -634,7 +637,7 @@ def score_subscriptions(
         check_as_of,
     )
     from clvml.scoring.crm import CRMSink
-    from clvml.tracking.scoring_model import _configure, _registry_version
+    from clvml.tracking.scoring_model import _configure, _model_version
     from clvml.tracking.subscription_model import score_frame, unwrap
 
     cfg = alerts if alerts is not None else AlertConfig()
@@ -660,9 +663,11 @@ def score_subscriptions(
             stack.enter_context(sink.hold_lock())
         t = time.perf_counter()
         where = _configure(tracking_uri, None)
-        found = _registry_version(uri, where) if uri.startswith("models:/") else None
-        name, version = (found[0], found[1]) if found else (uri, "")
-        model, scheme = unwrap(uri)
+        mv = _model_version(uri, where) if uri.startswith("models:/") else None
+        name, version = (str(mv.name), str(mv.version)) if mv is not None else (uri, "")
+        model, scheme, unverified = unwrap(uri, version=mv, trust_model=trust_model)
+        if unverified is not None:  # as clvml score records a trusted transaction model
+            version = f"{version}+unverified-sha256-{unverified}"
         timings["load_model"] = time.perf_counter() - t
         t = time.perf_counter()
         tables = load_subscriptions(data, policy=policy, columns=columns)

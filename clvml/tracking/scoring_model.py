@@ -110,12 +110,6 @@ def _configure(tracking_uri: str | None, workdir: str | os.PathLike[str] | None)
     return redact_uri(uri)
 
 
-def _registry_version(uri: str, where: str) -> tuple[str, str, str | None] | None:
-    """(name, version, run_id) of ``models:/name@alias`` or ``models:/name/N``; None otherwise."""
-    mv = _model_version(uri, where)
-    return None if mv is None else (str(mv.name), str(mv.version), mv.run_id)
-
-
 def _model_version(uri: str, where: str) -> Any | None:
     """The registry's ModelVersion of ``models:/name@alias`` or ``models:/name/N``; else None."""
     import mlflow

@@ -91,7 +91,7 @@ def log_subscription_model(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Operation with range is deprecated")
-            return mlflow.pyfunc.log_model(
+            info = mlflow.pyfunc.log_model(
                 name="subscription_model",
                 python_model=wrapper,
                 registered_model_name=registered_model_name,
@@ -100,12 +100,41 @@ def log_subscription_model(
             )
     finally:
         log.setLevel(level)
+    from clvml.tracking.registry_integrity import record_model_digests
+
+    # the SHA-256 of every logged file, in the tracking database: checked before loading
+    record_model_digests(info, registered_model_name)
+    return info
 
 
-def unwrap(uri: str) -> tuple[Any, Any]:
-    """``(SubscriptionModel, SegmentScheme)`` of a logged subscription model."""
+def unwrap(
+    uri: str, *, version: Any | None = None, trust_model: bool = False
+) -> tuple[Any, Any, str | None]:
+    """``(SubscriptionModel, SegmentScheme, unverified)`` of a logged subscription model.
+
+    The model is copied from the tracking store and its files checked against the
+    SHA-256 digests recorded when it was logged, before its pickle loads
+    (:func:`clvml.tracking.registry_integrity.fetch_verified`); ``trust_model`` loads a
+    model without (matching) digests. ``version`` is the registry's ModelVersion behind
+    a ``models:/`` URI, when known. ``unverified`` is None for a checked model, else the
+    12 hex of the loaded files' manifest digest (``--trust-model`` let it through).
+    """
+    import tempfile
+
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    loaded = mlflow.pyfunc.load_model(uri)
+    from clvml.tracking.registry_integrity import fetch_verified
+    from clvml.tracking.scoring_model import ModelLoadError
+
+    with tempfile.TemporaryDirectory(prefix="clvml-model-") as dst:
+        try:
+            ident = fetch_verified(
+                uri, dst, client=mlflow.MlflowClient(), version=version, trust=trust_model
+            )
+        except (MlflowException, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"{uri}: cannot copy the model ({first})") from None
+        loaded = mlflow.pyfunc.load_model(ident.path)
     inner = loaded.unwrap_python_model()
-    return inner.model, inner.scheme
+    return inner.model, inner.scheme, None if ident.verified else ident.digest

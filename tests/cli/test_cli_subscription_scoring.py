@@ -177,3 +177,40 @@ def test_as_of_before_the_training_cut_off_is_refused(flow, tmp_path, capsys):
     finally:
         sink.close()
     assert run(_score(flow, "world", crm, "--as-of", "2025-01-31", "--force")) == 0
+
+
+def test_a_tampered_subscription_model_is_refused_unless_trusted(flow, tmp_path, capsys):
+    """The subscription model is digest-checked as a transaction model is (issue #15)."""
+    from urllib.parse import unquote, urlparse
+
+    import mlflow
+
+    from clvml.pipelines.subscriptions import SUBSCRIPTION_MODEL_NAME
+
+    mlflow.set_tracking_uri(f"sqlite:///{flow['store']}")
+    client = mlflow.MlflowClient()
+    mv = client.get_model_version_by_alias(SUBSCRIPTION_MODEL_NAME, "champion")
+    location = client.get_model_version_download_uri(mv.name, mv.version)
+    folder = Path(unquote(urlparse(location).path)) if "://" in location else Path(location)
+    (pickled,) = [p for p in folder.rglob("*.pkl")]
+    original = pickled.read_bytes()
+    crm = tmp_path / "crm.db"
+    try:
+        pickled.write_bytes(original + b"\n")  # still unpickles: only the digest tells
+        capsys.readouterr()
+        assert run(_score(flow, "early", crm)) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "ModelIntegrityError" in err, err
+        if crm.exists():  # the job lock may have created the file: no scores in it
+            engine = sa.create_engine(f"sqlite:///{crm}")
+            try:
+                names = sa.inspect(engine).get_table_names()
+            finally:
+                engine.dispose()
+            assert "customer_scores" not in names or _read(crm)["customer_scores"].empty
+        assert run([*_score(flow, "early", crm), "--trust-model"]) == 0
+        version = _read(crm)["customer_scores"]["model_version"].unique()
+        assert len(version) == 1 and "+unverified-sha256-" in version[0]
+    finally:
+        pickled.write_bytes(original)
+    assert run(_score(flow, "early", tmp_path / "again.db")) == 0  # untouched: loads
