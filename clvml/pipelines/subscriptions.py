@@ -25,10 +25,11 @@ subscription business: its customers renew or cancel each billing period.
   ``segment``. A customer whose last spell is cancelled on ``as_of`` is written with value
   0 and churn probability 1.
 
-Covariates: ``plan`` (subscriptions) and ``acquisition_channel`` (customers) when present
-and not constant. LTV:CAC by acquisition channel
-(:func:`subscription_ltv_cac`) values each customer at acquisition (``DEL x margin x
-price``) against ``acquisition_cost``.
+Covariates: ``plan`` (subscriptions), ``acquisition_channel`` (customers) and the first
+billing period's care contacts, social and owned-channel engagement and message sentiment
+(engagement, :func:`first_period_engagement`) when present and not constant. LTV:CAC by
+acquisition channel (:func:`subscription_ltv_cac`) values each customer at acquisition
+(``DEL x margin x price``) against ``acquisition_cost``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "SubscriptionTrainResult",
     "evaluate_subscriptions",
     "first_period_care",
+    "first_period_engagement",
     "is_subscription_source",
     "load_subscriptions",
     "score_subscriptions",
@@ -66,9 +68,31 @@ __all__ = [
 #: Registered model name of the subscription models (``clvml train`` on subscriptions).
 SUBSCRIPTION_MODEL_NAME = "clvml_subscriptions"
 #: Covariates taken when present and not constant: the subscription's plan, the customer's
-#: acquisition channel, and the care contacts of the spell's first billing period
-#: (:func:`first_period_care`).
-COVARIATES: tuple[str, ...] = ("plan", "acquisition_channel", "care_contacts", "care_replied")
+#: acquisition channel, and the care contacts, social and owned-channel engagement and
+#: message sentiment of the spell's first billing period (:func:`first_period_engagement`).
+COVARIATES: tuple[str, ...] = (
+    "plan",
+    "acquisition_channel",
+    "care_contacts",
+    "care_replied",
+    "social_engagement",
+    "owned_engagement",
+    "sentiment",
+    "sentiment_missing",
+)
+#: Inbound interaction kinds counted as social engagement (``social_engagement``).
+SOCIAL_KINDS: tuple[str, ...] = (
+    "reply",
+    "mention",
+    "like",
+    "share",
+    "retweet",
+    "comment",
+    "direct_message",
+    "review",
+)
+#: Inbound interaction kinds on the brand's own channels (``owned_engagement``).
+OWNED_KINDS: tuple[str, ...] = ("email_open", "email_click", "site_visit", "self_help_view")
 #: Metric of the champion gate (lower is better).
 GATE_METRIC = "mae_renewals"
 
@@ -135,8 +159,13 @@ def load_subscriptions(
 def spell_frame(tables: SubscriptionTables, as_of: pd.Timestamp) -> pd.DataFrame:
     """Every spell known on ``as_of`` (:func:`clvml.data.subscriptions.subscription_spells`,
     each spell from its own start) with the customer's acquisition channel and cost and the
-    first period's care contacts (:func:`first_period_care`) when those tables are there."""
+    first period's engagement covariates (:func:`first_period_engagement`) when those tables
+    are there. The engagement rows of customers without profiling consent
+    (``consent_profiling`` False or missing in a customers table that has the column) are
+    dropped first, as on the transaction path (:mod:`clvml.pipelines.consent`): those
+    customers get the covariates of a customer without events."""
     from clvml.data.subscriptions import subscription_spells
+    from clvml.pipelines.consent import no_profiling_ids
 
     table = subscription_spells(tables.subscriptions, as_of=as_of, spells="all")
     spells = table.spells.reset_index(drop=True)
@@ -145,21 +174,19 @@ def spell_frame(tables: SubscriptionTables, as_of: pd.Timestamp) -> pd.DataFrame
         cust = tables.customers.drop_duplicates("customer_id").set_index("customer_id")[extra]
         spells = spells.join(cust, on="customer_id")
     if tables.engagement is not None and not tables.engagement.empty:
-        spells = spells.join(first_period_care(spells, tables.engagement, as_of))
+        eng = tables.engagement
+        refused = no_profiling_ids(tables.customers)
+        if len(refused):
+            eng = eng[~eng["customer_id"].astype(str).isin(set(refused)).to_numpy()]
+        spells = spells.join(first_period_engagement(spells, eng, as_of))
     return spells
 
 
-def first_period_care(
-    spells: pd.DataFrame, engagement: pd.DataFrame, as_of: pd.Timestamp
+def _first_period_rows(
+    spells: pd.DataFrame, engagement: pd.DataFrame, as_of: pd.Timestamp, columns: list[str]
 ) -> pd.DataFrame:
-    """Care contacts of each spell's first billing period, known on ``as_of``.
-
-    ``care_contacts``: the customer's inbound interactions (complaints, questions, ...) from
-    the spell's start up to the end of its first period or ``as_of``, whichever is first;
-    ``care_replied``: 1 when the brand answered (an outbound interaction) in that window.
-    Measured in the first period only, so they are time-invariant covariates (contacts
-    counted over a whole lifetime would grow with tenure and reward survival itself).
-    """
+    """The engagement rows inside each spell's first billing period (cut at ``as_of``), with
+    the spell's index in ``spell``."""
     from clvml.data.subscriptions import add_periods
 
     lo = spells["start"]
@@ -176,15 +203,74 @@ def first_period_care(
         .rename_axis("spell")
         .reset_index()
     )
-    eng = engagement[["customer_id", "timestamp", "direction"]]
-    rows = windows.merge(eng, on="customer_id", how="inner")
+    keep = ["customer_id", "timestamp", *[c for c in columns if c in engagement.columns]]
+    rows = windows.merge(engagement[keep], on="customer_id", how="inner")
     inside = (rows["timestamp"] >= rows["lo"]) & (rows["timestamp"] < rows["hi"])
-    rows = rows[inside.to_numpy()]
+    return rows[inside.to_numpy()]
+
+
+def first_period_care(
+    spells: pd.DataFrame, engagement: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Care contacts of each spell's first billing period, known on ``as_of``.
+
+    ``care_contacts``: the customer's inbound interactions (complaints, questions, ...) from
+    the spell's start up to the end of its first period or ``as_of``, whichever is first;
+    ``care_replied``: 1 when the brand answered (an outbound interaction) in that window.
+    Measured in the first period only, so they are time-invariant covariates (contacts
+    counted over a whole lifetime would grow with tenure and reward survival itself).
+    """
+    rows = _first_period_rows(spells, engagement, as_of, ["direction"])
     inbound = rows["direction"].eq("inbound").groupby(rows["spell"]).sum()
     outbound = rows["direction"].eq("outbound").groupby(rows["spell"]).sum()
     out = pd.DataFrame(index=spells.index)
     out["care_contacts"] = inbound.reindex(spells.index, fill_value=0).astype(float)
     out["care_replied"] = (outbound.reindex(spells.index, fill_value=0) > 0).astype(float)
+    return out
+
+
+def first_period_engagement(
+    spells: pd.DataFrame, engagement: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Engagement covariates of each spell's first billing period, known on ``as_of``.
+
+    The window is the one of :func:`first_period_care` (from the spell's start to the end
+    of its first period or ``as_of``, whichever is first), so none of them grows with
+    tenure. Columns:
+
+    ``care_contacts``, ``care_replied``
+        :func:`first_period_care`.
+    ``social_engagement``
+        ``log1p`` of the customer's inbound social interactions (:data:`SOCIAL_KINDS`:
+        replies, mentions, likes, shares, retweets, comments, direct messages, reviews).
+    ``owned_engagement``
+        ``log1p`` of the inbound interactions on the brand's own channels
+        (:data:`OWNED_KINDS`: e-mail opens and clicks, site visits, self-help views).
+    ``sentiment``
+        Mean compound sentiment in [-1, 1] of the customer's inbound messages
+        (:func:`clvml.features.sentiment.sentiment_scores`, per the ``language`` column
+        when present); 0 (neutral) when there is none that can be scored.
+    ``sentiment_missing``
+        1 when no message could be scored, else 0.
+
+    The texts are read only to compute ``sentiment``; no text is returned.
+    """
+    care = first_period_care(spells, engagement, as_of)
+    rows = _first_period_rows(spells, engagement, as_of, ["direction", "kind", "text", "language"])
+    rows = rows[rows["direction"].eq("inbound").to_numpy()]
+    out = care
+    for name, kinds in (("social_engagement", SOCIAL_KINDS), ("owned_engagement", OWNED_KINDS)):
+        n = rows["kind"].isin(kinds).groupby(rows["spell"]).sum()
+        out[name] = np.log1p(n.reindex(spells.index, fill_value=0).to_numpy(dtype=float))
+    mean = pd.Series(np.nan, index=spells.index)
+    if "text" in rows.columns and len(rows):
+        from clvml.features.sentiment import sentiment_scores
+
+        language = rows["language"] if "language" in rows.columns else None
+        score = pd.Series(sentiment_scores(rows["text"], language), index=rows.index)
+        mean = score.groupby(rows["spell"]).mean().reindex(spells.index)
+    out["sentiment_missing"] = mean.isna().astype(float).to_numpy()
+    out["sentiment"] = mean.fillna(0.0).to_numpy()
     return out
 
 
