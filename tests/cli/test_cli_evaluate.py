@@ -19,6 +19,14 @@ def folder(tmp_path_factory):
     return path
 
 
+def _result(out: str) -> str:
+    """What evaluate prints after its steps' done lines (``✓ step (s) ...``)."""
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("✓"))
+    assert all(line.startswith("✓") for line in lines[:first] if line.strip())
+    return "\n".join(lines[first:])
+
+
 def test_evaluate_generated_folder_writes_json_and_plots(folder, tmp_path, capsys):
     out = tmp_path / "table.json"
     code = run(
@@ -41,8 +49,9 @@ def test_evaluate_generated_folder_writes_json_and_plots(folder, tmp_path, capsy
     assert {"pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"} <= set(methods)
     assert payload["holdout_end"] == "2026-06-28"
     assert (tmp_path / "plots" / "gain_curves.png").stat().st_size > 0
-    # the deployable result leads (issue #14): the headline, then the table of the time split
-    folded = " ".join(printed.out.split())
+    # the deployable result leads (issue #14): after the steps' done lines, the headline, then
+    # the table of the time split
+    folded = " ".join(_result(printed.out).split())
     assert folded.startswith("Deployable result: best method ")
     assert "deployable time split" in folded and "not deployable" not in folded
 
@@ -63,7 +72,7 @@ def test_evaluate_transactions_only_writes_csv(folder, tmp_path, capsys):
     assert "truth" not in set(table["method"]) and "btyd_covariates" not in set(table["method"])
     assert "skipped btyd_covariates" in printed.out and "cross-fitted" in printed.out
     # customer folds: the best label-free row leads; supervised rows follow, labelled
-    folded = " ".join(printed.out.split())
+    folded = " ".join(_result(printed.out).split())
     assert folded.startswith("Deployable result: best label-free method ")
     best_free = folded.split("best label-free method ")[1].split(",")[0]
     assert best_free in {"btyd", "pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend"}
