@@ -27,6 +27,26 @@ def iso(name: str) -> Callable[[str | None], str | None]:
     return check
 
 
+# ----------------------------------------------------------------------------- the CRM
+#: ``--crm-url`` of the commands that read or change clvml's CRM tables.
+CrmUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--crm-url",
+        help="SQLAlchemy URL of the CRM database [default: sqlite:///crm.db in the "
+        "working directory].",
+    ),
+]
+
+#: ``--schema``: the PostgreSQL schema of clvml's CRM tables.
+CrmSchema = Annotated[
+    str | None,
+    typer.Option(
+        "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
+    ),
+]
+
+
 # ----------------------------------------------------------------------------- model trust
 #: ``--trust-model``: load a model whose files do not match their recorded digests.
 TrustModel = Annotated[

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import iso
+from clvml.cli._options import CrmSchema, CrmUrl, iso
 
 _TEAMS = ("care", "retention", "marketing")
 
@@ -41,14 +41,7 @@ def _has_alerts(conn: Any, sink: Any) -> bool:
 
 @app.command()
 def alerts(
-    crm_url: Annotated[
-        str | None,
-        typer.Option(
-            "--crm-url",
-            help="SQLAlchemy URL of the CRM database [default: sqlite:///crm.db in the "
-            "working directory].",
-        ),
-    ] = None,
+    crm_url: CrmUrl = None,
     team: Annotated[
         str | None,
         typer.Option(
@@ -67,12 +60,7 @@ def alerts(
     table: Annotated[
         str, typer.Option("--table", help="Score table whose alerts to list.")
     ] = "customer_scores",
-    schema: Annotated[
-        str | None,
-        typer.Option(
-            "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
-        ),
-    ] = None,
+    schema: CrmSchema = None,
     deliver: Annotated[
         bool,
         typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from clvml.cli._app import app, console
+from clvml.cli._options import CrmSchema, CrmUrl
 from clvml.exceptions import DataValidationError
 
 #: Environment variable holding the salt of the audit table's id hashes (never on the
@@ -33,14 +34,7 @@ def _read_ids(path: str) -> list[str]:
 
 @app.command()
 def forget(
-    crm_url: Annotated[
-        str | None,
-        typer.Option(
-            "--crm-url",
-            help="SQLAlchemy URL of the CRM database [default: sqlite:///crm.db in the "
-            "working directory].",
-        ),
-    ] = None,
+    crm_url: CrmUrl = None,
     customer_id: Annotated[
         list[str] | None,
         typer.Option(
@@ -53,12 +47,7 @@ def forget(
             "--ids-file", help="A file of customer ids to erase, one per line [default: none]."
         ),
     ] = None,
-    schema: Annotated[
-        str | None,
-        typer.Option(
-            "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
-        ),
-    ] = None,
+    schema: CrmSchema = None,
 ) -> None:
     """Erase customers from every clvml table (scores, history, alerts, quarantine).
 

@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from clvml.cli._app import app, console
-from clvml.cli._options import Columns, DataFlags, Duplicates, Returns, TimestampFormat, Tz, iso
+from clvml.cli._options import (
+    Columns,
+    CrmSchema,
+    DataFlags,
+    Duplicates,
+    Returns,
+    TimestampFormat,
+    Tz,
+    iso,
+)
 
 
 def _fmt(value: float, pct: bool = False) -> str:
@@ -43,12 +52,7 @@ def monitor(
     table: Annotated[
         str, typer.Option("--table", help="Score table (lower-case letters, digits, _).")
     ] = "customer_scores",
-    schema: Annotated[
-        str | None,
-        typer.Option(
-            "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
-        ),
-    ] = None,
+    schema: CrmSchema = None,
     as_of: Annotated[
         str | None,
         typer.Option(

@@ -11,6 +11,7 @@ from rich.table import Table
 from clvml.cli._app import app, console
 from clvml.cli._options import (
     Columns,
+    CrmSchema,
     Currency,
     DataFlags,
     Duplicates,
@@ -57,12 +58,7 @@ def score(
     table: Annotated[
         str, typer.Option("--table", help="Score table (lower-case letters, digits, _).")
     ] = "customer_scores",
-    schema: Annotated[
-        str | None,
-        typer.Option(
-            "--schema", help="PostgreSQL schema of the CRM tables [default: the search_path]."
-        ),
-    ] = None,
+    schema: CrmSchema = None,
     as_of: Annotated[
         str | None,
         typer.Option(
