@@ -91,6 +91,8 @@ SCORE_COLUMNS: dict[str, sa.types.TypeEngine] = {
     # customer without profiling consent) and the marketing consent seen (yes/no/NULL)
     "scoring_method": sa.Text(),
     "consent_marketing": sa.Text(),
+    # subscriptions only: discounted expected residual lifetime (DERL) in billing periods
+    "expected_residual_lifetime": _FLOAT,
 }
 #: Columns that go through the staging table (the run-level ones are bound once per job).
 STAGED_COLUMNS: tuple[str, ...] = tuple(SCORE_COLUMNS)

@@ -27,7 +27,9 @@ def score_frame(model: Any, scheme: Any, spells: pd.DataFrame) -> pd.DataFrame:
     ``clv`` is the residual CLV, ``p_active`` the probability of renewing at the end of
     the current period, ``churn_probability`` its complement, ``expected_purchases`` the
     renewals expected over the next 12 months (1 for yearly billing), ``expected_avg_spend``
-    the price per period times the margin; ``value_tier`` and ``segment`` from ``scheme``.
+    the price per period times the margin, ``expected_residual_lifetime`` the discounted
+    expected residual lifetime (DERL, in billing periods); ``value_tier`` and ``segment``
+    from ``scheme``.
     """
     pred = model.predict(spells)
     yearly = spells["period"].astype(str).str.lower().eq("year").to_numpy()
@@ -48,6 +50,7 @@ def score_frame(model: Any, scheme: Any, spells: pd.DataFrame) -> pd.DataFrame:
             "churn_probability": pred["churn_probability"].to_numpy(),
             "expected_purchases": renewals,
             "expected_avg_spend": price * float(model.margin),
+            "expected_residual_lifetime": pred["derl"].to_numpy(),
         }
     )
     if scheme is not None:

@@ -145,6 +145,12 @@ def test_train_registers_and_score_writes_the_crm(world: Path, tmp_path: Path, c
     active = scores.loc[gone[~gone].index]
     assert (active["clv"] > 0).all() and active["p_active"].between(0, 1).all()
     np.testing.assert_allclose(active["p_active"] + active["churn_probability"], 1.0)
+    # each subscriber's discounted expected residual lifetime (periods): CLV = DERL x margin x
+    # price, and nothing left for a cancelled spell
+    derl = active["expected_residual_lifetime"]
+    assert np.isfinite(derl).all() and (derl >= 1.0).all()
+    np.testing.assert_allclose(active["clv"], derl * active["expected_avg_spend"], rtol=1e-9)
+    assert (scores.loc[gone[gone].index, "expected_residual_lifetime"] == 0).all()
     assert scores["value_tier"].notna().all() and scores["segment"].notna().all()
     # the tiers are fitted on the active subscribers: the cancelled (worth 0) are the rest
     assert (scores.loc[gone[gone].index, "value_tier"] == "rest").all()

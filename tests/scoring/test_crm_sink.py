@@ -384,6 +384,7 @@ def test_migration_adds_missing_columns_and_keeps_rows(crm_url: str) -> None:
             "value_tier",
             "scoring_method",
             "consent_marketing",
+            "expected_residual_lifetime",
             "model_name",
             "model_version",
             "scored_at",
