@@ -115,12 +115,12 @@ def health_score(scores: pd.DataFrame) -> pd.Series:
     >>> health_score(pd.DataFrame({"churn_probability": [0.25, None], "p_active": [0.1, 0.6]}))
     0    75.0
     1    60.0
-    dtype: float64
+    Name: health_score, dtype: float64
     """
     nan = pd.Series(float("nan"), index=scores.index)
     churn = scores["churn_probability"].astype(float) if "churn_probability" in scores else nan
     alive = scores["p_active"].astype(float) if "p_active" in scores else nan
-    return 100.0 * (1.0 - churn.fillna(1.0 - alive))
+    return (100.0 * (1.0 - churn.fillna(1.0 - alive))).rename("health_score")
 
 
 def _health_sql(scores: sa.Table) -> sa.ColumnElement[float]:
