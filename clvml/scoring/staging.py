@@ -28,11 +28,13 @@ from sqlalchemy.engine import Connection
 
 from clvml.scoring.schema import SCORE_COLUMNS, STAGED_COLUMNS, CRMTables
 
-__all__ = ["stage_rows", "upsert_from_stage"]
+__all__ = ["PG_COPY_TYPES", "stage_rows", "upsert_from_stage"]
 
 _CHUNK = 50_000
-#: Binary COPY types of the staged columns, in order (derived from the schema's types).
-_PG_TYPES = ["text" if isinstance(SCORE_COLUMNS[c], sa.Text) else "float8" for c in STAGED_COLUMNS]
+#: PostgreSQL types of the staged columns, in order, for binary COPY (from the schema).
+PG_COPY_TYPES = [
+    "text" if isinstance(SCORE_COLUMNS[c], sa.Text) else "float8" for c in STAGED_COLUMNS
+]
 
 
 def stage_rows(conn: Connection, tables: CRMTables, valid: pd.DataFrame) -> sa.Table:
@@ -118,7 +120,7 @@ def _copy_postgres(conn: Connection, stage: sa.Table, valid: pd.DataFrame) -> No
     )
     raw: Any = conn.connection.dbapi_connection
     with raw.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types(_PG_TYPES)
+        copy.set_types(PG_COPY_TYPES)
         for rows in _row_chunks(valid):
             for row in rows:
                 copy.write_row(row)

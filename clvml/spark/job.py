@@ -216,6 +216,22 @@ def _refuse_consent(frames: dict[str, Any]) -> None:
         )
 
 
+def _with_marketing_consent(scores: Any, frames: dict[str, Any]) -> Any:
+    """``consent_marketing`` (yes/no) on each score row when the customers table records it,
+    as the pandas job writes it (:func:`clvml.pipelines.consent.apply_consent`)."""
+    cust = frames.get("customers")
+    if cust is None or "consent_marketing" not in cust.columns:
+        return scores
+    from pyspark.sql import functions as F
+
+    flags = cust.select(
+        "customer_id",
+        F.when(F.col("consent_marketing"), F.lit("yes")).otherwise(F.lit("no")).alias("_cm"),
+    ).dropDuplicates(["customer_id"])
+    joined = scores.join(flags, "customer_id", "left")
+    return joined.withColumn("consent_marketing", F.coalesce(F.col("_cm"), F.lit("no"))).drop("_cm")
+
+
 def score_job(
     model_uri: str,
     data: str,
@@ -399,7 +415,7 @@ def score_job(
             rejected = rejected.orderBy("_cause", "_order", "customer_id").select(
                 "customer_id", "reason"
             )
-            scores = score_customers(features, path)
+            scores = _with_marketing_consent(score_customers(features, path), frames)
             limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
             if dry_run:
                 assert sink is not None

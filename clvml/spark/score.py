@@ -126,7 +126,21 @@ def score_customers(features: Any, model_uri: str) -> Any:
             if len(batch):
                 yield served.predict(None, batch)[names]
 
-    return features.select("customer_id", *required).mapInPandas(predict, schema)
+    out = features.select("customer_id", *required).mapInPandas(predict, schema)
+    champion = _champion(model)
+    if champion is not None and "scoring_method" not in names:
+        from pyspark.sql import functions as F
+
+        out = out.withColumn("scoring_method", F.lit(champion))  # as the pandas job records it
+    return out
+
+
+def _champion(model: Any) -> str | None:
+    """The served method of a clvml CLV model (None for another pyfunc model)."""
+    try:
+        return str(model.unwrap_python_model().model_.champion_)
+    except Exception:
+        return None
 
 
 def write_parquet(scores: Any, path: str, *, mode: str = "overwrite") -> None:
@@ -171,6 +185,7 @@ def _stage_partition_fn(url: str, stage_name: str, schema_name: str | None) -> A
         from pyspark import TaskContext
 
         from clvml.scoring.schema import STAGED_COLUMNS
+        from clvml.scoring.staging import PG_COPY_TYPES
         from clvml.scoring.validation import split_scores
 
         frames = [b for b in batches if len(b)]
@@ -200,7 +215,7 @@ def _stage_partition_fn(url: str, stage_name: str, schema_name: str | None) -> A
                                 split.valid["customer_id"].argsort().to_numpy()
                             )
                             cols = ", ".join(prep.quote(c) for c in (*STAGED_COLUMNS, "_part"))
-                            types = ["text", *["float8"] * 7, *["text"] * 4, "int4"]
+                            types = [*PG_COPY_TYPES, "int4"]  # from the schema, and _part
                             with cur.copy(
                                 f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)"
                             ) as copy:
