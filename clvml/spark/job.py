@@ -216,13 +216,20 @@ def _refuse_consent(frames: dict[str, Any]) -> None:
         )
 
 
-def _with_marketing_consent(scores: Any, frames: dict[str, Any]) -> Any:
-    """``consent_marketing`` (yes/no) on each score row when the customers table records it,
-    as the pandas job writes it (:func:`clvml.pipelines.consent.apply_consent`)."""
+def _with_job_columns(scores: Any, frames: dict[str, Any], model_uri: str) -> Any:
+    """The columns the job adds to the model's scores, as the pandas job writes them
+    (:func:`clvml.pipelines.consent.apply_consent`): ``scoring_method`` (the served method)
+    and, when the customers table records it, ``consent_marketing`` (yes/no)."""
+    from pyspark.sql import functions as F
+
+    from clvml.spark.score import served_method
+
+    method = served_method(model_uri)
+    if method is not None and "scoring_method" not in scores.columns:
+        scores = scores.withColumn("scoring_method", F.lit(method))
     cust = frames.get("customers")
     if cust is None or "consent_marketing" not in cust.columns:
         return scores
-    from pyspark.sql import functions as F
 
     flags = cust.select(
         "customer_id",
@@ -415,7 +422,7 @@ def score_job(
             rejected = rejected.orderBy("_cause", "_order", "customer_id").select(
                 "customer_id", "reason"
             )
-            scores = _with_marketing_consent(score_customers(features, path), frames)
+            scores = _with_job_columns(score_customers(features, path), frames, path)
             limits = {"max_mean_change": max_mean_change, "max_tier_change": max_tier_change}
             if dry_run:
                 assert sink is not None

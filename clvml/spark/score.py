@@ -126,19 +126,13 @@ def score_customers(features: Any, model_uri: str) -> Any:
             if len(batch):
                 yield served.predict(None, batch)[names]
 
-    out = features.select("customer_id", *required).mapInPandas(predict, schema)
-    champion = _champion(model)
-    if champion is not None and "scoring_method" not in names:
-        from pyspark.sql import functions as F
-
-        out = out.withColumn("scoring_method", F.lit(champion))  # as the pandas job records it
-    return out
+    return features.select("customer_id", *required).mapInPandas(predict, schema)
 
 
-def _champion(model: Any) -> str | None:
+def served_method(model_uri: str) -> str | None:
     """The served method of a clvml CLV model (None for another pyfunc model)."""
     try:
-        return str(model.unwrap_python_model().model_.champion_)
+        return str(_load(model_uri).unwrap_python_model().model_.champion_)
     except Exception:
         return None
 
