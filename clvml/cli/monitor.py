@@ -16,6 +16,7 @@ from clvml.cli._options import (
     Duplicates,
     Returns,
     TimestampFormat,
+    TrustModel,
     Tz,
     iso,
 )
@@ -106,10 +107,7 @@ def monitor(
         str | None,
         typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else ./mlruns.db]."),
     ] = None,
-    trust_model: Annotated[
-        bool,
-        typer.Option("--trust-model", help="Load a --model folder even if its digests differ."),
-    ] = False,
+    trust_model: TrustModel = False,
 ) -> None:
     """Judge past scoring runs on what customers did since, and the drift of the inputs.
 
