@@ -42,6 +42,12 @@ Class attributes (all required unless a default is shown):
     Optional exact Hessian of ``sum(weights * loglik)`` in the natural parameters,
     shape ``(k, k)``; with it the Newton polish and the covariance take no finite
     differences. Needs ``_weighted_loglik_and_grad``.
+``_weighted_fgh : staticmethod (params, weights, *columns) -> (float, ndarray, ndarray)``
+    Optional: the weighted log-likelihood, its gradient and its exact Hessian from one
+    pass. With it the fit is damped Newton from the start point
+    (:func:`~clvml.models.btyd.optimise.newton`; on more than ``_WARM_START_ROWS``
+    distinct rows, from the optimum on a sample), L-BFGS-B only when Newton fails.
+    Needs ``_weighted_loglik_and_grad``.
 
 Methods a model implements or may override (the hooks of the ``fit`` template,
 ``prepare rows -> start point -> optimise -> unpack -> set results``):
@@ -92,6 +98,7 @@ from clvml._deprecated import renamed_kwarg
 from clvml.data.validation import validate_rfm_summary
 from clvml.exceptions import DataValidationError
 from clvml.models.btyd.optimise import (
+    GRAD_TOL,
     LOG_BOUND,
     Objective,
     check_convergence,
@@ -100,7 +107,9 @@ from clvml.models.btyd.optimise import (
     log_hessian,
     log_normal_summary,
     log_objective,
+    log_objective_newton,
     minimise,
+    newton,
 )
 from clvml.models.btyd.rows import (
     CompressedRows,
@@ -176,6 +185,7 @@ class BTYDModel(BaseEstimator):
     _loglik_grad: ClassVar[Callable[..., np.ndarray] | None] = None
     _weighted_loglik_and_grad: ClassVar[Callable[..., tuple[float, np.ndarray]] | None] = None
     _weighted_hessian: ClassVar[Callable[..., np.ndarray] | None] = None
+    _weighted_fgh: ClassVar[Callable[..., tuple[float, np.ndarray, np.ndarray]] | None] = None
     #: ``_weighted_loglik_and_grad`` evaluates the same formulas as ``_loglik`` (not an
     #: approximation): the fitted log-likelihood is then taken from it in one pass
     _kernel_is_exact: ClassVar[bool] = False
@@ -307,6 +317,14 @@ class BTYDModel(BaseEstimator):
         owner = type(self).__name__
         # the work is elementwise over a few distinct rows: BLAS threads only add overhead
         with threadpool_limits(limits=1, user_api="blas"):
+            if type(self)._weighted_fgh is not None:
+                fg, (theta, _, hess, res) = self._fit_by_newton(problem, theta0, fg, owner)
+                self.converged_ = check_convergence(
+                    fg, theta, res, owner, self._theta_names(problem), self._convergence_hint
+                )
+                self.n_iter_ = int(res.nit)
+                self._set_results(problem, theta, hess)
+                return self
             analytic = self._weighted_loglik_and_grad is not None or self._loglik_grad is not None
             hess_fn = self._fit_hessian(problem, fg)
             warm = hess_fn is not None and self.initial_params is None
@@ -388,8 +406,16 @@ class BTYDModel(BaseEstimator):
             problem.scale,
             problem.extra,
         )
+        sub_fg = self._fit_objective(sub)
+        kernel = type(self)._weighted_fgh
+        if kernel is not None:
+            sub_fgh = log_objective_newton(kernel, sub_fg, sub, self.penalizer)[0]
+            # the sample's optimum is itself within sampling error: a looser tolerance
+            found = newton(sub_fgh, theta0, tol=GRAD_TOL)
+            if found is not None:
+                return found[0]
         res = optimize.minimize(
-            self._fit_objective(sub),
+            sub_fg,
             theta0,
             jac=True,
             method="L-BFGS-B",
@@ -397,6 +423,35 @@ class BTYDModel(BaseEstimator):
             options={"maxiter": int(self.max_iter), "ftol": 1e-12, "gtol": 1e-8},
         )
         return np.asarray(res.x, dtype=float) if np.isfinite(res.fun) else theta0
+
+    def _fit_by_newton(
+        self, problem: FitProblem, theta0: np.ndarray, fg: Objective, owner: str
+    ) -> tuple[Objective, tuple[np.ndarray, float, np.ndarray, Any]]:
+        """Damped Newton with the model's one-pass value, gradient and Hessian.
+
+        From ``theta0`` (or, on more than ``_WARM_START_ROWS`` distinct rows without
+        ``initial_params``, from the optimum on a sample of that many); when Newton
+        fails (see :func:`~clvml.models.btyd.optimise.newton`), L-BFGS-B from ``theta0``
+        with the exact Hessian for its polish. Returns the objective to check
+        convergence with and what :func:`~clvml.models.btyd.optimise.minimise` returns.
+        """
+        kernel = type(self)._weighted_fgh
+        assert kernel is not None
+        fgh, fg = log_objective_newton(kernel, fg, problem, self.penalizer)
+        start = theta0
+        if self.initial_params is None and problem.counts.size > _WARM_START_ROWS:
+            start = self._warm_start(problem, theta0)
+        found = newton(fgh, start, max_iter=min(int(self.max_iter), _NEWTON_MAX_ITER))
+        if found is None:
+            found = minimise(
+                fg,
+                theta0,
+                max_iter=self.max_iter,
+                owner=owner,
+                analytic=True,
+                hess_fn=lambda t: fgh(t)[2],
+            )
+        return fg, found
 
     def _fit_hessian(
         self, problem: FitProblem, fg: Objective
@@ -508,6 +563,9 @@ class BTYDModel(BaseEstimator):
 #: Fits on more distinct rows than this start from the optimum on a sample of this many
 #: (models with an exact Hessian only; see ``BTYDModel._warm_start``).
 _WARM_START_ROWS = 20_000
+
+#: Most damped Newton iterations before a fit falls back to L-BFGS-B.
+_NEWTON_MAX_ITER = 100
 
 #: Largest standard error of a log-parameter for which bootstrap draws are taken.
 MAX_LOG_SD = 3.0

@@ -55,10 +55,13 @@ __all__ = [
     "log_hessian",
     "log_normal_summary",
     "log_objective",
+    "log_objective_newton",
     "minimise",
+    "newton",
 ]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+ObjectiveH = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
 
 LOG_BOUND = 25.0  # |log(param)| <= 25 on the rescaled data: params in [1.4e-11, 7.2e10]
 GRAD_TOL = 1e-6  # max |gradient| of the mean objective accepted as converged
@@ -382,3 +385,98 @@ def log_hessian(
         return (out + out.T) / 2
 
     return hess
+
+
+def log_objective_newton(
+    kernel: Callable[..., tuple[float, np.ndarray, np.ndarray]],
+    fg: Objective,
+    problem: Any,
+    penalizer: float,
+) -> tuple[ObjectiveH, Objective]:
+    """``fgh(theta)``: the objective of :func:`log_objective`, its gradient and exact Hessian.
+
+    ``kernel(p, weights, *columns)`` returns the weighted log-likelihood, its gradient and
+    its Hessian in the natural parameters from one pass; in ``theta = log(p)``,
+    ``H_theta = diag(p) H_p diag(p) + diag(g_theta)``. Also returns ``fg`` wrapped to
+    answer from the latest ``fgh`` point (the convergence check asks there again) and
+    otherwise to call the cheaper ``fg``. A non-finite value gives ``(1e300, 0, NaN)``.
+    """
+    cols = problem.scaled
+    wn = problem.counts / problem.counts.sum()
+    pen = float(penalizer)
+    last: list[Any] = [None, None]
+
+    def fgh(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        p = np.exp(theta)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ll, dll, Hp = kernel(p, wn, *cols)
+            val = -float(ll) + pen * float(p @ p)
+            g = -dll * p + 2 * pen * p * p
+            H = (-Hp + 2 * pen * np.eye(p.size)) * np.outer(p, p) + np.diag(g)
+        if not (np.isfinite(val) and np.all(np.isfinite(g))):
+            return 1e300, np.zeros_like(theta), np.full((p.size, p.size), np.nan)
+        last[0], last[1] = np.array(theta, dtype=float), (val, g.copy())
+        return val, g, (H + H.T) / 2
+
+    def fg_shared(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if last[0] is not None and np.array_equal(last[0], theta):
+            return last[1][0], last[1][1].copy()
+        return fg(theta)
+
+    return fgh, fg_shared
+
+
+def newton(
+    fgh: ObjectiveH, theta: np.ndarray, *, max_iter: int = 100, tol: float = GRAD_TOL / 100
+) -> tuple[np.ndarray, float, np.ndarray, Any] | None:
+    """Levenberg-damped Newton on the exact Hessian, from any start; ``None`` if it fails.
+
+    Each iteration solves ``(H + lam I) step = g`` (``lam = 0`` while ``H`` is positive
+    definite and the quadratic model predicts the decrease well; raised when the
+    Cholesky factorisation fails or a step does not decrease the objective), caps the
+    step at 2 in every log-parameter and evaluates value, gradient and Hessian at the
+    candidate in one call. Converged when every gradient component is below ``tol``.
+    Returns what :func:`minimise` returns, the Hessian at the optimum included, or
+    ``None`` (the caller then runs L-BFGS-B) when the start or a step leaves the bounds,
+    the start is not finite, the damping grows without a decrease, or ``max_iter``
+    iterations do not converge.
+    """
+    fun, g, H = fgh(theta)
+    if not np.isfinite(fun) or fun >= 1e300:
+        return None
+    k = theta.size
+    eye = np.eye(k)
+    lam = 0.0
+    for it in range(max_iter):
+        if np.max(np.abs(g)) < tol:
+            res = optimize.OptimizeResult(
+                x=theta, fun=fun, jac=g, nit=it, message="Newton converged", success=True
+            )
+            return theta, fun, H, res
+        scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)
+        while True:
+            try:
+                np.linalg.cholesky(H + lam * eye)
+                break
+            except np.linalg.LinAlgError:
+                lam = max(4.0 * lam, 1e-6 * scale)
+                if lam > 1e12 * scale:
+                    return None
+        step = np.linalg.solve(H + lam * eye, g)
+        step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
+        cand = theta - step
+        if np.max(np.abs(cand)) > LOG_BOUND:
+            return None
+        predicted = float(g @ step) - 0.5 * float(step @ (H + lam * eye) @ step)
+        f_cand, g_cand, H_cand = fgh(cand)
+        if np.isfinite(f_cand) and f_cand < 1e300 and f_cand <= fun and predicted > 0:
+            rho = (fun - f_cand) / predicted
+            theta, fun, g, H = cand, f_cand, g_cand, H_cand
+            lam = 0.0 if rho > 0.5 else max(lam, 1e-6 * scale) * (1.0 if rho > 0.1 else 4.0)
+        else:
+            if np.max(np.abs(step)) < 1e-12 * max(1.0, float(np.max(np.abs(theta)))):
+                return None
+            lam = max(4.0 * lam, 1e-3 * scale)
+            if lam > 1e12 * scale:
+                return None
+    return None

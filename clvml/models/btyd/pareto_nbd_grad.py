@@ -61,11 +61,17 @@ prediction use :mod:`clvml.models.btyd.pareto_nbd_math`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 from clvml.models.btyd.bgnbd_kernels import _per_count
 
-__all__ = ["pareto_nbd_loglik_and_grad", "weighted_pareto_nbd"]
+__all__ = [
+    "pareto_nbd_loglik_and_grad",
+    "pareto_nbd_loglik_grad_hessian",
+    "weighted_pareto_nbd",
+    "weighted_pareto_nbd_full",
+    "weighted_pareto_nbd_hessian",
+]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
 _GL_X = 0.5 * (_GL_X + 1.0)
@@ -83,14 +89,25 @@ _TAIL = 20.0
 
 
 def _integral_moments(
-    a: np.ndarray, e: np.ndarray, w: np.ndarray, V: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    a: np.ndarray, e: np.ndarray, w: np.ndarray, V: np.ndarray, second: bool = False
+) -> tuple[np.ndarray, ...]:
     r"""Quadrature of :math:`\int_0^V e^{\varphi(v) - \varphi(0)} dv` and four moments.
 
-    Returns ``log S`` (``-inf`` where ``V = 0``) and the normalised expectations of
-    ``v``, ``log D(v)``, ``exp(-v)`` and ``1 / D(v)`` under the integrand.
+    Returns ``log S`` (``-inf`` where ``V = 0``), the normalised expectations of
+    ``v``, ``log D(v)``, ``exp(-v)`` and ``1 / D(v)`` under the integrand and
+    :math:`\varphi(0)`; with ``second``, also their covariance matrix under the
+    integrand, shape ``(4, 4, n)`` (zero where ``V = 0``).
+
+    The covariance is accumulated without cancellation: each panel's weighted mean
+    and centred second moments are merged into the running ones by the pairwise
+    update of Chan, Golub and LeVeque (1983), so a variance far below the squared
+    mean (a narrow integrand, ``log D`` near ``log w``) keeps its relative precision.
     """
     size = a.size
+    if second:
+        run_S = np.zeros(size)
+        run_mean = np.zeros((4, size))
+        run_C = np.zeros((4, 4, size))
     S = np.zeros(size)
     Mv = np.zeros(size)
     MlogD = np.zeros(size)
@@ -145,6 +162,8 @@ def _integral_moments(
         MlogD[active] += (om * logD).sum(axis=1)
         Mexp[active] += (om * np.exp(-vn)).sum(axis=1)
         MinvD[active] += (om / Dn).sum(axis=1)
+        if second:
+            _merge_panel(run_S, run_mean, run_C, active, om, (vn, logD, np.exp(-vn), 1.0 / Dn))
         v_new = va + h
         v[active] = v_new
         # phi at the panel's end: stop at V or once the integrand has dropped _DEPTH nats
@@ -154,16 +173,51 @@ def _integral_moments(
     with np.errstate(divide="ignore", invalid="ignore"):
         logS = np.log(S)
         inv = np.where(S > 0, 1.0 / S, 0.0)
-    return logS, Mv * inv, MlogD * inv, Mexp * inv, MinvD * inv, phi0
+    out: tuple[np.ndarray, ...] = (logS, Mv * inv, MlogD * inv, Mexp * inv, MinvD * inv, phi0)
+    if second:
+        out += (run_C * np.where(run_S > 0, 1.0 / np.maximum(run_S, 1e-300), 0.0),)
+    return out
+
+
+def _merge_panel(
+    run_S: np.ndarray,
+    run_mean: np.ndarray,
+    run_C: np.ndarray,
+    active: np.ndarray,
+    om: np.ndarray,
+    values: tuple[np.ndarray, ...],
+) -> None:
+    """Merge one panel's weights ``om`` and node ``values`` into the running moments.
+
+    ``run_C`` holds the weighted sums of centred cross-products (Chan et al.'s ``M2``):
+    ``C = C_old + C_panel + d d^T S_old S_panel / S_new`` with ``d`` the difference of
+    the two means.
+    """
+    X = np.stack(values)  # (4, rows, nodes)
+    Sp = om.sum(axis=1)
+    pos = Sp > 0
+    inv = np.where(pos, 1.0 / np.where(pos, Sp, 1.0), 0.0)
+    mean_p = (X * om).sum(axis=2) * inv
+    dev = X - mean_p[:, :, None]
+    wdev = dev * om
+    Cp = np.einsum("ink,jnk->ijn", wdev, dev)
+    S_old = run_S[active]
+    S_new = S_old + Sp
+    frac = np.where(S_new > 0, Sp / np.where(S_new > 0, S_new, 1.0), 0.0)
+    d = mean_p - run_mean[:, active]
+    run_C[:, :, active] += Cp + d[:, None, :] * d[None, :, :] * (S_old * frac)
+    run_mean[:, active] += d * frac
+    run_S[active] = S_new
 
 
 def _terms(
-    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, hess: bool = False
+) -> tuple[np.ndarray, ...]:
     """Per-row log-likelihood without the row-independent and x-only terms, and gradient.
 
     Returns ``(lse, G)`` where ``lse = log(e^A + s I)`` and ``G`` (shape (n, 4)) is
-    its gradient with respect to ``(r, alpha, s, beta)``.
+    its gradient with respect to ``(r, alpha, s, beta)``; with ``hess`` also its
+    Hessian, shape ``(n, 4, 4)`` (see :func:`_row_hessian`).
     """
     r, alpha, s, beta = (float(p) for p in params)
     alpha_big = alpha >= beta
@@ -174,7 +228,8 @@ def _terms(
     L0 = np.log(m_tx)
     w = (nsc + t_x) / m_tx
     V = np.log1p((T - t_x) / m_tx)
-    logS, Ev, ElogD, Eexp, EinvD, phi0 = _integral_moments(a, e, w, V)
+    moments = _integral_moments(a, e, w, V, second=hess)
+    logS, Ev, ElogD, Eexp, EinvD, phi0 = moments[:6]
     log_I = -a * L0 + phi0 + logS
     log_mT, log_nT = np.log(m + T), np.log(nsc + T)
     log_aT, log_bT = (log_mT, log_nT) if alpha_big else (log_nT, log_mT)
@@ -197,7 +252,84 @@ def _terms(
     G[:, 1] = -(r + x) * (q / (alpha + T) + pi * E_inv_a)
     G[:, 2] = -q * log_bT + pi * (1.0 / s - E_log_b)
     G[:, 3] = -q * s / (beta + T) - pi * (s + 1.0) * E_inv_b
-    return lse, G
+    if not hess:
+        return lse, G
+    # covariance of (log(a + tau), 1/(a + tau), log(b + tau), 1/(b + tau)), from that of
+    # (v, log D, exp(-v), 1/D): log(m + tau) = L0 + v, 1/(m + tau) = exp(-v) / (m + t_x),
+    # log(n + tau) = L0 + log D, 1/(n + tau) = 1 / (D (m + t_x))
+    C = moments[6]
+    perm = (0, 2, 1, 3) if alpha_big else (1, 3, 0, 2)
+    scale = (1.0, 1.0 / m_tx, 1.0, 1.0 / m_tx)
+    cov = np.empty((4, 4, x.size))
+    for i in range(4):
+        for j in range(i, 4):
+            cov[i, j] = cov[j, i] = C[perm[i], perm[j]] * scale[i] * scale[j]
+    H = _row_hessian(r, alpha, s, beta, x, T, log_aT, log_bT, pi, G, cov, E_inv_a, E_inv_b)
+    return lse, G, H
+
+
+def _row_hessian(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    T: np.ndarray,
+    log_aT: np.ndarray,
+    log_bT: np.ndarray,
+    pi: np.ndarray,
+    G: np.ndarray,
+    cov: np.ndarray,
+    E_inv_a: np.ndarray,
+    E_inv_b: np.ndarray,
+) -> np.ndarray:
+    r"""Per-row Hessian of :math:`\log(e^A + e^B)`, :math:`B = \log s + \log I`.
+
+    With :math:`\pi = e^B / (e^A + e^B)`,
+
+    .. math::
+
+        \nabla^2 = (1 - \pi) \nabla^2 A + \pi \nabla^2 B
+            + \pi (1 - \pi) (\nabla B - \nabla A)(\nabla B - \nabla A)^\top,
+
+    and, ``g`` being the log of the integrand,
+    :math:`\nabla^2 \log I = E[\nabla^2 g] + \operatorname{Cov}[\nabla g]` under the
+    normalised integrand, where :math:`\nabla g = (-\log(\alpha + \tau),
+    -(r + x)/(\alpha + \tau), -\log(\beta + \tau), -(s + 1)/(\beta + \tau))` and
+    ``cov`` is the covariance of the four functions of :math:`\tau` in it.
+    """
+    q = 1.0 - pi
+    c = (np.full_like(x, -1.0), -(r + x), np.full_like(x, -1.0), np.full_like(x, -(s + 1.0)))
+    HB = np.empty((4, 4, x.size))
+    for i in range(4):
+        for j in range(i, 4):
+            HB[i, j] = HB[j, i] = c[i] * c[j] * cov[i, j]
+    HB[0, 1] -= E_inv_a
+    HB[1, 0] -= E_inv_a
+    HB[1, 1] += (r + x) * (cov[1, 1] + E_inv_a * E_inv_a)
+    HB[2, 3] -= E_inv_b
+    HB[3, 2] -= E_inv_b
+    HB[3, 3] += (s + 1.0) * (cov[3, 3] + E_inv_b * E_inv_b)
+    HB[2, 2] -= 1.0 / (s * s)
+    inv_aT, inv_bT = 1.0 / (alpha + T), 1.0 / (beta + T)
+    dA = (-log_aT, -(r + x) * inv_aT, -log_bT, -s * inv_bT)
+    # grad of lse = q dA + pi dB, so dB - dA = (G - dA) / pi where pi > 0
+    live = pi > 0
+    inv_pi = np.where(live, 1.0 / np.where(live, pi, 1.0), 0.0)
+    diff = [(G[:, i] - dA[i]) * inv_pi for i in range(4)]
+    H = np.zeros((x.size, 4, 4))
+    H[:, 0, 1] = H[:, 1, 0] = -q * inv_aT
+    H[:, 1, 1] = q * (r + x) * inv_aT * inv_aT
+    H[:, 2, 3] = H[:, 3, 2] = -q * inv_bT
+    H[:, 3, 3] = q * s * inv_bT * inv_bT
+    pq = pi * q
+    for i in range(4):
+        for j in range(i, 4):
+            add = np.where(live, pi * HB[i, j] + pq * diff[i] * diff[j], 0.0)
+            H[:, i, j] += add
+            if j != i:
+                H[:, j, i] += add
+    return H
 
 
 def pareto_nbd_loglik_and_grad(
@@ -235,3 +367,66 @@ def weighted_pareto_nbd(
     grad[2] += W * np.log(beta)
     grad[3] += W * s / beta
     return value, grad
+
+
+def pareto_nbd_loglik_grad_hessian(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row log-likelihood, gradient ``(n, 4)`` and Hessian ``(n, 4, 4)``.
+
+    In ``(r, alpha, s, beta)``; same rows and parameters as
+    :func:`pareto_nbd_loglik_and_grad`.
+    """
+    x, t_x, T = (np.atleast_1d(np.asarray(c, dtype=float)) for c in (x, t_x, T))
+    r, alpha, s, beta = (float(p) for p in params)
+    lse, G, H = _terms(params, x, t_x, T, hess=True)
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lse
+    G[:, 0] += digamma(r + x) - digamma(r) + np.log(alpha)
+    G[:, 1] += r / alpha
+    G[:, 2] += np.log(beta)
+    G[:, 3] += s / beta
+    H[:, 0, 0] += polygamma(1, r + x) - polygamma(1, r)
+    H[:, 0, 1] += 1.0 / alpha
+    H[:, 1, 0] += 1.0 / alpha
+    H[:, 1, 1] -= r / alpha**2
+    H[:, 2, 3] += 1.0 / beta
+    H[:, 3, 2] += 1.0 / beta
+    H[:, 3, 3] -= s / beta**2
+    return ll, G, H
+
+
+def weighted_pareto_nbd_full(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """``sum(w * loglik)``, its gradient and its exact Hessian, from one quadrature pass.
+
+    The Newton optimiser's kernel (:func:`clvml.models.btyd.optimise.newton`); the value
+    and gradient are those of :func:`weighted_pareto_nbd`.
+    """
+    r, alpha, s, beta = (float(p) for p in params)
+    k, Wk, _ = _per_count(x, w)
+    W = float(Wk.sum())
+    lse, G, H_rows = _terms(params, x, t_x, T, hess=True)
+    value = float(Wk @ gammaln(r + k)) + float(w @ lse)
+    value += W * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+    grad = w @ G
+    grad[0] += float(Wk @ digamma(r + k)) + W * (np.log(alpha) - digamma(r))
+    grad[1] += W * r / alpha
+    grad[2] += W * np.log(beta)
+    grad[3] += W * s / beta
+    H = np.einsum("n,nij->ij", w, H_rows)
+    H[0, 0] += float(Wk @ polygamma(1, r + k)) - W * float(polygamma(1, r))
+    H[0, 1] += W / alpha
+    H[1, 0] += W / alpha
+    H[1, 1] -= W * r / alpha**2
+    H[2, 3] += W / beta
+    H[3, 2] += W / beta
+    H[3, 3] -= W * s / beta**2
+    return value, grad, H
+
+
+def weighted_pareto_nbd_hessian(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Exact Hessian of ``sum(w * loglik)`` in ``(r, alpha, s, beta)``, shape ``(4, 4)``."""
+    return weighted_pareto_nbd_full(params, w, x, t_x, T)[2]
