@@ -92,7 +92,7 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from clvml._deprecated import renamed_kwarg
 from clvml.data.validation import validate_rfm_summary
@@ -316,7 +316,7 @@ class BTYDModel(BaseEstimator):
         fg = self._fit_objective(problem)
         owner = type(self).__name__
         # the work is elementwise over a few distinct rows: BLAS threads only add overhead
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             if type(self)._weighted_fgh is not None:
                 fg, (theta, _, hess, res) = self._fit_by_newton(problem, theta0, fg, owner)
                 self.converged_ = check_convergence(
@@ -563,6 +563,19 @@ class BTYDModel(BaseEstimator):
 #: Fits on more distinct rows than this start from the optimum on a sample of this many
 #: (models with an exact Hessian only; see ``BTYDModel._warm_start``).
 _WARM_START_ROWS = 20_000
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas_controller() -> ThreadpoolController:
+    """One shared controller of the loaded thread pools (scanning them costs milliseconds).
+
+    Created at the first fit, when numpy and scipy's BLAS are loaded.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
 
 #: Most damped Newton iterations before a fit falls back to L-BFGS-B.
 _NEWTON_MAX_ITER = 100

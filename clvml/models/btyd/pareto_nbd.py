@@ -15,7 +15,11 @@ from clvml.exceptions import DataValidationError
 from clvml.models.btyd.pareto_nbd_conditional import (
     pareto_nbd_conditional_probability_of_purchases,
 )
-from clvml.models.btyd.pareto_nbd_grad import weighted_pareto_nbd, weighted_pareto_nbd_full
+from clvml.models.btyd.pareto_nbd_grad import (
+    weighted_pareto_nbd,
+    weighted_pareto_nbd_full,
+    weighted_pareto_nbd_value,
+)
 from clvml.models.btyd.pareto_nbd_math import (
     pareto_nbd_conditional_expected_purchases,
     pareto_nbd_expected_purchases_new,
@@ -149,7 +153,7 @@ class ParetoNBD(TransactionModel):
             # below what moves the statistic) costs a tenth: every row of the limit is on
             # the quadrature path of pareto_nbd_loglik
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                ll_limit = weighted_pareto_nbd(limit, problem.counts, *problem.columns)[0]
+                ll_limit = weighted_pareto_nbd_value(limit, problem.counts, *problem.columns)
             lr = 2.0 * (self.log_likelihood_ - ll_limit)
             if np.isfinite(lr) and lr < _LR_CRITICAL:
                 rate = params[2 * i] / params[2 * i + 1]

@@ -71,6 +71,7 @@ __all__ = [
     "weighted_pareto_nbd",
     "weighted_pareto_nbd_full",
     "weighted_pareto_nbd_hessian",
+    "weighted_pareto_nbd_value",
 ]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
@@ -89,14 +90,20 @@ _TAIL = 20.0
 
 
 def _integral_moments(
-    a: np.ndarray, e: np.ndarray, w: np.ndarray, V: np.ndarray, second: bool = False
+    a: np.ndarray,
+    e: np.ndarray,
+    w: np.ndarray,
+    V: np.ndarray,
+    second: bool = False,
+    first: bool = True,
 ) -> tuple[np.ndarray, ...]:
     r"""Quadrature of :math:`\int_0^V e^{\varphi(v) - \varphi(0)} dv` and four moments.
 
     Returns ``log S`` (``-inf`` where ``V = 0``), the normalised expectations of
     ``v``, ``log D(v)``, ``exp(-v)`` and ``1 / D(v)`` under the integrand and
     :math:`\varphi(0)`; with ``second``, also their covariance matrix under the
-    integrand, shape ``(4, 4, n)`` (zero where ``V = 0``).
+    integrand, shape ``(4, 4, n)`` (zero where ``V = 0``). Without ``first`` (the
+    value alone), the expectations are left at 0.
 
     The covariance is accumulated without cancellation: each panel's weighted mean
     and centred second moments are merged into the running ones by the pairwise
@@ -104,10 +111,9 @@ def _integral_moments(
     mean (a narrow integrand, ``log D`` near ``log w``) keeps its relative precision.
     """
     size = a.size
-    if second:
-        run_S = np.zeros(size)
-        run_mean = np.zeros((4, size))
-        run_C = np.zeros((4, 4, size))
+    run_S = np.zeros(size)
+    run_mean = np.zeros((4, size))
+    run_C = np.zeros((4, 4, size))
     S = np.zeros(size)
     Mv = np.zeros(size)
     MlogD = np.zeros(size)
@@ -146,37 +152,43 @@ def _integral_moments(
         vn = va[:, None] + t
         Dn = np.expm1(vn) + wa[:, None]
         logD = np.log(Dn)
-        phi = -aea[:, None] * vn - ea[:, None] * logD
+        # log of the integrand relative to phi(0), times the Jacobian and the weights:
         # dt = c / ((nu - 1) kappa) (1 + kappa t)^nu du, and (1 + kappa t)^nu is
         # (1 - u c)^(nu / (1 - nu))
-        logt = (
-            phi
-            - p0[:, None]
-            + (nu / g1)[:, None] * log_one_m_uc
-            + (np.log(c) - np.log(k - kappa))[:, None]
-            + _LOG_GL_W[None, :]
-        )
-        om = np.exp(logt)
-        S[active] += om.sum(axis=1)
-        Mv[active] += (om * vn).sum(axis=1)
-        MlogD[active] += (om * logD).sum(axis=1)
-        Mexp[active] += (om * np.exp(-vn)).sum(axis=1)
-        MinvD[active] += (om / Dn).sum(axis=1)
-        if second:
+        logt = vn * -aea[:, None]
+        logt -= ea[:, None] * logD
+        logt += (nu / g1)[:, None] * log_one_m_uc
+        logt += (np.log(c) - np.log(k - kappa) - p0)[:, None] + _LOG_GL_W[None, :]
+        om = np.exp(logt, out=logt)
+        if not first:
+            S[active] += om.sum(axis=1)
+        elif second:
             _merge_panel(run_S, run_mean, run_C, active, om, (vn, logD, np.exp(-vn), 1.0 / Dn))
+        else:
+            S[active] += om.sum(axis=1)
+            Mv[active] += np.einsum("ij,ij->i", om, vn)
+            MlogD[active] += np.einsum("ij,ij->i", om, logD)
+            Mexp[active] += np.einsum("ij,ij->i", om, np.exp(-vn))
+            MinvD[active] += np.einsum("ij,ij->i", om, 1.0 / Dn)
+
         v_new = va + h
         v[active] = v_new
         # phi at the panel's end: stop at V or once the integrand has dropped _DEPTH nats
         phi_end = -aea * v_new - ea * np.log(np.expm1(v_new) + wa)
         go = (v_new < Va * (1 - 1e-15)) & (p0 - phi_end < _DEPTH) & (h > 0)
         active = active[go]
+    if second:
+        # the merged means are the first moments; the sums of products, the covariance
+        S = run_S
+        inv = np.where(S > 0, 1.0 / np.where(S > 0, S, 1.0), 0.0)
+        with np.errstate(divide="ignore"):
+            logS = np.log(S)
+        Ev, ElogD, Eexp, EinvD = run_mean
+        return logS, Ev, ElogD, Eexp, EinvD, phi0, run_C * inv
     with np.errstate(divide="ignore", invalid="ignore"):
         logS = np.log(S)
         inv = np.where(S > 0, 1.0 / S, 0.0)
-    out: tuple[np.ndarray, ...] = (logS, Mv * inv, MlogD * inv, Mexp * inv, MinvD * inv, phi0)
-    if second:
-        out += (run_C * np.where(run_S > 0, 1.0 / np.maximum(run_S, 1e-300), 0.0),)
-    return out
+    return logS, Mv * inv, MlogD * inv, Mexp * inv, MinvD * inv, phi0
 
 
 def _merge_panel(
@@ -193,14 +205,17 @@ def _merge_panel(
     ``C = C_old + C_panel + d d^T S_old S_panel / S_new`` with ``d`` the difference of
     the two means.
     """
-    X = np.stack(values)  # (4, rows, nodes)
     Sp = om.sum(axis=1)
     pos = Sp > 0
     inv = np.where(pos, 1.0 / np.where(pos, Sp, 1.0), 0.0)
-    mean_p = (X * om).sum(axis=2) * inv
-    dev = X - mean_p[:, :, None]
-    wdev = dev * om
-    Cp = np.einsum("ink,jnk->ijn", wdev, dev)
+    mean_p = np.stack([np.einsum("nk,nk->n", om, X) for X in values]) * inv
+    dev = [X - m[:, None] for X, m in zip(values, mean_p, strict=True)]
+    wdev = [d * om for d in dev]
+    Cp = np.empty((4, 4, om.shape[0]))
+    for i in range(4):
+        for j in range(i, 4):
+            Cp[i, j] = np.einsum("nk,nk->n", wdev[i], dev[j])
+            Cp[j, i] = Cp[i, j]
     S_old = run_S[active]
     S_new = S_old + Sp
     frac = np.where(S_new > 0, Sp / np.where(S_new > 0, S_new, 1.0), 0.0)
@@ -211,13 +226,18 @@ def _merge_panel(
 
 
 def _terms(
-    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, hess: bool = False
+    params: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    hess: bool = False,
+    grad: bool = True,
 ) -> tuple[np.ndarray, ...]:
     """Per-row log-likelihood without the row-independent and x-only terms, and gradient.
 
     Returns ``(lse, G)`` where ``lse = log(e^A + s I)`` and ``G`` (shape (n, 4)) is
     its gradient with respect to ``(r, alpha, s, beta)``; with ``hess`` also its
-    Hessian, shape ``(n, 4, 4)`` (see :func:`_row_hessian`).
+    Hessian, shape ``(n, 4, 4)`` (see :func:`_row_hessian`); without ``grad``, ``(lse,)``.
     """
     r, alpha, s, beta = (float(p) for p in params)
     alpha_big = alpha >= beta
@@ -228,7 +248,7 @@ def _terms(
     L0 = np.log(m_tx)
     w = (nsc + t_x) / m_tx
     V = np.log1p((T - t_x) / m_tx)
-    moments = _integral_moments(a, e, w, V, second=hess)
+    moments = _integral_moments(a, e, w, V, second=hess, first=grad or hess)
     logS, Ev, ElogD, Eexp, EinvD, phi0 = moments[:6]
     log_I = -a * L0 + phi0 + logS
     log_mT, log_nT = np.log(m + T), np.log(nsc + T)
@@ -236,6 +256,8 @@ def _terms(
     A = -(r + x) * log_aT - s * log_bT
     B = np.log(s) + log_I
     lse = np.logaddexp(A, B)
+    if not (grad or hess):
+        return (lse,)
     with np.errstate(invalid="ignore"):
         pi = np.exp(B - lse)  # share of "died in (t_x, T]"; 0 where I = 0
     pi = np.where(np.isfinite(B), pi, 0.0)
@@ -393,6 +415,18 @@ def pareto_nbd_loglik_grad_hessian(
     H[:, 3, 2] += 1.0 / beta
     H[:, 3, 3] -= s / beta**2
     return ll, G, H
+
+
+def weighted_pareto_nbd_value(
+    params: np.ndarray, w: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> float:
+    """``sum(w * loglik)`` alone (the value of :func:`weighted_pareto_nbd`, no moments)."""
+    r, alpha, s, beta = (float(p) for p in params)
+    k, Wk, _ = _per_count(x, w)
+    W = float(Wk.sum())
+    lse = _terms(params, x, t_x, T, grad=False)[0]
+    value = float(Wk @ gammaln(r + k)) + float(w @ lse)
+    return value + W * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
 
 
 def weighted_pareto_nbd_full(
