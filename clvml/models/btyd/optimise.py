@@ -21,7 +21,9 @@ plus ``penalizer * sum(params**2)`` on the rescaled natural parameters (the same
 convention as ``lifetimes``, which also rescales max(T) to 1). It is minimised over
 ``theta = log(params)`` with L-BFGS-B (bounds ``|theta| <= 25``) and the analytic
 gradient (central differences of the objective when the model declares none), then
-polished with up to three Newton steps on the finite-difference Hessian. It counts as
+polished with up to three Newton steps on the finite-difference Hessian. A model with a
+one-pass value, gradient and exact Hessian (Pareto/NBD) is instead minimised by damped
+Newton (:func:`newton`) from the same start, L-BFGS-B only when Newton fails. It counts as
 converged when every component of the gradient of the mean objective is below 1e-6;
 otherwise, or when a parameter sits on a bound, a ``ConvergenceWarning`` says what to
 try next, and a non-finite optimum raises ``ConvergenceError``. ``log_likelihood_``

@@ -55,8 +55,10 @@ class ParetoNBD(TransactionModel):
 
     (Fader & Hardie 2005, eq. 18-20). The integral is evaluated without overflow for
     any ``x`` and ``T`` and in both branches :math:`\alpha \gtrless \beta`
-    (see :mod:`clvml.models.btyd.pareto_nbd_math`). The optimiser takes the value and the
-    analytic gradient from one quadrature pass (:mod:`clvml.models.btyd.pareto_nbd_grad`).
+    (see :mod:`clvml.models.btyd.pareto_nbd_math`). The fit is damped Newton on the value,
+    analytic gradient and exact Hessian, all from one quadrature pass
+    (:mod:`clvml.models.btyd.pareto_nbd_grad`), from ``r = alpha = s = beta = 1`` on the
+    rescaled data; the Hessian at the optimum gives the standard errors.
 
     When the customers' dropout rates (or purchase rates) look alike, the likelihood has
     a ridge: every large ``(s, beta)`` with the same ``s / beta`` fits about equally well,
