@@ -219,8 +219,8 @@ def test_standard_errors_equal_those_of_the_finite_difference_hessian(cdnow_summ
 
 
 def test_warm_start_on_a_sample_then_newton_on_many_distinct_rows(monkeypatch):
-    # more distinct rows than the warm start's sample (20,000 in use; 1,000 here to keep the
-    # test fast): Newton on the sample, then on all rows
+    # more than twice the warm start's sample of distinct rows (20,000 in use; 1,000 here to
+    # keep the test fast): Newton on the sample, then on all rows
     monkeypatch.setattr(base, "_WARM_START_ROWS", 1_000)
     calls = []
     original = base.BTYDModel._warm_start
