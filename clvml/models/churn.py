@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -51,9 +52,12 @@ from clvml.models.cv_folds import CustomerFolds
 __all__ = [
     "DEFAULT_HGB_PARAMS",
     "FeatureSelector",
+    "OffsetStack",
+    "fit_offset_stack",
     "level_shift",
     "make_churn_classifier",
     "predict_churn",
+    "predict_offset_stack",
     "shift_probability",
 ]
 
@@ -271,3 +275,101 @@ def level_shift(p: np.ndarray, target_mean: float) -> float:
         if hi - lo < 1e-10:
             break
     return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True)
+class OffsetStack:
+    """A logistic second stage on the classifier's out-of-fold score and label-free logits.
+
+    ``logit P(churn) = intercept + coef[0] * logit(booster) + coef[1:] . logit(offsets)``,
+    applied to each calibration member's booster and averaged over the members (as
+    ``CalibratedClassifierCV`` averages its calibrated members).
+
+    Attributes
+    ----------
+    intercept : float
+        Intercept of the logistic regression.
+    coef : tuple of float
+        Coefficient of the booster's logit, then of each offset's logit.
+    """
+
+    intercept: float
+    coef: tuple[float, ...]
+
+
+def _offset_logit(p: np.ndarray) -> np.ndarray:
+    """Logit of a label-free probability, clipped to [1e-6, 1 - 1e-6] (no infinite offsets)."""
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(q) - np.log1p(-q)
+
+
+def _members(model: Pipeline) -> list[Any]:
+    classifier = model.named_steps["classifier"]
+    members = getattr(classifier, "calibrated_classifiers_", None)
+    if not isinstance(classifier, CalibratedClassifierCV) or not members:
+        raise ValueError("the offset stack needs a fitted make_churn_classifier with calibration")
+    return [m.estimator for m in members]
+
+
+def _positive(estimator: Any, Z: pd.DataFrame) -> np.ndarray:
+    col = [int(c) for c in estimator.classes_].index(1)
+    return np.asarray(estimator.predict_proba(Z), dtype=float)[:, col]
+
+
+def fit_offset_stack(
+    model: Pipeline, X: pd.DataFrame, y: np.ndarray, offsets: Sequence[np.ndarray]
+) -> OffsetStack:
+    """Fit the :class:`OffsetStack` of a fitted classifier on its own training rows.
+
+    Each row's booster score is out of fold: it comes from the calibration member whose
+    booster did not see the row (the folds of :class:`clvml.models.cv_folds.CustomerFolds`
+    are recomputed with the pipeline's seed, so they are the ones ``fit`` used). The
+    offsets are probabilities of churn from label-free models that age correctly by
+    construction (a BTYD model's P(no purchase in the horizon) at each customer's own
+    cut-off): trees do not extrapolate beyond the ages seen in training, the offsets do,
+    and the logistic regression learns how much of each to trust.
+
+    Parameters
+    ----------
+    model : Pipeline
+        Fitted :func:`make_churn_classifier` pipeline (with calibration).
+    X : pandas.DataFrame
+        The rows it was fitted on, in the same order.
+    y : ndarray
+        Their 0/1 churn labels.
+    offsets : sequence of ndarray
+        Label-free probabilities of churn of the same rows.
+
+    Returns
+    -------
+    OffsetStack
+    """
+    y = np.asarray(y, dtype=float)
+    members = _members(model)
+    classifier = model.named_steps["classifier"]
+    Z = model.named_steps["features"].transform(X)
+    folds = list(classifier.cv.split(Z, y))
+    if len(folds) != len(members):
+        raise ValueError(f"{len(folds)} folds for {len(members)} calibration members")
+    score = np.zeros(len(X))
+    for member, (_, test) in zip(members, folds, strict=True):
+        score[test] = _logit(_positive(member, Z.iloc[test]))
+    design = np.column_stack([score, *[_offset_logit(o) for o in offsets]])
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(design, y)
+    return OffsetStack(float(lr.intercept_[0]), tuple(float(c) for c in lr.coef_[0]))
+
+
+def predict_offset_stack(
+    model: Pipeline, stack: OffsetStack, X: pd.DataFrame, offsets: Sequence[np.ndarray]
+) -> np.ndarray:
+    """P(churn) of the rows ``X`` under the :class:`OffsetStack` ``stack`` (see there)."""
+    Z = model.named_steps["features"].transform(X)
+    coef = np.asarray(stack.coef, dtype=float)
+    fixed = stack.intercept + sum(
+        (c * _offset_logit(o) for c, o in zip(coef[1:], offsets, strict=True)), np.zeros(len(X))
+    )
+    members = _members(model)
+    p = np.zeros(len(X))
+    for member in members:
+        p += 1.0 / (1.0 + np.exp(-(fixed + coef[0] * _logit(_positive(member, Z)))))
+    return p / len(members)

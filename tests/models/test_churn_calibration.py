@@ -18,7 +18,14 @@ from clvml.evaluation.classification import churn_metrics, expected_calibration_
 from clvml.evaluation.comparison import compare_methods
 from clvml.features.dataset import holdout_targets
 from clvml.features.frames import FrameBuilder
-from clvml.models.churn import level_shift, make_churn_classifier, predict_churn, shift_probability
+from clvml.models.churn import (
+    fit_offset_stack,
+    level_shift,
+    make_churn_classifier,
+    predict_churn,
+    predict_offset_stack,
+    shift_probability,
+)
 from clvml.models.cv_folds import CustomerFolds
 
 RFM = ["frequency", "recency", "T", "monetary_value"]
@@ -79,6 +86,29 @@ def test_level_shift_hits_the_target_mean_and_keeps_the_order():
     assert level_shift(np.array([0.0, 1.0]), 0.3) == 0.0
 
 
+def test_offset_stack_recovers_a_planted_offset_the_booster_cannot_see():
+    # planted: logit P(churn) = -0.5 + x + 1.5 * logit(o); the booster sees x only, the
+    # stack gets o as an offset and must weight it 1.5 (the booster learnt x's slope
+    # marginalised over o, attenuated, so the stack weights the booster's logit above 1)
+    rng = np.random.default_rng(3)
+    n = 6000
+    x = rng.normal(size=n)
+    o = rng.uniform(0.05, 0.95, n)
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-(-0.5 + x + 1.5 * np.log(o / (1 - o)))))
+    X = pd.DataFrame({"x": x}, index=[f"c{i}" for i in range(n)])
+    train = np.arange(n) < n // 2
+    model = make_churn_classifier(["x"]).fit(X[train], y[train])
+    stack = fit_offset_stack(model, X[train], y[train], [o[train]])
+    assert abs(stack.coef[1] - 1.5) < 0.15
+    assert stack.coef[0] > 1.0
+    p = predict_offset_stack(model, stack, X[~train], [o[~train]])
+    truth = 1.0 / (1.0 + np.exp(-(-0.5 + x[~train] + 1.5 * np.log(o[~train] / (1 - o[~train])))))
+    assert np.abs(p - truth).mean() < 0.05  # measured 0.039 (trees: step functions of x)
+    # the classifier alone, blind to o, is far from the truth
+    alone = predict_churn(model, X[~train]).to_numpy()
+    assert np.abs(alone - truth).mean() > 0.1
+
+
 def _logrfm(frame: pd.DataFrame) -> np.ndarray:
     cols = [frame[c].fillna(0.0).to_numpy(dtype=float) for c in RFM]
     return np.log1p(np.column_stack(cols))
@@ -98,9 +128,9 @@ def _shuffled_ids(transactions: pd.DataFrame) -> pd.DataFrame:
     [
         ("customers", "1997-09-30", 0.02),  # measured 0.006 (id order), 0.008 (shuffled)
         # the time split is NOT within the issue's 0.02: the classifier learns on younger
-        # customers (measured 0.026 in id order and 0.032 shuffled after the level
-        # recalibration, 0.049 before; 0.021-0.037 over booster seeds); see docs/churn.md
-        # and test_time_split_target_missed
+        # customers (measured 0.021 in id order and 0.028 shuffled with the Pareto/NBD +
+        # BG/NBD offset stack; 0.026 / 0.032 with the level shift alone, 0.049 before);
+        # see docs/churn.md and test_time_split_target_missed
         ("time", "1997-12-31", 0.04),
     ],
 )
@@ -137,14 +167,16 @@ def test_compare_methods_churn_calibrated_and_ties_logistic(
             lr = LogisticRegression(max_iter=1000).fit(_logrfm(frame[~test]), y[~test])
             p_lr[test] = lr.predict_proba(_logrfm(frame[test]))[:, 1]
     base = churn_metrics(y, p_lr)
-    # ties or beats: Brier no worse; ROC AUC within 0.002 (time split: 0.8042 vs 0.8054)
+    # ties or beats: Brier no worse; ROC AUC within 0.002 (time split: 0.8059 vs 0.8054)
     assert m["brier"] <= base["brier"]
     assert m["roc_auc"] >= base["roc_auc"] - 0.002
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True, reason="issue #14 target ECE <= 0.02 on the CDNOW time split; reached 0.026"
+    strict=True,
+    reason="issue #14 target ECE <= 0.02 on the CDNOW time split; reached 0.021 (id order), "
+    "0.028 (shuffled ids)",
 )
 def test_time_split_target_missed(cdnow_transactions):
     res = compare_methods(
