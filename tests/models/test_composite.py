@@ -142,6 +142,7 @@ def test_hybrid_reproduces_btyd_when_the_classifier_is_bgnbd(world_frames, fitte
     model = CLVModel(**{**fitted.get_params()}).fit(feats, *world_frames[1:])
     model.churn_classifier_ = _BGNBDAsClassifier(model.bgnbd_, 52.0)
     model.churn_shift_ = 0.0  # the level shift belongs to the replaced classifier
+    model.churn_stack_ = None  # and so does the offset stack (issue #14 point 4)
     out = model.predict(feats)
     np.testing.assert_allclose(out["clv_hybrid"], out["clv_btyd"], rtol=1e-9)
 
