@@ -43,8 +43,8 @@ def test_table_rows_columns_and_reference_rows(result):
     assert list(t.columns) == list(TABLE_COLUMNS)
     assert list(t["method"]) == [
         "closed_form", "btyd", "btyd_covariates", "pareto_nbd", "btyd_all_spend",
-        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "past spend",
-        "oracle",
+        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "ml_anchored",
+        "past spend", "oracle",
         "truth",
     ]  # fmt: skip
     assert result.mode == "time" and "earlier window" in result.supervision

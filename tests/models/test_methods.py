@@ -47,15 +47,19 @@ def test_the_registry_is_the_one_source_of_the_method_lists():
     assert tuple(REGISTRY) == METHODS
     assert METHODS == (
         "closed_form", "btyd", "btyd_covariates", "pareto_nbd", "btyd_all_spend",
-        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "past_spend",
+        "pareto_nbd_all_spend", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "ml_anchored",
+        "past_spend",
     )  # fmt: skip
     assert DEFAULT_METHODS == ("closed_form", "btyd", "btyd_covariates", "hybrid", "ml")
-    assert {"closed_form", "hybrid", "ml", "ml_two_part", "blend", "ml_level"} == SUPERVISED_METHODS
+    assert {
+        "closed_form", "hybrid", "ml", "ml_two_part", "blend", "ml_level", "ml_anchored"
+    } == SUPERVISED_METHODS  # fmt: skip
     assert BASELINES == ("past_spend",)
     # the champion fallback order of the former composite, baselines last
     assert CHAMPION_ORDER == (
-        "btyd", "hybrid", "ml", "blend", "ml_two_part", "ml_level", "btyd_covariates", "pareto_nbd",
-        "btyd_all_spend", "pareto_nbd_all_spend", "closed_form", "past_spend",
+        "btyd", "hybrid", "ml", "blend", "ml_two_part", "ml_level", "ml_anchored",
+        "btyd_covariates", "pareto_nbd", "btyd_all_spend", "pareto_nbd_all_spend", "closed_form",
+        "past_spend",
     )  # fmt: skip
     for name, cls in REGISTRY.items():
         assert cls.name == name and issubclass(cls, CLVMethod)

@@ -23,6 +23,7 @@ from clvml.models.methods.closed_form import ClosedForm
 from clvml.models.methods.hybrid import Hybrid
 from clvml.models.methods.label_free import BTYDAllSpend, ParetoNBDAllSpend, ParetoNBDGammaGamma
 from clvml.models.methods.ml import ML
+from clvml.models.methods.ml_anchored import MLAnchored
 from clvml.models.methods.ml_level import MLLevel
 from clvml.models.methods.ml_two_part import MLTwoPart
 from clvml.models.methods.past_spend import PastSpend
@@ -53,6 +54,7 @@ REGISTRY: dict[str, type[CLVMethod]] = {
     "ml_two_part": MLTwoPart,
     "blend": Blend,
     "ml_level": MLLevel,
+    "ml_anchored": MLAnchored,
     "past_spend": PastSpend,
 }
 #: Shared steps that are not CLV methods, name -> class.
