@@ -20,12 +20,15 @@ from clvml.features.exact_sum import exact_group_sums
 
 __all__ = [
     "Customers",
+    "byte_matrix",
+    "dense_int_ids",
     "encode_customers",
     "mean_or_zero",
     "merge_periods",
     "period_dtype",
     "period_ordinals",
     "scalar_ordinal",
+    "string_index",
     "summarise",
     "summary_columns",
 ]
@@ -91,7 +94,7 @@ def _missing_ids(n_rows: int, column: str) -> DataValidationError:
     )
 
 
-def _string_index(arr: pa.Array, like: pd.Series) -> pd.Index:
+def string_index(arr: pa.Array, like: pd.Series) -> pd.Index:
     """An Arrow string array as an Index of the dtype of ``like``'s IDs."""
     if like.dtype == object:
         # infer the dtype as a groupby does (``str`` under pandas 3), as lifetimes returns
@@ -99,7 +102,7 @@ def _string_index(arr: pa.Array, like: pd.Series) -> pd.Index:
     return pd.Index(pd.array(arr, dtype=like.dtype))
 
 
-def _byte_matrix(arr: pa.Array) -> np.ndarray | None:
+def byte_matrix(arr: pa.Array) -> np.ndarray | None:
     """The ``n x width`` bytes of equal-length strings (a view of the Arrow buffer), or None."""
     n = len(arr)
     large = pa.types.is_large_string(arr.type)
@@ -117,7 +120,7 @@ def _byte_matrix(arr: pa.Array) -> np.ndarray | None:
 def _encode_fixed_width(data: np.ndarray, ids: pd.Series) -> Customers | None:
     """Codes of equal-length string IDs without hashing, or None if they do not qualify.
 
-    ``data`` is the ``n x width`` matrix of their bytes (:func:`_byte_matrix`). Reading
+    ``data`` is the ``n x width`` matrix of their bytes (:func:`byte_matrix`). Reading
     the positions that vary as digits of a mixed-radix number gives an
     integer key in the lexicographic order of the strings (their UTF-8 bytes, i.e. code
     points). Zero-padded numbers such as ``"C00004217"`` give keys about as dense as the
@@ -156,7 +159,7 @@ def _encode_fixed_width(data: np.ndarray, ids: pd.Series) -> Customers | None:
         strings = pa.Array.from_buffers(
             pa.large_string(), len(keys), [None, pa.py_buffer(starts), pa.py_buffer(out)]
         )
-        return _string_index(strings, ids)
+        return string_index(strings, ids)
 
     if n_keys <= 2 * n + 1_000_000:
         return Customers(key, n_keys, decode=labels)
@@ -201,7 +204,7 @@ def _encode_by_words(arr: pa.Array, data: np.ndarray, ids: pd.Series) -> Custome
             return None  # two IDs share a hash: hash the strings instead
     dictionary = arr.take(pa.array(last))
     order = pc.sort_indices(dictionary).to_numpy()
-    return Customers(codes, n_codes, _string_index(dictionary, ids), order)
+    return Customers(codes, n_codes, string_index(dictionary, ids), order)
 
 
 def _key_space(span: np.ndarray) -> int:
@@ -235,7 +238,7 @@ def _encode_strings(ids: pd.Series, column: str) -> Customers | None:
         return None
     if arr.null_count:
         raise _missing_ids(arr.null_count, column)
-    data = _byte_matrix(arr)
+    data = byte_matrix(arr)
     if data is not None:
         fixed = _encode_fixed_width(data, ids)
         if fixed is None:
@@ -244,8 +247,14 @@ def _encode_strings(ids: pd.Series, column: str) -> Customers | None:
             return fixed
     encoded = pc.dictionary_encode(arr)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
-    labels = _string_index(encoded.dictionary, ids)
+    labels = string_index(encoded.dictionary, ids)
     return Customers(encoded.indices.to_numpy(), len(labels), labels, order)
+
+
+def dense_int_ids(values: np.ndarray) -> bool:
+    """Whether integer IDs are dense enough to be their own codes (minus the smallest)."""
+    lo, hi = int(values.min()), int(values.max())
+    return hi - lo <= 2 * len(values) + 1_000_000 and hi < 2**62
 
 
 def encode_customers(ids: pd.Series, column: str) -> Customers:
@@ -253,7 +262,7 @@ def encode_customers(ids: pd.Series, column: str) -> Customers:
     if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
         values = ids.to_numpy()
         lo, hi = int(values.min()), int(values.max())
-        if hi - lo <= 2 * len(values) + 1_000_000 and hi < 2**62:
+        if dense_int_ids(values):
             # Dense integer IDs are their own codes (offset by the smallest).
             idx = np.int32 if hi - lo < np.iinfo(np.int32).max else np.int64
             codes = np.subtract(values, values.dtype.type(lo), dtype=idx, casting="unsafe")

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LimbPlan", "exact_group_sums", "limb_plan", "round_limbs", "split_limbs"]
+__all__ = [
+    "LimbPlan",
+    "exact_group_sums",
+    "exact_segment_sums",
+    "limb_plan",
+    "round_limbs",
+    "split_limbs",
+]
 
 _MIN_EXPONENT = -1074  # 2**-1074 is the smallest positive float64 (subnormal)
 _MAX_EXPONENT = 1022  # 1.5 * 2**1022 is finite
@@ -210,4 +217,55 @@ def exact_group_sums(groups: np.ndarray, values: np.ndarray, n_groups: int) -> n
         np.ldexp(np.bincount(groups, weights=limb, minlength=n_groups), -p)
         for limb, p in zip(limbs, plan.positions, strict=True)
     ]
+    return round_limbs(sums, plan)
+
+
+def exact_segment_sums(
+    values: np.ndarray, starts: np.ndarray, max_length: int, scratch: np.ndarray | None = None
+) -> np.ndarray:
+    """Correctly rounded exact sums of consecutive runs of ``values`` (``math.fsum`` of each).
+
+    The sorted counterpart of :func:`exact_group_sums`: run ``k`` is
+    ``values[starts[k]:starts[k + 1]]`` (the last run ends at the end), and the limbs are
+    added with :func:`numpy.add.reduceat`, a sequential pass instead of scatter-adds.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite float64 values; overwritten (the limbs are split in place).
+    starts : numpy.ndarray
+        Increasing start positions of the runs, the first 0; every run non-empty.
+    max_length : int
+        Length of the longest run (bounds the limb sums).
+    scratch : numpy.ndarray, optional
+        A float64 buffer as long as ``values`` to split the limbs into (saves one
+        allocation).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 sums, one per run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> exact_segment_sums(np.array([0.1, 0.2, 0.3, 5.0]), np.array([0, 3]), 3)
+    array([0.6, 5. ])
+    """
+    if not len(values):
+        return np.zeros(len(starts))
+    plan = _plan_for(values, max_length)
+    limb = np.empty_like(values) if scratch is None else scratch
+    sums = []
+    rest = values
+    for p in plan.positions[:-1]:  # as split_limbs, in place
+        if p + 52 <= _MAX_EXPONENT:
+            sigma = math.ldexp(1.5, p + 52)
+            np.add(rest, sigma, out=limb)
+            limb -= sigma
+        else:  # astronomically large amounts: truncate instead (sigma would overflow)
+            np.ldexp(np.trunc(np.ldexp(rest, -p)), p, out=limb)
+        rest -= limb
+        sums.append(np.ldexp(np.add.reduceat(limb, starts), -p))
+    sums.append(np.ldexp(np.add.reduceat(rest, starts), -plan.positions[-1]))
     return round_limbs(sums, plan)

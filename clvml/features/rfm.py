@@ -46,11 +46,16 @@ non-numeric amounts raise :class:`~clvml.exceptions.DataValidationError`.
 
 Implementation
 --------------
-Customer IDs become integer codes without sorting the rows: integer IDs are their
-own codes (minus the smallest); equal-length strings (zero-padded numbers and the
-like) become order-preserving mixed-radix integers read straight from the Arrow
-buffer; other strings go through Arrow's hash kernel and only the distinct IDs are
-sorted; anything else through :func:`pandas.factorize`. Timestamps become integer
+Sparse IDs (64-bit integers too spread out to be their own codes, canonical UUID
+strings) in :func:`rfm_summary` are not hashed at all: each row becomes one ``uint64``
+``[bucket of the ID | period | row number]``, one ``numpy.sort`` groups every
+customer's rows by period, and everything per customer is a sequential pass over the
+sorted keys (:mod:`clvml.features._rfm_sorted`; two IDs sharing a bucket are told apart
+exactly). Otherwise customer IDs become integer codes without sorting the rows:
+integer IDs are their own codes (minus the smallest); equal-length strings
+(zero-padded numbers and the like) become order-preserving mixed-radix integers read
+straight from the Arrow buffer; other strings go through Arrow's hash kernel and only
+the distinct IDs are sorted; anything else through :func:`pandas.factorize`. Timestamps become integer
 period ordinals straight from the ``datetime64`` integers (a floor division for
 fixed units; a small day -> period lookup table built by pandas for calendar units,
 so Period semantics hold exactly). The (customer, period) pairs are merged by
@@ -73,7 +78,6 @@ import pandas as pd
 
 from clvml.exceptions import DataValidationError
 from clvml.features._rfm_kernels import (
-    Customers,
     encode_customers,
     mean_or_zero,
     merge_periods,
@@ -83,6 +87,7 @@ from clvml.features._rfm_kernels import (
     summarise,
     summary_columns,
 )
+from clvml.features._rfm_sorted import SparseIds, sorted_summary, sparse_ids
 from clvml.features.exact_sum import exact_group_sums
 
 __all__ = [
@@ -254,12 +259,14 @@ def _read_log(
     monetary_value_col: str | None,
     freq: str,
     freq_multiplier: Any,
-) -> tuple[float, pd.PeriodDtype, Customers, np.ndarray, Any, np.ndarray | None]:
-    """The checked multiplier, period dtype, encoded customers, wall-time stamps, their
-    time zone and the amounts (``None`` without ``monetary_value_col``) of a log."""
+    encode: bool = True,
+) -> tuple[float, pd.PeriodDtype, Any, np.ndarray, Any, np.ndarray | None]:
+    """The checked multiplier, period dtype, encoded customers (None unless ``encode``),
+    wall-time stamps, their time zone and the amounts (``None`` without
+    ``monetary_value_col``) of a log."""
     multiplier = _check_positive("freq_multiplier", freq_multiplier)
     dtype = period_dtype(freq)
-    customers = encode_customers(transactions[customer_id_col], customer_id_col)
+    customers = encode_customers(transactions[customer_id_col], customer_id_col) if encode else None
     values, tz = _datetimes(transactions, datetime_col, datetime_format)
     amounts = _amounts(transactions, monetary_value_col) if monetary_value_col else None
     return multiplier, dtype, customers, values, tz, amounts
@@ -404,6 +411,7 @@ def rfm_summary(
     """
     columns = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
     _require_columns(transactions, columns)
+    sparse = sparse_ids(transactions[customer_id_col])
     freq_multiplier, dtype, customers, values, tz, amounts = _read_log(
         transactions,
         customer_id_col,
@@ -412,8 +420,8 @@ def rfm_summary(
         monetary_value_col,
         freq,
         freq_multiplier,
+        encode=sparse is None,
     )
-    codes = customers.codes
     periods = period_ordinals(values, dtype)
     n_after = 0
     if observation_period_end is None:
@@ -432,22 +440,65 @@ def rfm_summary(
                 example=pd.Timestamp(values.min()),
             )
         if n_after:
-            codes, periods = codes[keep], periods[keep]
+            periods = periods[keep]
             amounts = amounts[keep] if amounts is not None else None
+            if sparse is not None:
+                sparse = sparse.take(keep)
             _report_excluded(n_after, end, "in periods after")
 
-    rows, stats = summarise(
-        customers,
-        codes,
-        periods,
-        amounts,
+    summary = None
+    if sparse is not None:
+        summary = _sorted_summary(
+            sparse,
+            periods,
+            amounts,
+            end_ordinal,
+            freq_multiplier,
+            include_first_transaction,
+            customer_id_col,
+        )
+        if summary is None:  # keys too wide for one sort: hash the IDs after all
+            customers = encode_customers(transactions[customer_id_col], customer_id_col)
+    if summary is None:
+        codes = customers.codes if n_after == 0 else customers.codes[keep]
+        rows, stats = summarise(
+            customers,
+            codes,
+            periods,
+            amounts,
+            end_ordinal,
+            freq_multiplier,
+            include_first_transaction,
+        )
+        summary = pd.DataFrame(stats, index=customers.index(rows, customer_id_col))
+    summary.attrs["n_rows_after_observation_end"] = n_after
+    return summary
+
+
+def _sorted_summary(
+    ids: SparseIds,
+    periods: np.ndarray,
+    amounts: np.ndarray | None,
+    end_ordinal: int,
+    freq_multiplier: float,
+    include_first_transaction: bool,
+    name: str,
+) -> pd.DataFrame | None:
+    """The summary of sparse IDs by one sort (:mod:`clvml.features._rfm_sorted`), or None."""
+    found = sorted_summary(ids, periods, amounts, include_first_transaction)
+    if found is None:
+        return None
+    order = slice(None) if found.by_id else ids.order(found.rows)
+    stats = summary_columns(
+        found.n_periods[order],
+        found.first[order],
+        found.last[order],
+        found.spend[order] if found.spend is not None else None,
         end_ordinal,
         freq_multiplier,
         include_first_transaction,
     )
-    summary = pd.DataFrame(stats, index=customers.index(rows, customer_id_col))
-    summary.attrs["n_rows_after_observation_end"] = n_after
-    return summary
+    return pd.DataFrame(stats, index=ids.labels(found.rows[order]).rename(name))
 
 
 def calibration_holdout_summary(

@@ -30,6 +30,7 @@ from clvml.data.datasets import (
 )
 from clvml.exceptions import DataValidationError
 from clvml.features import _rfm_kernels
+from clvml.features import rfm as rfm_module
 from clvml.features._rfm_kernels import period_ordinals
 from clvml.features.rfm import (
     RowsExcludedWarning,
@@ -362,7 +363,10 @@ def test_customer_id_types_match_lifetimes(make_ids):
 def test_uuid_ids_leave_the_fixed_width_path_early(monkeypatch, probe_rows):
     # UUIDs' key space is far too large for the fixed-width path: it gives up after the
     # probe rows, or after the first columns whose spans overflow it (not all 36 columns),
-    # and the IDs are hashed instead, with the same summary as lifetimes
+    # and the IDs are hashed instead, with the same summary as lifetimes. (rfm_summary
+    # reads canonical UUIDs by sorting, tests/features/test_rfm_sorted.py; the hashing
+    # path, which calibration_holdout_summary and that path's fallback take, is forced.)
+    monkeypatch.setattr(rfm_module, "sparse_ids", lambda ids: None)
     monkeypatch.setattr(_rfm_kernels, "_PROBE_ROWS", probe_rows)
     spans_checked: list[int] = []
     key_space = _rfm_kernels._key_space
@@ -391,7 +395,9 @@ def test_uuid_ids_leave_the_fixed_width_path_early(monkeypatch, probe_rows):
 def test_hashed_fixed_width_ids_are_verified_exactly(monkeypatch, collide):
     # UUIDs are coded by a 64-bit hash of their bytes; a hash shared by two IDs must not
     # merge two customers: every row is checked against its code's row and, on a
-    # collision, the strings themselves are hashed (same summary as lifetimes either way)
+    # collision, the strings themselves are hashed (same summary as lifetimes either way).
+    # The hashing path is forced, as in the test above.
+    monkeypatch.setattr(rfm_module, "sparse_ids", lambda ids: None)
     word_hash = _rfm_kernels._word_hash
     calls: list[int] = []
 
