@@ -48,20 +48,20 @@ Implementation
 --------------
 Sparse IDs (64-bit integers too spread out to be their own codes, canonical UUID
 strings) in :func:`rfm_summary` are not hashed at all: each row becomes one ``uint64``
-``[bucket of the ID | period | row number]``, one ``numpy.sort`` groups every
-customer's rows by period, and everything per customer is a sequential pass over the
-sorted keys (:mod:`clvml.features._rfm_sorted`; two IDs sharing a bucket are told apart
-exactly). Otherwise customer IDs become integer codes without sorting the rows:
-integer IDs are their own codes (minus the smallest); equal-length strings
-(zero-padded numbers and the like) become order-preserving mixed-radix integers read
-straight from the Arrow buffer; other strings go through Arrow's hash kernel and only
-the distinct IDs are sorted; anything else through :func:`pandas.factorize`. Timestamps become integer
-period ordinals straight from the ``datetime64`` integers (a floor division for
-fixed units; a small day -> period lookup table built by pandas for calendar units,
-so Period semantics hold exactly). The (customer, period) pairs are merged by
-building a :class:`scipy.sparse.csr_array` (a counting sort in compiled code that
-sums duplicate entries); each customer's first and last period and period count are
-then slices of its ``indptr`` and ``indices``. Amounts are summed exactly per customer
+``[bucket of the ID | period | row number]``, one ``numpy.sort`` groups every customer's
+rows by period, and everything per customer is a sequential pass over the sorted keys
+(:mod:`clvml.features._rfm_sorted`; two IDs sharing a bucket are told apart exactly).
+Otherwise customer IDs become integer codes without sorting the rows: integer IDs are
+their own codes (minus the smallest); equal-length strings (zero-padded numbers and the
+like) become order-preserving mixed-radix integers read straight from the Arrow buffer;
+other strings go through Arrow's hash kernel and only the distinct IDs are sorted;
+anything else through :func:`pandas.factorize`. Timestamps become integer period
+ordinals straight from the ``datetime64`` integers (a floor division for fixed units; a
+small day -> period lookup table built by pandas for calendar units, so Period semantics
+hold exactly). The (customer, period) pairs are merged by building a
+:class:`scipy.sparse.csr_array` (a counting sort in compiled code that sums duplicate
+entries); each customer's first and last period and period count are then slices of its
+``indptr`` and ``indices``. Amounts are summed exactly per customer
 (:func:`clvml.features.exact_sum.exact_group_sums`, the correctly rounded sum, as
 :func:`math.fsum`), so the monetary columns do not depend on the row order and equal the
 Spark path's bit for bit. No Python loop runs over customers or rows.

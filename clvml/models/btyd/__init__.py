@@ -15,6 +15,7 @@ from clvml.models.btyd.gamma_gamma import GammaGamma
 from clvml.models.btyd.gamma_gamma_covariates import GammaGammaCovariates
 from clvml.models.btyd.modified_beta_geo import ModifiedBetaGeo
 from clvml.models.btyd.pareto_nbd import ParetoNBD
+from clvml.models.btyd.rows import PreparedSummary
 from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "GammaGammaCovariates",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "PreparedSummary",
     "TransactionModel",
     "customer_lifetime_value",
 ]

@@ -114,6 +114,7 @@ from clvml.models.btyd.optimise import (
 from clvml.models.btyd.rows import (
     CompressedRows,
     FitProblem,
+    PreparedSummary,
     as_frame,
     check_horizon,
     compress_rows,
@@ -125,6 +126,7 @@ __all__ = [
     "BTYDModel",
     "CompressedRows",
     "FitProblem",
+    "PreparedSummary",
     "check_horizon",
     "compress_rows",
     "inverse_information",
@@ -253,9 +255,15 @@ class BTYDModel(BaseEstimator):
         check_fitted: bool = True,
     ) -> CompressedRows:
         """Validate ``data`` and compress it to distinct rows of ``columns`` (see
-        :func:`~clvml.models.btyd.rows.validated_rows`)."""
+        :func:`~clvml.models.btyd.rows.validated_rows`); a :class:`PreparedSummary` gives
+        its rows for this class and reading, computed on first use."""
         if check_fitted:
             self._check_fitted()
+        if isinstance(data, PreparedSummary):
+            if weights is not None:
+                return self._rows(data.data, weights, columns, check_fitted)
+            key = (type(self), columns, check_fitted)
+            return data.rows(key, lambda: self._rows(data.data, None, columns, check_fitted))
         columns = columns or self._data_columns
         frame = self._as_frame(data, columns)
         w = self._weights(frame, weights)
@@ -267,6 +275,45 @@ class BTYDModel(BaseEstimator):
         return validated_rows(frame, columns, w, validate, index, rfm)
 
     _weights = staticmethod(row_weights)
+
+    def prepare(self, data: Any) -> PreparedSummary:
+        """Validate and compress a summary once, for every prediction on it.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, mapping, 2-d array or PreparedSummary
+            RFM summary, as the predictions take it.
+
+        Returns
+        -------
+        PreparedSummary
+            Accepted by every prediction method (and
+            :func:`~clvml.models.btyd.clv.customer_lifetime_value`) in place of
+            ``data``, with the same results; the distinct rows of this model's columns
+            and their inverse index are found here, once (a model of another class
+            finds its own on first use and keeps them too).
+
+        Raises
+        ------
+        NotFittedError
+            The model is not fitted.
+        DataValidationError
+            The data break the RFM summary contract.
+
+        Examples
+        --------
+        >>> from clvml.data.datasets import load_cdnow_summary
+        >>> from clvml.models.btyd import BetaGeo
+        >>> data = load_cdnow_summary()
+        >>> bg = BetaGeo().fit(data)
+        >>> rows = bg.prepare(data)
+        >>> p_alive, purchases = bg.probability_alive(rows), bg.expected_purchases(rows, 39)
+        >>> bool((p_alive == bg.probability_alive(data)).all())
+        True
+        """
+        prepared = PreparedSummary(data)
+        self._rows(prepared)
+        return prepared
 
     def _rescale(self, cols: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], float]:
         """Divide the scaled columns by ``s = max(scale column)`` (1 when off); return both."""

@@ -57,7 +57,7 @@ import pandas as pd
 from clvml.exceptions import ConvergenceWarning, DataValidationError
 from clvml.models.btyd.base import BTYDModel
 from clvml.models.btyd.covariates import CovariateModel
-from clvml.models.btyd.rows import compress_rows
+from clvml.models.btyd.rows import PreparedSummary, compress_rows
 from clvml.models.btyd.transaction import TransactionModel
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
@@ -137,9 +137,11 @@ def customer_lifetime_value(
         A fitted purchase model (``BetaGeo``, ``ModifiedBetaGeo``, ``ParetoNBD``, ...).
     spend_model : GammaGamma
         A fitted spend model providing the expected spend per transaction.
-    summary : pandas.DataFrame
+    summary : pandas.DataFrame or PreparedSummary
         RFM summary with ``frequency``, ``recency``, ``T`` (in the transaction model's
-        time unit) and ``monetary_value``; one row per customer.
+        time unit) and ``monetary_value``; one row per customer. A
+        :class:`~clvml.models.btyd.rows.PreparedSummary` of it (``model.prepare``)
+        reuses the distinct rows the models found for earlier predictions.
     horizon : int, default 12
         Number of months.
     discount_rate : float, optional
@@ -205,7 +207,12 @@ def customer_lifetime_value(
         raise ValueError(
             f"interval_method must be one of {list(INTERVAL_METHODS)}, got {interval_method!r}"
         )
-    if not isinstance(summary, pd.DataFrame):
+    if isinstance(summary, PreparedSummary):
+        if not isinstance(summary.data, pd.DataFrame):
+            raise DataValidationError(
+                f"expected a pandas DataFrame, got {type(summary.data).__name__}"
+            )
+    elif not isinstance(summary, pd.DataFrame):
         raise DataValidationError(f"expected a pandas DataFrame, got {type(summary).__name__}")
 
     tx_rows = transaction_model._rows(summary)

@@ -63,7 +63,7 @@ from clvml.models.btyd.covariate_design import (
     stack_columns,
 )
 from clvml.models.btyd.optimise import inverse_information
-from clvml.models.btyd.rows import CompressedRows, FitProblem, compress_rows
+from clvml.models.btyd.rows import CompressedRows, FitProblem, PreparedSummary, compress_rows
 
 __all__ = ["RFM_COLUMNS", "CovariateModel", "CovariateWarning"]
 
@@ -385,6 +385,8 @@ class CovariateModel(BTYDModel):
     ) -> CompressedRows:
         """Validated distinct rows of the summary columns and standardised covariates."""
         self._check_fitted()
+        if isinstance(data, PreparedSummary):
+            data = data.data  # the rows depend on the fit (standardised covariates): not kept
         frame = self._frame(data)
         index = frame.index if isinstance(data, pd.DataFrame) else None
         rfm = self._rfm_arrays(frame)

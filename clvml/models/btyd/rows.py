@@ -2,7 +2,8 @@
 
 Every BTYD fit and prediction evaluates each distinct row of its columns once:
 :func:`compress_rows` finds them in O(n) and :class:`CompressedRows` maps per-row values
-back to every customer. :func:`check_horizon` checks a prediction horizon.
+back to every customer; :class:`PreparedSummary` keeps them for every prediction on the
+same summary. :func:`check_horizon` checks a prediction horizon.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from clvml.exceptions import DataValidationError
 __all__ = [
     "CompressedRows",
     "FitProblem",
+    "PreparedSummary",
     "all_rows",
     "as_frame",
     "check_horizon",
@@ -50,13 +52,67 @@ class CompressedRows:
     counts: np.ndarray
     inverse: np.ndarray
     index: pd.Index | None
+    #: every row is its own distinct row (``inverse`` is ``arange(n)``): nothing to gather
+    identity: bool = False
 
     def expand(self, values: np.ndarray, name: str | None = None) -> pd.Series | np.ndarray:
         """Map per-distinct-row ``values`` back to one value per original row."""
-        full = np.asarray(values)[self.inverse]
+        values = np.asarray(values)
+        full = values if self.identity and values.shape == self.inverse.shape else None
+        if full is None:
+            full = values[self.inverse]
         if self.index is None:
             return full
         return pd.Series(full, index=self.index, name=name)
+
+
+class PreparedSummary:
+    """An RFM summary whose distinct rows are found once and reused by every prediction.
+
+    Made by :meth:`BTYDModel.prepare <clvml.models.btyd.base.BTYDModel.prepare>`. Every
+    prediction of a fitted BTYD model (``probability_alive``, ``expected_purchases``,
+    ``conditional_probability_of_purchases``, ``expected_average_spend``, and
+    :func:`~clvml.models.btyd.clv.customer_lifetime_value`) accepts it wherever it
+    accepts the summary itself, and returns the same values on the summary's index.
+    The first use by a model class validates and compresses the columns that class
+    reads (distinct rows + inverse index, :class:`CompressedRows`); later predictions
+    of any model of that class reuse them. It is a snapshot: the rows a model has read
+    are not read again, so do not modify the summary while it is in use.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, mapping or 2-d array
+        The RFM summary, as the predictions take it.
+    """
+
+    def __init__(self, data: Any) -> None:
+        if isinstance(data, PreparedSummary):
+            data = data.data
+        self.data = data
+        self._rows: dict[Any, CompressedRows] = {}
+
+    @property
+    def index(self) -> pd.Index:
+        """The summary's index (a range for arrays and mappings)."""
+        if isinstance(self.data, pd.DataFrame):
+            return self.data.index
+        if isinstance(self.data, Mapping):
+            first = next(iter(self.data.values()), ())
+            return pd.RangeIndex(len(np.asarray(first)))
+        return pd.RangeIndex(len(np.asarray(self.data)))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rows(self, key: Any, compute: Callable[[], CompressedRows]) -> CompressedRows:
+        """The rows cached under ``key`` (a model class and its reading), computed once."""
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = compute()
+        return found
+
+    def __repr__(self) -> str:
+        return f"PreparedSummary({len(self)} rows, {len(self._rows)} compressed readings)"
 
 
 def _dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, int]:
@@ -267,7 +323,7 @@ def validated_rows(
             validate(frame)
         n = arrays[0].size
         counts = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-        return CompressedRows(arrays, counts, np.arange(n), index)
+        return CompressedRows(arrays, counts, np.arange(n), index, identity=True)
     uniq, counts, inverse = compress_rows(arrays, weights)
     if rfm is not None and _plainly_valid_rfm(uniq[0], uniq[1], uniq[2], grid=rfm == "grid"):
         return CompressedRows(uniq, counts, inverse, index)
@@ -350,4 +406,4 @@ def all_rows(
     if rfm is None or not _plainly_valid_rfm(arrays[0], arrays[1], arrays[2], grid=rfm == "grid"):
         validate(frame)
     n = len(frame)
-    return CompressedRows(arrays, np.ones(n), np.arange(n), index)
+    return CompressedRows(arrays, np.ones(n), np.arange(n), index, identity=True)

@@ -30,6 +30,7 @@ from clvml.models.btyd.base import BTYDModel
 from clvml.models.btyd.rows import (
     CompressedRows,
     FitProblem,
+    PreparedSummary,
     all_rows,
     check_horizon,
     compress_rows,
@@ -121,9 +122,11 @@ class TransactionModel(BTYDModel):
     def probability_alive(self, data: Any) -> Any:
         """Probability that each customer is still active at the end of the data (age T).
 
-        Returns a Series on ``data``'s index for a frame, an array otherwise.
+        Returns a Series on ``data``'s index for a frame, an array otherwise. On a
+        :class:`PreparedSummary` (:meth:`prepare`) each distinct row is evaluated once;
+        on a summary every row is (the formula is cheaper than finding them).
         """
-        if type(self)._cheap_probability_alive:
+        if type(self)._cheap_probability_alive and not isinstance(data, PreparedSummary):
             self._check_fitted()
             frame = self._as_frame(data)
             index = frame.index if isinstance(data, pd.DataFrame) else None
@@ -176,6 +179,12 @@ def per_row(rows: CompressedRows, **values: np.ndarray) -> CompressedRows:
                 f"expected a single number or one per customer ({n}), got shape {v.shape}",
                 column=name,
             )
+    if n and all(v.min() == v.max() for v in values.values()):
+        # the same value for everyone (a broadcast scalar): the rows stay as they are
+        k = rows.columns[0].size
+        constant = tuple(np.full(k, v[0], dtype=float) for v in values.values())
+        columns = (*rows.columns, *constant)
+        return CompressedRows(columns, rows.counts, rows.inverse, rows.index, rows.identity)
     (which, *extra), _, inverse = compress_rows((rows.inverse.astype(float), *values.values()))
     pick = which.astype(np.int64)
     columns = (*(c[pick] for c in rows.columns), *extra)
