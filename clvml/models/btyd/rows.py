@@ -88,7 +88,7 @@ class PreparedSummary:
     def __init__(self, data: Any) -> None:
         if isinstance(data, PreparedSummary):
             data = data.data
-        self.data = data
+        self.data: Any = data
         self._rows: dict[Any, CompressedRows] = {}
 
     @property
