@@ -26,6 +26,8 @@ analysis of social media text. Proceedings of ICWSM-14.
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import re
 import unicodedata
@@ -40,6 +42,7 @@ import pandas as pd
 
 from clvml.data.contracts import MAX_TEXT_LENGTH
 from clvml.features.care_rules import (
+    RATING_VALENCE,
     WEAK_VALENCE,
     exasperation,
     is_request,
@@ -52,13 +55,17 @@ from clvml.features.care_rules import (
 )
 
 __all__ = [
+    "LAYER_NUMERIC",
     "NEGATIVE_THRESHOLD",
     "POSITIVE_THRESHOLD",
     "SUPPORTED_LANGUAGES",
+    "SentimentLayer",
     "SpanishLexicon",
     "SpanishSentimentAnalyzer",
     "detect_language",
+    "layer_inputs",
     "load_english_negatable",
+    "load_sentiment_layer",
     "load_spanish_lexicon",
     "normalize_text",
     "sentiment_labels",
@@ -499,6 +506,246 @@ def detect_language(texts: Iterable[object], *, default: str = "en") -> np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------
+# Learned layer over the rules (issue #14 point 9)
+# ---------------------------------------------------------------------------------------------
+
+#: Numeric inputs of the learned layer, in the order of its coefficients.
+LAYER_NUMERIC = (
+    "compound",
+    "pos",
+    "neg",
+    "neu",
+    "rule_positive",
+    "rule_negative",
+    "request",
+    "question",
+    "rating",
+    "exasperation",
+    "sarcasm",
+    "exclamations_signed",
+)
+_SYMBOL_MIN = 0x2000  # characters from here on (emoji, stars, arrows) are features themselves
+
+
+def layer_inputs(text: str, scores: dict[str, float]) -> tuple[list[float], list[str]]:
+    """The learned layer's inputs for one text: numeric features and sparse terms.
+
+    Parameters
+    ----------
+    text : str
+        The message.
+    scores : dict
+        The rule-based analyser's ``polarity_scores(text)`` (``compound``, ``pos``, ``neg``,
+        ``neu``).
+
+    Returns
+    -------
+    numeric : list of float
+        One value per name of :data:`LAYER_NUMERIC`: the rule scores, the rule's class, the
+        care-rule flags, and the number of ``!`` (at most 3) signed like the rule score (an
+        exclamation mark intensifies; it has no direction of its own).
+    terms : list of str
+        Present terms: accent-free lower-case words (``w:``; digits become ``0``), word pairs
+        (``b:``), character 3- and 4-grams of each word with a space either side (``c:``) and
+        symbols such as emoji (``s:``), once per occurrence (the layer reads counts).
+    """
+    return _numeric_inputs(text, scores), sorted(_terms(text))
+
+
+def _numeric_inputs(text: str, scores: dict[str, float]) -> list[float]:
+    """The numeric inputs of :func:`layer_inputs`."""
+    c = scores["compound"]
+    stripped = text.strip()
+    numeric = [
+        c,
+        scores["pos"],
+        scores["neg"],
+        scores["neu"],
+        float(c >= POSITIVE_THRESHOLD),
+        float(c <= NEGATIVE_THRESHOLD),
+        float(is_request(text)),
+        float(stripped.endswith("?") or "¿" in stripped),
+        rating_valence(text) / RATING_VALENCE,
+        float(exasperation(text) != 0.0),
+        float(sarcasm_marker(text)),
+        math.copysign(min(text.count("!"), 3), c) if c else 0.0,
+    ]
+    return numeric
+
+
+def _terms(text: str) -> list[str]:
+    """The terms of :func:`layer_inputs`, unsorted and possibly repeated."""
+    words = ["0" if w.isdigit() else w for w in _TOKEN_RE.findall(normalize_text(text))]
+    out = ["w:" + w for w in words]
+    out += ["b:" + a + " " + b for a, b in itertools.pairwise(words)]
+    for w in words:
+        padded = " " + w + " "
+        n = len(padded)
+        out += ["c:" + padded[i : i + 3] for i in range(n - 2)]
+        out += ["c:" + padded[i : i + 4] for i in range(n - 3)]
+    out += ["s:" + ch for ch in text if ord(ch) >= _SYMBOL_MIN]
+    return out
+
+
+class SentimentLayer:
+    """A multinomial logistic regression over :func:`layer_inputs`, trained on the dev sets.
+
+    ``tools/train_sentiment_layer.py`` fits it on ``tests/features/data/dev_care_<lang>.tsv``
+    (never on the held-out sets) and writes ``lexicons/layer_<lang>.json``. The logit of
+    class *k* is ``intercept[k] + numeric . coef_numeric[k] + sum of terms[t][k]`` over each
+    occurrence of each term *t* of the text (standardisation folded into the coefficients).
+    A word's own terms (the word and its character n-grams) are summed once and memoised, so
+    a text costs one look-up per word.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        ``("negative", "neutral", "positive")``.
+    intercept : sequence of float
+        One per class.
+    coef_numeric : sequence of sequence of float
+        Per class, one coefficient per name of :data:`LAYER_NUMERIC`.
+    terms : dict of str to sequence of float
+        Per term, one coefficient per class.
+    margin : float, default 0.0
+        The layer overrides the rule score's class only when its own class is at least this
+        much more probable (chosen by cross-validation with the rest).
+    """
+
+    def __init__(
+        self,
+        classes: Iterable[str],
+        intercept: Iterable[float],
+        coef_numeric: Iterable[Iterable[float]],
+        terms: dict[str, Iterable[float]],
+        margin: float = 0.0,
+    ) -> None:
+        self.classes = tuple(classes)
+        self.intercept = tuple(float(v) for v in intercept)
+        self.coef_numeric = tuple(tuple(float(v) for v in row) for row in coef_numeric)
+        self.terms = {t: tuple(float(v) for v in row) for t, row in terms.items()}
+        self.margin = float(margin)
+        shapes = {len(self.intercept), len(self.coef_numeric)}
+        shapes |= {len(row) for row in self.terms.values()}
+        if shapes != {len(self.classes)} or {len(r) for r in self.coef_numeric} != {
+            len(LAYER_NUMERIC)
+        }:
+            raise ValueError(
+                f"a layer over {len(self.classes)} classes needs {len(self.classes)} "
+                f"intercepts and term coefficients and {len(LAYER_NUMERIC)} numeric "
+                "coefficients per class"
+            )
+        self._words: dict[str, tuple[float, ...]] = {}
+        self._zero = (0.0,) * len(self.classes)
+
+    def _add(self, total: list[float], term: str) -> None:
+        row = self.terms.get(term)
+        if row is not None:
+            for k, w in enumerate(row):
+                total[k] += w
+
+    def _word(self, word: str) -> tuple[float, ...]:
+        """Summed coefficients of a word's own terms (``w:`` and ``c:``), memoised."""
+        found = self._words.get(word)
+        if found is None:
+            total = list(self._zero)
+            self._add(total, "w:" + word)
+            padded = " " + word + " "
+            n = len(padded)
+            for size in (3, 4):
+                for i in range(n - size + 1):
+                    self._add(total, "c:" + padded[i : i + size])
+            found = tuple(total)
+            if len(self._words) < 2**16:
+                self._words[word] = found
+        return found
+
+    def logits(self, text: str, scores: dict[str, float]) -> list[float]:
+        """The class logits (order of :attr:`classes`) of ``text`` given its rule scores."""
+        numeric = _numeric_inputs(text, scores)
+        total = [
+            b + sum([w * x for w, x in zip(row, numeric, strict=True)])
+            for b, row in zip(self.intercept, self.coef_numeric, strict=True)
+        ]
+        words = ["0" if w.isdigit() else w for w in _TOKEN_RE.findall(normalize_text(text))]
+        for w in words:
+            for k, v in enumerate(self._word(w)):
+                total[k] += v
+        for a, b in itertools.pairwise(words):
+            self._add(total, "b:" + a + " " + b)
+        for ch in text:
+            if ord(ch) >= _SYMBOL_MIN:
+                self._add(total, "s:" + ch)
+        return total
+
+    def probabilities(self, text: str, scores: dict[str, float]) -> list[float]:
+        """Class probabilities (order of :attr:`classes`) of ``text`` given its rule scores."""
+        logits = self.logits(text, scores)
+        top = max(logits)
+        exp = [math.exp(z - top) for z in logits]
+        total = sum(exp)
+        return [e / total for e in exp]
+
+    def adjust(self, text: str, scores: dict[str, float]) -> float:
+        """The compound score, moved into the band of the class the layer predicts.
+
+        Where the layer's most probable class is the rule score's class, or beats it by less
+        than :attr:`margin` in probability, the rule score is kept. Otherwise the score
+        becomes ``P(positive) - P(negative)``, clipped into the predicted band (at least 0.05
+        for positive, at most -0.05 for negative), or 0.0 for neutral.
+        """
+        p = dict(zip(self.classes, self.probabilities(text, scores), strict=True))
+        label = max(p, key=p.__getitem__)
+        c = scores["compound"]
+        rule = (
+            "positive"
+            if c >= POSITIVE_THRESHOLD
+            else "negative"
+            if c <= NEGATIVE_THRESHOLD
+            else "neutral"
+        )
+        if label == rule or p[label] - p[rule] < self.margin:
+            return float(c)
+        if label == "neutral":
+            return 0.0
+        diff = p["positive"] - p["negative"]
+        if label == "positive":
+            return round(min(1.0, max(POSITIVE_THRESHOLD, diff)), 4)
+        return round(max(-1.0, min(NEGATIVE_THRESHOLD, diff)), 4)
+
+
+@lru_cache(maxsize=2)
+def load_sentiment_layer(language: str) -> SentimentLayer | None:
+    """The learned layer of ``language`` (``lexicons/layer_<language>.json``), None without.
+
+    Parameters
+    ----------
+    language : {"en", "es"}
+
+    Returns
+    -------
+    SentimentLayer or None
+        Read once per process and cached.
+    """
+    path = resources.files("clvml.features").joinpath("lexicons", f"layer_{language}.json")
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(raw["numeric"]) != LAYER_NUMERIC:
+        raise ValueError(
+            f"layer_{language}.json was trained with numeric inputs {raw['numeric']}, "
+            f"expected {list(LAYER_NUMERIC)}; rebuild it with tools/train_sentiment_layer.py"
+        )
+    return SentimentLayer(
+        classes=raw["classes"],
+        intercept=raw["intercept"],
+        coef_numeric=raw["coef_numeric"],
+        terms=raw["terms"],
+        margin=raw.get("margin", 0.0),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Scoring many texts
 # ---------------------------------------------------------------------------------------------
 
@@ -594,26 +841,55 @@ def _by_pieces(score: Any, text: str) -> float:
     Rule-based scoring of one text takes time growing with the square of its
     length (10,000 characters: 0.36 s). A text longer than :data:`_PIECE` is scored
     in pieces cut at spaces; its score is the pieces' scores weighted by their length.
+    ``score`` maps a text to its compound score.
     """
     if len(text) <= _PIECE:
-        return float(score(text)["compound"])
+        return float(score(text))
     parts = [p for p in _pieces(text) if p.strip()]
     weights = np.array([len(p) for p in parts], dtype=float)
-    scores = np.array([score(p)["compound"] for p in parts], dtype=float)
+    scores = np.array([score(p) for p in parts], dtype=float)
     return float(weights @ scores / weights.sum())
+
+
+def _rules_en(text: str) -> dict[str, float]:
+    return _english_analyzer().polarity_scores(text)
+
+
+def _rules_es(text: str) -> dict[str, float]:
+    return _spanish_analyzer().polarity_scores(text)
+
+
+_RULES = {"en": _rules_en, "es": _rules_es}
+
+
+def _layered(language: str, text: str) -> float:
+    scores = _RULES[language](text)
+    layer = load_sentiment_layer(language)
+    return scores["compound"] if layer is None else layer.adjust(text, scores)
 
 
 @lru_cache(maxsize=2**17)
 def _compound_en(text: str) -> float:
-    return _by_pieces(_english_analyzer().polarity_scores, text)
+    return _by_pieces(lambda t: _layered("en", t), text)
 
 
 @lru_cache(maxsize=2**17)
 def _compound_es(text: str) -> float:
-    return _by_pieces(_spanish_analyzer().polarity_scores, text)
+    return _by_pieces(lambda t: _layered("es", t), text)
+
+
+@lru_cache(maxsize=2**17)
+def _rules_compound_en(text: str) -> float:
+    return _by_pieces(lambda t: _rules_en(t)["compound"], text)
+
+
+@lru_cache(maxsize=2**17)
+def _rules_compound_es(text: str) -> float:
+    return _by_pieces(lambda t: _rules_es(t)["compound"], text)
 
 
 _SCORERS = {"en": _compound_en, "es": _compound_es}
+_RULE_SCORERS = {"en": _rules_compound_en, "es": _rules_compound_es}
 
 
 def _normalize_language(value: object) -> str | None:
@@ -629,6 +905,7 @@ def sentiment_scores(
     language: str | Iterable[object] | None = None,
     *,
     default_language: str = "en",
+    layer: bool = True,
 ) -> np.ndarray:
     """Compound sentiment score in [-1, 1] of each text, English or Spanish.
 
@@ -643,6 +920,10 @@ def sentiment_scores(
         language by :func:`detect_language`. Texts in any other language score NaN.
     default_language : {"en", "es"}, default "en"
         Language assumed when detection cannot tell.
+    layer : bool, default True
+        Apply the learned layer (:class:`SentimentLayer`) over the rules: where it predicts
+        another class than the rule score's, the score moves into that class's band. False:
+        the rule-based score alone.
 
     Returns
     -------
@@ -696,7 +977,8 @@ def sentiment_scores(
             lang_code: str | None = detected[tc]
         else:
             lang_code = l_norm[lc - 1]
-        scorer = _SCORERS.get(lang_code) if lang_code is not None else None
+        scorers = _SCORERS if layer else _RULE_SCORERS
+        scorer = scorers.get(lang_code) if lang_code is not None else None
         if scorer is not None:
             out_unique[j] = scorer(t)
     return out_unique[p_codes]  # p_codes == -1 (missing text) picks the trailing NaN

@@ -2,9 +2,10 @@
 
 ``data/heldout_care_{en,es}.tsv`` (>= 200 messages per language) were written for this
 test and committed before anything was measured on them; the rules of
-:mod:`clvml.features.care_rules` were tuned on ``data/dev_care_{en,es}.tsv`` only. The
-floors below are the measured accuracies rounded down (a regression guard); the issue's
-target of 0.90 is a strict xfail until it is reached.
+:mod:`clvml.features.care_rules` and the learned layer of :mod:`clvml.features.sentiment`
+were tuned and trained on ``data/dev_care_{en,es}.tsv`` only. The floors below are the
+measured accuracies rounded down (a regression guard); the issue's target of 0.90 is a
+strict xfail until it is reached.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def _accuracy(language: str) -> tuple[int, int]:
+def _accuracy(language: str, *, layer: bool = True) -> tuple[int, int]:
     d = _read("heldout", language)
-    pred = sentiment_labels(sentiment_scores(d["text"], language))
+    pred = sentiment_labels(sentiment_scores(d["text"], language, layer=layer))
     return int((pred == d["label"].to_numpy()).sum()), len(d)
 
 
@@ -110,30 +111,43 @@ def test_held_out_sets_are_large_disjoint_from_the_dev_sets_and_labelled():
         assert not set(held["text"]) & set(dev["text"])
 
 
-@pytest.mark.parametrize(("language", "floor"), [("en", 0.74), ("es", 0.77)])
-def test_held_out_accuracy_with_its_interval(language, floor):
-    # measured: en 162/217 = 0.747 (Wilson 95% 0.685-0.800); es 170/219 = 0.776 (0.717-0.826)
+@pytest.mark.parametrize(
+    ("language", "floor", "rules_floor"), [("en", 0.89, 0.75), ("es", 0.89, 0.77)]
+)
+def test_held_out_accuracy_with_its_interval(language, floor, rules_floor):
+    # measured with the learned layer: en 194/217 = 0.894 (Wilson 95% 0.846-0.928);
+    # es 197/219 = 0.8995 (0.853-0.933). Rules alone: en 165/217 = 0.760, es 171/219 = 0.781
     k, n = _accuracy(language)
     low, high = wilson(k, n)
     assert k / n >= floor
     assert low < k / n < high and high - low < 0.13
+    k_rules, _ = _accuracy(language, layer=False)
+    assert k_rules / n >= rules_floor
+    assert k >= k_rules + 0.10 * n  # the layer adds at least 10 points to the rules
 
 
-@pytest.mark.xfail(strict=True, reason="issue #14 target 0.90 missed: en 0.747, es 0.776")
+@pytest.mark.xfail(
+    strict=True, reason="issue #14 target 0.90 missed: en 0.894 (194/217), es 0.8995 (197/219)"
+)
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_held_out_accuracy_target(language):
     k, n = _accuracy(language)
     assert k / n >= TARGET
 
 
-def test_english_rules_change_labels_plain_vader_gets_wrong():
+@pytest.mark.parametrize(
+    ("layer", "min_fixed", "min_gain"),
+    # measured: rules alone change 31 of plain VADER's labels, 26 become right, 4 wrong
+    # (0.760 vs 0.659); with the learned layer 63 change, 55 right, 4 wrong (0.894)
+    [(False, 20, 0.07), (True, 45, 0.20)],
+)
+def test_english_rules_change_labels_plain_vader_gets_wrong(layer, min_fixed, min_gain):
     vader = pytest.importorskip("vaderSentiment.vaderSentiment").SentimentIntensityAnalyzer()
     d = _read("heldout", "en")
     truth = d["label"].to_numpy()
-    ours = sentiment_labels(sentiment_scores(d["text"], "en"))
+    ours = sentiment_labels(sentiment_scores(d["text"], "en", layer=layer))
     plain = sentiment_labels([vader.polarity_scores(t)["compound"] for t in d["text"]])
     changed = ours != plain
     fixed, broken = int((changed & (ours == truth)).sum()), int((changed & (plain == truth)).sum())
-    # measured: 30 labels changed, 24 of them became right, 6 became wrong
-    assert changed.sum() >= 25 and fixed >= 20 and fixed >= 3 * broken
-    assert (ours == truth).mean() > (plain == truth).mean() + 0.07  # 0.747 vs 0.659
+    assert changed.sum() >= 25 and fixed >= min_fixed and fixed >= 3 * broken
+    assert (ours == truth).mean() > (plain == truth).mean() + min_gain
