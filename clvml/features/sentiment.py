@@ -10,6 +10,12 @@ sarcasm), which the Spanish analyser applies too. Spanish texts are scored by
 customer-service vocabulary shipped as package data in ``clvml/features/lexicons/``. Neither
 downloads anything at run time.
 
+A learned layer (:class:`SentimentLayer`, a logistic regression over the rule scores, the
+care-rule flags and word/character terms, trained on the development sets only by
+``tools/train_sentiment_layer.py`` and shipped as ``lexicons/layer_<lang>.json``) corrects
+the rule score's class where it disagrees with it; ``sentiment_scores(..., layer=False)``
+gives the rules alone.
+
 Both return VADER's *compound* score in [-1, 1]. The usual thresholds classify a text as
 positive when compound >= 0.05, negative when compound <= -0.05 and neutral otherwise
 (:data:`POSITIVE_THRESHOLD`, :data:`NEGATIVE_THRESHOLD`).
