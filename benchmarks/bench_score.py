@@ -99,9 +99,10 @@ def bench(
     from clvml.pipelines.score import score_customers
 
     for job in ("first load", "re-run"):
-        t = time.perf_counter()
+        load0 = os.getloadavg()[0]
+        t, c = time.perf_counter(), time.process_time()
         res = score_customers(str(model), data, url, table=table, as_of=as_of, workers=workers)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         tm = res.timings
         write = sum(tm.get(k, 0.0) for k in ("validate", "stage", "upsert", "quarantine", "commit"))
         print(
@@ -111,6 +112,12 @@ def bench(
             f" predict {tm.get('predict', 0):.1f} write {write:.1f} "
             f"({res.run.rows_written / max(write, 1e-9):,.0f} rows/s) | written "
             f"{res.run.rows_written:,} quarantined {res.run.rows_quarantined:,}",
+            flush=True,
+        )
+        steps = " ".join(f"{k} {v:.2f}" for k, v in tm.items())
+        print(
+            f"{'':10s} {job:10s} CPU {cpu:.1f} s (this process), load average "
+            f"{load0:.1f} -> {os.getloadavg()[0]:.1f} | every step: {steps}",
             flush=True,
         )
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.data.membership import isin
 from clvml.exceptions import DataValidationError
 from clvml.segments.names import DEFAULT_CELLS, DEFAULT_TIER_LABELS
 
@@ -285,11 +286,11 @@ def _actions(cur: pd.DataFrame, ids: pd.Index) -> tuple[list[Any], list[Any]]:
     uniq = pd.Index(ids.unique())
     seg = cur["segment"].astype(object).reindex(uniq)
     act = seg.map(by_name).astype(object)
-    missing = uniq[(act.isna() & uniq.isin(cur.index)).to_numpy()]
+    missing = uniq[act.isna().to_numpy() & isin(uniq, cur.index)]
     if len(missing):
         m = _matrix(cur)
         if m is not None:
-            known = missing[missing.isin(m.index)]
+            known = missing[isin(missing, m.index)]
             act.loc[known] = m.loc[known, "action"].astype(str).to_numpy()
             no_seg = known[seg.loc[known].isna().to_numpy()]
             seg.loc[no_seg] = m.loc[no_seg, "segment"].astype(str).to_numpy()

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from clvml.data.dates import as_day
+from clvml.data.membership import isin
 from clvml.exceptions import DataValidationError
 from clvml.features.engagement import EngagementFeatures
 from clvml.features.rfm import CUSTOMER_RFM_COLUMNS, customer_rfm_columns, rfm_summary
@@ -153,7 +154,7 @@ def customer_features(
         cust = customers.assign(customer_id=customers["customer_id"].astype(str)).set_index(
             "customer_id"
         )
-        n_without = int((~cust.index.isin(out.index)).sum())
+        n_without = int((~isin(cust.index, out.index)).sum())
         if "acquisition_cost" in cust.columns:
             out["acquisition_cost"] = cust["acquisition_cost"].reindex(out.index).astype(float)
         if "control_group" in cust.columns:

@@ -61,7 +61,7 @@ from clvml.models.methods.base import (
     PredictData,
     SkipMethod,
 )
-from clvml.models.methods.output_frame import assemble_frame
+from clvml.models.methods.output_frame import CHURN_SOURCES, assemble_frame
 from clvml.models.methods.registry import DEFAULT_METHODS, PARTS, REGISTRY, champion_order
 
 __all__ = ["CLVModel"]
@@ -440,6 +440,46 @@ class CLVModel(BaseEstimator):
             self._run(frame, self._predict_steps(), self.interval),
             champion=self.champion_,
             methods=[m for m in self.registry if m in self.methods_],
+            horizon_weeks=float(self.horizon_weeks),
+            value_per_point=self.value_per_advocacy_point,
+            annual_discount_rate=self.annual_discount_rate,
+        )
+
+    def scoring_steps(self) -> list[str]:
+        """The steps :meth:`predict_scores` always runs: BG/NBD, the champion and their needs."""
+        check_is_fitted(self, "methods_")
+        return self._closure(["btyd", str(self.champion_)])
+
+    def predict_scores(self, features: pd.DataFrame | CustomerFrame) -> pd.DataFrame:
+        """:meth:`predict` without the ``clv_<method>`` columns, from the steps its others read.
+
+        What a score table stores (the champion's CLV, interval, activity and expected
+        purchases and spend) comes from :meth:`scoring_steps` alone, plus the churn source
+        of :meth:`predict` (:data:`~clvml.models.methods.output_frame.CHURN_SOURCES`) when
+        the champion gives no churn probability; the other methods are not run (the
+        nightly scoring job's cost is the champion's, not every method's). Every column
+        returned equals :meth:`predict`'s (``engagement_value`` included).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``customer_id``: ``clv``, ``clv_lower``, ``clv_upper``,
+            ``p_active``, ``churn_probability``, ``p_alive_btyd``, ``expected_purchases``,
+            ``expected_avg_spend``, ``engagement_value``.
+        """
+        frame = self._frame(features)
+        champion = str(self.champion_)
+        steps = self.scoring_steps()
+        outputs = self._run(frame, steps, self.interval)
+        if not outputs[champion].has("churn_probability"):
+            source = next(s for s in CHURN_SOURCES if s in self._predict_steps())
+            if source not in outputs:
+                outputs = self._run(frame, [*steps, source], self.interval)
+        return assemble_frame(
+            frame,
+            outputs,
+            champion=champion,
+            methods=[],
             horizon_weeks=float(self.horizon_weeks),
             value_per_point=self.value_per_advocacy_point,
             annual_discount_rate=self.annual_discount_rate,

@@ -76,16 +76,20 @@ def _typed(column: pd.Series, text_fill: str) -> Any:
     return pd.to_numeric(column).astype("float64").to_numpy()
 
 
-def predict_frame(model: Any, model_input: pd.DataFrame) -> pd.DataFrame:
+def predict_frame(
+    model: Any, model_input: pd.DataFrame, *, scores_only: bool = False
+) -> pd.DataFrame:
     """Per-customer predictions of a fitted CLV model, ``customer_id`` as the first column.
 
     Numeric outputs are ``float64`` and labels (value tier, segment) strings,
-    so the output matches the logged signature whatever the input's dtypes.
+    so the output matches the logged signature whatever the input's dtypes. With
+    ``scores_only`` the model's ``predict_scores`` gives the columns (the champion's,
+    no ``clv_<method>``: :meth:`clvml.models.clv_model.CLVModel.predict_scores`).
     """
     cols = list(getattr(model, "feature_columns_", [c for c in model_input if c != "customer_id"]))
     x = to_model_input(model_input, cols)
     frame = x.drop(columns="customer_id").set_index(pd.Index(x["customer_id"], name="customer_id"))
-    pred = model.predict(frame)
+    pred = model.predict_scores(frame) if scores_only else model.predict(frame)
     out = pd.DataFrame({"customer_id": pred.index.astype(str).to_numpy()})
     for c in pred.columns:
         out[c] = _typed(pred[c], "")

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvml.data.membership import isin
+
 __all__ = [
     "MARKETING",
     "PROFILING",
@@ -74,7 +76,7 @@ def without_profiling(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.Dat
     ids = no_profiling_ids(frames.get("customers"))
     if len(ids) and "engagement" in frames:
         eng = frames["engagement"]
-        keep = ~eng["customer_id"].astype(str).isin(set(ids))
+        keep = ~isin(eng["customer_id"].astype(str), ids.astype(str))
         frames = {**frames, "engagement": eng.loc[keep].reset_index(drop=True)}
     return frames, ids
 
@@ -198,7 +200,7 @@ def apply_consent(
     except Exception:
         est, champion = None, str(model.name)
     out["scoring_method"] = champion
-    mask = ids.isin(set(map(str, no_profiling))).to_numpy()
+    mask = isin(ids, [str(v) for v in no_profiling])
     n = int(mask.sum())
     if n:
         if est is None:

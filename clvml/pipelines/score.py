@@ -84,6 +84,7 @@ from clvml.pipelines.score_inputs import (
 )
 from clvml.pipelines.score_predict import (
     DEFAULT_CHUNK_SIZE,
+    needs_engagement,
     predict_in_chunks,
     predict_with_progress,
 )
@@ -225,6 +226,7 @@ def score_customers(
     max_tier_change: float = MAX_TIER_SHARE_CHANGE,
     columns: Mapping[str, str] | None = None,
     alerts: AlertConfig | None = None,
+    fast: bool = True,
 ) -> ScoreJobResult:
     """Score every customer with a model and write the scores into the CRM.
 
@@ -280,6 +282,11 @@ def score_customers(
         History retention, alert rules and the teams' destinations
         (:func:`clvml.alerts.config.load_alert_config`); default: keep 30 runs, the
         default rules, no destinations (alerts are only stored).
+    fast : bool, default True
+        Score a clvml model with its scoring steps only, and skip the engagement features
+        when those steps do not read them (:mod:`clvml.pipelines.score_predict`); the
+        scores are the same as with ``fast=False``, which runs every fitted method
+        through the pyfunc model.
 
     Returns
     -------
@@ -324,6 +331,7 @@ def score_customers(
         def check_day(day: pd.Timestamp, last_day: pd.Timestamp | None) -> None:
             overridden.extend(check_as_of(day, last_day=last_day, cutoff=cutoff, force=force))
 
+        with_events = not fast or needs_engagement(model)
         prep = prepare_inputs(
             data,
             as_of=as_of,
@@ -331,7 +339,10 @@ def score_customers(
             policy=policy,
             check_day=check_day,
             columns=columns,
+            engagement_features=with_events,
         )
+        if not with_events:  # columns no scoring step reads (score_predict.needs_engagement)
+            prep.features = _unread_columns(prep.features, model)
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))
         source = safe_url(str(data)) if is_database_url(data) else str(data)
@@ -348,7 +359,9 @@ def score_customers(
 
         def predict() -> pd.DataFrame:
             nonlocal n_tx_only
-            scores = predict_with_progress(model, prep.features, chunk_size, workers, console)
+            scores = predict_with_progress(
+                model, prep.features, chunk_size, workers, console, fast=fast
+            )
             scores, n_tx_only = _consent(model, prep, scores)
             return scores
 
@@ -446,6 +459,17 @@ def write_scores(
         errors=dict(report.errors),
     )
     return result, None, outcome
+
+
+def _unread_columns(features: pd.DataFrame, model: ScoringModel) -> pd.DataFrame:
+    """The model's numeric input columns missing from ``features``, added as NaN."""
+    have = set(features.columns)
+    add = {
+        name: np.full(len(features), np.nan)
+        for name, kind, _ in model.inputs
+        if name != "customer_id" and name not in have and kind in ("double", "float")
+    }
+    return features.assign(**add) if add else features
 
 
 def _consent(model: ScoringModel, prep: PreparedInputs, scores: pd.DataFrame) -> Any:

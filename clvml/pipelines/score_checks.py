@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from clvml.data.membership import isin
 from clvml.exceptions import ClvmlError
 
 __all__ = [
@@ -250,7 +251,7 @@ def plan_changes(previous: pd.DataFrame, new: pd.DataFrame) -> ScorePlan:
     """Compare the table's rows with the new scores (both ``customer_id``, ``clv``, tier)."""
     old_ids = previous["customer_id"].astype(str)
     new_ids = new["customer_id"].astype(str)
-    present = new_ids.isin(set(old_ids)).to_numpy()
+    present = isin(new_ids, old_ids)
     moves: dict[tuple[str, str], int] = {}
     if "value_tier" in previous.columns and "value_tier" in new.columns:
         before = pd.Series(previous["value_tier"].to_numpy(), index=old_ids.to_numpy())
@@ -264,7 +265,7 @@ def plan_changes(previous: pd.DataFrame, new: pd.DataFrame) -> ScorePlan:
     return ScorePlan(
         inserted=int((~present).sum()),
         updated=int(present.sum()),
-        kept=int((~old_ids.isin(set(new_ids))).sum()),
+        kept=int((~isin(old_ids, new_ids)).sum()),
         tier_moves=moves,
         previous=distribution(previous),
         new=distribution(new),

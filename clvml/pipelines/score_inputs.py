@@ -20,6 +20,7 @@ import pandas as pd
 
 from clvml.data.dates import as_day
 from clvml.data.io import is_database_url, load_tables
+from clvml.data.membership import isin
 from clvml.data.policy import ValidationPolicy, resolve_policy
 from clvml.data.validation import validate_customers, validate_engagement, validate_transactions
 from clvml.exceptions import DataValidationError
@@ -154,7 +155,7 @@ def _unknown_customers(
         if frame is None:
             continue
         ids = frame["customer_id"].astype(str)
-        unknown = ~ids.isin(known).to_numpy()
+        unknown = ~isin(ids, known)
         if not unknown.any():
             continue
         if bad_rows == "error":
@@ -221,8 +222,14 @@ def prepare_inputs(
     policy: ValidationPolicy | None = None,
     check_day: Callable[[pd.Timestamp, pd.Timestamp | None], object] | None = None,
     columns: Mapping[str, str] | None = None,
+    engagement_features: bool = True,
 ) -> PreparedInputs:
     """Read, validate and featurise the scoring data (steps 3-6 of the module notes).
+
+    ``engagement_features=False`` builds the customer frame from the transactions and the
+    customers table alone (the engagement table is still read, validated and returned,
+    for the alerts): for a model that reads no engagement feature
+    (:func:`clvml.pipelines.score_predict.needs_engagement`).
 
     ``columns`` maps contract column names to the source's (``--columns``,
     :mod:`clvml.data.mapping`). ``check_day(as_of, last_day)`` is called before the
@@ -283,7 +290,8 @@ def prepare_inputs(
     last_day = _last_day(frames)
     if check_day is not None:
         check_day(day, last_day)
-    features = customer_features(tx, frames.get("engagement"), frames.get("customers"), cutoff=day)
+    events = frames.get("engagement") if engagement_features else None
+    features = customer_features(tx, events, frames.get("customers"), cutoff=day)
     seen = pd.Index(tx["customer_id"].astype(str).unique())
     if "customers" in frames:
         seen = seen.union(pd.Index(frames["customers"]["customer_id"].astype(str)))

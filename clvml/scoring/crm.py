@@ -798,8 +798,12 @@ class ScoreRun:
         tables = self.sink.tables
         append_history(conn, tables.history, tables.scores, run_id=self.run_id, as_of=self.as_of)
         phase["history"] = time.perf_counter() - t
+        t = time.perf_counter()
         for step in self.in_transaction:
             step(conn, self)
+        if self.in_transaction:
+            phase["in_transaction"] = time.perf_counter() - t
+        t = time.perf_counter()
         self.pruned = prune_history(
             conn,
             tables.history,
@@ -808,6 +812,7 @@ class ScoreRun:
             run_id=self.run_id,
             policy=self.sink.history,
         )
+        phase["prune"] = time.perf_counter() - t
         # A test hook point: everything is staged and upserted but not committed.
         self._before_commit()
         self._finish(

@@ -67,7 +67,11 @@ def _as_text(col: pd.Series) -> pd.Series:
     """The column as Arrow-backed strings; missing values stay missing (<NA>)."""
     if col.dtype == _STRING:
         return col.reset_index(drop=True)
-    if col.dtype == object:  # mixed objects: str() each present value
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        # mixed objects: str() each present value
         col = col.map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v))
     return col.astype(_STRING).reset_index(drop=True)
 

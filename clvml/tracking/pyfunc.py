@@ -69,16 +69,20 @@ def pip_requirements() -> list[str]:
     return out
 
 
-def served_frame(model: Any, scheme: Any | None, model_input: pd.DataFrame) -> pd.DataFrame:
+def served_frame(
+    model: Any, scheme: Any | None, model_input: pd.DataFrame, *, scores_only: bool = False
+) -> pd.DataFrame:
     """What the logged model returns: :func:`predict_frame`, labelled by the segment scheme.
 
     With a fitted :class:`clvml.segments.SegmentScheme`, any ``value_tier`` and
     ``segment`` columns of the estimator's output are dropped and the scheme's are
     inserted (after ``engagement_value`` when there is one, else at the end), as
     strings (empty for a row whose CLV or churn probability is not a number).
-    Without a scheme the estimator's output is returned as it is.
+    Without a scheme the estimator's output is returned as it is. ``scores_only``: the
+    columns a score table stores, from the champion's steps alone (see
+    :func:`clvml.models.model_input.predict_frame`).
     """
-    out = predict_frame(model, model_input)
+    out = predict_frame(model, model_input, scores_only=scores_only)
     if scheme is None:
         return out
     from clvml.segments import RECORD_COLUMNS
