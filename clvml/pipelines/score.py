@@ -342,7 +342,7 @@ def score_customers(
             engagement_features=with_events,
         )
         if not with_events:  # columns no scoring step reads (score_predict.needs_engagement)
-            prep.features = _unread_columns(prep.features, model)
+            prep.features = _unread_columns(prep.features, prep.skipped_features, model)
         timings.update(prep.timings)
         check_signature(model, prep.features, data_note=_data_note(set(prep.input_rows)))
         source = safe_url(str(data)) if is_database_url(data) else str(data)
@@ -461,13 +461,18 @@ def write_scores(
     return result, None, outcome
 
 
-def _unread_columns(features: pd.DataFrame, model: ScoringModel) -> pd.DataFrame:
-    """The model's numeric input columns missing from ``features``, added as NaN."""
-    have = set(features.columns)
+def _unread_columns(
+    features: pd.DataFrame, skipped: tuple[str, ...], model: ScoringModel
+) -> pd.DataFrame:
+    """The model's numeric inputs among the ``skipped`` engagement features, added as NaN.
+
+    Any other input missing from the data stays missing (the signature check refuses it).
+    """
+    have, skipped_set = set(features.columns), set(skipped)
     add = {
         name: np.full(len(features), np.nan)
         for name, kind, _ in model.inputs
-        if name != "customer_id" and name not in have and kind in ("double", "float")
+        if name in skipped_set and name not in have and kind in ("double", "float")
     }
     return features.assign(**add) if add else features
 

@@ -206,6 +206,8 @@ class PreparedInputs:
     #: marketing consent per id (None: not recorded); see clvml.pipelines.consent.
     no_profiling: pd.Index | None = None
     marketing: pd.Series | None = None
+    #: Engagement feature columns not built (``engagement_features=False``).
+    skipped_features: tuple[str, ...] = ()
 
 
 def _last_day(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
@@ -290,7 +292,14 @@ def prepare_inputs(
     last_day = _last_day(frames)
     if check_day is not None:
         check_day(day, last_day)
-    events = frames.get("engagement") if engagement_features else None
+    events = frames.get("engagement")
+    skipped: tuple[str, ...] = ()
+    if not engagement_features and events is not None and len(events):
+        from clvml.features.engagement import EngagementFeatures
+
+        # the names customer_features would have added (they depend on no event's values)
+        names = EngagementFeatures(cutoff=day + pd.Timedelta(days=1)).fit(events.head(1))
+        skipped, events = tuple(str(c) for c in names.get_feature_names_out()), None
     features = customer_features(tx, events, frames.get("customers"), cutoff=day)
     seen = pd.Index(tx["customer_id"].astype(str).unique())
     if "customers" in frames:
@@ -317,4 +326,5 @@ def prepare_inputs(
         engagement=frames.get("engagement"),
         no_profiling=no_profiling,
         marketing=marketing,
+        skipped_features=skipped,
     )
