@@ -95,6 +95,10 @@ class ComparisonResult:
     horizon_weeks : float
     skipped_methods : dict
         Methods not fitted, with the reason.
+    models : list of CLVModel
+        The fitted models (one; one per fold with ``mode="customers"``); ``clvml train``
+        serves the time split's model's fitted steps instead of fitting them again
+        (``CLVModel.fit(reuse=...)``).
     """
 
     table: pd.DataFrame
@@ -106,6 +110,7 @@ class ComparisonResult:
     holdout_end: pd.Timestamp
     horizon_weeks: float
     skipped_methods: dict[str, str] = field(default_factory=dict)
+    models: list[CLVModel] = field(default_factory=list, repr=False)
 
     def best(self, metric: str = "normalized_gini") -> str:
         """The method (reference rows excluded) with the highest ``metric``."""
@@ -353,4 +358,5 @@ def compare_methods(
         holdout_end=h_end,
         horizon_weeks=H,
         skipped_methods=skipped,
+        models=models,
     )

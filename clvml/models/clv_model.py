@@ -145,6 +145,8 @@ class CLVModel(BaseEstimator):
     training_window_ : dict or None
         The cut-offs and label window of the fit, as given to ``fit``.
     n_customers_ : int
+    fitted_steps_ : dict of str to tuple of str
+        The fitted attributes each step (method or shared part) set, by step.
     Each fitted method adds its own attributes: ``bgnbd_covariates_``,
     ``gamma_gamma_covariates_``, ``covariate_spec_``, ``covariate_params_``
     (``btyd_covariates``); ``churn_classifier_`` and ``churn_shift_`` (the churn part of
@@ -268,6 +270,7 @@ class CLVModel(BaseEstimator):
         labelled_btyd: tuple[BetaGeo, GammaGamma] | None = None,
         training_window: Mapping[str, Any] | None = None,
         no_labels_reason: str | None = None,
+        reuse: CLVModel | None = None,
     ) -> CLVModel:
         """Fit every requested method whose inputs are present.
 
@@ -296,18 +299,32 @@ class CLVModel(BaseEstimator):
         no_labels_reason : str, optional
             Why there are no labelled data, reported for the skipped supervised methods
             (default: that ``labelled_features`` and ``labels`` were not given).
+        reuse : CLVModel, optional
+            A model already fitted on the same ``features``, ``labelled_features`` and
+            ``labels`` with the same parameters (``methods``, ``champion``, ``interval``
+            and ``n_draws`` aside, which no step's fit reads), e.g. the comparison's model
+            in ``clvml train``: its BTYD models and every step it fitted are taken as they
+            are instead of being fitted again (the same result, since each step's fit is
+            deterministic given those). Refused (ValueError) when the parameters differ.
 
         Returns
         -------
         self
         """
         methods = check_params(self)
+        reused = self._reusable(reuse, btyd)
         frame, cutoff = unwrap(features)
         frame = age_floor(check_frame(frame, "features", RFM_INPUTS))
         self._reset()
         steps = self._closure([m for m in self.registry if m in methods])
         report("fitting btyd", 0, len(steps) + 1)  # progress for whoever shows it (the CLI)
-        bg, gg = fit_btyd(frame, self.penalizer) if btyd is None else check_btyd(btyd, "btyd")
+        if reused is not None:
+            assert reuse is not None
+            bg, gg = reuse.bgnbd_, reuse.gamma_gamma_
+        elif btyd is None:
+            bg, gg = fit_btyd(frame, self.penalizer)
+        else:
+            bg, gg = check_btyd(btyd, "btyd")
         self._set({"bgnbd_": bg, "gamma_gamma_": gg, "btyd_params_": {**bg.params_, **gg.params_}})
 
         data = FitData(features=frame, predict=lambda name: self._run(frame, [name])[name])
@@ -321,6 +338,7 @@ class CLVModel(BaseEstimator):
                 self._fit_design(data, frame, cutoff, labelled_features, labels, labelled_btyd)
 
         skipped: dict[str, str] = {}
+        fitted: dict[str, tuple[str, ...]] = {}
         for i, name in enumerate(steps, start=1):
             report(f"fitting {name}", i, len(steps) + 1)
             step = self._step(name)
@@ -331,7 +349,11 @@ class CLVModel(BaseEstimator):
                 skipped[name] = no_labels
             else:
                 try:
-                    self._set(step.fit(self, data))
+                    attrs = reused.get(name) if reused is not None else None
+                    if attrs is None:
+                        attrs = step.fit(self, data)
+                    self._set(attrs)
+                    fitted[name] = tuple(attrs)
                 except SkipMethod as exc:
                     skipped[name] = str(exc)
 
@@ -350,8 +372,39 @@ class CLVModel(BaseEstimator):
             needed |= set(ENGAGEMENT_VALUE_COLUMNS)
         self.feature_columns_ = [str(c) for c in frame.columns if c in needed]
         self.n_customers_ = len(frame)
+        self.fitted_steps_ = fitted
+        if reuse is not None and reuse.n_customers_ != self.n_customers_:
+            raise ValueError(
+                f"reuse was fitted on {reuse.n_customers_:,} customers, features have "
+                f"{self.n_customers_:,}: not the same customer frame"
+            )
         self.training_window_ = dict(training_window) if training_window is not None else None
         return self
+
+    #: Parameters no step's fit reads (see ``fit``'s ``reuse``).
+    _REUSE_FREE: ClassVar[frozenset[str]] = frozenset(
+        {"methods", "champion", "interval", "n_draws"}
+    )
+
+    def _reusable(
+        self, reuse: CLVModel | None, btyd: tuple[BetaGeo, GammaGamma] | None
+    ) -> dict[str, dict[str, Any]] | None:
+        """The fitted attributes of each step of ``reuse``, by step (None: nothing to reuse)."""
+        if reuse is None:
+            return None
+        check_is_fitted(reuse, "fitted_steps_")
+        if btyd is not None:
+            raise ValueError("pass either btyd or reuse (whose BTYD models are reused)")
+        mine, theirs = self.get_params(deep=False), reuse.get_params(deep=False)
+        differ = sorted(
+            k for k in mine if k not in self._REUSE_FREE and repr(mine[k]) != repr(theirs.get(k))
+        )
+        if differ:
+            raise ValueError(f"reuse has other parameters than this model: {differ}")
+        return {
+            step: {key: getattr(reuse, key) for key in keys}
+            for step, keys in reuse.fitted_steps_.items()
+        }
 
     def _fit_design(
         self,

@@ -63,6 +63,17 @@ def young_window(labelled: pd.DataFrame, c0: pd.Timestamp) -> str | None:
     )
 
 
+def _same_fit(reuse: CLVModel, model: CLVModel, fits: dict[str, Any], labelled: bool) -> bool:
+    """Whether ``reuse`` can stand for ``model``'s fit (see :func:`fit_clv_model`)."""
+    if fits or not hasattr(reuse, "fitted_steps_"):
+        return False
+    mine, theirs = model.get_params(deep=False), reuse.get_params(deep=False)
+    free = CLVModel._REUSE_FREE
+    if any(repr(v) != repr(theirs.get(k)) for k, v in mine.items() if k not in free):
+        return False
+    return labelled == hasattr(reuse, "n_labelled_")
+
+
 def fit_clv_model(
     transactions: pd.DataFrame,
     engagement: pd.DataFrame | None = None,
@@ -73,6 +84,7 @@ def fit_clv_model(
     supervised: Literal["time", "customers"] | None = "time",
     btyd_fitter: Callable[[pd.Timestamp], tuple[BetaGeo, GammaGamma]] | None = None,
     frames: FrameBuilder | None = None,
+    reuse: CLVModel | None = None,
     **params: Any,
 ) -> CLVModel:
     """Build the customer frames and fit a :class:`CLVModel` at ``cutoff``.
@@ -107,6 +119,14 @@ def fit_clv_model(
     frames : FrameBuilder, optional
         The run's frame builder (built on the same tables), so that a cut-off another step
         of the run already built is not built again; default a new one.
+    reuse : CLVModel, optional
+        A model fitted on the same customer frame at ``cutoff``, the same labelled frame
+        and labels (the window one horizon before it) and the same parameters
+        (``methods``, ``champion`` and ``interval`` aside): the comparison's model of
+        ``clvml train``, whose fitted steps are served instead of being fitted again
+        (:meth:`CLVModel.fit`). The caller vouches for the frames; it is ignored when a
+        ``btyd_fitter`` is given, when the parameters differ, or when one of the two has
+        labels and the other not (e.g. the earlier window was refused here only).
     **params
         :class:`CLVModel` parameters.
 
@@ -173,9 +193,17 @@ def fit_clv_model(
         if labelled is not None and supervised == "time":
             fits["labelled_btyd"] = btyd_fitter(c - span)
     model = CLVModel(horizon_weeks=h, **params)
+    if reuse is not None and not _same_fit(reuse, model, fits, labelled is not None):
+        reuse = None
     try:
         return model.fit(
-            features, labelled, labels, training_window=window, no_labels_reason=note, **fits
+            features,
+            labelled,
+            labels,
+            training_window=window,
+            no_labels_reason=note,
+            reuse=reuse,
+            **fits,
         )
     except DataValidationError as exc:
         if labelled is None or supervised != "time":

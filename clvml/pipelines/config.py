@@ -90,6 +90,15 @@ Keys
         Registered model name (1 to 250 characters). Default ``"clvml"``.
     ``register``
         Register the model and run the gate. Default ``true``.
+``[local]``
+    Settings of the single-machine engine (``clvml train``, the default engine).
+    ``sample_customers``
+        Most customers the comparison, the supervised parts and the holdout evaluation
+        see: above it, they run on a reproducible hash sample of the customers (all their
+        rows), the same customers the Spark engine samples with ``spark.sample_customers``
+        (the rule: :mod:`clvml.pipelines.sample`), while the BTYD models of the served
+        model are fitted on every customer. Default 200000 (docs/scaling.md, "Training a
+        million customers on one machine").
 ``[spark]``
     Settings of the Spark engine (``clvml train --engine spark``, :mod:`clvml.spark.train`).
     ``sample_customers``
@@ -184,6 +193,7 @@ DEFAULTS: dict[str, Any] = {
     "evaluation": {"n_folds": 2, "supervised": "auto"},
     "gate": {"metric": "normalized_gini"},
     "tracking": {"uri": None, "experiment": "clvml", "model_name": "clvml", "register": True},
+    "local": {"sample_customers": 200_000},
     "spark": {
         "sample_customers": 200_000,
         "time_resolution": None,
@@ -220,7 +230,8 @@ class TrainConfig:
         """A copy with command-line values applied (None means "not given").
 
         Accepted: ``data``, ``tracking_uri``, ``model_name``, ``experiment``,
-        ``calibration_end``, ``horizon_weeks``, ``seed``, ``sample_customers`` and the
+        ``calibration_end``, ``horizon_weeks``, ``seed``, ``sample_customers`` (Spark),
+        ``local_sample_customers`` and the
         data-source flags ``columns`` (``"a=b,c=d"`` text or a mapping),
         ``timestamp_format``, ``tz``, ``returns``, ``duplicates``, ``invalid``.
         """
@@ -233,6 +244,7 @@ class TrainConfig:
             "horizon_weeks": ("window", "horizon_weeks"),
             "seed": ("seed", None),
             "sample_customers": ("spark", "sample_customers"),
+            "local_sample_customers": ("local", "sample_customers"),
             "columns": ("data", "columns"),
             "timestamp_format": ("data", "timestamp_format"),
             "tz": ("data", "tz"),
@@ -319,6 +331,7 @@ _TYPES: dict[str, Any] = {
     "evaluation": {"n_folds": int, "supervised": str},
     "gate": {"metric": str},
     "tracking": {"uri": str, "experiment": str, "model_name": str, "register": bool},
+    "local": {"sample_customers": int},
     "spark": {
         "sample_customers": int,
         "time_resolution": (int, float),
@@ -431,6 +444,9 @@ def _check_values(c: dict[str, Any], where: str) -> None:
             )
     if not isinstance(c["seed"], int) or not 0 <= c["seed"] < 2**32:
         raise bad("seed", f"must be a non-negative integer below 2**32, got {c['seed']!r}")
+    k = c["local"]["sample_customers"]
+    if not 100 <= k <= 100_000_000:
+        raise bad("local.sample_customers", f"must be in [100, 100000000], got {k}")
     k = c["spark"]["sample_customers"]
     if k > 100_000_000:
         raise bad("spark.sample_customers", f"must be in [100, 100000000], got {k}")

@@ -11,11 +11,14 @@ engine decides where the data-heavy ones run. :class:`TrainEngine` is the protoc
     the last transaction time of the validated data (it places the holdout window);
 ``customer_frame``
     the validated tables, as pandas, of the customers the driver-side steps see
-    (method comparison, supervised parts, holdout evaluation): every customer on the
-    local engine, a reproducible sample on Spark;
+    (method comparison, supervised parts, holdout evaluation): a reproducible hash sample
+    of at most ``local.sample_customers`` (local) or ``spark.sample_customers`` (Spark)
+    customers, the same rule and the same customers on both
+    (:mod:`clvml.pipelines.sample`); every customer below that size;
 ``fit_btyd``
-    a :data:`BtydFitter` the served model fits its BTYD parts with (``None``: the
-    model fits its own on the customer frame);
+    a :data:`BtydFitter` the served model fits its BTYD parts with, on every customer
+    when the driver-side steps see a sample (``None``: the model fits its own on the
+    customer frame);
 ``finish``
     release what the engine holds and say what the run should record about it.
 
@@ -45,6 +48,7 @@ __all__ = [
     "EngineRun",
     "LocalEngine",
     "TrainEngine",
+    "btyd_fitter",
     "load_tables_of",
     "validate_tables",
 ]
@@ -117,9 +121,17 @@ class TrainEngine(Protocol):
 
 
 class LocalEngine:
-    """The single-machine engine: every step in pandas, on every customer."""
+    """The single-machine engine: every step in pandas.
+
+    Reading, validation and the BTYD models of the served model cover every customer;
+    above ``local.sample_customers`` customers, the method comparison, the supervised
+    parts and the holdout evaluation see a hash sample of them (the Spark engine's rule,
+    :mod:`clvml.pipelines.sample`), as on Spark.
+    """
 
     name = "local"
+    _n_total = 0
+    _n_sampled = 0
 
     def read_tables(
         self, cfg: TrainConfig, steps: Steps
@@ -151,8 +163,26 @@ class LocalEngine:
     def customer_frame(
         self, tables: dict[str, pd.DataFrame], cfg: TrainConfig, steps: Steps
     ) -> dict[str, pd.DataFrame]:
-        """Every customer: the validated tables themselves."""
-        return tables
+        """The validated tables, or their rows of the customer sample above the limit."""
+        from clvml.pipelines.sample import sample_mask, sample_threshold
+
+        limit = int(cfg["local"]["sample_customers"])
+        ids = pd.unique(tables["transactions"]["customer_id"].astype(str).to_numpy())
+        self._n_total = self._n_sampled = len(ids)
+        if sample_threshold(len(ids), limit) is None:
+            return tables
+        with steps.step("sample customers", f"at most {limit:,}") as note:
+            keep = ids[sample_mask(ids, limit, seed=int(cfg["seed"]))]
+            frames = {
+                name: frame.loc[frame["customer_id"].astype(str).isin(keep)].reset_index(drop=True)
+                for name, frame in tables.items()
+            }
+            self._n_sampled = len(keep)
+            note(
+                f"{self._n_sampled:,} of {self._n_total:,} customers, "
+                + ", ".join(f"{k} {len(v):,} rows" for k, v in frames.items())
+            )
+        return frames
 
     def fit_btyd(
         self,
@@ -161,8 +191,21 @@ class LocalEngine:
         cutoff: pd.Timestamp,
         steps: Steps,
     ) -> BtydFitter | None:
-        """None: the served model fits its BTYD parts on the customer frame itself."""
-        return None
+        """None without a sample (the served model fits its BTYD parts on the customer
+        frame itself); with one, :func:`btyd_fitter` on every customer, fitted at the
+        cut-off now."""
+        if self._n_sampled >= self._n_total:
+            return None
+        fitter = btyd_fitter(
+            tables["transactions"], penalizer=float(cfg["model"]["params"].get("penalizer", 0.0))
+        )
+        with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
+            bg, gg = fitter(cutoff)
+            note(
+                f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct "
+                f"rows), Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
+            )
+        return fitter
 
     def finish(
         self,
@@ -170,8 +213,48 @@ class LocalEngine:
         frames: dict[str, pd.DataFrame],
         origins: dict[str, str],
     ) -> EngineRun:
-        """Nothing to release; the inputs are the tables read."""
-        return EngineRun(inputs=frames, origins=origins, params={"engine": self.name})
+        """Nothing to release; the inputs are the tables read (a sample is logged as one)."""
+        sampled = self._n_sampled < self._n_total
+        logged = {f"{k}_sample" if sampled else k: v for k, v in frames.items()}
+        return EngineRun(
+            inputs=logged,
+            origins={f"{k}_sample" if sampled else k: v for k, v in origins.items()},
+            params={
+                "engine": self.name,
+                "local.sampled": str(sampled).lower(),
+                "resolved.evaluated_on": "customer sample" if sampled else "every customer",
+            },
+            metrics={
+                "data.customers_total": self._n_total,
+                "data.customers_sampled": self._n_sampled,
+            },
+        )
+
+
+def btyd_fitter(transactions: pd.DataFrame, *, penalizer: float = 0.0) -> BtydFitter:
+    """``fit(day) -> (BetaGeo, GammaGamma)`` fitted on every customer of ``transactions``.
+
+    The models see what :class:`clvml.models.clv_model.CLVModel` fits its own on: the RFM
+    columns of the customer frame as of ``day`` (inclusive;
+    :func:`clvml.features.dataset.customer_features` without engagement, so no feature
+    work beyond the RFM summary), with the age floor and the zero-spend rule of
+    :func:`clvml.models.methods._btyd.fit_btyd`. Fits are cached per day. The local
+    counterpart of :func:`clvml.spark.train.btyd_fitter`.
+    """
+    from clvml.data.dates import as_day
+    from clvml.features.dataset import customer_features
+    from clvml.models.methods._btyd import age_floor, fit_btyd
+
+    fits: dict[pd.Timestamp, tuple[Any, Any]] = {}
+
+    def fit(day: pd.Timestamp) -> tuple[Any, Any]:
+        day = as_day(day, name="cutoff")
+        if day not in fits:
+            frame = age_floor(customer_features(transactions, cutoff=day))
+            fits[day] = fit_btyd(frame, penalizer)
+        return fits[day]
+
+    return fit
 
 
 def load_tables_of(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:

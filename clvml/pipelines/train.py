@@ -155,6 +155,7 @@ def fit_served_model(
     cfg: TrainConfig,
     btyd_fitter: BtydFitter | None = None,
     frames: FrameBuilder | None = None,
+    reuse: Any = None,
 ) -> Any:
     """Fit the served model on the data up to ``cutoff`` only (nothing of the holdout).
 
@@ -163,7 +164,9 @@ def fit_served_model(
     passed to :func:`clvml.models.training.fit_clv_model` (the Spark engine fits the
     BTYD parts on every customer while the tables here are a sample), and so is
     ``frames``, the run's :class:`~clvml.features.frames.FrameBuilder` (a frame at a
-    cut-off sees nothing after it, so the run's one builder serves here too).
+    cut-off sees nothing after it, so the run's one builder serves here too), and
+    ``reuse``, the comparison's model when it was fitted on the same frames (its fitted
+    steps are served instead of being fitted again; see :func:`fit_clv_model`).
     """
     from clvml.models.training import fit_clv_model
 
@@ -187,6 +190,7 @@ def fit_served_model(
         supervised=supervised,
         btyd_fitter=btyd_fitter,
         frames=frames,
+        reuse=reuse,
         **params,
     )
 
@@ -297,7 +301,14 @@ def compare_and_fit(
         note(f"{len(table)} methods; {comparison.supervision}")
     with steps.step("fit model", "up to the cut-off") as note:
         model = fit_served_model(
-            tx, eng, cust, cutoff=cutoff, cfg=cfg, btyd_fitter=btyd_fitter, frames=builder
+            tx,
+            eng,
+            cust,
+            cutoff=cutoff,
+            cfg=cfg,
+            btyd_fitter=btyd_fitter,
+            frames=builder,
+            reuse=comparison_model(comparison, cfg, cutoff, holdout_end, btyd_fitter),
         )
         note(
             f"champion method {getattr(model, 'champion_', '?')}, "
@@ -311,6 +322,33 @@ def compare_and_fit(
         holdout = holdout_metrics(pred, ds.targets)
         note(f"{metric} {holdout.get(metric, float('nan')):.4f}")
     return ds, table, comparison, model, pred, holdout
+
+
+def comparison_model(
+    comparison: Any,
+    cfg: TrainConfig,
+    cutoff: pd.Timestamp,
+    holdout_end: pd.Timestamp,
+    btyd_fitter: BtydFitter | None,
+) -> Any:
+    """The comparison's model when the served model would be fitted on the same frames.
+
+    The comparison (``mode`` ``"time"``) fits on the frame at the cut-off with labels from
+    the window one holdout before it; the served model (``model.supervised = "time"``)
+    on the frame at the cut-off with labels from the window one horizon before it: the
+    same fit when the holdout is the horizon (in days) and the BTYD parts are fitted on
+    the same customers (no ``btyd_fitter``). Without labels on both sides (short
+    history, ``mode`` ``"none"``) likewise. The parameters are checked by the fit.
+    """
+    models = getattr(comparison, "models", None)
+    if btyd_fitter is not None or not models or comparison.mode not in ("time", "none"):
+        return None
+    span = pd.Timedelta(days=round(7 * float(cfg["window"]["horizon_weeks"])))
+    if holdout_end - cutoff != span:
+        return None
+    if comparison.mode == "time" and cfg["model"]["supervised"] != "time":
+        return None
+    return models[0]
 
 
 def training_window_text(model: Any) -> str:

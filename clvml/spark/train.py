@@ -58,9 +58,6 @@ from clvml.tracking.store import redact_uri
 
 __all__ = ["SparkEngine", "btyd_fitter", "sample_customers", "train"]
 
-#: Resolution of the hash sample (fractions are multiples of 1 / _SAMPLE_GRID).
-_SAMPLE_GRID = 1_000_000
-
 
 def _tables(cfg: TrainConfig, spark: Any) -> tuple[dict[str, Any], str]:
     from clvml.spark.io import TABLES, is_spark_source, read_tables
@@ -113,16 +110,19 @@ def sample_customers(transactions: Any, max_customers: int, *, seed: int = 0) ->
     A customer is kept when ``xxhash64(customer_id, seed) mod 10^6`` is below
     ``10^6 * max_customers / n_total``: a Bernoulli sample of that rate that depends on
     the IDs only (not on partitions or row order), so the size is ``max_customers`` up
-    to a binomial standard deviation.
+    to a binomial standard deviation. The rule is :mod:`clvml.pipelines.sample`'s, which
+    the local engine applies with the same hash in numpy (the same customers).
     """
     from pyspark.sql import functions as F
 
+    from clvml.pipelines.sample import SAMPLE_GRID, sample_threshold
+
     ids = transactions.select("customer_id").distinct()
     n_total = ids.count()
-    if n_total <= max_customers:
+    threshold = sample_threshold(n_total, max_customers)
+    if threshold is None:
         return ids, n_total
-    threshold = int(_SAMPLE_GRID * max_customers / n_total)
-    bucket = F.pmod(F.xxhash64(F.col("customer_id"), F.lit(int(seed))), F.lit(_SAMPLE_GRID))
+    bucket = F.pmod(F.xxhash64(F.col("customer_id"), F.lit(int(seed))), F.lit(SAMPLE_GRID))
     return ids.where(bucket < F.lit(threshold)), n_total
 
 
