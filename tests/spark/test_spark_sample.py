@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.spark
 
 
 def test_numpy_xxhash64_equals_spark_sql_xxhash64(spark):
