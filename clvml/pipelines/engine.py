@@ -49,6 +49,7 @@ __all__ = [
     "LocalEngine",
     "TrainEngine",
     "btyd_fitter",
+    "fit_btyd_step",
     "load_tables_of",
     "validate_tables",
 ]
@@ -199,12 +200,7 @@ class LocalEngine:
         fitter = btyd_fitter(
             tables["transactions"], penalizer=float(cfg["model"]["params"].get("penalizer", 0.0))
         )
-        with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
-            bg, gg = fitter(cutoff)
-            note(
-                f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct "
-                f"rows), Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
-            )
+        fit_btyd_step(steps, fitter, cutoff)
         return fitter
 
     def finish(
@@ -228,6 +224,18 @@ class LocalEngine:
                 "data.customers_total": self._n_total,
                 "data.customers_sampled": self._n_sampled,
             },
+        )
+
+
+def fit_btyd_step(steps: Steps, fitter: BtydFitter, cutoff: pd.Timestamp) -> None:
+    """Fit the served model's BTYD parts on every customer as of ``cutoff`` in the step
+    "fit BTYD", whose line names the customers and distinct rows each model saw (both
+    engines)."""
+    with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
+        bg, gg = fitter(cutoff)
+        note(
+            f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct "
+            f"rows), Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
         )
 
 

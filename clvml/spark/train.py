@@ -49,7 +49,7 @@ import pandas as pd
 from clvml.data.dates import as_day
 from clvml.exceptions import DataValidationError
 from clvml.pipelines.config import ConfigError, TrainConfig, data_source, load_config
-from clvml.pipelines.engine import EngineRun, validation_policy
+from clvml.pipelines.engine import EngineRun, fit_btyd_step, validation_policy
 from clvml.pipelines.steps import Steps
 from clvml.pipelines.train import TrainResult
 from clvml.pipelines.train import train as run_pipeline
@@ -328,12 +328,7 @@ class SparkEngine:
             time_resolution=cfg["spark"]["time_resolution"],
             monetary_decimals=cfg["spark"]["monetary_decimals"],
         )
-        with steps.step("fit BTYD", f"every customer, cut-off {cutoff.date()}") as note:
-            bg, gg = fitter(cutoff)
-            note(
-                f"BG/NBD on {bg.n_customers_:,.0f} customers ({bg.n_distinct_:,} distinct "
-                f"rows), Gamma-Gamma on {gg.n_customers_:,.0f} ({gg.n_distinct_:,})"
-            )
+        fit_btyd_step(steps, fitter, cutoff)
         return fitter
 
     def finish(
